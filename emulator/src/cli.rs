@@ -1,0 +1,156 @@
+//! The command line: clap derive structs, one subcommand per job (DESIGN.md, "Command line").
+//!
+//! Raw arguments only; each command validates its own into a typed config before it starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// emroam: emulate fleets of Cisco IP phones against Extension Mobility, and load-test it.
+#[derive(Debug, Parser)]
+#[command(name = "emroam", version, about, long_about = None)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the seed three-cluster topology in-process and run the demo profile against it.
+    Demo(DemoArgs),
+    /// Run reference clusters from a topology file.
+    Server(ServerArgs),
+    /// Drive one phone step by step, printing every message.
+    Phone(PhoneArgs),
+    /// Fire a load profile and report.
+    Fleet(FleetArgs),
+    /// Watch running clusters in a terminal dashboard.
+    Tui(TuiArgs),
+    /// Show what a phone would display for a CiscoIPPhone XML document.
+    ///
+    /// A document a phone would reject exits 2 and prints the phone's error line
+    /// (`XML Error [4]: Parse Error`, `XML Error [5]: Unsupported XML Object`).
+    Xml(XmlArgs),
+}
+
+/// `emroam demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// No TUI: a progress line and the final report.
+    #[arg(long)]
+    pub headless: bool,
+    /// Shorten the demo (e.g. `20s`).
+    #[arg(long)]
+    pub duration: Option<String>,
+}
+
+/// `emroam server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The topology file (TOML) describing clusters, users, profiles and phones.
+    #[arg(long)]
+    pub topology: PathBuf,
+    /// Run only these clusters (repeatable); all of the file's by default.
+    #[arg(long = "cluster")]
+    pub clusters: Vec<String>,
+}
+
+/// `emroam phone`.
+#[derive(Debug, Args)]
+pub struct PhoneArgs {
+    /// The topology file the phone's identity comes from.
+    #[arg(long)]
+    pub topology: Option<PathBuf>,
+    /// The phone's device name (`SEP` + 12 hex digits).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// The EM service URL, instead of one taken from the phone's config file.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Which identifier the login form asks for.
+    #[arg(long, value_enum, default_value_t = LoginType::Uid)]
+    pub login_type: LoginType,
+    /// User ID, primary extension or self-service ID, by login type.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The PIN (never printed).
+    #[arg(long)]
+    pub pin: Option<String>,
+    /// Wait for Enter between steps.
+    #[arg(long)]
+    pub step: bool,
+}
+
+/// EM login types (`loginType=` on the service URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoginType {
+    /// User ID + PIN.
+    Uid,
+    /// Primary extension + PIN.
+    Dn,
+    /// Self-service user ID + PIN.
+    Sp,
+}
+
+/// `emroam fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The load profile (TOML).
+    pub profile: PathBuf,
+    /// Show the live dashboard.
+    #[arg(long)]
+    pub tui: bool,
+    /// Write the JSON summary, HdrHistogram log and CSV time series here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `emroam tui`.
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// The topology file naming the clusters to watch.
+    #[arg(long)]
+    pub topology: PathBuf,
+}
+
+/// `emroam xml`.
+#[derive(Debug, Args)]
+pub struct XmlArgs {
+    /// The document to show; `-` reads standard input.
+    pub file: PathBuf,
+    /// Print the parsed object as JSON (`"object"` names the root element).
+    #[arg(long)]
+    pub json: bool,
+    /// The charset a phone assumes when the prolog declares none (its locale's).
+    #[arg(long, default_value = "iso-8859-1")]
+    pub locale_charset: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn xml_takes_stdin_dash_and_json() {
+        let cli = Cli::try_parse_from(["emroam", "xml", "-", "--json"]).unwrap();
+        match cli.command {
+            Command::Xml(a) => {
+                assert_eq!(a.file, PathBuf::from("-"));
+                assert!(a.json);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

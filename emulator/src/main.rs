@@ -1,0 +1,20 @@
+//! The `emroam` binary: parse the command line, set up logging, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = emroam::cli::Cli::parse();
+    emroam::logging::init(cli.verbose);
+    match emroam::run(cli) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            if emroam::is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("emroam: {err:#}");
+            emroam::Exit::Other.into()
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for emroam's benchmarks; the benchmarks themselves live in `benches/`.

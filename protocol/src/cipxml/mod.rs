@@ -1,0 +1,1 @@
+//! CiscoIPPhone XML objects (placeholder; being written).

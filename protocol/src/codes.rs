@@ -1,0 +1,1 @@
+//! EM code catalogue (placeholder; being written).

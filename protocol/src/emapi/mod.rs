@@ -1,0 +1,1 @@
+//! EM API XML (placeholder; being written).

@@ -1,0 +1,1 @@
+//! emroam's reference clusters (placeholder; being written).
