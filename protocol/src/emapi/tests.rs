@@ -347,6 +347,19 @@ fn too_many_elements_are_refused() {
 }
 
 #[test]
+fn attribute_floods_are_refused_quickly() {
+    let attrs: String = (0..90_000).map(|i| format!(" a{i}=\"\"")).collect();
+    let xml = format!("<response{attrs}><success/></response>");
+    assert!(xml.len() <= MAX_XML_BYTES, "{}", xml.len());
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        parse_response(xml.as_bytes()),
+        Err(EmApiError::Malformed(_))
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
 fn billion_laughs_is_never_expanded() {
     let xml = br#"<?xml version="1.0"?>
 <!DOCTYPE lolz [

@@ -14,6 +14,9 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use super::{EmApiError, MAX_DEPTH, MAX_ELEMENTS, MAX_XML_BYTES};
 
+/// Most attributes one element may carry; EM API elements carry at most one.
+const MAX_ATTRIBUTES: usize = 16;
+
 /// One parsed element: its name, attributes, child elements and its own text, concatenated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Element {
@@ -152,7 +155,12 @@ fn open(
         return Err(EmApiError::TooManyElements { max: MAX_ELEMENTS });
     }
     let mut attrs = Vec::new();
-    for attr in start.attributes() {
+    for (i, attr) in start.attributes().enumerate() {
+        if i == MAX_ATTRIBUTES {
+            return Err(EmApiError::Malformed(format!(
+                "more than {MAX_ATTRIBUTES} attributes on one element"
+            )));
+        }
         let attr = attr.map_err(|e| EmApiError::Malformed(format!("bad attribute: {e}")))?;
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
