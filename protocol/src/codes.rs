@@ -944,6 +944,33 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn page_text_reader_never_panics(text in "\\PC{0,120}") {
+            if let Some(code) = code_from_page_text(&text) {
+                proptest::prop_assert!(lookup(code).is_some());
+            }
+        }
+
+        #[test]
+        fn display_text_reads_back_inside_a_page(
+            index in 0usize..64,
+            title in "[A-Za-z ]{0,30}",
+            footer in "[A-Za-z ]{0,30}",
+            logout in proptest::bool::ANY,
+        ) {
+            let c = &all()[index];
+            let (shown, expected) = if logout {
+                (logout_display_text(c.code), c.code)
+            } else {
+                let expected = if matches!(c.code, 39 | 44) { AUTH_FAILED } else { c.code };
+                (login_display_text(c.code), expected)
+            };
+            let page = format!("{title}\n{shown}\n{footer}");
+            proptest::prop_assert_eq!(code_from_page_text(&page), Some(expected), "{}", page);
+        }
+    }
+
     #[test]
     fn skips_a_bad_number_and_finds_a_later_good_one() {
         assert_eq!(

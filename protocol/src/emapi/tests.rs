@@ -432,6 +432,12 @@ fn error_messages_truncate_hostile_names() {
     let xml = format!("<{long}/>");
     let err = parse_request(xml.as_bytes()).unwrap_err();
     assert!(err.to_string().len() < 200, "{err}");
+    let mismatched = format!("<request><{long}></request>");
+    let err = parse_request(mismatched.as_bytes()).unwrap_err();
+    assert!(err.to_string().len() < 200, "{err}");
+    let unclosed = format!("<request><{long}>");
+    let err = parse_request(unclosed.as_bytes()).unwrap_err();
+    assert!(err.to_string().len() < 200, "{err}");
 }
 
 // ---- Properties ---------------------------------------------------------------------------

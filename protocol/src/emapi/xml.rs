@@ -110,7 +110,8 @@ pub(crate) fn parse_document(xml: &[u8]) -> Result<Element, EmApiError> {
 
     loop {
         let event = reader.read_event().map_err(|e| {
-            EmApiError::Malformed(format!("{e} (at byte {})", reader.error_position()))
+            let at = reader.error_position();
+            EmApiError::Malformed(format!("{} (at byte {at})", truncate(&e.to_string())))
         })?;
         match event {
             Event::Start(start) => open(&mut stack, &mut count, root.is_some(), &start)?,
@@ -219,7 +220,7 @@ fn resolve_reference(r: &BytesRef<'_>) -> Result<String, EmApiError> {
 
 /// Cuts untrusted text down for error messages.
 pub(crate) fn truncate(s: &str) -> String {
-    const MAX: usize = 64;
+    const MAX: usize = 96;
     match s.char_indices().nth(MAX) {
         Some((at, _)) => format!("{}...", &s[..at]),
         None => s.to_owned(),
