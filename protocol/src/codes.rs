@@ -9,6 +9,14 @@
 //! `confirmed: false`, the name [`RESERVED_NAME`], and the generic display text; emroam never sends
 //! them. Codes 7 and 27 appear only in the DevNet table, so their display text is the generic one
 //! and they are marked unconfirmed too.
+//!
+//! ```
+//! use emroam_protocol::codes;
+//!
+//! assert_eq!(codes::login_display_text(codes::BUSY), "Login is unavailable(26)");
+//! assert_eq!(codes::code_from_page_text("Extension Mobility\nMulti-Login Not Allowed (25)"), Some(25));
+//! assert_eq!(codes::lookup(207).map(|c| c.name), Some("Device Name Empty"));
+//! ```
 
 use serde::Serialize;
 

@@ -5,6 +5,18 @@
 //! `<request>`/`<query>` root. [`Response`] is the answer. [`form_body`]/[`xml_from_form`] handle
 //! the `xml=` form transport. Pure: no I/O. Input is bounded, DTDs are refused and entities are
 //! never expanded; every error maps to the EMService code a server answers ([`EmApiError::em_code`]).
+//!
+//! ```
+//! use emroam_protocol::emapi::{self, AppInfo, Envelope, Login, Response};
+//!
+//! let env = Envelope::new(AppInfo::with_password("app", "pw"), Login::new("SEP1", "em@cisco.com"));
+//! let body = emapi::form_body(&env.to_xml()); // what the client POSTs
+//! let xml = emapi::xml_from_form(body.as_bytes())?; // what the server reads
+//! assert_eq!(emapi::parse_request(xml.as_bytes())?, env);
+//! let reply = Response::failure(emroam_protocol::codes::BUSY).to_xml();
+//! assert_eq!(emapi::parse_response(reply.as_bytes())?.error_code(), Some(26));
+//! # Ok::<(), emapi::EmApiError>(())
+//! ```
 
 mod app_info;
 mod device_profile_query;
@@ -140,6 +152,24 @@ impl Request {
     }
 }
 
+macro_rules! request_from {
+    ($($variant:ident),*) => {$(
+        impl From<$variant> for Request {
+            fn from(m: $variant) -> Self {
+                Self::$variant(m)
+            }
+        }
+    )*};
+}
+request_from!(
+    Login,
+    Logout,
+    LogoutAll,
+    DeviceUserQuery,
+    UserDevicesQuery,
+    DeviceProfileQuery
+);
+
 /// A whole request document: credentials plus one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
@@ -150,6 +180,14 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// An envelope for `request`, sent as `app_info`.
+    pub fn new(app_info: AppInfo, request: impl Into<Request>) -> Self {
+        Self {
+            app_info,
+            request: request.into(),
+        }
+    }
+
     /// Parses a `<request>` or `<query>` document; same as [`parse_request`].
     ///
     /// # Errors

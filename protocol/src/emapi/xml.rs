@@ -241,9 +241,12 @@ pub(crate) fn encode_user_id(user_id: &str) -> String {
 
 /// Decodes a percent-encoded user ID; a raw one (`em@cisco.com`) comes back unchanged.
 ///
-/// Sequences that do not decode to UTF-8 leave the value as it was sent.
+/// Decodes like Java's `URLDecoder` (CUCM is a Java application): `+` is a space, so a raw
+/// `a+b` reads as `a b`, as it would on CUCM; rendering writes `%20` and `%2B`, which read the
+/// same either way. Sequences that do not decode to UTF-8 leave the value as it was sent.
 pub(crate) fn decode_user_id(raw: &str) -> String {
-    match percent_decode_str(raw).decode_utf8() {
+    let spaced = raw.replace('+', " ");
+    match percent_decode_str(&spaced).decode_utf8() {
         Ok(decoded) => decoded.into_owned(),
         Err(_) => raw.to_owned(),
     }
@@ -374,6 +377,9 @@ mod tests {
         assert_eq!(decode_user_id("em%40cisco.com"), "em@cisco.com");
         assert_eq!(decode_user_id("em@cisco.com"), "em@cisco.com");
         assert_eq!(decode_user_id("j%C3%B6hn"), "jöhn");
+        assert_eq!(decode_user_id("john+doe"), "john doe");
+        assert_eq!(decode_user_id("a%2Bb"), "a+b");
+        assert_eq!(encode_user_id("a+b c"), "a%2Bb%20c");
         assert_eq!(decode_user_id("50%"), "50%");
         assert_eq!(decode_user_id("a%ffb"), "a%ffb");
     }

@@ -18,10 +18,11 @@ fn serve(body: &[u8], answer: impl Fn(&Envelope) -> Response) -> String {
 
 #[test]
 fn login_refused_with_25_reads_back_on_the_phone() {
-    let env = Envelope {
-        app_info: AppInfo::with_password("CCMSysUser", "secret"),
-        request: Request::Login(Login::new("SEP003094C25B15", "em@cisco.com")),
-    };
+    let env = Envelope::new(
+        AppInfo::with_password("CCMSysUser", "secret"),
+        Login::new("SEP003094C25B15", "em@cisco.com"),
+    );
+    assert!(matches!(env.request, Request::Login(_)));
     let reply = serve(form_body(&env.to_xml()).as_bytes(), |got| {
         assert_eq!(got, &env);
         Response::failure(codes::MULTI_LOGIN_NOT_ALLOWED)
