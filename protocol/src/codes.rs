@@ -645,16 +645,9 @@ pub fn logout_display_text(code: u16) -> String {
     }
 }
 
-/// Documented texts that carry no number of their own (or the wrong one), with their code.
-///
-/// Lowercase, whitespace collapsed. `Please try to login again (23)` is what code 40 shows; code 23
-/// itself shows `Login is Unavailable (23)`. Codes 39 and 44 show exactly what 201 shows, so a
-/// page reading `Please try to login again (201)` yields 201.
-const EXACT_PHRASES: [(&str, u16); 3] = [
-    (
-        "please try to login again (23)",
-        NO_RESPONSE_FROM_REMOTE_HOST,
-    ),
+/// Documented texts that carry no number of their own, with their code (lowercase, whitespace
+/// collapsed).
+const EXACT_PHRASES: [(&str, u16); 2] = [
     ("pin change is required", PIN_CHANGE_REQUIRED),
     (
         "phone record entry is absent in the device table",
@@ -662,13 +655,19 @@ const EXACT_PHRASES: [(&str, u16); 3] = [
     ),
 ];
 
+/// The phrase code 40 shows with the number 23; code 23 itself shows `Login is Unavailable (23)`.
+///
+/// Codes 39 and 44 show exactly what 201 shows, so a page reading `Please try to login again
+/// (201)` yields 201: the phone cannot tell them apart.
+const TRY_AGAIN: &str = "please try to login again";
+
 /// Documented phrases that are followed by `(N)` on a phone screen, lowercase.
 const CODE_PHRASES: [&str; 8] = [
     "login/logout is unavailable",
     "login is unavailable",
     "logout is unavailable",
     "login is unsuccessful",
-    "please try to login again",
+    TRY_AGAIN,
     "multi-login not allowed",
     "dn has multiple users",
     "logintype invalid",
@@ -693,8 +692,12 @@ pub fn code_from_page_text(text: &str) -> Option<u16> {
     }
     for phrase in CODE_PHRASES {
         for (at, _) in norm.match_indices(phrase) {
-            if let Some(n) = paren_number(&norm[at + phrase.len()..]).filter(|&n| in_catalogue(n)) {
-                return Some(n);
+            match paren_number(&norm[at + phrase.len()..]) {
+                Some(USER_NOT_FOUND) if phrase == TRY_AGAIN => {
+                    return Some(NO_RESPONSE_FROM_REMOTE_HOST);
+                }
+                Some(n) if in_catalogue(n) => return Some(n),
+                _ => {}
             }
         }
     }
@@ -889,7 +892,7 @@ mod tests {
 
     #[test]
     fn reads_codes_from_real_looking_pages() {
-        let cases: [(&str, u16); 20] = [
+        let cases: [(&str, u16); 22] = [
             ("Login is unavailable(26)", 26),
             ("Extension Mobility\nLogin is unavailable(26)", 26),
             ("Extension Mobility\n\n  Login is unavailable\n(26)\n", 26),
@@ -902,6 +905,8 @@ mod tests {
             ("Logout is Unavailable (23)", 23),
             ("Login is Unavailable (23)", 23),
             ("Please try to login again (23)", 40),
+            ("please try to login again(23)", 40),
+            ("Please try to login again\n( 23 )", 40),
             ("Login/Logout is unavailable(28)", 28),
             ("Login is unsuccessful(45)", 45),
             ("LoginType invalid(215)", 215),
