@@ -591,7 +591,101 @@ fn response() -> impl Strategy<Value = Response> {
     ]
 }
 
+/// Random trees over the EM API vocabulary, to reach deep into every message parser.
+fn em_tree() -> impl Strategy<Value = String> {
+    const NAMES: &[&str] = &[
+        "request",
+        "query",
+        "response",
+        "appInfo",
+        "appID",
+        "appCertificate",
+        "appEncryptedCertificate",
+        "login",
+        "logout",
+        "logoutAll",
+        "deviceUserQuery",
+        "userDevicesQuery",
+        "deviceProfileQuery",
+        "userDeviceProfileQuery",
+        "deviceName",
+        "userID",
+        "deviceProfile",
+        "exclusiveDuration",
+        "time",
+        "indefinite",
+        "remoteIPAddr",
+        "isViaHeaderSet",
+        "loginType",
+        "success",
+        "failure",
+        "error",
+        "errorMessage",
+        "deviceUserResults",
+        "userDevicesResults",
+        "deviceProfileResults",
+        "device",
+        "user",
+        "none",
+        "doesNotExist",
+        "lastlogin",
+        "emccDevice",
+        "deviceProfileName",
+        "isDefaultDeviceProfile",
+    ];
+    const TEXTS: &[&str] = &[
+        "",
+        "60",
+        "t",
+        "f",
+        "yes",
+        "no",
+        "true",
+        "x",
+        "em%40cisco.com",
+        "-1",
+        "&amp;",
+    ];
+    const ATTRS: &[&str] = &[
+        "",
+        " name=\"SEP1\"",
+        " id=\"em%40cisco.com\"",
+        " code=\"26\"",
+        " code=\"x\"",
+    ];
+    let leaf = (0..NAMES.len(), 0..ATTRS.len(), 0..TEXTS.len())
+        .prop_map(|(n, a, t)| format!("<{0}{1}>{2}</{0}>", NAMES[n], ATTRS[a], TEXTS[t]));
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        (
+            0..NAMES.len(),
+            0..ATTRS.len(),
+            proptest::collection::vec(inner, 0..6),
+        )
+            .prop_map(|(n, a, kids)| {
+                format!("<{0}{1}>{2}</{0}>", NAMES[n], ATTRS[a], kids.concat())
+            })
+    })
+}
+
 proptest! {
+    #[test]
+    fn em_shaped_trees_never_panic_and_reparse_stably(tree in em_tree()) {
+        let app = "<appInfo><appID>a</appID><appCertificate>p</appCertificate></appInfo>";
+        for xml in [
+            tree.clone(),
+            format!("<request>{app}{tree}</request>"),
+            format!("<query>{app}{tree}</query>"),
+            format!("<response>{tree}</response>"),
+        ] {
+            if let Ok(env) = parse_request(xml.as_bytes()) {
+                prop_assert_eq!(parse_request(env.to_xml().as_bytes())?, env);
+            }
+            if let Ok(r) = parse_response(xml.as_bytes()) {
+                prop_assert_eq!(parse_response(r.to_xml().as_bytes())?, r);
+            }
+        }
+    }
+
     #[test]
     fn requests_round_trip(app_info in app_info(), request in request()) {
         let env = Envelope { app_info, request };
