@@ -5,6 +5,8 @@
 //! `<request>`/`<query>` root. [`Response`] is the answer. [`form_body`]/[`xml_from_form`] handle
 //! the `xml=` form transport. Pure: no I/O. Input is bounded, DTDs are refused and entities are
 //! never expanded; every error maps to the EMService code a server answers ([`EmApiError::em_code`]).
+//! Parsing is tolerant where Cisco's own documents disagree (see [`Response`]); unknown child
+//! elements are ignored (12.x added `loginType`), and where a single element repeats the first wins.
 //!
 //! ```
 //! use emroam_protocol::emapi::{self, AppInfo, Envelope, Login, Response};
