@@ -1,0 +1,2 @@
+//! Integration tests for emroam-protocol.
+mod emapi;
