@@ -264,3 +264,6 @@ from_impls!(
     Response,
     Error
 );
+
+#[cfg(test)]
+mod tests;
