@@ -1,0 +1,3 @@
+//! The protocol crate's one integration-test binary; one module per wire format.
+
+mod cipxml;
