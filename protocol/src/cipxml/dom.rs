@@ -135,6 +135,8 @@ fn build(text: &str, max_depth: usize) -> Result<Node, XmlError> {
     }
     let mut stack: Vec<Node> = Vec::new();
     let mut root: Option<Node> = None;
+    let mut first_event = true;
+    let mut seen_doctype = false;
     let fail = |reader: &quick_xml::Reader<&[u8]>, why: String| {
         let at = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         XmlError::parse(format!("line {}: {why}", line_of(text, at)))
@@ -147,6 +149,7 @@ fn build(text: &str, max_depth: usize) -> Result<Node, XmlError> {
                 return Err(XmlError::parse(format!("line {}: {e}", line_of(text, at))));
             }
         };
+        let at_start = std::mem::replace(&mut first_event, false);
         match event {
             Event::Start(start) => {
                 if root.is_some() {
@@ -222,8 +225,19 @@ fn build(text: &str, max_depth: usize) -> Result<Node, XmlError> {
                     None => return Err(fail(&reader, "reference outside the root element".into())),
                 }
             }
+            // The charset was taken from a declaration at offset 0 only, so one anywhere
+            // else (even after leading whitespace) is refused rather than misread.
+            Event::Decl(_) if !at_start => {
+                return Err(fail(&reader, "XML declaration not at the start".into()));
+            }
             // DTDs are skipped, never expanded: entities they declare stay undefined.
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
+            Event::DocType(_) => {
+                if seen_doctype || root.is_some() || !stack.is_empty() {
+                    return Err(fail(&reader, "misplaced or repeated <!DOCTYPE>".into()));
+                }
+                seen_doctype = true;
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Eof => break,
         }
     }
@@ -240,14 +254,35 @@ pub(crate) fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
+/// An XML `Name`, approximated: ASCII letters, `_` or `:` (or any non-ASCII) first, then
+/// also digits, `-` and `.`.
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_:-.".contains(c) || !c.is_ascii())
+}
+
 fn open(start: &BytesStart<'_>) -> Result<Node, String> {
     let name = start.name().as_ref().to_owned();
+    if !is_name(&name) {
+        return Err(format!("{name:?} is not a valid element name"));
+    }
     let mut attrs = Vec::new();
     let mut it = start.attributes();
     it.with_checks(true);
     for attr in it {
         let attr = attr.map_err(|e| format!("in <{name}>: {e}"))?;
         let key = attr.key.as_ref().to_owned();
+        if !is_name(&key) {
+            return Err(format!(
+                "in <{name}>: {key:?} is not a valid attribute name"
+            ));
+        }
+        if attr.value.contains('<') {
+            return Err(format!("in <{name} {key}>: '<' in an attribute value"));
+        }
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|e| format!("in <{name} {key}>: {e}"))?;
@@ -318,6 +353,13 @@ mod tests {
             "<r a=1/>",
             "<r>\u{0}</r>",
             "<r><!-- a -- b --></r>",
+            "<1r/>",
+            "<r 1a='x'/>",
+            "<r a='<'/>",
+            " <?xml version=\"1.0\"?><r/>",
+            "<r><?xml version=\"1.0\"?></r>",
+            "<!DOCTYPE r><!DOCTYPE r><r/>",
+            "<r><!DOCTYPE r></r>",
         ] {
             let err = tree(bad).unwrap_err();
             assert_eq!(err.code(), 4, "{bad:?}");

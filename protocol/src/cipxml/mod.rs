@@ -13,7 +13,8 @@
 //!   is ISO-8859-1 (an English-US phone), decoded as windows-1252 like every WHATWG-based
 //!   decoder. Bytes invalid in that charset, or an unknown charset label, are `[4]`.
 //! - **Well-formedness:** anything an XML 1.0 parser rejects is `[4]`, as are undefined
-//!   entities. A `<!DOCTYPE>` is skipped and never expanded, so a billion-laughs document
+//!   entities, an XML declaration anywhere but at byte 0 (leading whitespace included: its
+//!   charset would otherwise be silently ignored) and raw C0 control characters or NULs. A `<!DOCTYPE>` is skipped and never expanded, so a billion-laughs document
 //!   fails on its first undefined `&lol9;` instead of growing.
 //! - **Bounds:** documents over [`limits::MAX_BYTES`] (196608 B, the 6900's documented
 //!   "Data too large!" limit) and nesting over [`limits::MAX_DEPTH`] (16) are `[4]`; both are

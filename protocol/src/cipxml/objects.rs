@@ -288,6 +288,15 @@ impl Text {
             ..Self::default()
         }
     }
+
+    /// What a phone shows for a non-XML (plain text) body: a Text without Title or Prompt,
+    /// trimmed and cut to [`limits::TEXT`] characters like a parsed `<Text>`.
+    pub fn plain(body: &str) -> Self {
+        Self {
+            text: super::parse::clean(&body.replace("\r\n", "\n"), limits::TEXT),
+            ..Self::default()
+        }
+    }
 }
 
 /// How the Input's `URL` is submitted (`<URL method="post">` exists only on 7800/8800/7832/8832).

@@ -53,7 +53,9 @@ impl Object {
             }
             Object::Text(t) => {
                 s.set(&t.title, &t.prompt, &t.softkeys);
-                s.lines.extend(t.text.lines().map(str::to_owned));
+                // CR, LF and CRLF all break lines (Text may carry CR from `&#13;`).
+                let body = t.text.replace("\r\n", "\n");
+                s.lines.extend(body.split(['\r', '\n']).map(str::to_owned));
                 &["Update", "Exit"]
             }
             Object::Input(i) => {
@@ -305,13 +307,15 @@ mod tests {
 
     #[test]
     fn custom_softkeys_replace_defaults_and_sort() {
-        let mut t = Text::new("T", "line 1\nline 2");
+        let mut t = Text::new("T", "line 1\r\nline 2");
         t.softkeys = vec![
             SoftKeyItem::new("B", "Key:Hold", 3),
             SoftKeyItem::new("A", "SoftKey:Exit", 1),
         ];
         let s = Object::Text(t).screen();
         assert_eq!(s.lines, ["line 1", "line 2"]);
+        let cr = Object::Text(Text::new("T", "a\rb\n\nc")).screen();
+        assert_eq!(cr.lines, ["a", "b", "", "c"]);
         assert_eq!(s.to_string().lines().last(), Some("[1 A] [3 B]"));
         assert!(s.softkeys.iter().all(|k| !k.default));
     }

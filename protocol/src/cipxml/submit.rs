@@ -63,7 +63,9 @@ impl Input {
     }
 
     /// The URL a phone GETs when the user presses Submit (see [`Input::submit_query`]).
-    /// For `method="post"` the same query is the form body and `url` is unchanged.
+    ///
+    /// This is always the GET form. For `method="post"` (7800/8800 only) a client sends
+    /// [`Input::submit_query`] as the form body to [`Input::url`](Input) instead.
     pub fn submit_url(&self, values: &[(&str, &str)]) -> String {
         append_query(&self.url, &self.submit_query(values))
     }

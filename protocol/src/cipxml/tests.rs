@@ -657,3 +657,20 @@ fn render_then_parse_every_kind() {
         assert_eq!(render(&o), xml);
     }
 }
+
+#[test]
+fn plain_text_bodies_become_text_objects() {
+    let t = Text::plain(&format!("  hello\n{}", "x".repeat(5000)));
+    assert_eq!(t.title, None);
+    assert!(t.text.starts_with("hello\nxx"));
+    assert_eq!(t.text.chars().count(), limits::TEXT);
+}
+
+#[test]
+fn declaration_after_leading_whitespace_is_refused() {
+    let e = parse(b"\n<?xml version=\"1.0\" encoding=\"utf-8\"?><CiscoIPPhoneText/>").unwrap_err();
+    assert_eq!(e.code(), 4);
+    assert!(e.detail().contains("declaration"), "{}", e.detail());
+    // Leading whitespace without a declaration is fine.
+    assert!(parse(b"\n  <CiscoIPPhoneText/>").is_ok());
+}
