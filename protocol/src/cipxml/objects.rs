@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::flags::InputFlags;
+use super::uri::Uri;
 
 /// Limits a phone applies, from the fact sheet's cheat-sheet (§7).
 ///
@@ -182,6 +183,16 @@ pub struct SoftKeyItem {
 }
 
 impl SoftKeyItem {
+    /// The release action as a typed [`Uri`].
+    pub fn uri(&self) -> Option<Uri> {
+        self.url.as_deref().map(Uri::parse)
+    }
+
+    /// The press action (`URLDown`) as a typed [`Uri`].
+    pub fn uri_down(&self) -> Option<Uri> {
+        self.url_down.as_deref().map(Uri::parse)
+    }
+
     /// A softkey with a release URL at `position`.
     pub fn new(name: impl Into<String>, url: impl Into<String>, position: i8) -> Self {
         Self {
@@ -210,6 +221,11 @@ pub struct MenuItem {
 }
 
 impl MenuItem {
+    /// The item's action as a typed [`Uri`].
+    pub fn uri(&self) -> Option<Uri> {
+        self.url.as_deref().map(Uri::parse)
+    }
+
     /// A plain item with a name and a URL.
     pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
         Self {
@@ -441,6 +457,40 @@ pub struct CipImage {
     /// `Data`: hex digits, 4 pixels per byte, first pixel in the low bits; kept as written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+}
+
+impl CipImage {
+    /// Unpacks `Data` into one gray level per pixel, row-major, `width * height` long.
+    ///
+    /// Depth 2: four pixels per byte, the first in the two least-significant bits (Cisco's
+    /// example: pixels 1,3,2,0 are byte `2D`); 3 is black, 0 white. Depth 1 (packing
+    /// UNCONFIRMED): eight pixels per byte, least-significant bit first. The stream is
+    /// continuous across rows. `None` when a dimension is missing, the depth is not 1 or 2,
+    /// or `Data` is not hex or too short.
+    pub fn pixels(&self) -> Option<Vec<u8>> {
+        let (w, h) = (self.width?, self.height?);
+        let count = usize::try_from(u64::from(w) * u64::from(h)).ok()?;
+        let bits: usize = match self.depth? {
+            1 => 1,
+            2 => 2,
+            _ => return None,
+        };
+        let hex = self.data.as_deref()?.as_bytes();
+        if hex.len() % 2 != 0 || hex.len() / 2 < count.checked_mul(bits)?.div_ceil(8) {
+            return None;
+        }
+        let bytes = hex
+            .chunks(2)
+            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        let per_byte = 8 / bits;
+        let mask = (1u8 << bits) - 1;
+        Some(
+            (0..count)
+                .map(|i| (bytes[i / per_byte] >> ((i % per_byte) * bits)) & mask)
+                .collect(),
+        )
+    }
 }
 
 /// `CiscoIPPhoneImage`: a CIP bitmap in the services pane.
@@ -695,6 +745,11 @@ pub struct ExecuteItem {
 }
 
 impl ExecuteItem {
+    /// The item's action as a typed [`Uri`].
+    pub fn uri(&self) -> Uri {
+        Uri::parse(&self.url)
+    }
+
     /// An item with the default priority (immediate).
     pub fn new(url: impl Into<String>) -> Self {
         Self {
@@ -742,5 +797,63 @@ impl Error {
             4 => Some("Authentication error"),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(w: u32, h: u32, depth: u32, data: &str) -> CipImage {
+        CipImage {
+            width: Some(w),
+            height: Some(h),
+            depth: Some(depth),
+            data: Some(data.into()),
+            ..CipImage::default()
+        }
+    }
+
+    #[test]
+    fn cip_pixels_unpack_low_bits_first() {
+        assert_eq!(img(4, 1, 2, "2D").pixels(), Some(vec![1, 3, 2, 0]));
+        assert_eq!(img(2, 2, 2, "2d").pixels(), Some(vec![1, 3, 2, 0]));
+        assert_eq!(
+            img(3, 1, 2, "2D").pixels(),
+            Some(vec![1, 3, 2]),
+            "padding ignored"
+        );
+        assert_eq!(
+            img(8, 1, 1, "81").pixels(),
+            Some(vec![1, 0, 0, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(img(5, 1, 2, "2D").pixels(), None, "too short");
+        assert_eq!(img(4, 1, 2, "2G").pixels(), None, "not hex");
+        assert_eq!(img(4, 1, 2, "2D0").pixels(), None, "odd length");
+        assert_eq!(img(4, 1, 4, "2D").pixels(), None, "depth 4");
+        assert_eq!(CipImage::default().pixels(), None);
+        assert_eq!(
+            img(u32::MAX, u32::MAX, 2, "00").pixels(),
+            None,
+            "no overflow, no huge alloc"
+        );
+    }
+
+    #[test]
+    fn items_expose_typed_uris() {
+        assert_eq!(
+            MenuItem::new("a", "Key:Services").uri(),
+            Some(Uri::Key("Services".into()))
+        );
+        assert_eq!(
+            ExecuteItem::new("Init:AppStatus").uri(),
+            Uri::Init("AppStatus".into())
+        );
+        let sk = SoftKeyItem {
+            url_down: Some("RTPTx:Stop".into()),
+            ..SoftKeyItem::new("PTT", "SoftKey:Exit", 1)
+        };
+        assert_eq!(sk.uri(), Some(Uri::SoftKey("Exit".into())));
+        assert!(matches!(sk.uri_down(), Some(Uri::Rtp(_))));
     }
 }

@@ -85,7 +85,7 @@ impl Object {
             }
             Object::Image(i) => {
                 s.set(&i.title, &i.prompt, &i.softkeys);
-                s.lines.push(describe_cip(&i.image));
+                draw_cip(&mut s.lines, &i.image);
                 &["Update", "Exit"]
             }
             Object::ImageFile(i) => {
@@ -96,7 +96,7 @@ impl Object {
             }
             Object::GraphicMenu(g) => {
                 s.set(&g.title, &g.prompt, &g.softkeys);
-                s.lines.push(describe_cip(&g.image));
+                draw_cip(&mut s.lines, &g.image);
                 numbered(&mut s.lines, g.items.iter().map(|i| i.name.as_str()));
                 &["Select", "Exit"]
             }
@@ -128,7 +128,7 @@ impl Object {
             Object::Status(st) => {
                 status_lines(&mut s.lines, st.text.as_deref(), st.timer);
                 if st.image != CipImage::default() {
-                    s.lines.push(describe_cip(&st.image));
+                    draw_cip(&mut s.lines, &st.image);
                 }
                 &[]
             }
@@ -245,6 +245,26 @@ fn at(x: Option<i32>, y: Option<i32>) -> String {
     }
 }
 
+/// The image's description line, then the picture itself when `Data` decodes: one text
+/// line per pixel row, gray levels 0 (white) .. 3 (black) drawn as ` .+#`.
+fn draw_cip(lines: &mut Vec<String>, i: &CipImage) {
+    lines.push(describe_cip(i));
+    if let (Some(pixels), Some(width)) = (i.pixels(), i.width) {
+        let width = usize::try_from(width).unwrap_or(usize::MAX).max(1);
+        let shade = |p: &u8| match (i.depth, p) {
+            (Some(1), 1) | (_, 3) => '#',
+            (_, 2) => '+',
+            (_, 1) => '.',
+            _ => ' ',
+        };
+        lines.extend(
+            pixels
+                .chunks(width)
+                .map(|row| row.iter().map(shade).collect::<String>()),
+        );
+    }
+}
+
 fn describe_cip(i: &CipImage) -> String {
     let dim = |v: Option<u32>| v.map_or("?".to_owned(), |v| v.to_string());
     format!(
@@ -330,6 +350,24 @@ mod tests {
         let s = Object::Input(i).screen();
         assert_eq!(s.lines, ["1 User [A]: bob", "2 PIN [NP]: ****"]);
         assert_eq!(s.softkeys.len(), 3);
+    }
+
+    #[test]
+    fn cip_images_are_drawn_as_text() {
+        let image = CipImage {
+            location_x: Some(-1),
+            location_y: Some(-1),
+            width: Some(2),
+            height: Some(2),
+            depth: Some(2),
+            data: Some("2D".into()),
+        };
+        let s = Object::Image(Image {
+            image,
+            ..Image::default()
+        })
+        .screen();
+        assert_eq!(s.lines, ["[CIP image 2x2 depth 2 centred]", ".#", "+ "]);
     }
 
     #[test]

@@ -445,6 +445,13 @@ impl fmt::Display for Uri {
     }
 }
 
+impl serde::Serialize for Uri {
+    /// As the string it was parsed from.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl FromStr for Uri {
     type Err = std::convert::Infallible;
 
