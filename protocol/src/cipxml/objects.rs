@@ -416,6 +416,17 @@ pub struct Directory {
     pub attrs: AppAttrs,
 }
 
+impl Directory {
+    /// A directory page with a title and entries, no prompt or softkeys.
+    pub fn new(title: impl Into<String>, entries: Vec<DirectoryEntry>) -> Self {
+        Self {
+            title: Some(title.into()),
+            entries,
+            ..Self::default()
+        }
+    }
+}
+
 /// One `DirectoryEntry`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DirectoryEntry {

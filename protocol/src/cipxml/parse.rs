@@ -12,7 +12,7 @@ use super::flags::InputFlags;
 use super::objects::{limits as lim, *};
 use super::{Object, ParseOptions};
 
-/// The root element names the phone knows, and the spelling X1's `ResponseItem` type uses.
+/// Maps a well-formed tree to its object by root name; a root no phone knows is `[5]`.
 pub(crate) fn to_object(root: &Node, opts: &ParseOptions) -> Result<Object, XmlError> {
     Ok(match root.name.as_str() {
         "CiscoIPPhoneMenu" => Object::Menu(Menu {
