@@ -1,2 +1,4 @@
-//! Integration tests for emroam-protocol.
+//! The protocol crate's one integration-test binary; one module per wire format.
+
+mod cipxml;
 mod emapi;
