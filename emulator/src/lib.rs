@@ -4,11 +4,13 @@
 //! Layout:
 //! - [`cli`]: the command line (clap derive), one subcommand per job.
 //! - [`xmlcmd`]: `emroam xml`, what a phone shows for a CiscoIPPhone document.
+//! - [`phone`]: one phone as a sans-IO state machine ([`phone::Phone::step`]).
 //!
 //! [`run`] is what `main` calls; tests call it too.
 
 pub mod cli;
 pub mod logging;
+pub mod phone;
 pub mod xmlcmd;
 
 use std::process::ExitCode;

@@ -1,0 +1,76 @@
+//! Reading the phone's config file (`SEP<MAC>.cnf.xml`): the one place that does.
+//!
+//! SEAM: `emroam_protocol::devicecfg` (another engineer's, not yet on `main`) will parse the
+//! file; until it lands this module only checks that a file came back and reports
+//! [`ConfigInfo::parsed`] = false, so the phone keeps the EM service URL it was given and
+//! cannot yet tell "services unavailable" from a config file. Swap the body of [`read`] for
+//! `DeviceConfig::parse` + `em_service_url()` + `user_id` when it lands.
+
+/// What the phone needs from its config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigInfo {
+    /// Whether the file was actually understood (false until `devicecfg` lands).
+    pub parsed: bool,
+    /// The Extension Mobility service URL among the phone services (macros not substituted).
+    pub em_service_url: Option<String>,
+    /// The user whose device profile the file carries (`None`: the logout profile).
+    pub user_id: Option<String>,
+    /// Directory numbers of the lines to register.
+    pub lines: Vec<String>,
+}
+
+/// Why a config file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigFileError {
+    /// Nothing, or something that is not an XML document, came back.
+    #[error("config file is not XML: {0}")]
+    NotXml(String),
+}
+
+/// Reads a fetched config file.
+///
+/// # Errors
+/// [`ConfigFileError`] when the body cannot be a config file.
+pub fn read(body: &[u8]) -> Result<ConfigInfo, ConfigFileError> {
+    let text = String::from_utf8_lossy(body);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if !t.starts_with('<') {
+        return Err(ConfigFileError::NotXml(t.chars().take(40).collect()));
+    }
+    Ok(ConfigInfo::default())
+}
+
+/// The EM service URL a phone opens: `#DEVICENAME#` substituted, `&loginType=` added for
+/// DN and SP (UID is the default prompt, so the URL stays as configured).
+pub fn service_url(template: &str, device: &str, login_type: Option<super::LoginType>) -> String {
+    let url = template
+        .replace("#DEVICENAME#", device)
+        .replace("#EMCC#", "true");
+    match login_type {
+        Some(lt @ (super::LoginType::Dn | super::LoginType::Sp)) => {
+            emroam_protocol::cipxml::append_query(&url, &format!("loginType={}", lt.as_param()))
+        }
+        _ => url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::LoginType;
+    use super::*;
+
+    #[test]
+    fn substitutes_device_and_login_type() {
+        let t = "http://127.0.0.2:8080/emapp/EMAppServlet?device=#DEVICENAME#";
+        assert_eq!(
+            service_url(t, "SEP000000001001", Some(LoginType::Dn)),
+            "http://127.0.0.2:8080/emapp/EMAppServlet?device=SEP000000001001&loginType=DN"
+        );
+        assert_eq!(
+            service_url(t, "SEP1", Some(LoginType::Uid)),
+            "http://127.0.0.2:8080/emapp/EMAppServlet?device=SEP1"
+        );
+        assert!(read(b"<device/>").is_ok());
+        assert!(read(b"oops").is_err());
+    }
+}
