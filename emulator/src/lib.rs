@@ -5,12 +5,18 @@
 //! - [`cli`]: the command line (clap derive), one subcommand per job.
 //! - [`xmlcmd`]: `emroam xml`, what a phone shows for a CiscoIPPhone document.
 //! - [`phone`]: one phone as a sans-IO state machine ([`phone::Phone::step`]).
+//! - [`driver`]: the thin async driver carrying out a phone's actions with hyper.
+//! - [`phonecmd`]: `emroam phone`, one phone with a full trace.
+//! - [`units`]: durations on the command line and in profiles.
 //!
 //! [`run`] is what `main` calls; tests call it too.
 
 pub mod cli;
+pub mod driver;
 pub mod logging;
 pub mod phone;
+pub mod phonecmd;
+pub mod units;
 pub mod xmlcmd;
 
 use std::process::ExitCode;
@@ -45,10 +51,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Xml(args) => xmlcmd::run(&args, &mut std::io::stdout().lock()),
         Command::Demo(_) => not_built("demo", "#4 (phone emulator) and #7 (TUI)"),
         Command::Server(_) => not_built("server", "#3 (reference cluster)"),
-        Command::Phone(_) => not_built("phone", "#4 (phone emulator)"),
+        Command::Phone(args) => runtime()?.block_on(async {
+            let stdout = std::io::stdout();
+            phonecmd::run(&args, &mut stdout.lock()).await
+        }),
         Command::Fleet(_) => not_built("fleet", "#4 (phone emulator)"),
         Command::Tui(_) => not_built("tui", "#7 (the QA dashboard)"),
     }
+}
+
+/// The tokio runtime the async commands run on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
 }
 
 fn not_built(what: &str, issue: &str) -> anyhow::Result<Exit> {

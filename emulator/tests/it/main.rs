@@ -1,1 +1,4 @@
-//! Integration tests of the emroam crate.
+//! Integration tests of the emroam crate: one binary, shared helpers in `util`.
+
+mod phone;
+mod util;
