@@ -1,4 +1,5 @@
-//! Integration tests of the emroam crate: one binary, shared helpers in `util`.
+//! Integration tests for the `emroam` binary and library: one binary, shared helpers in `util`.
 
 mod phone;
 mod util;
+mod xml;
