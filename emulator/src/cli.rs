@@ -138,6 +138,9 @@ pub struct FleetArgs {
     /// Write the JSON summary, HdrHistogram log and CSV time series here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Shorten (or stretch) the profile's phases to last this long in total (e.g. `20s`).
+    #[arg(long)]
+    pub duration: Option<String>,
 }
 
 /// `emroam tui`.

@@ -7,12 +7,16 @@
 //! - [`phone`]: one phone as a sans-IO state machine ([`phone::Phone::step`]).
 //! - [`driver`]: the thin async driver carrying out a phone's actions with hyper.
 //! - [`phonecmd`]: `emroam phone`, one phone with a full trace.
+//! - [`fleet`]: profiles, pacing, shards, statistics, reports, reconciliation; [`fleetcmd`]
+//!   is `emroam fleet`.
 //! - [`units`]: durations on the command line and in profiles.
 //!
 //! [`run`] is what `main` calls; tests call it too.
 
 pub mod cli;
 pub mod driver;
+pub mod fleet;
+pub mod fleetcmd;
 pub mod logging;
 pub mod phone;
 pub mod phonecmd;
@@ -55,7 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             let stdout = std::io::stdout();
             phonecmd::run(&args, &mut stdout.lock()).await
         }),
-        Command::Fleet(_) => not_built("fleet", "#4 (phone emulator)"),
+        Command::Fleet(args) => runtime()?.block_on(fleetcmd::run(&args)),
         Command::Tui(_) => not_built("tui", "#7 (the QA dashboard)"),
     }
 }
@@ -72,6 +76,29 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn not_built(what: &str, issue: &str) -> anyhow::Result<Exit> {
     eprintln!("emroam {what}: not built yet (tracked in issue {issue}); `emroam xml` works today.");
     Ok(Exit::Other)
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the one shutdown signal of every command.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Whether an error is a closed stdout (`emroam xml ... | head`), which exits quietly.

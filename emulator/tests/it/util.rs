@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use emroam_protocol::cipxml::{Input, InputFlags, Menu, MenuItem, Object, SoftKeyItem, Text};
-use emroam_protocol::codes;
+use emroam_protocol::{codes, emapi};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -68,6 +68,8 @@ pub(crate) struct Knobs {
     pub(crate) submit_delay: Duration,
     /// The first login submit stalls this long (the stall test).
     pub(crate) first_submit_stall: Duration,
+    /// The first login submit holds every EM request for this long (a server-wide stall).
+    pub(crate) global_stall: Duration,
     /// Answer every EM request with this status instead.
     pub(crate) status: Option<u16>,
     /// Answer the first page with this body instead.
@@ -95,6 +97,8 @@ pub(crate) struct State {
     stalled_once: bool,
     /// device → request headers of the last EM request.
     pub(crate) last_headers: HashMap<String, Vec<(String, String)>>,
+    /// Held by a global stall; every EM request passes through it.
+    gate: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// A running fake cluster (stops when dropped).
@@ -253,6 +257,39 @@ async fn handle(
             "<device><deviceProtocol>SIP</deviceProtocol></device>",
         ));
     }
+    if path == "/emservice/EMServiceServlet" {
+        use http_body_util::BodyExt as _;
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let answer = emapi::xml_from_form(&body)
+            .and_then(|x| emapi::parse_request(x.as_bytes()))
+            .map(|env| match env.request {
+                emapi::Request::DeviceUserQuery(q) => {
+                    let s = st.lock().unwrap();
+                    emapi::Response::DeviceUserResults(
+                        q.device_names
+                            .iter()
+                            .map(|d| {
+                                let user = s.logged_in.get(d).cloned();
+                                emapi::DeviceUser {
+                                    device_name: d.clone(),
+                                    none: user.is_none(),
+                                    user_id: user,
+                                    ..emapi::DeviceUser::default()
+                                }
+                            })
+                            .collect(),
+                    )
+                }
+                _ => emapi::Response::failure(8),
+            })
+            .unwrap_or_else(|e| emapi::Response::failure(e.em_code()));
+        return Ok(raw(200, &answer.to_xml()));
+    }
     if path != "/emapp/EMAppServlet" {
         return Ok(raw(404, "not found"));
     }
@@ -264,6 +301,8 @@ async fn handle(
         .collect();
     let submitted = get("userid").is_some() || get("deviceProfile").is_some();
     let logout = get("doLogout").as_deref() == Some("true");
+    let gate = st.lock().unwrap().gate.clone();
+    drop(gate.read().await);
     let (knobs, stall) = {
         let mut s = st.lock().unwrap();
         s.counters.requests += 1;
@@ -335,6 +374,18 @@ async fn handle(
     let _guard = InFlight(st.clone());
     if stall {
         tokio::time::sleep(knobs.first_submit_stall).await;
+    }
+    let global = {
+        let mut s = st.lock().unwrap();
+        let g = submitted && !s.knobs.global_stall.is_zero();
+        if g {
+            s.knobs.global_stall = Duration::ZERO;
+        }
+        g
+    };
+    if global {
+        let _hold = gate.write().await;
+        tokio::time::sleep(knobs.global_stall).await;
     }
     if !knobs.submit_delay.is_zero() {
         tokio::time::sleep(knobs.submit_delay).await;

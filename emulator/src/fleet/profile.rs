@@ -1,0 +1,937 @@
+//! Load profiles: TOML in, a validated [`Profile`] out, before anything runs. Every error
+//! names the line of the profile it is about.
+//!
+//! Pure (no I/O but [`Profile::load`] reading the file).
+//!
+//! ```toml
+//! name = "smoke"
+//! request_timeout = "5s"        # per HTTP request
+//! drain = "10s"                 # in-flight journeys get this long at the end / on Ctrl-C
+//! seed = 1                      # think times and login-type picks are deterministic
+//!
+//! [[target]]                    # one per cluster; or `topology = "…"` (once it lands)
+//! cluster = "cluster1"
+//! service_url = "http://127.0.0.1:8080/emapp/EMAppServlet?device=#DEVICENAME#"
+//! config_url = "http://127.0.0.1:6970/#DEVICENAME#.cnf.xml"     # optional: restart fetch
+//! emservice_url = "http://127.0.0.1:8080/emservice/EMServiceServlet"  # optional: reconcile
+//! app_user = { id = "emapi", password = "emapi-secret" }          # for the EM API queries
+//! admin_url = "http://127.0.0.1:8080"                             # faults go here
+//! devices = { first = "SEP000000001001", count = 20 }
+//! users = { prefix = "user", first = 1, count = 20, width = 5, pin = "12345", dn_first = 9000001 }
+//!
+//! [mix]                         # login-type weights
+//! uid = 70
+//! dn = 20
+//! sp = 10
+//!
+//! [[phase]]                     # open model: arrivals per second, constant or ramp [from, to]
+//! name = "ramp"
+//! duration = "30s"
+//! login_rate = [1.0, 20.0]
+//! logout_rate = 0.0
+//!
+//! [[phase]]                     # closed model: N phones cycling login/logout with think time
+//! name = "churn"
+//! duration = "60s"
+//! phones = 20
+//! think = { dist = "exponential", mean = "2s" }   # constant {value}, uniform {min,max}
+//!
+//! [[fault]]                     # an admin request at a time into the run
+//! at = "10s"
+//! cluster = "cluster1"
+//! method = "POST"
+//! path = "/admin/clusters/cluster1/emapp/stop"
+//!
+//! [slo]
+//! success_ratio = 0.99          # successful / (attempted - busy)
+//! busy_ratio = 0.05             # busy (26) / attempted, at most
+//! p99 = { journey = "2s", login_submit = "500ms" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::phone::{LoginType, Step};
+use crate::units::parse_duration;
+
+/// A profile error, with the line it is about (1-based; 0 when the file as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ProfileError {
+    /// The profile file.
+    pub file: String,
+    /// The line.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// How think times are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Think {
+    /// Always the same.
+    Constant(Duration),
+    /// Uniform in `[min, max]`.
+    Uniform(Duration, Duration),
+    /// Exponential with this mean.
+    Exponential(Duration),
+}
+
+impl Think {
+    /// Draws one think time from `u`, a uniform number in `[0, 1)`.
+    pub fn sample(&self, u: f64) -> Duration {
+        match *self {
+            Think::Constant(d) => d,
+            Think::Uniform(a, b) => a + (b.saturating_sub(a)).mul_f64(u),
+            Think::Exponential(m) => m.mul_f64((-(1.0 - u).ln()).min(50.0)),
+        }
+    }
+}
+
+/// A rate in arrivals per second, constant or ramping linearly across the phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// At the phase's start.
+    pub from: f64,
+    /// At the phase's end.
+    pub to: f64,
+}
+
+impl Rate {
+    /// No arrivals.
+    pub const ZERO: Rate = Rate { from: 0.0, to: 0.0 };
+
+    /// Whether it never produces an arrival.
+    pub fn is_zero(&self) -> bool {
+        self.from <= 0.0 && self.to <= 0.0
+    }
+}
+
+/// The load model of a phase.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    /// Arrivals at a rate, whatever the system's speed.
+    Open {
+        /// Logins per second.
+        login: Rate,
+        /// Logouts per second.
+        logout: Rate,
+    },
+    /// N phones, each cycling login → think → logout → think.
+    Closed {
+        /// How many phones.
+        phones: usize,
+        /// Think time between journeys.
+        think: Think,
+    },
+}
+
+/// One phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// Its name in reports.
+    pub name: String,
+    /// How long it lasts.
+    pub duration: Duration,
+    /// Open or closed.
+    pub model: Model,
+}
+
+/// One generated or listed user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// User ID.
+    pub id: String,
+    /// PIN (never printed).
+    pub pin: String,
+    /// Primary extension (for DN login).
+    pub dn: Option<String>,
+    /// Self-service ID (for SP login).
+    pub self_service_id: Option<String>,
+}
+
+impl std::fmt::Debug for UserSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserSpec")
+            .field("id", &self.id)
+            .field("dn", &self.dn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// EM API credentials for reconciliation.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppUser {
+    /// Application user ID.
+    pub id: String,
+    /// Its password (never printed).
+    pub password: String,
+}
+
+impl std::fmt::Debug for AppUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppUser")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One cluster's phones and users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Cluster name in reports.
+    pub cluster: String,
+    /// EM service URL template (`#DEVICENAME#`).
+    pub service_url: String,
+    /// Config file URL template (`#DEVICENAME#`), if phones fetch one.
+    pub config_url: Option<String>,
+    /// EM API URL for reconciliation.
+    pub emservice_url: Option<String>,
+    /// EM API credentials.
+    pub app_user: Option<AppUser>,
+    /// Base URL of the admin interface (faults).
+    pub admin_url: Option<String>,
+    /// Device names.
+    pub devices: Vec<String>,
+    /// Users.
+    pub users: Vec<UserSpec>,
+}
+
+/// An admin request at a time into the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// `GET`, `POST`, `PUT`.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Request body (JSON for the reference server).
+    pub body: String,
+}
+
+/// Service-level objectives, checked on the aggregated fleet.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Slo {
+    /// Minimum successful / (attempted − busy).
+    pub success_ratio: Option<f64>,
+    /// Maximum busy (26) / attempted.
+    pub busy_ratio: Option<f64>,
+    /// Maximum p99 per step.
+    pub p99: BTreeMap<Step, Duration>,
+}
+
+/// A validated load profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Its name.
+    pub name: String,
+    /// Phases, in order.
+    pub phases: Vec<Phase>,
+    /// Clusters with their phones and users.
+    pub targets: Vec<Target>,
+    /// Login-type weights (sum > 0).
+    pub mix: Vec<(LoginType, u32)>,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// How long in-flight journeys get at the end.
+    pub drain: Duration,
+    /// PRNG seed.
+    pub seed: u64,
+    /// Fault schedule.
+    pub faults: Vec<Fault>,
+    /// Thresholds.
+    pub slo: Slo,
+}
+
+impl Profile {
+    /// The run's planned length (sum of phases).
+    pub fn duration(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// Shortens every phase proportionally so the whole run lasts `total`.
+    pub fn scale_to(&mut self, total: Duration) {
+        let whole = self.duration().as_secs_f64();
+        if whole <= 0.0 {
+            return;
+        }
+        let k = total.as_secs_f64() / whole;
+        for p in &mut self.phases {
+            p.duration = p.duration.mul_f64(k);
+        }
+        for f in &mut self.faults {
+            f.at = f.at.mul_f64(k);
+        }
+    }
+
+    /// Reads and validates a profile file.
+    ///
+    /// # Errors
+    /// [`ProfileError`] naming the file and line.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let src = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            file: path.display().to_string(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Profile::parse(&src, &path.display().to_string(), path.parent())
+    }
+
+    /// Validates a profile's text; `file` names it in errors, `dir` resolves relative paths.
+    ///
+    /// # Errors
+    /// [`ProfileError`] naming the line.
+    pub fn parse(src: &str, file: &str, dir: Option<&Path>) -> Result<Profile, ProfileError> {
+        let v = Validator { src, file };
+        let raw: RawProfile = toml::from_str(src).map_err(|e| {
+            let line = e.span().map_or(0, |s| v.line(s.start));
+            let msg = match e.message() {
+                m if m.contains("untagged enum RawUsers") => "users: expected a list of \
+                    {id, pin, dn?, self_service_id?} or a pattern \
+                    {prefix, first, count, width?, pin, dn_first?}"
+                    .to_owned(),
+                m if m.contains("untagged enum RawDevices") => {
+                    "devices: expected a list of names or {first = \"SEP…\", count}".to_owned()
+                }
+                m if m.contains("untagged enum RawRate") => {
+                    "a rate is a number or [from, to] (per second)".to_owned()
+                }
+                m => m.to_owned(),
+            };
+            ProfileError {
+                file: file.to_owned(),
+                line,
+                message: msg,
+            }
+        })?;
+        v.build(raw, dir)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    topology: Option<Spanned<String>>,
+    #[serde(default)]
+    target: Vec<Spanned<RawTarget>>,
+    mix: Option<Spanned<BTreeMap<String, u32>>>,
+    #[serde(default)]
+    phase: Vec<Spanned<RawPhase>>,
+    request_timeout: Option<Spanned<String>>,
+    drain: Option<Spanned<String>>,
+    seed: Option<u64>,
+    #[serde(default)]
+    fault: Vec<Spanned<RawFault>>,
+    slo: Option<Spanned<RawSlo>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    cluster: String,
+    service_url: String,
+    config_url: Option<String>,
+    emservice_url: Option<String>,
+    app_user: Option<AppUser>,
+    admin_url: Option<String>,
+    devices: RawDevices,
+    users: RawUsers,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawDevices {
+    List(Vec<String>),
+    Pattern(RawDevicePattern),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevicePattern {
+    first: String,
+    count: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUserPattern {
+    prefix: String,
+    first: u64,
+    count: usize,
+    #[serde(default)]
+    width: usize,
+    pin: String,
+    dn_first: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    id: String,
+    pin: String,
+    dn: Option<String>,
+    self_service_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawUsers {
+    List(Vec<RawUser>),
+    Pattern(RawUserPattern),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawRate {
+    Const(f64),
+    Ramp([f64; 2]),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhase {
+    name: Option<String>,
+    duration: String,
+    login_rate: Option<RawRate>,
+    logout_rate: Option<RawRate>,
+    phones: Option<usize>,
+    think: Option<RawThink>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThink {
+    dist: String,
+    value: Option<String>,
+    min: Option<String>,
+    max: Option<String>,
+    mean: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    at: String,
+    cluster: Option<String>,
+    method: Option<String>,
+    path: Option<String>,
+    url: Option<String>,
+    body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlo {
+    success_ratio: Option<f64>,
+    busy_ratio: Option<f64>,
+    #[serde(default)]
+    p99: BTreeMap<String, String>,
+}
+
+struct Validator<'a> {
+    src: &'a str,
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn line(&self, offset: usize) -> usize {
+        self.src[..offset.min(self.src.len())]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn err(&self, offset: usize, message: impl Into<String>) -> ProfileError {
+        ProfileError {
+            file: self.file.to_owned(),
+            line: if offset == usize::MAX {
+                0
+            } else {
+                self.line(offset)
+            },
+            message: message.into(),
+        }
+    }
+
+    fn dur(&self, at: usize, what: &str, s: &str) -> Result<Duration, ProfileError> {
+        parse_duration(s).map_err(|e| self.err(at, format!("{what}: {e}")))
+    }
+
+    fn rate(&self, at: usize, what: &str, r: Option<&RawRate>) -> Result<Rate, ProfileError> {
+        let rate = match r {
+            None => Rate::ZERO,
+            Some(RawRate::Const(x)) => Rate { from: *x, to: *x },
+            Some(RawRate::Ramp([a, b])) => Rate { from: *a, to: *b },
+        };
+        if !(rate.from.is_finite() && rate.to.is_finite()) || rate.from < 0.0 || rate.to < 0.0 {
+            return Err(self.err(at, format!("{what} must be ≥ 0 per second")));
+        }
+        if rate.from > 100_000.0 || rate.to > 100_000.0 {
+            return Err(self.err(at, format!("{what} over 100000/s is not a phone fleet")));
+        }
+        Ok(rate)
+    }
+
+    fn build(&self, raw: RawProfile, dir: Option<&Path>) -> Result<Profile, ProfileError> {
+        let _ = (&raw.description, dir.map(PathBuf::from));
+        if let Some(t) = &raw.topology {
+            return Err(self.err(
+                t.span().start,
+                "`topology` needs the server crate's topology reader, which has not landed yet: \
+                 list the phones and users with [[target]] instead",
+            ));
+        }
+        if raw.target.is_empty() {
+            return Err(self.err(
+                usize::MAX,
+                "no [[target]]: which phones and users to drive?",
+            ));
+        }
+        let mut targets = Vec::new();
+        for t in &raw.target {
+            targets.push(self.target(t)?);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (t, raw_t) in targets.iter().zip(&raw.target) {
+            for d in &t.devices {
+                if !seen.insert(d.clone()) {
+                    return Err(self.err(raw_t.span().start, format!("device {d} listed twice")));
+                }
+            }
+        }
+        let mix = match &raw.mix {
+            None => vec![(LoginType::Uid, 1)],
+            Some(m) => {
+                let mut out = Vec::new();
+                for (k, w) in m.get_ref() {
+                    let lt = match k.as_str() {
+                        "uid" => LoginType::Uid,
+                        "dn" => LoginType::Dn,
+                        "sp" => LoginType::Sp,
+                        other => {
+                            return Err(self.err(
+                                m.span().start,
+                                format!("[mix]: unknown login type `{other}` (uid, dn, sp)"),
+                            ));
+                        }
+                    };
+                    out.push((lt, *w));
+                }
+                if out.iter().all(|(_, w)| *w == 0) {
+                    return Err(self.err(m.span().start, "[mix]: the weights add up to 0"));
+                }
+                out
+            }
+        };
+        if raw.phase.is_empty() {
+            return Err(self.err(usize::MAX, "no [[phase]]: nothing to run"));
+        }
+        let phones_total: usize = targets.iter().map(|t| t.devices.len()).sum();
+        let mut phases = Vec::new();
+        for (i, p) in raw.phase.iter().enumerate() {
+            let at = p.span().start;
+            let r = p.get_ref();
+            let name = r.name.clone().unwrap_or_else(|| format!("phase{}", i + 1));
+            let duration = self.dur(at, &format!("phase `{name}` duration"), &r.duration)?;
+            if duration.is_zero() {
+                return Err(self.err(at, format!("phase `{name}`: duration must be > 0")));
+            }
+            let open = r.login_rate.is_some() || r.logout_rate.is_some();
+            let model = match (open, r.phones) {
+                (true, Some(_)) => {
+                    return Err(self.err(
+                        at,
+                        format!(
+                            "phase `{name}`: either rates (open model) or phones (closed), not both"
+                        ),
+                    ));
+                }
+                (false, None) => {
+                    return Err(self.err(
+                        at,
+                        format!(
+                            "phase `{name}`: give login_rate/logout_rate (open) or phones (closed)"
+                        ),
+                    ));
+                }
+                (true, None) => {
+                    if r.think.is_some() {
+                        return Err(
+                            self.err(at, format!("phase `{name}`: think is for closed phases"))
+                        );
+                    }
+                    Model::Open {
+                        login: self.rate(at, "login_rate", r.login_rate.as_ref())?,
+                        logout: self.rate(at, "logout_rate", r.logout_rate.as_ref())?,
+                    }
+                }
+                (false, Some(n)) => {
+                    if n == 0 || n > phones_total {
+                        return Err(self.err(
+                            at,
+                            format!("phase `{name}`: phones must be 1..={phones_total} (the targets' devices)"),
+                        ));
+                    }
+                    let think = match &r.think {
+                        None => Think::Constant(Duration::ZERO),
+                        Some(t) => self.think(at, t)?,
+                    };
+                    Model::Closed { phones: n, think }
+                }
+            };
+            phases.push(Phase {
+                name,
+                duration,
+                model,
+            });
+        }
+        let request_timeout = match &raw.request_timeout {
+            Some(s) => self.dur(s.span().start, "request_timeout", s.get_ref())?,
+            None => Duration::from_secs(10),
+        };
+        if request_timeout.is_zero() {
+            return Err(self.err(usize::MAX, "request_timeout must be > 0"));
+        }
+        let drain = match &raw.drain {
+            Some(s) => self.dur(s.span().start, "drain", s.get_ref())?,
+            None => Duration::from_secs(10),
+        };
+        let mut faults = Vec::new();
+        for f in &raw.fault {
+            faults.push(self.fault(f, &targets)?);
+        }
+        let slo = match &raw.slo {
+            None => Slo::default(),
+            Some(s) => self.slo(s)?,
+        };
+        Ok(Profile {
+            name: raw.name.unwrap_or_else(|| self.file.to_owned()),
+            phases,
+            targets,
+            mix,
+            request_timeout,
+            drain,
+            seed: raw.seed.unwrap_or(1),
+            faults,
+            slo,
+        })
+    }
+
+    fn think(&self, at: usize, t: &RawThink) -> Result<Think, ProfileError> {
+        let need = |v: &Option<String>, k: &str| {
+            v.as_deref()
+                .ok_or_else(|| self.err(at, format!("think: `{}` needs `{k}`", t.dist)))
+                .and_then(|s| self.dur(at, &format!("think.{k}"), s))
+        };
+        Ok(match t.dist.as_str() {
+            "constant" => Think::Constant(need(&t.value, "value")?),
+            "uniform" => {
+                let (a, b) = (need(&t.min, "min")?, need(&t.max, "max")?);
+                if a > b {
+                    return Err(self.err(at, "think: uniform min > max"));
+                }
+                Think::Uniform(a, b)
+            }
+            "exponential" => Think::Exponential(need(&t.mean, "mean")?),
+            other => {
+                return Err(self.err(
+                    at,
+                    format!("think: unknown dist `{other}` (constant, uniform, exponential)"),
+                ));
+            }
+        })
+    }
+
+    fn target(&self, t: &Spanned<RawTarget>) -> Result<Target, ProfileError> {
+        let at = t.span().start;
+        let r = t.get_ref();
+        for (k, u) in [
+            ("service_url", Some(&r.service_url)),
+            ("config_url", r.config_url.as_ref()),
+            ("emservice_url", r.emservice_url.as_ref()),
+            ("admin_url", r.admin_url.as_ref()),
+        ] {
+            if let Some(u) = u
+                && !u.starts_with("http://")
+            {
+                return Err(self.err(
+                    at,
+                    format!("target `{}`: {k} must be an http:// URL", r.cluster),
+                ));
+            }
+        }
+        if !r.service_url.contains("#DEVICENAME#") {
+            return Err(self.err(
+                at,
+                format!(
+                    "target `{}`: service_url needs #DEVICENAME# (the phone substitutes it)",
+                    r.cluster
+                ),
+            ));
+        }
+        if r.emservice_url.is_some() != r.app_user.is_some() {
+            return Err(self.err(
+                at,
+                format!(
+                    "target `{}`: emservice_url and app_user go together",
+                    r.cluster
+                ),
+            ));
+        }
+        let devices = match &r.devices {
+            RawDevices::List(v) => v.clone(),
+            RawDevices::Pattern(RawDevicePattern { first, count }) => {
+                let hex = first.strip_prefix("SEP").filter(|h| h.len() == 12);
+                let Some(n) = hex.and_then(|h| u64::from_str_radix(h, 16).ok()) else {
+                    return Err(self.err(
+                        at,
+                        format!("devices.first `{first}` is not SEP + 12 hex digits"),
+                    ));
+                };
+                (0..*count as u64)
+                    .map(|i| format!("SEP{:012X}", n + i))
+                    .collect()
+            }
+        };
+        for d in &devices {
+            let ok = d.len() == 15
+                && d.starts_with("SEP")
+                && d[3..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !ok {
+                return Err(self.err(at, format!("device `{d}` is not SEP + 12 hex digits")));
+            }
+        }
+        let users: Vec<UserSpec> = match &r.users {
+            RawUsers::List(v) => v
+                .iter()
+                .map(|u| UserSpec {
+                    id: u.id.clone(),
+                    pin: u.pin.clone(),
+                    dn: u.dn.clone(),
+                    self_service_id: u.self_service_id.clone().or_else(|| u.dn.clone()),
+                })
+                .collect(),
+            RawUsers::Pattern(RawUserPattern {
+                prefix,
+                first,
+                count,
+                width,
+                pin,
+                dn_first,
+            }) => (0..*count as u64)
+                .map(|i| {
+                    let dn = dn_first.map(|d| (d + i).to_string());
+                    UserSpec {
+                        id: format!("{prefix}{:0width$}", first + i, width = *width),
+                        pin: pin.clone(),
+                        self_service_id: dn.clone(),
+                        dn,
+                    }
+                })
+                .collect(),
+        };
+        if devices.is_empty() || users.is_empty() {
+            return Err(self.err(
+                at,
+                format!("target `{}`: needs devices and users", r.cluster),
+            ));
+        }
+        Ok(Target {
+            cluster: r.cluster.clone(),
+            service_url: r.service_url.clone(),
+            config_url: r.config_url.clone(),
+            emservice_url: r.emservice_url.clone(),
+            app_user: r.app_user.clone(),
+            admin_url: r.admin_url.clone(),
+            devices,
+            users,
+        })
+    }
+
+    fn fault(&self, f: &Spanned<RawFault>, targets: &[Target]) -> Result<Fault, ProfileError> {
+        let at = f.span().start;
+        let r = f.get_ref();
+        let when = self.dur(at, "fault.at", &r.at)?;
+        let method = r
+            .method
+            .clone()
+            .unwrap_or_else(|| "POST".into())
+            .to_ascii_uppercase();
+        if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "DELETE") {
+            return Err(self.err(at, format!("fault: method `{method}`")));
+        }
+        let url = match (&r.url, &r.path) {
+            (Some(u), None) => u.clone(),
+            (None, Some(p)) => {
+                let t = match &r.cluster {
+                    Some(c) => targets.iter().find(|t| &t.cluster == c).ok_or_else(|| {
+                        self.err(at, format!("fault: no target for cluster `{c}`"))
+                    })?,
+                    None => &targets[0],
+                };
+                let base = t.admin_url.as_deref().ok_or_else(|| {
+                    self.err(
+                        at,
+                        format!("fault: target `{}` has no admin_url", t.cluster),
+                    )
+                })?;
+                format!("{}{p}", base.trim_end_matches('/'))
+            }
+            _ => return Err(self.err(at, "fault: give either url or path")),
+        };
+        if !url.starts_with("http://") {
+            return Err(self.err(at, "fault: url must be http://"));
+        }
+        Ok(Fault {
+            at: when,
+            method,
+            url,
+            body: r.body.clone().unwrap_or_default(),
+        })
+    }
+
+    fn slo(&self, s: &Spanned<RawSlo>) -> Result<Slo, ProfileError> {
+        let at = s.span().start;
+        let r = s.get_ref();
+        for (k, v) in [
+            ("success_ratio", r.success_ratio),
+            ("busy_ratio", r.busy_ratio),
+        ] {
+            if let Some(v) = v
+                && !(0.0..=1.0).contains(&v)
+            {
+                return Err(self.err(at, format!("slo.{k} must be within 0..=1")));
+            }
+        }
+        let mut p99 = BTreeMap::new();
+        for (k, v) in &r.p99 {
+            let step = Step::from_name(k).ok_or_else(|| {
+                let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+                self.err(
+                    at,
+                    format!("slo.p99: unknown step `{k}` ({})", names.join(", ")),
+                )
+            })?;
+            p99.insert(step, self.dur(at, &format!("slo.p99.{k}"), v)?);
+        }
+        Ok(Slo {
+            success_ratio: r.success_ratio,
+            busy_ratio: r.busy_ratio,
+            p99,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r##"
+name = "t"
+request_timeout = "2s"
+
+[[target]]
+cluster = "c1"
+service_url = "http://127.0.0.1:8080/emapp/EMAppServlet?device=#DEVICENAME#"
+devices = { first = "SEP000000001001", count = 3 }
+users = { prefix = "user", first = 1, count = 3, width = 3, pin = "12345", dn_first = 9000001 }
+
+[mix]
+uid = 1
+dn = 1
+
+[[phase]]
+name = "ramp"
+duration = "10s"
+login_rate = [1.0, 5.0]
+
+[[phase]]
+duration = "1m"
+phones = 2
+think = { dist = "uniform", min = "1s", max = "2s" }
+
+[slo]
+success_ratio = 0.99
+p99 = { journey = "2s" }
+"##;
+
+    #[test]
+    fn a_good_profile() {
+        let p = Profile::parse(GOOD, "t.toml", None).unwrap();
+        assert_eq!(p.phases.len(), 2);
+        assert_eq!(p.duration(), Duration::from_secs(70));
+        assert_eq!(p.targets[0].devices[2], "SEP000000001003");
+        assert_eq!(p.targets[0].users[0].id, "user001");
+        assert_eq!(p.targets[0].users[0].dn.as_deref(), Some("9000001"));
+        assert_eq!(p.slo.p99[&Step::Journey], Duration::from_secs(2));
+        assert!(matches!(p.phases[1].model, Model::Closed { phones: 2, .. }));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let bad = GOOD.replace("phones = 2", "phones = 2\nlogin_rate = 3.0");
+        let e = Profile::parse(&bad, "t.toml", None).unwrap_err();
+        assert_eq!(e.line, 20, "{e}");
+        assert!(
+            e.to_string().starts_with("t.toml:20: phase `phase2`"),
+            "{e}"
+        );
+        let bad = GOOD.replace("duration = \"1m\"", "duration = \"1 fortnight\"");
+        assert_eq!(Profile::parse(&bad, "t.toml", None).unwrap_err().line, 20);
+        let bad = GOOD.replace("journey = \"2s\"", "jorney = \"2s\"");
+        let e = Profile::parse(&bad, "t.toml", None).unwrap_err();
+        assert!(e.message.contains("unknown step `jorney`"), "{e}");
+        let bad = GOOD.replace("request_timeout", "request_timeuot");
+        let e = Profile::parse(&bad, "t.toml", None).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let bad = GOOD.replace("count = 3, width", "count = 3, widht");
+        let e = Profile::parse(&bad, "t.toml", None).unwrap_err();
+        assert_eq!(e.line, 9, "{e}");
+        assert!(e.message.contains("users: expected"), "{e}");
+        let bad = GOOD.replace("phones = 2", "phones = 4");
+        assert!(
+            Profile::parse(&bad, "t.toml", None)
+                .unwrap_err()
+                .message
+                .contains("1..=3")
+        );
+    }
+
+    #[test]
+    fn think_distributions() {
+        let c = Think::Constant(Duration::from_secs(1));
+        assert_eq!(c.sample(0.7), Duration::from_secs(1));
+        let u = Think::Uniform(Duration::from_secs(1), Duration::from_secs(3));
+        assert_eq!(u.sample(0.5), Duration::from_secs(2));
+        let e = Think::Exponential(Duration::from_secs(2));
+        let mean: f64 = (0..1000)
+            .map(|i| e.sample((i as f64 + 0.5) / 1000.0).as_secs_f64())
+            .sum::<f64>()
+            / 1000.0;
+        assert!((mean - 2.0).abs() < 0.1, "{mean}");
+    }
+
+    #[test]
+    fn shipped_profiles_validate() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                Profile::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 4 || !dir.exists(), "{n} profiles in {}", dir.display());
+    }
+}

@@ -1,0 +1,134 @@
+//! End-of-run reconciliation: what the fleet believes is logged in against what each cluster
+//! says through the EM API (`deviceUserQuery`), so leaked and missing logins are reported.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use emroam_protocol::emapi::{self, AppInfo, DeviceUserQuery, Envelope, Response};
+
+use super::profile::Profile;
+use crate::driver::HttpClient;
+use crate::phone::{HttpRequest, Method};
+
+/// Devices per query.
+pub const BATCH: usize = 50;
+
+/// A device where the fleet and the cluster disagree.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mismatch {
+    /// The device.
+    pub device: String,
+    /// Who the fleet believes is logged in.
+    pub fleet: Option<String>,
+    /// Who the cluster says is logged in.
+    pub cluster: Option<String>,
+}
+
+/// The outcome of reconciliation.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Reconciliation {
+    /// Devices compared.
+    pub checked: usize,
+    /// Devices where both agree.
+    pub agree: usize,
+    /// Logged in on the cluster, not in the fleet's belief (or someone else).
+    pub leaked: Vec<Mismatch>,
+    /// Logged in in the fleet's belief, not on the cluster.
+    pub missing: Vec<Mismatch>,
+    /// Devices whose state the fleet lost (abandoned journeys), not compared.
+    pub unknown: usize,
+    /// Clusters without EM API access configured.
+    pub skipped: Vec<String>,
+    /// Queries that failed.
+    pub errors: Vec<String>,
+}
+
+/// Queries each target cluster about its devices and compares with `beliefs`.
+pub async fn reconcile(
+    profile: &Profile,
+    beliefs: &HashMap<String, Option<String>>,
+    timeout: Duration,
+) -> Reconciliation {
+    let mut r = Reconciliation::default();
+    let mut client = HttpClient::new(timeout);
+    for t in &profile.targets {
+        let (Some(url), Some(app)) = (&t.emservice_url, &t.app_user) else {
+            r.skipped.push(t.cluster.clone());
+            continue;
+        };
+        let known: Vec<&String> = t
+            .devices
+            .iter()
+            .filter(|d| beliefs.contains_key(*d))
+            .collect();
+        r.unknown += t.devices.len() - known.len();
+        for chunk in known.chunks(BATCH) {
+            let mut q = DeviceUserQuery::new(chunk[0].clone());
+            q.device_names = chunk.iter().map(|d| (*d).clone()).collect();
+            let env = Envelope::new(
+                AppInfo::with_password(app.id.clone(), app.password.clone()),
+                q,
+            );
+            let req = HttpRequest {
+                method: Method::Post,
+                url: url.clone(),
+                headers: vec![(
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                )],
+                body: Some(emapi::form_body(&env.to_xml())),
+                secrets: vec![app.password.clone()],
+            };
+            let resp = match client.send(&req).await {
+                Ok(resp) if resp.status == 200 => resp,
+                Ok(resp) => {
+                    r.errors
+                        .push(format!("{}: HTTP {}", t.cluster, resp.status));
+                    continue;
+                }
+                Err(e) => {
+                    r.errors.push(format!("{}: {e}", t.cluster));
+                    continue;
+                }
+            };
+            let results = match emapi::parse_response(&resp.body) {
+                Ok(Response::DeviceUserResults(v)) => v,
+                Ok(other) => {
+                    r.errors
+                        .push(format!("{}: unexpected answer {other:?}", t.cluster));
+                    continue;
+                }
+                Err(e) => {
+                    r.errors.push(format!("{}: {e}", t.cluster));
+                    continue;
+                }
+            };
+            let said: HashMap<&str, Option<&str>> = results
+                .iter()
+                .map(|d| (d.device_name.as_str(), d.current_user()))
+                .collect();
+            for d in chunk {
+                let fleet = beliefs.get(*d).cloned().flatten();
+                let Some(cluster) = said.get(d.as_str()) else {
+                    r.errors.push(format!("{}: no answer about {d}", t.cluster));
+                    continue;
+                };
+                let cluster = cluster.map(str::to_owned);
+                r.checked += 1;
+                let m = Mismatch {
+                    device: (*d).clone(),
+                    fleet: fleet.clone(),
+                    cluster: cluster.clone(),
+                };
+                match (&fleet, &cluster) {
+                    (a, b) if a == b => r.agree += 1,
+                    (None, Some(_)) => r.leaked.push(m),
+                    (Some(_), None) => r.missing.push(m),
+                    (Some(_), Some(_)) => r.leaked.push(m),
+                    _ => r.agree += 1,
+                }
+            }
+        }
+    }
+    r
+}
