@@ -174,6 +174,25 @@ impl HttpClient {
     }
 }
 
+/// Sends a phone's requests: [`HttpClient`] over TCP; tests script it (with tokio's paused
+/// clock, a scripted transport makes pacing and latency tests exact).
+pub trait Transport: Send {
+    /// Sends one request.
+    fn send(
+        &mut self,
+        req: &HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send;
+}
+
+impl Transport for HttpClient {
+    fn send(
+        &mut self,
+        req: &HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send {
+        HttpClient::send(self, req)
+    }
+}
+
 /// What a driver reports while it runs a task (for traces and statistics).
 pub trait Observer {
     /// A request is about to go out.
@@ -196,11 +215,11 @@ impl Observer for Quiet {}
 /// Runs one task on `phone` to its end, starting at `intended` (latency counts from it).
 ///
 /// Never panics on what a server sends: every path ends in a [`TaskOutcome`].
-pub async fn run_task(
+pub async fn run_task<T: Transport>(
     phone: Phone,
     task: Task,
     intended: Instant,
-    client: &mut HttpClient,
+    client: &mut T,
     obs: &mut impl Observer,
 ) -> (Phone, TaskOutcome) {
     let mut ev = PhoneEvent::Start {
@@ -218,7 +237,7 @@ pub async fn run_task(
                     obs.before_send();
                     obs.request(&req);
                     let t = Instant::now();
-                    let r = client.send(&req).await;
+                    let r = Transport::send(client, &req).await;
                     obs.response(&r, t.elapsed());
                     next = Some(PhoneEvent::Response(r));
                 }

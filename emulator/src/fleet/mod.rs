@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::driver::{HttpClient, Observer, run_task};
+use crate::driver::{HttpClient, Observer, Transport, run_task};
 use crate::phone::{
     Cause, Credentials, LoginType, Model as PhoneModel, Phone, PhoneSpec, StepSample, Task,
     TaskKind, TaskOutcome,
@@ -106,9 +106,9 @@ enum AggMsg {
     Phase(String),
 }
 
-struct Slot {
+struct Slot<T> {
     phone: Option<Phone>,
-    client: Option<HttpClient>,
+    client: Option<T>,
     cluster: usize,
     /// Index into the shard's users of who the fleet believes is logged in here.
     user: Option<usize>,
@@ -123,10 +123,10 @@ struct UserSlot {
     busy: bool,
 }
 
-struct JourneyEnd {
+struct JourneyEnd<T> {
     slot: usize,
     phone: Phone,
-    client: HttpClient,
+    client: T,
     outcome: TaskOutcome,
     samples: Vec<StepSample>,
     user: Option<usize>,
@@ -142,21 +142,21 @@ impl Observer for Collect {
     }
 }
 
-struct Shard {
+struct Shard<T> {
     idx: usize,
-    slots: Vec<Slot>,
+    slots: Vec<Slot<T>>,
     users: Vec<UserSlot>,
     rec: Recorder,
     rng: Rng,
     mix: Vec<(LoginType, u32)>,
     cursor: usize,
     user_cursor: usize,
-    running: JoinSet<JourneyEnd>,
+    running: JoinSet<JourneyEnd<T>>,
     /// slot → (cluster, task) of each journey in flight, to count abandoned ones.
     in_flight: HashMap<usize, (usize, TaskKind)>,
 }
 
-impl Shard {
+impl<T: Transport + 'static> Shard<T> {
     fn pick_login_type(&mut self) -> LoginType {
         let total: u32 = self.mix.iter().map(|(_, w)| w).sum();
         let mut x = (self.rng.unit() * f64::from(total)) as u32;
@@ -306,7 +306,7 @@ impl Shard {
         }
     }
 
-    fn finish(&mut self, end: JourneyEnd, restart: bool) {
+    fn finish(&mut self, end: JourneyEnd<T>, restart: bool) {
         let i = end.slot;
         let (cluster, _) = self.in_flight.remove(&i).unwrap_or((0, end.outcome.task));
         self.rec.started(cluster, end.outcome.task, end.lag);
@@ -586,10 +586,26 @@ pub async fn run(
     token: CancellationToken,
     snap: watch::Sender<Arc<Snapshot>>,
 ) -> Result<RunResult, FleetError> {
+    let timeout = profile.request_timeout;
+    run_with(profile, out, token, snap, move |_| HttpClient::new(timeout)).await
+}
+
+/// [`run`] with another transport per phone (`transport(cluster index)`), e.g. a scripted
+/// one under tokio's paused clock.
+///
+/// # Errors
+/// Only when output files cannot be written.
+pub async fn run_with<T: Transport + 'static>(
+    profile: Profile,
+    out: Option<OutFiles>,
+    token: CancellationToken,
+    snap: watch::Sender<Arc<Snapshot>>,
+    transport: impl Fn(usize) -> T,
+) -> Result<RunResult, FleetError> {
     let clusters: Vec<String> = profile.targets.iter().map(|t| t.cluster.clone()).collect();
     let n_phones: usize = profile.targets.iter().map(|t| t.devices.len()).sum();
     let n_shards = n_phones.div_ceil(PHONES_PER_SHARD).clamp(1, MAX_SHARDS);
-    let mut shards: Vec<Shard> = (0..n_shards)
+    let mut shards: Vec<Shard<T>> = (0..n_shards)
         .map(|i| Shard {
             idx: i,
             slots: Vec::new(),
@@ -613,7 +629,7 @@ pub async fn run(
             };
             shards[j % n_shards].slots.push(Slot {
                 phone: Some(Phone::new(spec)),
-                client: Some(HttpClient::new(profile.request_timeout)),
+                client: Some(transport(ci)),
                 cluster: ci,
                 user: None,
                 unknown: false,

@@ -1,6 +1,7 @@
 //! Integration tests for the `emroam` binary and library: one binary, shared helpers in `util`.
 
 mod fleet;
+mod pacing;
 mod phone;
 mod util;
 mod xml;

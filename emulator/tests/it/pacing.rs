@@ -1,0 +1,166 @@
+//! The fleet under tokio's paused clock with a scripted transport: pacing against absolute
+//! time and latency from the intended start, exactly.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use emroam::driver::Transport;
+use emroam::fleet;
+use emroam::fleet::profile::Profile;
+use emroam::fleet::stats::{Recorder, Snapshot};
+use emroam::phone::{HttpFailure, HttpRequest, HttpResponse, Step};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// An in-memory EM application: every request takes `service`; nothing is answered inside
+/// the `stall` window until it ends.
+#[derive(Clone)]
+struct Scripted {
+    logged_in: Arc<Mutex<HashMap<String, String>>>,
+    stall: (Instant, Instant),
+    service: Duration,
+}
+
+fn param<'a>(url: &'a str, k: &str) -> Option<&'a str> {
+    url.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
+}
+
+fn text(t: &str) -> HttpResponse {
+    HttpResponse::xml(format!(
+        "<CiscoIPPhoneText><Text>{t}</Text></CiscoIPPhoneText>"
+    ))
+}
+
+impl Scripted {
+    fn answer(&self, url: &str) -> HttpResponse {
+        let device = param(url, "device").unwrap_or("").to_owned();
+        let me = format!("http://mock/emapp?device={device}");
+        let mut li = self.logged_in.lock().unwrap();
+        if param(url, "doLogout") == Some("true") {
+            li.remove(&device);
+            return text("Logout Successful");
+        }
+        if let Some(user) = param(url, "userid") {
+            li.insert(device, user.to_owned());
+            return text("Login Successful");
+        }
+        match li.get(&device) {
+            Some(_) => HttpResponse::xml(format!(
+                "<CiscoIPPhoneText><Text>Log out?</Text><SoftKeyItem><Name>Yes</Name><URL>{me}&amp;doLogout=true</URL><Position>1</Position></SoftKeyItem></CiscoIPPhoneText>"
+            )),
+            None => HttpResponse::xml(format!(
+                "<CiscoIPPhoneInput><URL>{me}</URL><InputItem><DisplayName>User ID</DisplayName><QueryStringParam>userid</QueryStringParam><InputFlags>A</InputFlags></InputItem><InputItem><DisplayName>PIN</DisplayName><QueryStringParam>seq</QueryStringParam><InputFlags>NP</InputFlags></InputItem></CiscoIPPhoneInput>"
+            )),
+        }
+    }
+}
+
+impl Transport for Scripted {
+    fn send(
+        &mut self,
+        req: &HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send {
+        let this = self.clone();
+        let url = req.url.clone();
+        async move {
+            let now = Instant::now();
+            if now >= this.stall.0 && now < this.stall.1 {
+                tokio::time::sleep_until(this.stall.1).await;
+            }
+            tokio::time::sleep(this.service).await;
+            Ok(this.answer(&url))
+        }
+    }
+}
+
+fn profile(phases: &str, devices: usize) -> Profile {
+    let src = format!(
+        r##"
+name = "paced"
+request_timeout = "5s"
+drain = "5s"
+[[target]]
+cluster = "c1"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = {{ first = "SEP000000009001", count = {devices} }}
+users = {{ prefix = "u", first = 0, count = {devices}, width = 4, pin = "1" }}
+{phases}
+"##
+    );
+    Profile::parse(&src, "paced.toml", None).unwrap()
+}
+
+async fn run(p: Profile, t: Scripted) -> fleet::RunResult {
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
+        elapsed: Duration::ZERO,
+        total: Recorder::new(1),
+        in_flight: 0,
+        phase: String::new(),
+    }));
+    fleet::run_with(p, None, CancellationToken::new(), tx, move |_| t.clone())
+        .await
+        .unwrap()
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_model_latency_counts_from_the_intended_start() {
+    let t0 = Instant::now();
+    let t = Scripted {
+        logged_in: Arc::default(),
+        stall: (t0 + Duration::from_secs(2), t0 + Duration::from_secs(3)),
+        service: Duration::from_millis(20),
+    };
+    let r = run(
+        profile("[[phase]]\nduration = \"10s\"\nlogin_rate = 10.0\n", 100),
+        t,
+    )
+    .await;
+    let c = r.total.totals();
+    assert_eq!(
+        (c.logins_attempted, c.logins_ok, c.late_starts, c.dropped),
+        (99, 99, 0, 0)
+    );
+    let h = r.total.step_all(Step::Journey).unwrap();
+    // Two requests of 20 ms each, except the arrivals at 2.0 s … 2.9 s, which wait for the
+    // stall to end at 3.0 s: 1040, 940, …, 140 ms from their intended starts.
+    assert!((ms(h.value_at_quantile(0.5)) - 40.0).abs() < 0.1);
+    assert!((ms(h.max()) - 1040.0).abs() < 1.5, "{}", ms(h.max()));
+    assert_eq!(h.count_between(500_000, 2_000_000), 6);
+    assert_eq!(h.count_between(100_000, 2_000_000), 10);
+    // Arrivals kept their schedule through the stall: 10 per second, none late.
+    assert_eq!(r.total.step_all(Step::EmPage).unwrap().len(), 99);
+}
+
+#[tokio::test(start_paused = true)]
+async fn closed_model_cycles_with_think_time() {
+    let t = Scripted {
+        logged_in: Arc::default(),
+        stall: (Instant::now(), Instant::now()),
+        service: Duration::from_millis(100),
+    };
+    let p = profile(
+        "[[phase]]\nduration = \"10s\"\nphones = 5\nthink = { dist = \"constant\", value = \"1s\" }\n",
+        5,
+    );
+    let r = run(p, t.clone()).await;
+    let c = r.total.totals();
+    // Each phone: think 1 s, login 200 ms, think 1 s, logout 200 ms, … within 10 s:
+    // journeys start at 1.0, 2.2, 3.4, 4.6, 5.8, 7.0, 8.2, 9.4 → 4 logins, 4 logouts.
+    assert_eq!(
+        (c.logins_ok, c.logouts_ok, c.failed, c.busy),
+        (20, 20, 0, 0)
+    );
+    let h = r.total.step_all(Step::Journey).unwrap();
+    assert!((ms(h.value_at_quantile(0.99)) - 200.0).abs() < 0.2);
+    // Everyone logged out at the end, as the fleet believes.
+    assert!(t.logged_in.lock().unwrap().is_empty());
+    assert!(r.beliefs.values().all(Option::is_none));
+    assert_eq!(r.beliefs.len(), 5);
+}
