@@ -112,6 +112,9 @@ struct Slot<T> {
     cluster: usize,
     /// Index into the shard's users of who the fleet believes is logged in here.
     user: Option<usize>,
+    /// Someone outside the fleet's users (or unknown) is logged in here: found at the start
+    /// or told by a login attempt; the phone logs them out when its turn comes.
+    foreign: bool,
     /// Whether its state is unknown (journey abandoned).
     unknown: bool,
     closed_until: Option<(Instant, Think)>,
@@ -241,6 +244,10 @@ impl<T: Transport + 'static> Shard<T> {
         true
     }
 
+    fn logged_in(&self, i: usize) -> bool {
+        self.slots[i].user.is_some() || self.slots[i].foreign
+    }
+
     fn idle(&self, i: usize) -> bool {
         let s = &self.slots[i];
         s.phone.is_some() && s.closed_until.is_none() && !s.unknown
@@ -252,8 +259,8 @@ impl<T: Transport + 'static> Shard<T> {
             let i = (self.cursor + k) % n;
             let fits = self.idle(i)
                 && match task {
-                    TaskKind::Login => self.slots[i].user.is_none(),
-                    _ => self.slots[i].user.is_some(),
+                    TaskKind::Login => !self.logged_in(i),
+                    _ => self.logged_in(i),
                 };
             if fits && self.start(i, task, intended) {
                 self.cursor = i + 1;
@@ -295,7 +302,7 @@ impl<T: Transport + 'static> Shard<T> {
             self.slots[i].closed_until = None;
             return;
         }
-        let task = if self.slots[i].user.is_some() {
+        let task = if self.logged_in(i) {
             TaskKind::Logout
         } else {
             TaskKind::Login
@@ -317,17 +324,21 @@ impl<T: Transport + 'static> Shard<T> {
         let slot = &mut self.slots[i];
         match (&end.outcome.task, &end.outcome.result) {
             (TaskKind::Login, Ok(_)) => slot.user = end.user,
-            (TaskKind::Login, Err(_)) => {
+            (TaskKind::Login, Err(f)) => {
+                // Someone is on this phone after all: it logs them out next time.
+                slot.foreign |= f.cause == Cause::AlreadyLoggedIn;
                 if let Some(u) = end.user {
                     self.users[u].busy = false;
                 }
             }
             (TaskKind::Logout, Ok(_)) => {
+                slot.foreign = false;
                 if let Some(u) = slot.user.take() {
                     self.users[u].busy = false;
                 }
             }
             (TaskKind::Logout, Err(f)) if f.cause == Cause::NotLoggedIn => {
+                slot.foreign = false;
                 if let Some(u) = slot.user.take() {
                     self.users[u].busy = false;
                 }
@@ -410,7 +421,11 @@ impl<T: Transport + 'static> Shard<T> {
             .iter()
             .filter_map(|s| {
                 let phone = s.phone.as_ref()?;
-                let user = s.user.map(|u| self.users[u].spec.id.clone());
+                let user = match (s.user, s.foreign) {
+                    (Some(u), _) => Some(self.users[u].spec.id.clone()),
+                    (None, true) => Some(reconcile::SOMEONE.to_owned()),
+                    (None, false) => None,
+                };
                 Some((phone.spec().device.clone(), user, s.unknown))
             })
             .collect()
@@ -619,7 +634,11 @@ pub async fn run_with<T: Transport + 'static>(
             in_flight: HashMap::new(),
         })
         .collect();
+    // Who is logged in already (a previous run, a person): asked through the EM API where
+    // configured, so phones start with the right belief.
+    let initial = reconcile::query(&profile, profile.request_timeout).await;
     for (ci, t) in profile.targets.iter().enumerate() {
+        let mut placed = std::collections::HashSet::new();
         for (j, d) in t.devices.iter().enumerate() {
             let spec = PhoneSpec {
                 device: d.clone(),
@@ -627,16 +646,36 @@ pub async fn run_with<T: Transport + 'static>(
                 config_url: t.config_url.as_ref().map(|u| u.replace("#DEVICENAME#", d)),
                 service_url: Some(t.service_url.clone()),
             };
-            shards[j % n_shards].slots.push(Slot {
-                phone: Some(Phone::new(spec)),
+            let shard = &mut shards[j % n_shards];
+            let on = initial.get(d).cloned().flatten();
+            let mine = on.as_ref().and_then(|id| {
+                let k = t.users.iter().position(|u| &u.id == id)?;
+                placed.insert(k).then_some(k)
+            });
+            let user = mine.map(|k| {
+                shard.users.push(UserSlot {
+                    spec: t.users[k].clone(),
+                    cluster: ci,
+                    busy: true,
+                });
+                shard.users.len() - 1
+            });
+            let mut phone = Phone::new(spec);
+            phone.set_logged_in_user(on.clone());
+            shard.slots.push(Slot {
+                phone: Some(phone),
                 client: Some(transport(ci)),
                 cluster: ci,
-                user: None,
+                user,
+                foreign: on.is_some() && user.is_none(),
                 unknown: false,
                 closed_until: None,
             });
         }
         for (j, u) in t.users.iter().enumerate() {
+            if placed.contains(&j) {
+                continue;
+            }
             shards[j % n_shards].users.push(UserSlot {
                 spec: u.clone(),
                 cluster: ci,

@@ -13,6 +13,65 @@ use crate::phone::{HttpRequest, Method};
 /// Devices per query.
 pub const BATCH: usize = 50;
 
+/// What the fleet believes when someone it does not know is logged in on a phone.
+pub const SOMEONE: &str = "<someone>";
+
+/// Who each target cluster says is logged in on its devices (targets with EM API access;
+/// devices whose answer did not come are absent).
+pub async fn query(profile: &Profile, timeout: Duration) -> HashMap<String, Option<String>> {
+    let mut out = HashMap::new();
+    let mut client = HttpClient::new(timeout);
+    for t in &profile.targets {
+        let (Some(url), Some(app)) = (&t.emservice_url, &t.app_user) else {
+            continue;
+        };
+        let ask: Vec<&String> = t.devices.iter().collect();
+        for chunk in ask.chunks(BATCH) {
+            if let Ok(v) = device_users(&mut client, url, app, chunk).await {
+                for d in v {
+                    let user = d.current_user().map(str::to_owned);
+                    out.insert(d.device_name, user);
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn device_users(
+    client: &mut HttpClient,
+    url: &str,
+    app: &super::profile::AppUser,
+    devices: &[&String],
+) -> Result<Vec<emapi::DeviceUser>, String> {
+    let mut q = DeviceUserQuery::new(devices[0].clone());
+    q.device_names = devices.iter().map(|d| (*d).clone()).collect();
+    let env = Envelope::new(
+        AppInfo::with_password(app.id.clone(), app.password.clone()),
+        q,
+    );
+    let req = HttpRequest {
+        method: Method::Post,
+        url: url.to_owned(),
+        headers: vec![(
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        )],
+        body: Some(emapi::form_body(&env.to_xml())),
+        secrets: vec![app.password.clone()],
+    };
+    let resp = match client.send(&req).await {
+        Ok(resp) if resp.status == 200 => resp,
+        Ok(resp) => return Err(format!("HTTP {}", resp.status)),
+        Err(e) => return Err(e.to_string()),
+    };
+    match emapi::parse_response(&resp.body) {
+        Ok(Response::DeviceUserResults(v)) => Ok(v),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// A device where the fleet and the cluster disagree.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Mismatch {
@@ -63,41 +122,8 @@ pub async fn reconcile(
             .collect();
         r.unknown += t.devices.len() - known.len();
         for chunk in known.chunks(BATCH) {
-            let mut q = DeviceUserQuery::new(chunk[0].clone());
-            q.device_names = chunk.iter().map(|d| (*d).clone()).collect();
-            let env = Envelope::new(
-                AppInfo::with_password(app.id.clone(), app.password.clone()),
-                q,
-            );
-            let req = HttpRequest {
-                method: Method::Post,
-                url: url.clone(),
-                headers: vec![(
-                    "Content-Type".into(),
-                    "application/x-www-form-urlencoded".into(),
-                )],
-                body: Some(emapi::form_body(&env.to_xml())),
-                secrets: vec![app.password.clone()],
-            };
-            let resp = match client.send(&req).await {
-                Ok(resp) if resp.status == 200 => resp,
-                Ok(resp) => {
-                    r.errors
-                        .push(format!("{}: HTTP {}", t.cluster, resp.status));
-                    continue;
-                }
-                Err(e) => {
-                    r.errors.push(format!("{}: {e}", t.cluster));
-                    continue;
-                }
-            };
-            let results = match emapi::parse_response(&resp.body) {
-                Ok(Response::DeviceUserResults(v)) => v,
-                Ok(other) => {
-                    r.errors
-                        .push(format!("{}: unexpected answer {other:?}", t.cluster));
-                    continue;
-                }
+            let results = match device_users(&mut client, url, app, chunk).await {
+                Ok(v) => v,
                 Err(e) => {
                     r.errors.push(format!("{}: {e}", t.cluster));
                     continue;
@@ -122,6 +148,7 @@ pub async fn reconcile(
                 };
                 match (&fleet, &cluster) {
                     (a, b) if a == b => r.agree += 1,
+                    (Some(f), Some(_)) if f == SOMEONE => r.agree += 1,
                     (None, Some(_)) => r.leaked.push(m),
                     (Some(_), None) => r.missing.push(m),
                     (Some(_), Some(_)) => r.leaked.push(m),

@@ -149,8 +149,11 @@ pub struct SloResult {
     pub threshold: f64,
     /// The measured value.
     pub actual: f64,
-    /// Whether it held.
+    /// Whether it held (a threshold with nothing measured does not).
     pub passed: bool,
+    /// Why it failed without a measurement (`no samples`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The JSON summary (see the module docs for the schema).
@@ -320,11 +323,15 @@ impl Summary {
         for s in &self.slo {
             let _ = writeln!(
                 o,
-                "SLO {} {}: {:.4} (threshold {:.4})",
+                "SLO {} {}: {:.4} (threshold {:.4}){}",
                 if s.passed { "✔" } else { "✘" },
                 s.name,
                 s.actual,
-                s.threshold
+                s.threshold,
+                s.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
             );
         }
         o
@@ -347,12 +354,14 @@ fn steps_of(total: &Recorder, cluster: Option<usize>) -> Vec<StepStats> {
 fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
     let slo = &run.profile.slo;
     let mut out = Vec::new();
+    let nothing = (totals.attempted == 0).then(|| "nothing attempted".to_owned());
     if let Some(min) = slo.success_ratio {
         out.push(SloResult {
             name: "success_ratio".into(),
             threshold: min,
             actual: totals.success_ratio,
-            passed: totals.success_ratio >= min,
+            passed: nothing.is_none() && totals.success_ratio >= min,
+            note: nothing.clone(),
         });
     }
     if let Some(max) = slo.busy_ratio {
@@ -360,20 +369,20 @@ fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
             name: "busy_ratio".into(),
             threshold: max,
             actual: totals.busy_ratio,
-            passed: totals.busy_ratio <= max,
+            passed: nothing.is_none() && totals.busy_ratio <= max,
+            note: nothing.clone(),
         });
     }
     for (step, max) in &slo.p99 {
-        let actual = run
-            .total
-            .step_all(*step)
-            .map_or(0.0, |h| ms(h.value_at_quantile(0.99)));
+        let h = run.total.step_all(*step).filter(|h| !h.is_empty());
+        let actual = h.as_ref().map_or(0.0, |h| ms(h.value_at_quantile(0.99)));
         let threshold = max.as_secs_f64() * 1000.0;
         out.push(SloResult {
             name: format!("p99.{}", step.name()),
             threshold,
             actual,
-            passed: actual <= threshold,
+            passed: h.is_some() && actual <= threshold,
+            note: h.is_none().then(|| "no samples".to_owned()),
         });
     }
     out

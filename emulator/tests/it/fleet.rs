@@ -133,12 +133,21 @@ login_rate = 20.0
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_reports_leaks_and_files_are_written() {
     let fake = spawn_fake(seed_users(4), Knobs::default()).await;
-    // A login the fleet does not know about.
+    // A login found at the start (the fleet learns it), and one made behind its back.
     fake.state
         .lock()
         .unwrap()
         .logged_in
         .insert("SEP000000009003".into(), "bob".into());
+    let state = fake.state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        state
+            .lock()
+            .unwrap()
+            .logged_in
+            .insert("SEP000000009004".into(), "alice".into());
+    });
     let p = profile(
         &fake,
         4,
@@ -161,7 +170,12 @@ login_rate = 2.0
         .unwrap();
     let rec = reconcile::reconcile(&r.profile, &r.beliefs, Duration::from_secs(5)).await;
     assert_eq!(rec.leaked.len(), 1, "{rec:?}");
-    assert_eq!(rec.leaked[0].device, "SEP000000009003");
+    assert_eq!(rec.leaked[0].device, "SEP000000009004");
+    assert_eq!(rec.agree, 3, "{rec:?}");
+    assert_eq!(
+        r.beliefs["SEP000000009003"].as_deref(),
+        Some(emroam::fleet::reconcile::SOMEONE)
+    );
     let hlog = std::fs::read_to_string(out.hlog()).unwrap();
     assert!(hlog.contains("Tag=journey.c1,"), "{hlog}");
     let csv = std::fs::read_to_string(out.csv()).unwrap();

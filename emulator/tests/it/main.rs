@@ -1,5 +1,6 @@
 //! Integration tests for the `emroam` binary and library: one binary, shared helpers in `util`.
 
+mod cli;
 mod fleet;
 mod pacing;
 mod phone;
