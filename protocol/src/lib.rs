@@ -5,8 +5,12 @@
 //! Layout:
 //! - [`cipxml`]: the CiscoIPPhone XML objects phones fetch and display, parsed like a phone
 //!   and rendered like a careful server, with the internal URIs and Input submission.
-//! - [`emapi`]: the EM API XML of `/emservice/EMServiceServlet` (requests, queries, responses).
-//! - [`codes`]: the EM error-code catalogue and the phone display text for each code.
+//! - [`emapi`]: the EM API XML of `/emservice/EMServiceServlet`: [`emapi::parse_request`] turns
+//!   a `<request>`/`<query>` into an [`emapi::Envelope`] (credentials + one [`emapi::Request`]),
+//!   [`emapi::Response`] is the answer, [`emapi::form_body`]/[`emapi::xml_from_form`] the `xml=`
+//!   transport; every [`emapi::EmApiError`] names the EM code to answer with.
+//! - [`codes`]: the EM code catalogue (EMService 0–47, EMApp 201–216), the exact text a phone
+//!   shows for each ([`codes::login_display_text`]) and the way back ([`codes::code_from_page_text`]).
 //! - [`devicecfg`]: the `SEP<MAC>.cnf.xml` device configuration file (lines, SIP proxy, services).
 
 pub mod cipxml;

@@ -1,0 +1,4 @@
+//! Integration tests for the `emroam` binary and library.
+
+mod util;
+mod xml;

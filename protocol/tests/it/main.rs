@@ -1,0 +1,4 @@
+//! The protocol crate's one integration-test binary; one module per wire format.
+
+mod cipxml;
+mod emapi;
