@@ -2,19 +2,20 @@
 //!
 //! POST with a form field `xml=`; always HTTP 200 with the result in the body, as CUCM
 //! answers. `appInfo` authenticates an application user (proxy rights let it act for anyone)
-//! or an end user acting for themselves. Parsing and rendering live in [`wire`]; the work in
-//! [`crate::ops`].
+//! or an end user acting for themselves. Parsing and rendering are [`emroam_protocol::emapi`]'s;
+//! the work is [`crate::ops`]. `exclusiveDuration/time` is read as minutes (UNCONFIRMED unit).
 
-pub mod wire;
+use std::time::Duration;
+
+use emroam_protocol::emapi::{self, Envelope, ExclusiveDuration, Request, Response};
 
 use crate::cluster::{Cluster, Origin};
 use crate::em::{EmError, code};
-use crate::http::{HttpError, Req, Resp, into_response, parse_urlencoded, xml};
+use crate::http::{HttpError, Req, Resp, into_response, xml};
 use crate::ops::{
-    Credential, DeviceProfileQuery, DeviceUserQuery, Login, LoginOutcome, Logout, LogoutAll,
-    UserDevicesQuery,
+    self, Credential, DeviceProfileQuery, DeviceUserQuery, Login, LoginDuration, LoginOutcome,
+    Logout, LogoutAll, UserDevicesQuery,
 };
-use wire::{ApiRequest, Envelope};
 
 /// The EM service's path.
 pub const PATH: &str = "/emservice/EMServiceServlet";
@@ -28,40 +29,18 @@ enum Actor {
     EndUser(String),
 }
 
-/// The EM API message for a code (DevNet "Cisco Extension Mobility Service Response Codes").
+/// The EM API message for a code (the catalogue's name for it).
 fn message(code: u16) -> &'static str {
-    match code {
-        1 => "Error on Parsing",
-        2 => "Cannot authorize App user",
-        3 => "Invalid App User",
-        4 => "Policy Validation error",
-        5 => "Device logon disabled",
-        6 => "Database Error",
-        7 => "Logout Request Error",
-        8 => "Query type undetermined",
-        9 => "Dir. User Info Error",
-        10 => "User lacks app proxy rights",
-        11 => "Device does not exist",
-        12 => "Dev. Profile not found",
-        18 => "Another user logged in",
-        19 => "No user logged in",
-        20 => "Hoteling flag error",
-        21 => "Hoteling Status error",
-        22 => "Device logon disabled",
-        23 => "User not found",
-        25 => "User logged in elsewhere",
-        26 => "Busy, please try again",
-        27 => "Change Password",
-        28 => "Untrusted IP Error",
-        29 => "RIS down-contact admin",
-        30 => "Proxy not allowed",
-        _ => "Unknown Error",
-    }
+    emroam_protocol::codes::lookup(code).map_or("Unknown Error", |c| c.name)
 }
 
 fn fail(c: &Cluster, code: u16, msg: &str) -> Resp {
     c.counters().code(code);
-    xml(wire::failure(code, msg))
+    xml(Response::Failure {
+        code,
+        message: msg.to_owned(),
+    }
+    .to_xml())
 }
 
 fn fail_em(c: &Cluster, e: EmError) -> Resp {
@@ -69,14 +48,15 @@ fn fail_em(c: &Cluster, e: EmError) -> Resp {
 }
 
 fn authenticate(c: &Cluster, env: &Envelope) -> Option<Actor> {
-    if let Some(a) = c.app_user(&env.app_id) {
-        return (a.password.as_bytes() == env.app_certificate.as_bytes()).then_some(Actor::App {
+    let (id, secret) = (&env.app_info.app_id, env.app_info.credential.secret());
+    if let Some(a) = c.app_user(id) {
+        return (a.password.as_bytes() == secret.as_bytes()).then_some(Actor::App {
             proxy: a.proxy_rights,
         });
     }
-    let u = c.user(&env.app_id)?;
+    let u = c.user(id)?;
     let pw = u.password.as_deref()?;
-    (pw.as_bytes() == env.app_certificate.as_bytes()).then(|| Actor::EndUser(u.id.clone()))
+    (pw.as_bytes() == secret.as_bytes()).then(|| Actor::EndUser(u.id.clone()))
 }
 
 fn may_act_for(actor: &Actor, user: &str) -> bool {
@@ -95,19 +75,17 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
         return into_response(HttpError::MethodNotAllowed);
     }
     c.counters().request_handled();
-    let form = parse_urlencoded(&req.body);
-    let Some((_, doc)) = form.iter().find(|(k, _)| k == "xml") else {
-        return fail(c, code::PARSE, "Error on Parsing: no xml form field");
-    };
-    let env = match wire::parse_request(doc) {
+    let env = match emapi::xml_from_form(&req.body)
+        .and_then(|doc| emapi::parse_request(doc.as_bytes()))
+    {
         Ok(e) => e,
-        Err(e) => return fail(c, e.code(), &e.to_string()),
+        Err(e) => return fail(c, e.em_code(), &e.to_string()),
     };
     let Some(actor) = authenticate(c, &env) else {
         return fail(
             c,
             code::INVALID_APP_USER,
-            &format!("Could not authenticate '{}'", env.app_id),
+            &format!("Could not authenticate '{}'", env.app_info.app_id),
         );
     };
     let origin = Origin {
@@ -116,80 +94,124 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
     };
     let no_rights = EmError::new(code::NO_PROXY_RIGHTS, "no proxy rights");
     match env.request {
-        ApiRequest::Login {
-            device,
-            user,
-            profile,
-            duration,
-        } => {
-            if !may_act_for(&actor, &user) {
+        Request::Login(l) => {
+            if !may_act_for(&actor, &l.user_id) {
                 return fail_em(c, no_rights);
             }
+            let duration = match l.exclusive_duration {
+                None => LoginDuration::Default,
+                Some(ExclusiveDuration::Indefinite) => LoginDuration::Indefinite,
+                Some(ExclusiveDuration::Time(mins)) => {
+                    LoginDuration::Time(Duration::from_secs(u64::from(mins) * 60))
+                }
+            };
             let op = Login {
-                device,
-                credential: Credential::Authorized { user },
-                profile,
+                device: l.device_name,
+                credential: Credential::Authorized { user: l.user_id },
+                profile: l.device_profile.filter(|p| !p.is_empty()),
                 duration,
                 origin,
             };
             match op.apply(c).await {
-                Ok(LoginOutcome::LoggedIn { .. }) => xml(wire::success()),
+                Ok(LoginOutcome::LoggedIn { .. }) => xml(Response::Success.to_xml()),
                 Ok(LoginOutcome::ChooseProfile { .. }) => {
                     fail_em(c, EmError::new(code::NO_PROFILE, "no profile"))
                 }
                 Err(e) => fail_em(c, e),
             }
         }
-        ApiRequest::Logout { device } => {
+        Request::Logout(l) => {
             let acting_user = match &actor {
                 Actor::App { proxy: true } => None,
                 Actor::App { proxy: false } => return fail_em(c, no_rights),
                 Actor::EndUser(u) => Some(u.clone()),
             };
-            match (Logout {
-                device,
+            let op = Logout {
+                device: l.device_name,
                 acting_user,
                 origin,
-            })
-            .apply(c)
-            .await
-            {
-                Ok(_) => xml(wire::success()),
+            };
+            match op.apply(c).await {
+                Ok(_) => xml(Response::Success.to_xml()),
                 Err(e) => fail_em(c, e),
             }
         }
-        ApiRequest::LogoutAll => {
+        Request::LogoutAll(_) => {
             if actor != (Actor::App { proxy: true }) {
                 return fail_em(c, no_rights);
             }
             match (LogoutAll { origin }).apply(c).await {
-                Ok(_) => xml(wire::success()),
+                Ok(_) => xml(Response::Success.to_xml()),
                 Err(e) => fail_em(c, e),
             }
         }
-        ApiRequest::DeviceUserQuery { devices } => {
+        Request::DeviceUserQuery(q) => {
             if actor == (Actor::App { proxy: false }) {
                 return fail_em(c, no_rights);
             }
-            xml(wire::device_user_results(
-                &DeviceUserQuery { devices }.apply(c),
-            ))
+            let r = DeviceUserQuery {
+                devices: q.device_names,
+            }
+            .apply(c);
+            let results = r
+                .into_iter()
+                .map(|(device_name, a)| emapi::DeviceUser {
+                    device_name,
+                    user_id: match &a {
+                        ops::DeviceUser::User(u) => Some(u.clone()),
+                        _ => None,
+                    },
+                    none: a == ops::DeviceUser::Nobody,
+                    does_not_exist: a == ops::DeviceUser::DoesNotExist,
+                    ..Default::default()
+                })
+                .collect();
+            xml(Response::DeviceUserResults(results).to_xml())
         }
-        ApiRequest::UserDevicesQuery { users } => {
-            if !users.iter().all(|u| may_act_for(&actor, u)) {
+        Request::UserDevicesQuery(q) => {
+            if !q.user_ids.iter().all(|u| may_act_for(&actor, u)) {
                 return fail_em(c, no_rights);
             }
-            xml(wire::user_devices_results(
-                &UserDevicesQuery { users }.apply(c),
-            ))
+            let r = UserDevicesQuery { users: q.user_ids }.apply(c);
+            let results = r
+                .into_iter()
+                .map(|(user_id, a)| emapi::UserDevices {
+                    user_id,
+                    none: a == ops::UserDevices::Nobody,
+                    does_not_exist: a == ops::UserDevices::DoesNotExist,
+                    device_names: match a {
+                        ops::UserDevices::Devices(d) => d,
+                        _ => Vec::new(),
+                    },
+                })
+                .collect();
+            xml(Response::UserDevicesResults(results).to_xml())
         }
-        ApiRequest::DeviceProfileQuery { users } => {
-            if !users.iter().all(|u| may_act_for(&actor, u)) {
+        Request::DeviceProfileQuery(q) => {
+            if !q.user_ids.iter().all(|u| may_act_for(&actor, u)) {
                 return fail_em(c, no_rights);
             }
-            xml(wire::device_profile_results(
-                &DeviceProfileQuery { users }.apply(c),
-            ))
+            let r = DeviceProfileQuery { users: q.user_ids }.apply(c);
+            let results = r
+                .into_iter()
+                .map(|(user_id, a)| match a {
+                    ops::ProfileResult::DoesNotExist => emapi::UserDeviceProfiles {
+                        user_id,
+                        does_not_exist: true,
+                        ..Default::default()
+                    },
+                    ops::ProfileResult::Profiles(ps) => emapi::UserDeviceProfiles {
+                        user_id,
+                        none: ps.is_empty(),
+                        profiles: ps
+                            .into_iter()
+                            .map(|(name, is_default)| emapi::DeviceProfile { name, is_default })
+                            .collect(),
+                        does_not_exist: false,
+                    },
+                })
+                .collect();
+            xml(Response::DeviceProfileResults(results).to_xml())
         }
     }
 }
