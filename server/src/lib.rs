@@ -29,5 +29,5 @@ pub mod topology;
 
 pub use cluster::Cluster;
 pub use error::ServerError;
-pub use server::{ClusterListeners, Options, Running, run, start};
+pub use server::{ClusterListeners, Options, Running, run, run_with, start};
 pub use topology::Topology;

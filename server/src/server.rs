@@ -259,7 +259,8 @@ pub async fn start(
 }
 
 /// Runs clusters of a topology on their own addresses until `shutdown` is cancelled, then
-/// drains and returns. `only`: cluster IDs to run (empty: all).
+/// drains and returns. `only`: cluster IDs to run (empty: all). A port of 0 in the topology
+/// binds an ephemeral port.
 ///
 /// # Errors
 /// Unknown cluster, bind failure, unusable data directory or database.
@@ -268,6 +269,20 @@ pub async fn run(
     only: &[String],
     opts: &Options,
     shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    run_with(topo, only, opts, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `ready` once every cluster is serving (to print the bound addresses).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with(
+    topo: &Topology,
+    only: &[String],
+    opts: &Options,
+    shutdown: CancellationToken,
+    ready: impl FnOnce(&Running),
 ) -> Result<(), ServerError> {
     let ids: Vec<String> = if only.is_empty() {
         topo.clusters.iter().map(|c| c.id.clone()).collect()
@@ -287,11 +302,7 @@ pub async fn run(
         listeners.push((id.clone(), ClusterListeners::bind(spec).await?));
     }
     let running = start(topo, listeners, opts, shutdown).await?;
-    for c in running.clusters() {
-        if let Some((h, cfg)) = running.addrs(c.id()) {
-            tracing::warn!(cluster = %c.id(), http = %h, config = %cfg, "serving (Ctrl-C to stop)");
-        }
-    }
+    ready(&running);
     running.wait().await;
     Ok(())
 }

@@ -37,12 +37,12 @@ async fn oversized_and_malformed_requests() {
         "/emapp/EMAppServlet?device={P1}&userid={}&seq=1",
         "a".repeat(20_000)
     );
-    match http(s.http, Method::GET, &long, Vec::new()).await {
-        Ok((st, _, _)) => assert!(
+    // (A closed connection, from hyper's header limit, is also a refusal.)
+    if let Ok((st, _, _)) = http(s.http, Method::GET, &long, Vec::new()).await {
+        assert!(
             st == StatusCode::URI_TOO_LONG || st.as_u16() == 431 || st == StatusCode::BAD_REQUEST,
             "{st}"
-        ),
-        Err(_) => {} // connection closed by the header limit: also a refusal
+        );
     }
     // A 10 KB query string under the hard limit but over ours: 414.
     let long = format!("/emapp/EMAppServlet?device={P1}&x={}", "b".repeat(10_000));
