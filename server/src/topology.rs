@@ -112,8 +112,8 @@ pub enum IlsRole {
     },
 }
 
-/// An end user.
-#[derive(Debug, Clone)]
+/// An end user (`Debug` leaves out the PIN and password).
+#[derive(Clone)]
 pub struct User {
     /// User ID (what UID login asks for).
     pub id: String,
@@ -174,8 +174,8 @@ pub struct Phone {
     pub logout_profile: Option<String>,
 }
 
-/// An application user.
-#[derive(Debug, Clone)]
+/// An application user (`Debug` leaves out the password).
+#[derive(Clone)]
 pub struct AppUser {
     /// `appID`.
     pub id: String,
@@ -185,6 +185,30 @@ pub struct AppUser {
     pub proxy_rights: bool,
     /// Clusters where the user exists (empty: all).
     pub clusters: Vec<String>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("primary_extension", &self.primary_extension)
+            .field("self_service_id", &self.self_service_id)
+            .field("home", &self.home)
+            .field("profiles", &self.profiles)
+            .field("default_profile", &self.default_profile)
+            .field("superuser", &self.superuser)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AppUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppUser")
+            .field("id", &self.id)
+            .field("proxy_rights", &self.proxy_rights)
+            .field("clusters", &self.clusters)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a topology file was refused.
@@ -874,6 +898,13 @@ first = "SEP0000000010FF"
             .unwrap_err()
             .to_string();
         assert!(msg.contains("line 4") && msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn debug_never_shows_pins_or_passwords() {
+        let t = Topology::parse(&MINI.replace("pin = \"12345\"", "pin = \"987654321\"")).unwrap();
+        let d = format!("{t:?}");
+        assert!(!d.contains("987654321") && d.contains("bob"));
     }
 
     #[test]

@@ -157,9 +157,18 @@ struct Inner {
 }
 
 /// A handle to one reference cluster; clone freely.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Cluster {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The directory can hold tens of thousands of users: name the cluster only.
+        f.debug_struct("Cluster")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Unix time now in milliseconds.

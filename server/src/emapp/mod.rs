@@ -85,7 +85,7 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
         },
     };
     if !c.em_service_running() {
-        return fail(c, code::SERVICE_CONNECTION, is_logout);
+        return fail(c, code::EMSERVICE_CONNECTION_ERROR, is_logout);
     }
     let origin = Origin {
         ip: Some(req.peer.ip()),
@@ -113,10 +113,10 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
     if !submitted {
         // The first page: who is on the device decides login form or logout confirmation.
         let Some(phone) = c.phone(&device) else {
-            return fail(c, code::NO_DEVICE, false);
+            return fail(c, code::DEVICE_NOT_FOUND, false);
         };
         if !phone.em_enabled {
-            return fail(c, code::LOGON_DISABLED, false);
+            return fail(c, code::DEVICE_LOGON_DISABLED, false);
         }
         return match c.login_on(&device) {
             Some(l) => xml(pages::logout_confirm(

@@ -114,9 +114,10 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
             };
             match op.apply(c).await {
                 Ok(LoginOutcome::LoggedIn { .. }) => xml(Response::Success.to_xml()),
-                Ok(LoginOutcome::ChooseProfile { .. }) => {
-                    fail_em(c, EmError::new(code::NO_PROFILE, "no profile"))
-                }
+                Ok(LoginOutcome::ChooseProfile { .. }) => fail_em(
+                    c,
+                    EmError::new(code::DEVICE_PROFILE_NOT_FOUND, "no profile"),
+                ),
                 Err(e) => fail_em(c, e),
             }
         }

@@ -148,12 +148,13 @@ impl Login {
         let params = c.params();
         let _slot = super::begin(c, &params, &self.origin)?;
         let device = self.device.as_str();
-        let phone = c
-            .phone(device)
-            .ok_or(EmError::new(code::NO_DEVICE, "device does not exist"))?;
+        let phone = c.phone(device).ok_or(EmError::new(
+            code::DEVICE_NOT_FOUND,
+            "device does not exist",
+        ))?;
         if !phone.em_enabled {
             return Err(EmError::new(
-                code::LOGON_DISABLED,
+                code::DEVICE_LOGON_DISABLED,
                 "Extension Mobility not enabled on the device",
             ));
         }
@@ -163,9 +164,9 @@ impl Login {
             .user(&user_id)
             .ok_or(EmError::new(code::USER_NOT_FOUND, "user does not exist"))?;
         let no_profile = if from_phone {
-            EmError::new(code::PROFILE_ABSENT, "user has no such device profile")
+            EmError::new(code::USER_PROFILE_ABSENT, "user has no such device profile")
         } else {
-            EmError::new(code::NO_PROFILE, "device profile not found")
+            EmError::new(code::DEVICE_PROFILE_NOT_FOUND, "device profile not found")
         };
         let profile = match &self.profile {
             Some(p) if user.profiles.contains(p) => p.clone(),
@@ -197,7 +198,7 @@ impl Login {
             let mut t = c.lock_logins();
             if t.get(device).is_some() {
                 return Err(EmError::new(
-                    code::ANOTHER_USER,
+                    code::ANOTHER_USER_LOGGED_IN,
                     "another user is logged in on the device",
                 ));
             }
@@ -206,14 +207,14 @@ impl Login {
             match params.multiple_login_behavior {
                 MultipleLoginBehavior::NotAllowed if !others.is_empty() => {
                     return Err(EmError::new(
-                        code::LOGGED_IN_ELSEWHERE,
+                        code::MULTI_LOGIN_NOT_ALLOWED,
                         "user logged in elsewhere",
                     ));
                 }
                 MultipleLoginBehavior::AutoLogout => {
                     if others.iter().any(|(_, committed)| !committed) {
                         return Err(EmError::new(
-                            code::LOGGED_IN_ELSEWHERE,
+                            code::MULTI_LOGIN_NOT_ALLOWED,
                             "another login of the user is in progress",
                         ));
                     }
@@ -238,7 +239,7 @@ impl Login {
             for (d, e) in evicted {
                 t.put_back(&d, e);
             }
-            return Err(EmError::new(code::DATABASE, "database error"));
+            return Err(EmError::new(code::DATABASE_ERROR, "database error"));
         }
         c.lock_logins().commit(device, generation);
         if let Some(d) = duration {
@@ -266,7 +267,7 @@ impl Login {
 
 /// Resolves the credential to a user ID.
 fn authenticate(c: &Cluster, device: &str, cred: &Credential) -> Result<String, EmError> {
-    let auth = EmError::new(code::AUTH, "wrong user ID or PIN");
+    let auth = EmError::new(code::AUTH_FAILED, "wrong user ID or PIN");
     match cred {
         Credential::Authorized { user } => Ok(user.clone()),
         Credential::Ticket { ticket } => c.redeem_ticket(ticket, device).ok_or(auth),
@@ -276,7 +277,10 @@ fn authenticate(c: &Cluster, device: &str, cred: &Credential) -> Result<String, 
             pin,
         } => {
             if id.trim().is_empty() || pin.is_empty() {
-                return Err(EmError::new(code::BLANK, "blank user ID or PIN"));
+                return Err(EmError::new(
+                    code::BLANK_USERID_OR_PIN,
+                    "blank user ID or PIN",
+                ));
             }
             let user = match login_type {
                 LoginType::Uid => c.user(id).ok_or(auth)?,
@@ -296,7 +300,7 @@ fn authenticate(c: &Cluster, device: &str, cred: &Credential) -> Result<String, 
                         [one] => c.user(one).ok_or(auth)?,
                         _ => {
                             return Err(EmError::new(
-                                code::DN_MULTIPLE_USERS,
+                                code::DN_HAS_MULTIPLE_USERS,
                                 "identifier belongs to several users",
                             ));
                         }

@@ -29,12 +29,13 @@ impl Logout {
         let params = c.params();
         let _slot = super::begin(c, &params, &self.origin)?;
         let device = self.device.as_str();
-        let phone = c
-            .phone(device)
-            .ok_or(EmError::new(code::NO_DEVICE, "device does not exist"))?;
+        let phone = c.phone(device).ok_or(EmError::new(
+            code::DEVICE_NOT_FOUND,
+            "device does not exist",
+        ))?;
         if !phone.em_enabled {
             return Err(EmError::new(
-                code::LOGOUT_DISABLED,
+                code::LOGOUT_DEVICE_LOGON_DISABLED,
                 "Extension Mobility not enabled on the device",
             ));
         }
@@ -64,7 +65,7 @@ impl Logout {
         {
             tracing::error!(cluster = %c.id(), %device, error = %e, "logout not persisted");
             c.lock_logins().put_back(device, entry);
-            return Err(EmError::new(code::DATABASE, "database error"));
+            return Err(EmError::new(code::DATABASE_ERROR, "database error"));
         }
         c.counters().logouts_ok(1);
         let kind = c.restart_kind(device, Some(&entry.profile), None);

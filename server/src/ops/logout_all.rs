@@ -36,7 +36,7 @@ impl LogoutAll {
             for (d, e) in taken {
                 t.put_back(&d, e);
             }
-            return Err(EmError::new(code::DATABASE, "database error"));
+            return Err(EmError::new(code::DATABASE_ERROR, "database error"));
         }
         c.counters().logouts_ok(taken.len() as u64);
         for (d, e) in &taken {

@@ -201,3 +201,73 @@ async fn logins_survive_a_restart_on_the_same_data_dir() {
     s.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_seed_runs_three_clusters_in_one_process() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies/seed.toml");
+    let topo = emroam_server::Topology::load(&path).unwrap();
+    let mut listeners = Vec::new();
+    for c in &topo.clusters {
+        listeners.push((
+            c.id.clone(),
+            emroam_server::ClusterListeners::ephemeral().await.unwrap(),
+        ));
+    }
+    let token = tokio_util::sync::CancellationToken::new();
+    let running = emroam_server::start(&topo, listeners, &Options::default(), token)
+        .await
+        .unwrap();
+    let addr = |id: &str| running.addrs(id).unwrap();
+    for (id, device, user) in [
+        ("cluster1", "SEP000000001001", "bob"),
+        ("cluster2", "SEP000000002001", "alice"),
+        ("cluster3", "SEP000000003001", "kally"),
+    ] {
+        let (http, config) = addr(id);
+        let (_, page) = get(
+            http,
+            &format!("/emapp/EMAppServlet?device={device}&userid={user}&seq=12345"),
+        )
+        .await;
+        assert!(page.contains("Login Successful"), "{id}: {page}");
+        let (_, cfg) = get(config, &format!("/{device}.cnf.xml")).await;
+        let cfg = DeviceConfig::parse(cfg.as_bytes()).unwrap();
+        assert_eq!(cfg.user_id.as_deref(), Some(user));
+        assert!(cfg.em_service_url().unwrap().contains(&http.to_string()));
+    }
+    // Users are known in their home cluster only (roaming is a later issue).
+    let (_, page) = get(
+        addr("cluster2").0,
+        "/emapp/EMAppServlet?device=SEP000000002002&userid=bob&seq=12345",
+    )
+    .await;
+    assert!(page.contains("(201)"), "{page}");
+    // EM disabled on SEP000000001010.
+    let (_, page) = get(
+        addr("cluster1").0,
+        "/emapp/EMAppServlet?device=SEP000000001010",
+    )
+    .await;
+    assert!(page.contains("Login is unavailable(22)"), "{page}");
+    // The admin API on cluster2's port controls cluster1.
+    let (st, _, _) = http(
+        addr("cluster2").0,
+        hyper::Method::POST,
+        "/admin/clusters/cluster1/emapp/stop",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        get(
+            addr("cluster1").0,
+            "/emapp/EMAppServlet?device=SEP000000001002"
+        )
+        .await
+        .0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    running.shutdown().await;
+}
