@@ -676,3 +676,41 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        "[ -~\u{e9}\u{4e2d}<>&\"']{0,24}".prop_map(|s| s.trim().to_owned())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = DeviceConfig::parse(&bytes);
+        }
+
+        #[test]
+        fn rendered_configs_parse_back(
+            label in text(), dn in "[0-9]{1,10}", url in text(), user in proptest::option::of("[a-z0-9.@]{1,12}"),
+            port in 1u16.., lines in 0usize..4,
+        ) {
+            let c = DeviceConfig {
+                device_protocol: "SIP".into(),
+                phone_label: label.clone(),
+                call_managers: vec![CallManager { priority: 0, name: "n".into(), sip_port: port, secured_sip_port: port, process_node_name: "10.0.0.1".into() }],
+                lines: (0..lines).map(|i| SipLine {
+                    button: i as u32 + 1, feature_id: FEATURE_LINE, feature_label: label.clone(),
+                    proxy: "USECALLMANAGER".into(), port, name: dn.clone(), display_name: label.clone(),
+                }).collect(),
+                services: vec![PhoneService { service_type: 1, category: 0, name: EM_SERVICE.into(), url: url.clone() }],
+                user_id: user,
+                ..DeviceConfig::default()
+            };
+            prop_assert_eq!(DeviceConfig::parse(c.to_xml().as_bytes()).unwrap(), c);
+        }
+    }
+}

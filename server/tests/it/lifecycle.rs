@@ -271,3 +271,35 @@ async fn the_seed_runs_three_clusters_in_one_process() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failed_database_write_answers_6_and_changes_nothing() {
+    let dir = scratch("dbfail");
+    let opts = Options {
+        data_dir: Some(dir.clone()),
+        ..Default::default()
+    };
+    let s = live(TOPO, opts).await;
+    let login =
+        |d: &str, u: &str, p: &str| format!("/emapp/EMAppServlet?device={d}&userid={u}&seq={p}");
+    let (_, page) = get(s.http, &login(P1, "bob", "12345")).await;
+    assert!(page.contains("Login Successful"));
+    // Break the database under the server's feet.
+    let conn = rusqlite::Connection::open(dir.join("c1.db")).unwrap();
+    conn.execute_batch("DROP TABLE em_login;").unwrap();
+    drop(conn);
+    let (_, page) = get(s.http, &login(P2, "u001", "1234")).await;
+    assert!(page.contains("Login is unavailable(6)"), "{page}");
+    assert!(s.cluster().login_on(P2).is_none());
+    assert!(s.cluster().devices_of("u001").is_empty());
+    let (_, page) = get(
+        s.http,
+        &format!("/emapp/EMAppServlet?device={P1}&doLogout=true"),
+    )
+    .await;
+    assert!(page.contains("Logout is unavailable(6)"), "{page}");
+    assert_eq!(s.cluster().login_on(P1).unwrap().user, "bob");
+    assert_eq!(s.cluster().counters().snapshot().codes[&6], 2);
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
