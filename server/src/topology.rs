@@ -4,6 +4,61 @@
 //! `[[phone_pattern]]` tables deterministically, and validates every reference. A bad file
 //! gives a [`TopologyError`] naming the line, column and field; nothing is half-loaded.
 //! The emulator reads the same file, so identities line up. Pure: no I/O except [`Topology::load`].
+//!
+//! ```toml
+//! [[cluster]]
+//! id = "cluster1"                      # 1-50 alphanumerics, '.', '-'
+//! address = "127.0.0.1"                # every listener binds this address
+//! ports = { http = 8080, config = 6970, sip = 5060, ils = 7502 }   # defaults; 0 = ephemeral
+//! ils = { role = "hub" }               # or { role = "spoke", hub = "cluster2" }, "standalone"
+//! route_string = "cluster1.emroam"
+//! em = { max_concurrent_requests = 5, multiple_login_behavior = "not-allowed",
+//!        max_login_time = "8:00", enforce_max_login_time = true, validate_ip = false,
+//!        trusted_ips = [], allow_proxy = true, service_time = "uniform(5ms,20ms)" }
+//!
+//! [[app_user]]                         # EM API client; clusters = [] means every cluster
+//! id = "emapi"
+//! password = "emapi-secret"
+//! proxy_rights = true                  # "Standard EM Authentication Proxy Rights"
+//!
+//! [[profile]]                          # device profile (user's, or a phone's logout profile)
+//! name = "bob-udp"
+//! locale = "English_United_States"
+//! lines = [{ dn = "1000001", label = "Bob", display_name = "Bob" }]
+//! services = ["Extension Mobility"]
+//!
+//! [[user]]
+//! id = "bob"
+//! pin = "12345"
+//! primary_extension = "1000001"        # DN login
+//! self_service_id = "1000001"          # SP login
+//! home = "cluster1"
+//! profiles = ["bob-udp"]
+//! default_profile = "bob-udp"          # default: the first
+//! superuser = true                     # "Standard EM Roaming Across Clusters Super Users"
+//! password = "..."                     # optional: EM API as themselves
+//!
+//! [[phone]]
+//! name = "SEP000000001001"
+//! cluster = "cluster1"
+//! model = "Cisco 8865"
+//! em_enabled = true                    # "Enable Extension Mobility"
+//! logout_profile = "cluster1-logout"
+//!
+//! [[user_pattern]]                     # users id(start..start+count), one "<id>-udp" profile each
+//! home = "cluster1"
+//! count = 10000
+//! id = "c1u{n:05}"                     # {n} or {n:0W}
+//! pin = "12345"
+//! extension = 1100001                  # primary extension (and self-service ID) of the first
+//! label = "C1 User {n}"
+//!
+//! [[phone_pattern]]                    # phones from `first`, MAC counting up in hex
+//! cluster = "cluster1"
+//! count = 10000
+//! first = "SEP000010000001"
+//! logout_profile = "load-logout"
+//! ```
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
