@@ -1,5 +1,6 @@
 //! The server's error types: [`ServerError`] for starting and running clusters, and
-//! [`HttpError`] for requests refused before any EM logic, with its one mapping to a response.
+//! [`crate::http::HttpError`] (in `http`, beside its one mapping to a response, `into_response`)
+//! for requests refused before any EM logic.
 
 use crate::store::StoreError;
 use crate::topology::TopologyError;

@@ -14,7 +14,9 @@ use hyper::header::HeaderValue;
 use crate::cluster::{Cluster, Origin};
 use crate::em::code;
 use crate::http::{HttpError, Req, Resp, encode_component, into_response, parse_urlencoded, xml};
-use crate::ops::{Credential, Login, LoginDuration, LoginOutcome, LoginType, Logout};
+use crate::ops::{
+    Credential, DeviceUser, DeviceUserQuery, Login, LoginDuration, LoginOutcome, LoginType, Logout,
+};
 
 /// The EM application's path.
 pub const PATH: &str = "/emapp/EMAppServlet";
@@ -118,12 +120,18 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
         if !phone.em_enabled {
             return fail(c, code::DEVICE_LOGON_DISABLED, false);
         }
-        return match c.login_on(&device) {
-            Some(l) => xml(pages::logout_confirm(
-                &l.user,
+        // As CUCM's EMApp does, ask the EM service who is on the device (deviceUserQuery).
+        let who = DeviceUserQuery {
+            devices: vec![device.clone()],
+        }
+        .apply(c);
+        return match who.into_iter().next().map(|(_, u)| u) {
+            Some(DeviceUser::User(user)) => xml(pages::logout_confirm(
+                &user,
                 &format!("{self_url}&doLogout=true"),
             )),
-            None => xml(pages::login_form(&self_url, login_type)),
+            Some(DeviceUser::DoesNotExist) => fail(c, code::DEVICE_NOT_FOUND, false),
+            _ => xml(pages::login_form(&self_url, login_type)),
         };
     }
 
