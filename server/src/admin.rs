@@ -21,7 +21,7 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use serde::Serialize;
 
-use crate::cluster::{Cluster, LoginInfo, RestartKind};
+use crate::cluster::{Cluster, RestartKind};
 use crate::counters::CounterSnapshot;
 use crate::http::{HttpError, Req, Resp, into_response, json};
 use crate::params::ParamsPatch;
@@ -178,6 +178,3 @@ fn cluster_route(c: &Cluster, m: &Method, rest: &[&str], req: &Req) -> Resp {
         _ => into_response(HttpError::NotFound),
     }
 }
-
-/// Re-exported for tests and other crates that read the logins JSON.
-pub type Login = LoginInfo;

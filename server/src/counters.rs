@@ -3,6 +3,11 @@
 //! Plain atomics, bumped on the request path without locks; [`Counters::snapshot`] reads them
 //! for `/metrics` (Prometheus text) and `/metrics.json`. RequestsThrottled is bumped exactly
 //! once per code-26 answer, by [`Counters::try_begin`], so it equals the 26s clients see.
+//!
+//! The throttle is a compare-and-swap gauge rather than a `tokio::sync::Semaphore`: it is the
+//! same non-queueing `try_acquire`, but its limit is read per request, so Maximum Concurrent
+//! Requests can change at run time (admin API) without re-sizing permits, and the gauge *is*
+//! RequestsInProgress, so the two can never disagree.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

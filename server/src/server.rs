@@ -292,7 +292,10 @@ pub async fn run_with(
                 return Err(ServerError::UnknownCluster(id.clone()));
             }
         }
-        only.to_vec()
+        let mut ids = only.to_vec();
+        ids.sort();
+        ids.dedup();
+        ids
     };
     let mut listeners = Vec::new();
     for id in &ids {

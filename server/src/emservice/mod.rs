@@ -88,9 +88,15 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
             &format!("Could not authenticate '{}'", env.app_info.app_id),
         );
     };
-    let origin = Origin {
+    let peer = Origin {
         ip: Some(req.peer.ip()),
         via: req.headers.contains_key("via"),
+    };
+    // A request may speak for the phone (`remoteIPAddr`, `isViaHeaderSet`, as CUCM's EMApp
+    // sends them); the HTTP peer stands in for what it leaves out.
+    let origin_of = |ip: Option<&String>, via: Option<bool>| Origin {
+        ip: ip.and_then(|s| s.trim().parse().ok()).or(peer.ip),
+        via: via.unwrap_or(peer.via),
     };
     let no_rights = EmError::new(code::NO_PROXY_RIGHTS, "no proxy rights");
     match env.request {
@@ -105,6 +111,7 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
                     LoginDuration::Time(Duration::from_secs(u64::from(mins) * 60))
                 }
             };
+            let origin = origin_of(l.remote_ip_addr.as_ref(), l.is_via_header_set);
             let op = Login {
                 device: l.device_name,
                 credential: Credential::Authorized { user: l.user_id },
@@ -127,6 +134,7 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
                 Actor::App { proxy: false } => return fail_em(c, no_rights),
                 Actor::EndUser(u) => Some(u.clone()),
             };
+            let origin = origin_of(l.remote_ip_addr.as_ref(), l.is_via_header_set);
             let op = Logout {
                 device: l.device_name,
                 acting_user,
@@ -137,7 +145,8 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
                 Err(e) => fail_em(c, e),
             }
         }
-        Request::LogoutAll(_) => {
+        Request::LogoutAll(l) => {
+            let origin = origin_of(l.remote_ip_addr.as_ref(), l.is_via_header_set);
             if actor != (Actor::App { proxy: true }) {
                 return fail_em(c, no_rights);
             }

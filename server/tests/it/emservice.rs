@@ -259,3 +259,29 @@ async fn exclusive_duration_ends_the_login() {
     assert!(s.cluster().login_on(P1).is_none());
     assert!(s.cluster().login_on(P2).is_some());
 }
+
+#[tokio::test]
+async fn remote_ip_and_via_from_the_request_are_validated() {
+    let s = inproc(TOPO).await;
+    s.cluster()
+        .update_params(&emroam_server::params::ParamsPatch {
+            validate_ip: Some(true),
+            trusted_ips: Some(vec!["10.9.9.9".into()]),
+            allow_proxy: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+    let from = |extra: &str| doc("request", EMAPI, &login_op(P1, "bob", extra));
+    assert_eq!(code(&s.api(&from("")).await), Some(28));
+    assert_eq!(
+        code(&s.api(&from("<remoteIPAddr>10.9.9.8</remoteIPAddr>")).await),
+        Some(28)
+    );
+    let via = "<remoteIPAddr>10.9.9.9</remoteIPAddr><isViaHeaderSet>true</isViaHeaderSet>";
+    assert_eq!(code(&s.api(&from(via)).await), Some(30));
+    assert_eq!(
+        s.api(&from("<remoteIPAddr>10.9.9.9</remoteIPAddr>")).await,
+        Response::Success
+    );
+    assert_eq!(s.counters().requests_throttled, 0);
+}
