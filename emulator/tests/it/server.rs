@@ -227,3 +227,42 @@ async fn sigkill_mid_storm_loses_no_acknowledged_login() {
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn cluster_flag_runs_only_the_named_clusters() {
+    let dir = scratch("only");
+    let f = dir.join("t.toml");
+    let two = format!(
+        "{TOPO}\n[[cluster]]\nid = \"c2\"\naddress = \"127.0.0.1\"\nports = {{ http = 0, config = 0 }}\n"
+    );
+    std::fs::write(&f, two).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emroam"))
+        .args(["server", "--in-memory", "--cluster", "c2", "--topology"])
+        .arg(&f)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("cluster c2 http 127.0.0.1:"), "{line:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+    assert!(!rest.contains("cluster c1"), "{rest}");
+    let out = emroam(
+        &[
+            "server",
+            "--in-memory",
+            "--cluster",
+            "c9",
+            "--topology",
+            f.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(dir);
+}
