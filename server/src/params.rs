@@ -153,6 +153,9 @@ pub struct ServiceParams {
     pub allow_proxy: bool,
     /// emroam's artificial service time per login/logout.
     pub service_time: ServiceTime,
+    /// Remember the Last User Logged In: the UID login form offers the device's last user
+    /// (UNCONFIRMED default: false).
+    pub remember_last_user: bool,
 }
 
 impl Default for ServiceParams {
@@ -166,6 +169,7 @@ impl Default for ServiceParams {
             trusted_ips: Vec::new(),
             allow_proxy: true,
             service_time: ServiceTime::Fixed(Duration::ZERO),
+            remember_last_user: false,
         }
     }
 }
@@ -200,6 +204,9 @@ pub struct ParamsPatch {
     /// Artificial service time (`"0ms"`, `"20ms"`, `"uniform(5ms,20ms)"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_time: Option<String>,
+    /// Remember the Last User Logged In.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember_last_user: Option<bool>,
 }
 
 /// A service parameter value that CUCM's admin page would refuse.
@@ -275,6 +282,9 @@ impl ServiceParams {
         if let Some(s) = &p.service_time {
             n.service_time = ServiceTime::parse(s).map_err(|e| perr("service_time", e))?;
         }
+        if let Some(r) = p.remember_last_user {
+            n.remember_last_user = r;
+        }
         Ok(n)
     }
 
@@ -289,6 +299,7 @@ impl ServiceParams {
             trusted_ips: Some(self.trusted_ips.clone()),
             allow_proxy: Some(self.allow_proxy),
             service_time: Some(self.service_time.to_string()),
+            remember_last_user: Some(self.remember_last_user),
         }
     }
 

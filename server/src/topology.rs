@@ -14,7 +14,8 @@
 //! route_string = "cluster1.emroam"
 //! em = { max_concurrent_requests = 5, multiple_login_behavior = "not-allowed",
 //!        max_login_time = "8:00", enforce_max_login_time = true, validate_ip = false,
-//!        trusted_ips = [], allow_proxy = true, service_time = "uniform(5ms,20ms)" }
+//!        trusted_ips = [], allow_proxy = true, remember_last_user = false,
+//!        service_time = "uniform(5ms,20ms)" }
 //!
 //! [[app_user]]                         # EM API client; clusters = [] means every cluster
 //! id = "emapi"

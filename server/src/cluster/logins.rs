@@ -49,6 +49,8 @@ impl Entry {
 pub(crate) struct LoginTable {
     by_device: HashMap<String, Entry>,
     by_user: HashMap<String, HashSet<String>>,
+    /// Device → the last user who logged in there (kept after logout; CUCM's `lastuserid`).
+    last_user: HashMap<String, String>,
     next_generation: u64,
 }
 
@@ -63,6 +65,7 @@ impl LoginTable {
             generation: self.next_generation,
             committed: true,
         };
+        self.last_user.insert(r.device.clone(), e.user.clone());
         self.insert(r.device, e);
     }
 
@@ -98,6 +101,11 @@ impl LoginTable {
             .get(device)
             .filter(|e| e.committed)
             .map(|e| e.info(device))
+    }
+
+    /// The last user who logged in on a device.
+    pub(crate) fn last_user(&self, device: &str) -> Option<String> {
+        self.last_user.get(device).cloned()
     }
 
     /// Devices of a user, reserved or committed: `(device, committed)`.
@@ -180,6 +188,7 @@ impl LoginTable {
             && e.generation == generation
         {
             e.committed = true;
+            self.last_user.insert(device.to_owned(), e.user.clone());
         }
     }
 

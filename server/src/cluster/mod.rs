@@ -386,6 +386,11 @@ impl Cluster {
         self.with_logins(|t| t.committed(device))
     }
 
+    /// The last user who logged in on a device (also after they logged out).
+    pub fn last_user(&self, device: &str) -> Option<String> {
+        self.with_logins(|t| t.last_user(device))
+    }
+
     /// Devices where a user is logged in (committed logins).
     pub fn devices_of(&self, user: &str) -> Vec<String> {
         self.with_logins(|t| t.devices_of(user))

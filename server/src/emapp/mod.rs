@@ -131,7 +131,11 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
                 &format!("{self_url}&doLogout=true"),
             )),
             Some(DeviceUser::DoesNotExist) => fail(c, code::DEVICE_NOT_FOUND, false),
-            _ => xml(pages::login_form(&self_url, login_type)),
+            _ => {
+                let remember = login_type == LoginType::Uid && c.params().remember_last_user;
+                let last = remember.then(|| c.last_user(&device)).flatten();
+                xml(pages::login_form(&self_url, login_type, last.as_deref()))
+            }
         };
     }
 

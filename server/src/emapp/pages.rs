@@ -25,8 +25,9 @@ pub(crate) fn logout_text(code: u16) -> String {
     codes::logout_display_text(code)
 }
 
-/// The login form: the identifier of the login type, then the PIN (password field).
-pub(crate) fn login_form(action: &str, lt: LoginType) -> String {
+/// The login form: the identifier of the login type (pre-filled with `last_user` when Remember
+/// the Last User Logged In applies), then the PIN (password field).
+pub(crate) fn login_form(action: &str, lt: LoginType, last_user: Option<&str>) -> String {
     let (prompt, label, flags) = match lt {
         LoginType::Uid => ("Enter User ID and PIN", "User ID", InputFlags::ASCII),
         LoginType::Dn => (
@@ -40,13 +41,16 @@ pub(crate) fn login_form(action: &str, lt: LoginType) -> String {
             InputFlags::NUMERIC,
         ),
     };
-    let input = Input::new(TITLE, action)
+    let mut input = Input::new(TITLE, action)
         .prompt(prompt)
         .item(label, "userid", flags)
         .item("PIN", "seq", InputFlags::PIN)
         .softkey(SoftKeyItem::new("Submit", "SoftKey:Submit", 1))
         .softkey(SoftKeyItem::new("<<", "SoftKey:<<", 2))
         .softkey(SoftKeyItem::new("Exit", "SoftKey:Exit", 3));
+    if let Some(u) = last_user {
+        input.items[0].default_value = u.to_owned();
+    }
     Object::Input(input).to_xml()
 }
 
@@ -99,6 +103,7 @@ mod tests {
         let f = login_form(
             "http://h/emapp/EMAppServlet?device=SEP1&loginType=DN",
             LoginType::Dn,
+            None,
         );
         assert!(f.contains("device=SEP1&amp;loginType=DN"), "{f}");
         let Ok(cipxml::Object::Input(i)) = cipxml::parse(f.as_bytes()) else {

@@ -159,13 +159,16 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
             if actor == (Actor::App { proxy: false }) {
                 return fail_em(c, no_rights);
             }
-            let r = DeviceUserQuery {
+            let query = DeviceUserQuery {
                 devices: q.device_names,
-            }
-            .apply(c);
+            };
+            let last = query.last_logins(c);
+            let r = query.apply(c);
             let results = r
                 .into_iter()
-                .map(|(device_name, a)| emapi::DeviceUser {
+                .zip(last)
+                .map(|((device_name, a), last_login)| emapi::DeviceUser {
+                    last_login: last_login.filter(|_| a != ops::DeviceUser::DoesNotExist),
                     device_name,
                     user_id: match &a {
                         ops::DeviceUser::User(u) => Some(u.clone()),

@@ -21,6 +21,11 @@ pub enum DeviceUser {
 }
 
 impl DeviceUserQuery {
+    /// The last user who logged in on each device (`<lastlogin>`), in order.
+    pub fn last_logins(&self, c: &Cluster) -> Vec<Option<String>> {
+        self.devices.iter().map(|d| c.last_user(d)).collect()
+    }
+
     /// Answers for each device, in order.
     pub fn apply(self, c: &Cluster) -> Vec<(String, DeviceUser)> {
         self.devices

@@ -399,3 +399,41 @@ async fn service_time_is_spent_per_login() {
     assert_eq!(login(&s, P1, "bob", "12345").await, "Login Successful");
     assert!(t0.elapsed() >= std::time::Duration::from_millis(250));
 }
+
+#[tokio::test]
+async fn remember_the_last_user_and_lastlogin() {
+    let s = inproc(TOPO).await;
+    assert_eq!(login(&s, P1, "bob", "12345").await, "Login Successful");
+    assert_eq!(
+        text_of(&s.emapp(&format!("device={P1}&doLogout=true")).await),
+        "Logout Successful"
+    );
+    let Object::Input(i) = s.emapp(&format!("device={P1}")).await else {
+        panic!()
+    };
+    assert_eq!(i.items[0].default_value, "", "off by default");
+    s.cluster()
+        .update_params(&ParamsPatch {
+            remember_last_user: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    let Object::Input(i) = s.emapp(&format!("device={P1}")).await else {
+        panic!()
+    };
+    assert_eq!(i.items[0].default_value, "bob");
+    let Object::Input(i) = s.emapp(&format!("device={P1}&loginType=DN")).await else {
+        panic!()
+    };
+    assert_eq!(i.items[0].default_value, "", "UID only");
+    let q = doc(
+        "query",
+        EMAPI,
+        &format!("<deviceUserQuery><deviceName>{P1}</deviceName></deviceUserQuery>"),
+    );
+    let emroam_protocol::emapi::Response::DeviceUserResults(d) = s.api(&q).await else {
+        panic!()
+    };
+    assert!(d[0].none);
+    assert_eq!(d[0].last_login.as_deref(), Some("bob"));
+}
