@@ -10,6 +10,7 @@
 //! - [`fleet`]: profiles, pacing, shards, statistics, reports, reconciliation; [`fleetcmd`]
 //!   is `emroam fleet`.
 //! - [`units`]: durations on the command line and in profiles.
+//! - [`servercmd`]: `emroam server`, reference clusters from a topology file.
 //!
 //! [`run`] is what `main` calls; tests call it too.
 
@@ -20,6 +21,7 @@ pub mod fleetcmd;
 pub mod logging;
 pub mod phone;
 pub mod phonecmd;
+pub mod servercmd;
 pub mod units;
 pub mod xmlcmd;
 
@@ -54,7 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Xml(args) => xmlcmd::run(&args, &mut std::io::stdout().lock()),
         Command::Demo(_) => not_built("demo", "#4 (phone emulator) and #7 (TUI)"),
-        Command::Server(_) => not_built("server", "#3 (reference cluster)"),
+        Command::Server(args) => servercmd::run(&args),
         Command::Phone(args) => runtime()?.block_on(async {
             let stdout = std::io::stdout();
             phonecmd::run(&args, &mut stdout.lock()).await

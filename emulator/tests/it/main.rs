@@ -4,5 +4,6 @@ mod cli;
 mod fleet;
 mod pacing;
 mod phone;
+mod server;
 mod util;
 mod xml;
