@@ -1,15 +1,10 @@
-//! Reading the phone's config file (`SEP<MAC>.cnf.xml`): the one place that does.
-//!
-//! SEAM: `emroam_protocol::devicecfg` (another engineer's, not yet on `main`) will parse the
-//! file; until it lands this module only checks that a file came back and reports
-//! [`ConfigInfo::parsed`] = false, so the phone keeps the EM service URL it was given and
-//! cannot yet tell "services unavailable" from a config file. Swap the body of [`read`] for
-//! `DeviceConfig::parse` + `em_service_url()` + `user_id` when it lands.
+//! Reading the phone's config file (`SEP<MAC>.cnf.xml`): the one place that does, through
+//! `emroam_protocol::devicecfg` (lines, services with the EM service URL, the user).
 
 /// What the phone needs from its config file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigInfo {
-    /// Whether the file was actually understood (false until `devicecfg` lands).
+    /// Whether the file was understood.
     pub parsed: bool,
     /// The Extension Mobility service URL among the phone services (macros not substituted).
     pub em_service_url: Option<String>,
@@ -22,9 +17,9 @@ pub struct ConfigInfo {
 /// Why a config file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigFileError {
-    /// Nothing, or something that is not an XML document, came back.
-    #[error("config file is not XML: {0}")]
-    NotXml(String),
+    /// The file could not be parsed.
+    #[error("config file: {0}")]
+    Invalid(String),
 }
 
 /// Reads a fetched config file.
@@ -32,12 +27,14 @@ pub enum ConfigFileError {
 /// # Errors
 /// [`ConfigFileError`] when the body cannot be a config file.
 pub fn read(body: &[u8]) -> Result<ConfigInfo, ConfigFileError> {
-    let text = String::from_utf8_lossy(body);
-    let t = text.trim_start_matches('\u{feff}').trim_start();
-    if !t.starts_with('<') {
-        return Err(ConfigFileError::NotXml(t.chars().take(40).collect()));
-    }
-    Ok(ConfigInfo::default())
+    let cfg = emroam_protocol::devicecfg::DeviceConfig::parse(body)
+        .map_err(|e| ConfigFileError::Invalid(e.to_string()))?;
+    Ok(ConfigInfo {
+        parsed: true,
+        em_service_url: cfg.em_service_url().map(str::to_owned),
+        user_id: cfg.user_id.clone(),
+        lines: cfg.lines.iter().map(|l| l.name.clone()).collect(),
+    })
 }
 
 /// The EM service URL a phone opens: `#DEVICENAME#` substituted, `&loginType=` added for
@@ -70,7 +67,6 @@ mod tests {
             service_url(t, "SEP1", Some(LoginType::Uid)),
             "http://127.0.0.2:8080/emapp/EMAppServlet?device=SEP1"
         );
-        assert!(read(b"<device/>").is_ok());
         assert!(read(b"oops").is_err());
     }
 }

@@ -41,8 +41,26 @@ fn confirm() -> HttpResponse {
     )
 }
 
+fn cnf_with(service: Option<&str>) -> HttpResponse {
+    use emroam_protocol::devicecfg::{DeviceConfig, PhoneService};
+    let cfg = DeviceConfig {
+        device_protocol: "SIP".into(),
+        services: service
+            .map(|url| PhoneService {
+                service_type: 1,
+                category: 0,
+                name: "Extension Mobility".into(),
+                url: url.into(),
+            })
+            .into_iter()
+            .collect(),
+        ..DeviceConfig::default()
+    };
+    HttpResponse::xml(cfg.to_xml())
+}
+
 fn cnf() -> HttpResponse {
-    HttpResponse::xml("<device><deviceProtocol>SIP</deviceProtocol></device>")
+    cnf_with(Some(SVC))
 }
 
 /// Runs one task, answering each request from `script`; returns the phone, the URLs it
@@ -420,6 +438,55 @@ fn pin_never_printed() {
     };
     assert!(req.url.contains("seq=12345"));
     assert!(!req.redacted_url().contains("12345"));
+}
+
+#[test]
+fn services_unavailable_after_login_or_logout() {
+    let (_, _, _, o) = run(
+        Phone::new(spec(true)),
+        Task::Login(creds(LoginType::Uid, "bob")),
+        vec![
+            Ok(form("")),
+            Ok(text("Login Successful")),
+            Ok(cnf_with(None)),
+        ],
+    );
+    let f = o.result.unwrap_err();
+    assert_eq!(f.cause, Cause::ServicesUnavailable(TaskKind::Login));
+    assert_eq!(
+        (f.shown.as_str(), f.step),
+        ("Services Unavailable", Step::Restart)
+    );
+    assert_eq!(f.cause.key(), "services_unavailable_after_login");
+    let (_, _, _, o) = run(
+        Phone::new(spec(true)),
+        Task::Logout,
+        vec![
+            Ok(confirm()),
+            Ok(text("Logout Successful")),
+            Ok(cnf_with(None)),
+        ],
+    );
+    assert_eq!(cause(&o).key(), "services_unavailable_after_logout");
+}
+
+#[test]
+fn the_service_url_comes_from_the_config_file() {
+    let mut s = spec(true);
+    s.service_url = None;
+    let (p, _, _, o) = run(
+        Phone::new(s),
+        Task::Boot,
+        vec![Ok(cnf_with(Some(
+            "http://10.9.9.9:8080/emapp/EMAppServlet?device=#DEVICENAME#",
+        )))],
+    );
+    assert_eq!(o.result, Ok(Success::Booted));
+    let (_, urls, _, _) = run(p, Task::Status, vec![Ok(form(""))]);
+    assert_eq!(
+        urls[0],
+        "http://10.9.9.9:8080/emapp/EMAppServlet?device=SEP000000001001"
+    );
 }
 
 #[test]

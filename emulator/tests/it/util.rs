@@ -252,10 +252,22 @@ async fn handle(
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     if path.ends_with(".cnf.xml") {
         st.lock().unwrap().counters.config_fetches += 1;
-        return Ok(raw(
-            200,
-            "<device><deviceProtocol>SIP</deviceProtocol></device>",
-        ));
+        let host = req
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let cfg = emroam_protocol::devicecfg::DeviceConfig {
+            device_protocol: "SIP".into(),
+            services: vec![emroam_protocol::devicecfg::PhoneService {
+                service_type: 1,
+                category: 0,
+                name: "Extension Mobility".into(),
+                url: format!("http://{host}/emapp/EMAppServlet?device=#DEVICENAME#"),
+            }],
+            ..Default::default()
+        };
+        return Ok(raw(200, &cfg.to_xml()));
     }
     if path == "/emservice/EMServiceServlet" {
         use http_body_util::BodyExt as _;
