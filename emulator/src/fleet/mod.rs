@@ -684,6 +684,23 @@ pub async fn run_with<T: Transport + 'static>(
         }
     }
 
+    // Interleave clusters (c1 d1, c2 d1, c3 d1, c1 d2, …) so that a closed phase of N phones
+    // and open arrivals spread over every cluster.
+    for shard in &mut shards {
+        let mut rank = vec![0usize; clusters.len()];
+        let mut keyed: Vec<(usize, usize, Slot<T>)> = shard
+            .slots
+            .drain(..)
+            .map(|s| {
+                let r = rank[s.cluster];
+                rank[s.cluster] += 1;
+                (r, s.cluster, s)
+            })
+            .collect();
+        keyed.sort_by_key(|(r, c, _)| (*r, *c));
+        shard.slots = keyed.into_iter().map(|(_, _, s)| s).collect();
+    }
+
     let tracker = TaskTracker::new();
     let (agg_tx, agg_rx) = mpsc::channel(64);
     let start = Instant::now();

@@ -9,7 +9,13 @@
 //! drain = "10s"                 # in-flight journeys get this long at the end / on Ctrl-C
 //! seed = 1                      # think times and login-type picks are deterministic
 //!
-//! [[target]]                    # one per cluster; or `topology = "…"` (once it lands)
+//! topology = "topologies/seed.toml"   # the clusters, phones and users (relative to this
+//! [population]                  # file); or list them with [[target]] tables, as below
+//! clusters = ["cluster1"]       # default: every cluster
+//! devices_per_cluster = 100     # default: every EM-enabled phone of the cluster
+//! users_per_cluster = 100       # default: every user homed there
+//!
+//! [[target]]                    # one per cluster (a real CUCM, or no topology file)
 //! cluster = "cluster1"
 //! service_url = "http://127.0.0.1:8080/emapp/EMAppServlet?device=#DEVICENAME#"
 //! config_url = "http://127.0.0.1:6970/#DEVICENAME#.cnf.xml"     # optional: restart fetch
@@ -54,6 +60,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use emroam_server::Topology;
 
 use crate::phone::{LoginType, Step};
 use crate::units::parse_duration;
@@ -288,6 +296,20 @@ impl Profile {
     /// # Errors
     /// [`ProfileError`] naming the line.
     pub fn parse(src: &str, file: &str, dir: Option<&Path>) -> Result<Profile, ProfileError> {
+        Profile::parse_with(src, file, dir, None)
+    }
+
+    /// [`Profile::parse`], with `topology` standing in for the file the profile names (the
+    /// demo's in-process clusters, bound to ports chosen at run time).
+    ///
+    /// # Errors
+    /// [`ProfileError`] naming the line.
+    pub fn parse_with(
+        src: &str,
+        file: &str,
+        dir: Option<&Path>,
+        topology: Option<&Topology>,
+    ) -> Result<Profile, ProfileError> {
         let v = Validator { src, file };
         let raw: RawProfile = toml::from_str(src).map_err(|e| {
             let line = e.span().map_or(0, |s| v.line(s.start));
@@ -310,7 +332,7 @@ impl Profile {
                 message: msg,
             }
         })?;
-        v.build(raw, dir)
+        v.build(raw, dir, topology)
     }
 }
 
@@ -321,6 +343,7 @@ struct RawProfile {
     #[serde(default)]
     description: Option<String>,
     topology: Option<Spanned<String>>,
+    population: Option<Spanned<RawPopulation>>,
     #[serde(default)]
     target: Vec<Spanned<RawTarget>>,
     mix: Option<Spanned<BTreeMap<String, u32>>>,
@@ -332,6 +355,14 @@ struct RawProfile {
     #[serde(default)]
     fault: Vec<Spanned<RawFault>>,
     slo: Option<Spanned<RawSlo>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPopulation {
+    clusters: Option<Vec<String>>,
+    devices_per_cluster: Option<usize>,
+    users_per_cluster: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -482,24 +513,51 @@ impl Validator<'_> {
         Ok(rate)
     }
 
-    fn build(&self, raw: RawProfile, dir: Option<&Path>) -> Result<Profile, ProfileError> {
-        let _ = (&raw.description, dir.map(PathBuf::from));
-        if let Some(t) = &raw.topology {
-            return Err(self.err(
-                t.span().start,
-                "`topology` needs the server crate's topology reader, which has not landed yet: \
-                 list the phones and users with [[target]] instead",
-            ));
-        }
-        if raw.target.is_empty() {
-            return Err(self.err(
-                usize::MAX,
-                "no [[target]]: which phones and users to drive?",
-            ));
-        }
+    fn build(
+        &self,
+        raw: RawProfile,
+        dir: Option<&Path>,
+        topology: Option<&Topology>,
+    ) -> Result<Profile, ProfileError> {
+        let _ = &raw.description;
         let mut targets = Vec::new();
-        for t in &raw.target {
-            targets.push(self.target(t)?);
+        match (&raw.topology, raw.target.is_empty()) {
+            (Some(t), false) => {
+                return Err(self.err(
+                    t.span().start,
+                    "give either `topology` or [[target]], not both",
+                ));
+            }
+            (None, true) => {
+                return Err(self.err(
+                    usize::MAX,
+                    "no `topology` and no [[target]]: which phones and users to drive?",
+                ));
+            }
+            (Some(t), true) => {
+                let at = t.span().start;
+                let loaded;
+                let topo = match topology {
+                    Some(topo) => topo,
+                    None => {
+                        let path =
+                            dir.map_or_else(|| PathBuf::from(t.get_ref()), |d| d.join(t.get_ref()));
+                        loaded = Topology::load(&path).map_err(|e| {
+                            self.err(at, format!("topology {}: {e}", path.display()))
+                        })?;
+                        &loaded
+                    }
+                };
+                targets = self.from_topology(topo, raw.population.as_ref())?;
+            }
+            (None, false) => {
+                if let Some(p) = &raw.population {
+                    return Err(self.err(p.span().start, "[population] selects from a `topology`"));
+                }
+                for t in &raw.target {
+                    targets.push(self.target(t)?);
+                }
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for (t, raw_t) in targets.iter().zip(&raw.target) {
@@ -625,6 +683,95 @@ impl Validator<'_> {
             faults,
             slo,
         })
+    }
+
+    /// One target per selected cluster of the topology: its EM-enabled phones and the users
+    /// homed there, its URLs from its address and ports.
+    fn from_topology(
+        &self,
+        topo: &Topology,
+        pop: Option<&Spanned<RawPopulation>>,
+    ) -> Result<Vec<Target>, ProfileError> {
+        let at = pop.map_or(usize::MAX, |p| p.span().start);
+        let pop = pop.map(Spanned::get_ref);
+        let wanted = pop.and_then(|p| p.clusters.clone());
+        if let Some(w) = &wanted {
+            for id in w {
+                if topo.cluster(id).is_none() {
+                    return Err(self.err(
+                        at,
+                        format!("[population]: no cluster `{id}` in the topology"),
+                    ));
+                }
+            }
+        }
+        let mut targets = Vec::new();
+        for c in &topo.clusters {
+            if wanted.as_ref().is_some_and(|w| !w.contains(&c.id)) {
+                continue;
+            }
+            let host = match c.address {
+                std::net::IpAddr::V6(a) => format!("[{a}]"),
+                a @ std::net::IpAddr::V4(_) => a.to_string(),
+            };
+            let http = format!("http://{host}:{}", c.ports.http);
+            let app_user = topo
+                .app_users
+                .iter()
+                .find(|a| a.proxy_rights && (a.clusters.is_empty() || a.clusters.contains(&c.id)))
+                .map(|a| AppUser {
+                    id: a.id.clone(),
+                    password: a.password.clone(),
+                });
+            let max_dev = pop
+                .and_then(|p| p.devices_per_cluster)
+                .unwrap_or(usize::MAX);
+            let max_users = pop.and_then(|p| p.users_per_cluster).unwrap_or(usize::MAX);
+            let devices: Vec<String> = topo
+                .phones
+                .iter()
+                .filter(|p| p.cluster == c.id && p.em_enabled)
+                .take(max_dev)
+                .map(|p| p.name.clone())
+                .collect();
+            let users: Vec<UserSpec> = topo
+                .users
+                .iter()
+                .filter(|u| u.home == c.id)
+                .take(max_users)
+                .map(|u| UserSpec {
+                    id: u.id.clone(),
+                    pin: u.pin.clone(),
+                    dn: u.primary_extension.clone(),
+                    self_service_id: u.self_service_id.clone(),
+                })
+                .collect();
+            if devices.is_empty() || users.is_empty() {
+                continue;
+            }
+            targets.push(Target {
+                cluster: c.id.clone(),
+                service_url: format!("{http}/emapp/EMAppServlet?device=#DEVICENAME#"),
+                config_url: Some(format!(
+                    "http://{host}:{}/#DEVICENAME#.cnf.xml",
+                    c.ports.config
+                )),
+                emservice_url: app_user
+                    .as_ref()
+                    .map(|_| format!("{http}/emservice/EMServiceServlet")),
+                app_user,
+                admin_url: Some(http),
+                devices,
+                users,
+            });
+        }
+        if targets.is_empty() {
+            return Err(self.err(
+                at,
+                "the topology selection has no EM-enabled phones with users",
+            ));
+        }
+        Ok(targets)
     }
 
     fn think(&self, at: usize, t: &RawThink) -> Result<Think, ProfileError> {
@@ -905,6 +1052,46 @@ p99 = { journey = "2s" }
                 .message
                 .contains("1..=3")
         );
+    }
+
+    #[test]
+    fn targets_from_a_topology() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+        let src = "topology = \"topologies/seed.toml\"\n[population]\nclusters = [\"cluster2\"]\ndevices_per_cluster = 4\n[[phase]]\nduration = \"1s\"\nlogin_rate = 1.0\n";
+        let p = Profile::parse(src, "p.toml", Some(&dir)).unwrap();
+        assert_eq!(p.targets.len(), 1);
+        let t = &p.targets[0];
+        assert_eq!(t.cluster, "cluster2");
+        assert_eq!(
+            t.devices,
+            [
+                "SEP000000002001",
+                "SEP000000002002",
+                "SEP000000002003",
+                "SEP000000002004"
+            ]
+        );
+        assert_eq!(t.users[0].id, "alice");
+        assert_eq!(t.users[0].dn.as_deref(), Some("2000001"));
+        assert_eq!(
+            t.service_url,
+            "http://127.0.0.2:8080/emapp/EMAppServlet?device=#DEVICENAME#"
+        );
+        assert_eq!(
+            t.config_url.as_deref(),
+            Some("http://127.0.0.2:6970/#DEVICENAME#.cnf.xml")
+        );
+        assert!(t.app_user.is_some());
+        let bad = src.replace("cluster2", "cluster9");
+        let e = Profile::parse(&bad, "p.toml", Some(&dir)).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = Profile::parse(
+            "topology = \"nope.toml\"\n[[phase]]\nduration = \"1s\"\nlogin_rate = 1.0\n",
+            "p.toml",
+            Some(&dir),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 1, "{e}");
     }
 
     #[test]
