@@ -548,7 +548,7 @@ impl Validator<'_> {
                         &loaded
                     }
                 };
-                targets = self.from_topology(topo, raw.population.as_ref())?;
+                targets = self.topology_targets(topo, raw.population.as_ref())?;
             }
             (None, false) => {
                 if let Some(p) = &raw.population {
@@ -687,7 +687,7 @@ impl Validator<'_> {
 
     /// One target per selected cluster of the topology: its EM-enabled phones and the users
     /// homed there, its URLs from its address and ports.
-    fn from_topology(
+    fn topology_targets(
         &self,
         topo: &Topology,
         pop: Option<&Spanned<RawPopulation>>,
