@@ -7,6 +7,7 @@
 //! - [`phone`]: one phone as a sans-IO state machine ([`phone::Phone::step`]).
 //! - [`driver`]: the thin async driver carrying out a phone's actions with hyper.
 //! - [`phonecmd`]: `emroam phone`, one phone with a full trace.
+//! - [`demo`]: `emroam demo`, the seed clusters in-process and the demo profile.
 //! - [`fleet`]: profiles, pacing, shards, statistics, reports, reconciliation; [`fleetcmd`]
 //!   is `emroam fleet`.
 //! - [`units`]: durations on the command line and in profiles.
@@ -15,6 +16,7 @@
 //! [`run`] is what `main` calls; tests call it too.
 
 pub mod cli;
+pub mod demo;
 pub mod driver;
 pub mod fleet;
 pub mod fleetcmd;
@@ -55,7 +57,7 @@ impl From<Exit> for ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Xml(args) => xmlcmd::run(&args, &mut std::io::stdout().lock()),
-        Command::Demo(_) => not_built("demo", "#4 (phone emulator) and #7 (TUI)"),
+        Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
         Command::Server(args) => servercmd::run(&args),
         Command::Phone(args) => runtime()?.block_on(async {
             let stdout = std::io::stdout();

@@ -38,12 +38,6 @@ pub enum PhoneArgsError {
     /// Something required is missing.
     #[error("{0}")]
     Missing(&'static str),
-    /// `--topology` is not supported yet.
-    #[error(
-        "--topology needs the topology reader of the server crate, which has not landed yet; \
-         use --service URL (and --config-url URL) instead"
-    )]
-    TopologyNotYet,
     /// A malformed value.
     #[error("{0}")]
     Invalid(String),
@@ -63,29 +57,62 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
     type Error = PhoneArgsError;
 
     fn try_from(a: &PhoneArgs) -> Result<Self, Self::Error> {
-        if a.topology.is_some() && a.service.is_none() {
-            return Err(PhoneArgsError::TopologyNotYet);
-        }
-        let service = a
-            .service
-            .clone()
-            .ok_or(PhoneArgsError::Missing("--service URL is required"))?;
-        if !service.starts_with("http://") {
+        // Where the phone is: its cluster's config server from the topology (the service URL
+        // then comes from its config file, as on a real phone), or the URLs given.
+        let (device, config_url, service, model) = match &a.topology {
+            Some(path) => {
+                let topo = emroam_server::Topology::load(path)
+                    .map_err(|e| PhoneArgsError::Invalid(e.to_string()))?;
+                let device = a.device.clone().ok_or(PhoneArgsError::Missing(
+                    "--device SEP… is required with --topology",
+                ))?;
+                let phone = topo
+                    .phones
+                    .iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(&device))
+                    .ok_or_else(|| {
+                        PhoneArgsError::Invalid(format!("no phone {device} in {}", path.display()))
+                    })?;
+                let c = topo.cluster(&phone.cluster).ok_or_else(|| {
+                    PhoneArgsError::Invalid(format!("no cluster {} in the topology", phone.cluster))
+                })?;
+                let host = match c.address {
+                    std::net::IpAddr::V6(a) => format!("[{a}]"),
+                    v4 => v4.to_string(),
+                };
+                let cnf = format!("http://{host}:{}/{}.cnf.xml", c.ports.config, phone.name);
+                (
+                    phone.name.clone(),
+                    Some(a.config_url.clone().unwrap_or(cnf)),
+                    a.service.clone(),
+                    phone.model.clone(),
+                )
+            }
+            None => {
+                let service = a.service.clone().ok_or(PhoneArgsError::Missing(
+                    "--service URL (or --topology FILE --device SEP…) is required",
+                ))?;
+                let device = a.device.clone().or_else(|| {
+                    // `…?device=SEP…` in the URL names the phone too.
+                    service
+                        .split(['?', '&'])
+                        .find_map(|kv| kv.strip_prefix("device="))
+                        .filter(|d| !d.contains('#'))
+                        .map(str::to_owned)
+                });
+                let device = device.ok_or(PhoneArgsError::Missing(
+                    "--device SEP… is required (or a service URL with device=SEP…)",
+                ))?;
+                (device, a.config_url.clone(), Some(service), a.model.clone())
+            }
+        };
+        if let Some(s) = &service
+            && !s.starts_with("http://")
+        {
             return Err(PhoneArgsError::Invalid(format!(
-                "--service must be an http:// URL, got `{service}`"
+                "--service must be an http:// URL, got `{s}`"
             )));
         }
-        let device = a.device.clone().or_else(|| {
-            // `…?device=SEP…` in the URL names the phone too.
-            service
-                .split(['?', '&'])
-                .find_map(|kv| kv.strip_prefix("device="))
-                .filter(|d| !d.contains('#'))
-                .map(str::to_owned)
-        });
-        let device = device.ok_or(PhoneArgsError::Missing(
-            "--device SEP… is required (or a service URL with device=SEP…)",
-        ))?;
         let needs_creds = matches!(a.action, PhoneCmd::Login | PhoneCmd::LoginLogout);
         let creds = if needs_creds {
             Some(Credentials {
@@ -105,7 +132,7 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
         };
         let login = || Task::Login(creds.clone().expect("checked above"));
         let mut tasks = Vec::new();
-        if a.config_url.is_some() {
+        if config_url.is_some() {
             tasks.push(Task::Boot);
         }
         match a.action {
@@ -117,9 +144,9 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
         Ok(PhoneConfig {
             spec: PhoneSpec {
                 device,
-                model: Model::from_topology_name(&a.model),
-                config_url: a.config_url.clone(),
-                service_url: Some(service),
+                model: Model::from_topology_name(&model),
+                config_url,
+                service_url: service,
             },
             tasks,
             timeout: a.timeout,
@@ -329,17 +356,36 @@ mod tests {
             PhoneConfig::try_from(&a).unwrap().spec.device,
             "SEP00000000AB01"
         );
+        let seed = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../profiles/topologies/seed.toml"
+        );
         let a = args(&[
             "emroam",
             "phone",
             "--topology",
-            "t.toml",
+            seed,
             "--device",
-            "SEP1",
+            "SEP000000002003",
+        ]);
+        let c = PhoneConfig::try_from(&a).unwrap();
+        assert_eq!(
+            c.spec.config_url.as_deref(),
+            Some("http://127.0.0.2:6970/SEP000000002003.cnf.xml")
+        );
+        assert_eq!(c.spec.service_url, None);
+        assert!(matches!(c.tasks[..], [Task::Boot, Task::Status]));
+        let a = args(&[
+            "emroam",
+            "phone",
+            "--topology",
+            seed,
+            "--device",
+            "SEP00000000FFFF",
         ]);
         assert!(matches!(
             PhoneConfig::try_from(&a),
-            Err(PhoneArgsError::TopologyNotYet)
+            Err(PhoneArgsError::Invalid(_))
         ));
     }
 }
