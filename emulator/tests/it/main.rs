@@ -4,6 +4,7 @@ mod cli;
 mod fleet;
 mod pacing;
 mod phone;
+mod reference;
 mod server;
 mod util;
 mod xml;
