@@ -182,9 +182,17 @@ pub trait Transport: Send {
         &mut self,
         req: &HttpRequest,
     ) -> impl std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send;
+
+    /// The phone is idle until its next journey: let go of what it holds (its connection),
+    /// so that a fleet's open sockets track its journeys in flight, not its phones.
+    fn idle(&mut self) {}
 }
 
 impl Transport for HttpClient {
+    fn idle(&mut self) {
+        self.conn = None;
+    }
+
     fn send(
         &mut self,
         req: &HttpRequest,

@@ -157,7 +157,12 @@ struct Shard<T> {
     running: JoinSet<JourneyEnd<T>>,
     /// slot → (cluster, task) of each journey in flight, to count abandoned ones.
     in_flight: HashMap<usize, (usize, TaskKind)>,
+    /// Closed-model phones waiting to try again (no free user), earliest first.
+    retry: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
 }
+
+/// A closed-model phone that found no free user waits at least this long to try again.
+pub const RETRY_MIN: Duration = Duration::from_millis(100);
 
 impl<T: Transport + 'static> Shard<T> {
     fn pick_login_type(&mut self) -> LoginType {
@@ -231,6 +236,7 @@ impl<T: Transport + 'static> Shard<T> {
             let lag = Instant::now().saturating_duration_since(intended);
             let mut obs = Collect::default();
             let (phone, outcome) = run_task(phone, task, intended, &mut client, &mut obs).await;
+            client.idle();
             JourneyEnd {
                 slot: i,
                 phone,
@@ -308,8 +314,22 @@ impl<T: Transport + 'static> Shard<T> {
             TaskKind::Login
         };
         if !self.start(i, task, intended) {
+            // No free user now: counted, and the phone tries again a think time later.
             self.rec.dropped(self.slots[i].cluster);
-            self.slots[i].closed_until = None;
+            let at = intended.max(Instant::now() + RETRY_MIN);
+            self.retry.push(std::cmp::Reverse((at, i)));
+        }
+    }
+
+    fn retry_due(&mut self, now: Instant) {
+        while let Some(std::cmp::Reverse((at, i))) = self.retry.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.retry.pop();
+            if self.slots[i].phone.is_some() {
+                self.next_closed(i, at);
+            }
         }
     }
 
@@ -321,6 +341,9 @@ impl<T: Transport + 'static> Shard<T> {
             self.rec.sample(cluster, s);
         }
         self.rec.outcome(cluster, &end.outcome);
+        if let Err(f) = &end.outcome.result {
+            tracing::debug!(device = %end.phone.spec().device, task = ?end.outcome.task, step = %f.step, cause = %f.cause.key(), shown = %f.shown, "journey failed");
+        }
         let slot = &mut self.slots[i];
         match (&end.outcome.task, &end.outcome.result) {
             (TaskKind::Login, Ok(_)) => slot.user = end.user,
@@ -377,9 +400,12 @@ impl<T: Transport + 'static> Shard<T> {
                     }
                 }
                 _ = flush.tick() => self.flush(&agg).await,
+                () = tokio::time::sleep_until(self.retry.peek().map_or_else(Instant::now, |r| r.0.0)),
+                    if !self.retry.is_empty() => self.retry_due(Instant::now()),
                 () = token.cancelled() => break,
             }
         }
+        self.retry.clear();
         // Stop starting work; let what is in flight finish, within the deadline.
         for s in &mut self.slots {
             if s.phone.is_some() {
@@ -632,6 +658,7 @@ pub async fn run_with<T: Transport + 'static>(
             user_cursor: 0,
             running: JoinSet::new(),
             in_flight: HashMap::new(),
+            retry: std::collections::BinaryHeap::new(),
         })
         .collect();
     // Who is logged in already (a previous run, a person): asked through the EM API where

@@ -776,6 +776,9 @@ impl Phone {
         if url == page.url && !matches!(flow.phase, Phase::OpenService) {
             return None;
         }
+        if flow.step != Step::Refresh {
+            Self::end_step(flow, Step::Refresh, now, out);
+        }
         let mut f = flow.clone();
         f.phase = Phase::RefreshWait {
             url,

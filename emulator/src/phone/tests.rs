@@ -355,6 +355,9 @@ fn refresh_is_honoured_and_loops_are_bounded() {
     assert_eq!(o.result, Ok(Success::Status { logged_in: false }));
     assert_eq!(urls[1], "http://10.0.0.1:8080/next");
     assert!(samples.iter().all(|s| s.step != Step::Journey));
+    let steps: Vec<Step> = samples.iter().map(|s| s.step).collect();
+    assert_eq!(steps, [Step::EmPage, Step::Refresh]);
+    assert_eq!(samples[1].latency(), Duration::from_millis(2010));
     // A page that refreshes to itself forever stops after MAX_HOPS.
     let again = || Ok(text("Please wait").with_header("Refresh", "1"));
     let script = (0..MAX_HOPS).map(|_| again()).collect();
@@ -394,7 +397,10 @@ fn headers_cookies_and_stray_events() {
             .with_header("Refresh", "1"))),
         t0,
     );
-    assert!(matches!(a[..], [PhoneAction::SleepUntil(_)]));
+    assert!(matches!(
+        a[..],
+        [PhoneAction::Record(_), PhoneAction::SleepUntil(_)]
+    ));
     // A second task while busy is refused and does not disturb the first.
     let (p, a) = p.step(
         PhoneEvent::Start {

@@ -164,3 +164,32 @@ async fn closed_model_cycles_with_think_time() {
     assert!(r.beliefs.values().all(Option::is_none));
     assert_eq!(r.beliefs.len(), 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn closed_phones_without_a_free_user_wait_their_turn() {
+    let t = Scripted {
+        logged_in: Arc::default(),
+        stall: (Instant::now(), Instant::now()),
+        service: Duration::from_millis(10),
+    };
+    // Three phones, one user: only one can be logged in at a time; the others retry.
+    let src = r##"
+name = "scarce"
+[[target]]
+cluster = "c1"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = { first = "SEP000000009001", count = 3 }
+users = [{ id = "solo", pin = "1" }]
+[[phase]]
+duration = "5s"
+phones = 3
+think = { dist = "constant", value = "200ms" }
+"##;
+    let r = run(Profile::parse(src, "scarce.toml", None).unwrap(), t.clone()).await;
+    let c = r.total.totals();
+    assert!(c.dropped > 0);
+    assert!(c.logins_ok >= 8, "{c:?}");
+    assert_eq!(c.failed, 0);
+    // At most one phone holds the user at the end.
+    assert!(r.beliefs.values().filter(|u| u.is_some()).count() <= 1);
+}
