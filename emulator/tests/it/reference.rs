@@ -374,3 +374,50 @@ logout_rate = 10.0
     assert_eq!(rec.checked, 40, "{table}");
     assert!(rec.leaked.is_empty() && rec.missing.is_empty(), "{table}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_schedule_goes_through_the_admin_interface() {
+    let c = Cluster::start(TOPO).await;
+    let src = r#"
+name = "faulty"
+topology = "inline"
+request_timeout = "5s"
+drain = "5s"
+[population]
+devices_per_cluster = 2
+[[phase]]
+duration = "3s"
+login_rate = 4.0
+logout_rate = 4.0
+[[fault]]
+at = "1s"
+path = "/admin/clusters/c1/emapp/stop"
+[[fault]]
+at = "2s"
+path = "/admin/clusters/c1/emapp/start"
+"#;
+    let p = Profile::parse_with(src, "faulty.toml", None, Some(&c.topo)).unwrap();
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
+        elapsed: Duration::ZERO,
+        total: Recorder::new(1),
+        in_flight: 0,
+        phase: String::new(),
+    }));
+    let r = fleet::run(p, None, CancellationToken::new(), tx)
+        .await
+        .unwrap();
+    let s = Summary::of(&r, None);
+    assert_eq!(s.faults.len(), 2, "{}", s.table());
+    assert!(
+        s.faults.iter().all(|f| f.result == "HTTP 200"),
+        "{:?}",
+        s.faults
+    );
+    let t = &s.totals.counts;
+    assert!(
+        t.by_cause.get("http_503").copied().unwrap_or(0) > 0,
+        "{}",
+        s.table()
+    );
+    assert!(t.logins_ok > 0, "{}", s.table());
+}
