@@ -59,6 +59,18 @@ pub struct ServerArgs {
     /// Run only these clusters (repeatable); all of the file's by default.
     #[arg(long = "cluster")]
     pub clusters: Vec<String>,
+    /// Where each cluster keeps its login database (`<cluster>.db`).
+    #[arg(long, default_value = "emroam-data")]
+    pub data_dir: PathBuf,
+    /// Keep login state in memory only (lost at exit) instead of in `--data-dir`.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub in_memory: bool,
+    /// Token that lets non-loopback clients use the admin API (`Authorization: Bearer TOKEN`).
+    #[arg(long, env = "EMROAM_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// How long shutdown waits for in-flight requests, in seconds.
+    #[arg(long, default_value_t = 5)]
+    pub drain_secs: u64,
 }
 
 /// `emroam phone`.
@@ -140,6 +152,31 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn server_takes_clusters_and_data_dir() {
+        let cli = Cli::try_parse_from([
+            "emroam",
+            "server",
+            "--topology",
+            "t.toml",
+            "--cluster",
+            "c1",
+            "--cluster",
+            "c2",
+            "--data-dir",
+            "d",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Server(a) => {
+                assert_eq!(a.clusters, ["c1", "c2"]);
+                assert_eq!(a.data_dir, PathBuf::from("d"));
+                assert!(!a.in_memory);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
     }
 
     #[test]

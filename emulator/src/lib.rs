@@ -4,11 +4,13 @@
 //! Layout:
 //! - [`cli`]: the command line (clap derive), one subcommand per job.
 //! - [`xmlcmd`]: `emroam xml`, what a phone shows for a CiscoIPPhone document.
+//! - [`servercmd`]: `emroam server`, reference clusters from a topology file.
 //!
 //! [`run`] is what `main` calls; tests call it too.
 
 pub mod cli;
 pub mod logging;
+pub mod servercmd;
 pub mod xmlcmd;
 
 use std::process::ExitCode;
@@ -42,7 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Xml(args) => xmlcmd::run(&args, &mut std::io::stdout().lock()),
         Command::Demo(_) => not_built("demo", "#4 (phone emulator) and #7 (TUI)"),
-        Command::Server(_) => not_built("server", "#3 (reference cluster)"),
+        Command::Server(args) => servercmd::run(&args),
         Command::Phone(_) => not_built("phone", "#4 (phone emulator)"),
         Command::Fleet(_) => not_built("fleet", "#4 (phone emulator)"),
         Command::Tui(_) => not_built("tui", "#7 (the QA dashboard)"),

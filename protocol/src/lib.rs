@@ -11,7 +11,9 @@
 //!   transport; every [`emapi::EmApiError`] names the EM code to answer with.
 //! - [`codes`]: the EM code catalogue (EMService 0–47, EMApp 201–216), the exact text a phone
 //!   shows for each ([`codes::login_display_text`]) and the way back ([`codes::code_from_page_text`]).
+//! - [`devicecfg`]: the `SEP<MAC>.cnf.xml` device configuration file (lines, SIP proxy, services).
 
 pub mod cipxml;
 pub mod codes;
+pub mod devicecfg;
 pub mod emapi;

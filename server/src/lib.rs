@@ -1,1 +1,69 @@
-//! emroam's reference clusters (placeholder; being written).
+//! emroam's reference clusters: Cisco Unified CM 12.x-style Extension Mobility.
+//!
+//! Layout:
+//! - [`topology`]: the TOML topology file (clusters, users, profiles, phones) and patterns.
+//! - [`params`]: EM service parameters, changeable at run time.
+//! - [`cluster`]: one cluster's state ([`Cluster`], a cheap handle): directory, logins,
+//!   switches, pending restarts. [`store`] persists logins in SQLite through a writer thread.
+//! - [`ops`]: the EM operations, one module each (login, logout, logoutAll, the queries).
+//! - [`em`]: EM codes and [`em::EmError`].
+//! - [`counters`]: RTMT's "Cisco Extension Mobility" counters.
+//! - HTTP front ends: [`emapp`] (phones), [`emservice`] (EM API), [`configsrv`] (config files),
+//!   [`admin`] (admin and fault injection), all served by [`http`].
+//! - [`server`]: starting clusters on listeners, and [`run`] for `emroam server`.
+//!
+//! Starting clusters in-process (tests bind `127.0.0.1:0`):
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), emroam_server::ServerError> {
+//! use emroam_server::{ClusterListeners, Options, Topology};
+//! let topo = Topology::load("profiles/topologies/seed.toml".as_ref())?;
+//! let l = ClusterListeners::ephemeral().await.expect("bind");
+//! let token = tokio_util::sync::CancellationToken::new();
+//! let running = emroam_server::start(&topo, vec![("cluster1".into(), l)], &Options::default(), token).await?;
+//! let (http, config) = running.addrs("cluster1").expect("started");
+//! # let _ = (http, config);
+//! running.shutdown().await; // or cancel the token and `running.wait().await`
+//! # Ok(()) }
+//! ```
+//!
+//! Choices where Cisco's behaviour is UNCONFIRMED (reference §8):
+//! - An unknown device on the EM application: the first page and a logout answer code 11
+//!   ("Device does not exist", `Login is unavailable(11)`); a submitted login checks the
+//!   credentials first (201) and then answers 205, as observed on CUCM by CEM-PIN-Brute
+//!   (reference §2.4). The EM API answers 11.
+//! - The chosen device profile comes back as `deviceProfile=NAME`, with a single-use
+//!   `ticket=` (valid 2 minutes) instead of the PIN, on the menu items' URLs.
+//! - Login pages: a `CiscoIPPhoneInput` with `userid` and `seq` (flags `NP`); logout confirmation
+//!   a `CiscoIPPhoneText` with a Yes softkey to `…&doLogout=true`; success a `CiscoIPPhoneText`
+//!   `Login Successful` / `Logout Successful` with `Refresh: 3; url=Init:Services`.
+//! - `exclusiveDuration/time` is minutes.
+//! - RequestsHandled counts EM application and EM service HTTP requests; RequestsInProgress
+//!   counts login/logout operations holding a throttle slot (so it never exceeds Maximum
+//!   Concurrent Requests); Total Login/LogoutRequestsAttempted counts every login or logout
+//!   operation started, throttled ones included.
+//! - Counters: `GET /metrics` (Prometheus text,
+//!   `cisco_extension_mobility{cluster="c1",counter="RequestsThrottled"} 3`, plus
+//!   `emroam_em_code_total{cluster,code}`) and `GET /metrics.json` (= `/api/counters`):
+//!   `{"cluster": "c1", "counters": {"RequestsHandled": n, …, "codes": {"26": n}}}`.
+//! - Admin routes: see [`admin`].
+
+pub mod admin;
+pub mod cluster;
+pub mod configsrv;
+pub mod counters;
+pub mod em;
+pub mod emapp;
+pub mod emservice;
+pub mod error;
+pub mod http;
+pub mod ops;
+pub mod params;
+pub mod server;
+pub mod store;
+pub mod topology;
+
+pub use cluster::Cluster;
+pub use error::ServerError;
+pub use server::{ClusterListeners, Options, Running, run, run_with, start};
+pub use topology::Topology;

@@ -1,4 +1,5 @@
 //! Integration tests for the `emroam` binary and library.
 
+mod server;
 mod util;
 mod xml;

@@ -1,0 +1,94 @@
+//! `emroam server`: run reference clusters from a topology file until Ctrl-C or SIGTERM.
+//!
+//! Builds the tokio runtime and the root [`CancellationToken`] (cancelled by
+//! [`shutdown_signal`]), then hands over to [`emroam_server::run_with`]. Once every cluster is
+//! serving it prints one line per cluster on stdout, `cluster ID http ADDR config ADDR`, so
+//! scripts (and tests, with port 0 in the topology) learn the bound addresses.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use emroam_server::http::Limits;
+use emroam_server::{Options, Topology};
+use tokio_util::sync::CancellationToken;
+
+use crate::Exit;
+use crate::cli::ServerArgs;
+
+/// Runs `emroam server`.
+///
+/// # Errors
+/// The runtime cannot start, a listener cannot be bound, the data directory is unusable.
+/// A bad topology file is reported and exits 2.
+pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
+    let topo = match Topology::load(&args.topology) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("emroam server: {}: {e}", args.topology.display());
+            return Ok(Exit::BadInput);
+        }
+    };
+    if let Some(bad) = args.clusters.iter().find(|c| topo.cluster(c).is_none()) {
+        eprintln!(
+            "emroam server: no cluster {bad:?} in {}",
+            args.topology.display()
+        );
+        return Ok(Exit::BadInput);
+    }
+    let opts = Options {
+        data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
+        admin_token: args.admin_token.clone(),
+        limits: Limits {
+            drain_deadline: Duration::from_secs(args.drain_secs),
+            ..Limits::default()
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    rt.block_on(async {
+        let token = CancellationToken::new();
+        tokio::spawn(shutdown_signal(token.clone()));
+        emroam_server::run_with(&topo, &args.clusters, &opts, token, |running| {
+            let mut out = std::io::stdout().lock();
+            for c in running.clusters() {
+                if let Some((http, config)) = running.addrs(c.id()) {
+                    let _ = writeln!(out, "cluster {} http {http} config {config}", c.id());
+                }
+            }
+            let _ = out.flush();
+        })
+        .await
+    })
+    .context("reference server")?;
+    Ok(Exit::Ok)
+}
+
+/// Cancels `token` on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+        () = token.cancelled() => return,
+    }
+    tracing::warn!("shutdown requested; draining");
+    token.cancel();
+}

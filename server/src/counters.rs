@@ -1,0 +1,249 @@
+//! Counters mirroring RTMT's "Cisco Extension Mobility" PerfMon object, plus counts by EM code.
+//!
+//! Plain atomics, bumped on the request path without locks; [`Counters::snapshot`] reads them
+//! for `/metrics` (Prometheus text) and `/metrics.json`. RequestsThrottled is bumped exactly
+//! once per code-26 answer, by [`Counters::try_begin`], so it equals the 26s clients see.
+//!
+//! The throttle is a compare-and-swap gauge rather than a `tokio::sync::Semaphore`: it is the
+//! same non-queueing `try_acquire`, but its limit is read per request, so Maximum Concurrent
+//! Requests can change at run time (admin API) without re-sizing permits, and the gauge *is*
+//! RequestsInProgress, so the two can never disagree.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use serde::Serialize;
+
+/// RTMT's exact counter names, in the order RTMT lists them.
+pub const COUNTER_NAMES: [&str; 6] = [
+    "RequestsHandled",
+    "RequestsInProgress",
+    "RequestsThrottled",
+    "LoginsSuccessful",
+    "LogoutsSuccessful",
+    "Total Login/LogoutRequestsAttempted",
+];
+
+/// Codes are < 256 (EM service 0–47, EM application 201–216).
+const CODE_SLOTS: usize = 256;
+
+/// One cluster's counters.
+#[derive(Debug)]
+pub struct Counters {
+    requests_handled: AtomicU64,
+    in_progress: AtomicU64,
+    /// Highest RequestsInProgress seen (emroam's check that the throttle holds).
+    in_progress_peak: AtomicU64,
+    throttled: AtomicU64,
+    logins: AtomicU64,
+    logouts: AtomicU64,
+    attempted: AtomicU64,
+    by_code: [AtomicU64; CODE_SLOTS],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            requests_handled: AtomicU64::new(0),
+            in_progress: AtomicU64::new(0),
+            in_progress_peak: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            logins: AtomicU64::new(0),
+            logouts: AtomicU64::new(0),
+            attempted: AtomicU64::new(0),
+            by_code: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+/// A held throttle slot: one login/logout in progress; released on drop.
+#[derive(Debug)]
+pub struct InProgress<'a> {
+    counters: &'a Counters,
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.counters.in_progress.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CounterSnapshot {
+    /// `RequestsHandled`: EM HTTP requests handled (EM application and EM service).
+    #[serde(rename = "RequestsHandled")]
+    pub requests_handled: u64,
+    /// `RequestsInProgress`: login/logout operations in progress now.
+    #[serde(rename = "RequestsInProgress")]
+    pub requests_in_progress: u64,
+    /// `RequestsThrottled`: login/logout requests answered 26.
+    #[serde(rename = "RequestsThrottled")]
+    pub requests_throttled: u64,
+    /// `LoginsSuccessful`.
+    #[serde(rename = "LoginsSuccessful")]
+    pub logins_successful: u64,
+    /// `LogoutsSuccessful` (including automatic logouts).
+    #[serde(rename = "LogoutsSuccessful")]
+    pub logouts_successful: u64,
+    /// `Total Login/LogoutRequestsAttempted`.
+    #[serde(rename = "Total Login/LogoutRequestsAttempted")]
+    pub attempted: u64,
+    /// Highest RequestsInProgress since start (not an RTMT counter).
+    pub requests_in_progress_peak: u64,
+    /// Answers by EM code (errors only; success has no code).
+    pub codes: BTreeMap<u16, u64>,
+}
+
+impl CounterSnapshot {
+    /// The six RTMT counters as (name, value).
+    pub fn rtmt(&self) -> [(&'static str, u64); 6] {
+        [
+            (COUNTER_NAMES[0], self.requests_handled),
+            (COUNTER_NAMES[1], self.requests_in_progress),
+            (COUNTER_NAMES[2], self.requests_throttled),
+            (COUNTER_NAMES[3], self.logins_successful),
+            (COUNTER_NAMES[4], self.logouts_successful),
+            (COUNTER_NAMES[5], self.attempted),
+        ]
+    }
+
+    /// Prometheus text exposition for one cluster.
+    pub fn to_prometheus(&self, cluster: &str) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        s.push_str("# HELP cisco_extension_mobility RTMT \"Cisco Extension Mobility\" counters; `counter` is RTMT's exact name.\n");
+        s.push_str("# TYPE cisco_extension_mobility gauge\n");
+        for (name, v) in self.rtmt() {
+            let _ = writeln!(
+                s,
+                "cisco_extension_mobility{{cluster=\"{cluster}\",counter=\"{name}\"}} {v}"
+            );
+        }
+        s.push_str(
+            "# HELP emroam_em_requests_in_progress_peak Highest RequestsInProgress since start.\n",
+        );
+        s.push_str("# TYPE emroam_em_requests_in_progress_peak gauge\n");
+        let _ = writeln!(
+            s,
+            "emroam_em_requests_in_progress_peak{{cluster=\"{cluster}\"}} {}",
+            self.requests_in_progress_peak
+        );
+        s.push_str("# HELP emroam_em_code_total EM answers by EM error code.\n");
+        s.push_str("# TYPE emroam_em_code_total counter\n");
+        for (code, v) in &self.codes {
+            let _ = writeln!(
+                s,
+                "emroam_em_code_total{{cluster=\"{cluster}\",code=\"{code}\"}} {v}"
+            );
+        }
+        s
+    }
+}
+
+impl Counters {
+    /// Counts one EM HTTP request handled.
+    pub fn request_handled(&self) {
+        self.requests_handled.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one login or logout attempt.
+    pub fn attempted(&self) {
+        self.attempted.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a successful login.
+    pub fn login_ok(&self) {
+        self.logins.fetch_add(1, Relaxed);
+    }
+
+    /// Counts successful logouts.
+    pub fn logouts_ok(&self, n: u64) {
+        self.logouts.fetch_add(n, Relaxed);
+    }
+
+    /// Counts one answer with an EM error code.
+    pub fn code(&self, code: u16) {
+        if let Some(c) = self.by_code.get(usize::from(code)) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Takes a throttle slot if fewer than `max` operations are in progress; otherwise counts
+    /// the request as throttled (the caller answers 26) and returns `None`. Never waits.
+    pub fn try_begin(&self, max: u32) -> Option<InProgress<'_>> {
+        let max = u64::from(max);
+        let mut cur = self.in_progress.load(Relaxed);
+        loop {
+            if cur >= max {
+                self.throttled.fetch_add(1, Relaxed);
+                return None;
+            }
+            match self
+                .in_progress
+                .compare_exchange_weak(cur, cur + 1, Relaxed, Relaxed)
+            {
+                Ok(_) => {
+                    self.in_progress_peak.fetch_max(cur + 1, Relaxed);
+                    return Some(InProgress { counters: self });
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            requests_handled: self.requests_handled.load(Relaxed),
+            requests_in_progress: self.in_progress.load(Relaxed),
+            requests_throttled: self.throttled.load(Relaxed),
+            logins_successful: self.logins.load(Relaxed),
+            logouts_successful: self.logouts.load(Relaxed),
+            attempted: self.attempted.load(Relaxed),
+            requests_in_progress_peak: self.in_progress_peak.load(Relaxed),
+            codes: self
+                .by_code
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let v = c.load(Relaxed);
+                    (v > 0).then_some((i as u16, v))
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_counts_exactly() {
+        let c = Counters::default();
+        let a = c.try_begin(2).unwrap();
+        let b = c.try_begin(2).unwrap();
+        assert!(c.try_begin(2).is_none());
+        drop(a);
+        let _d = c.try_begin(2).unwrap();
+        drop(b);
+        let s = c.snapshot();
+        assert_eq!(s.requests_throttled, 1);
+        assert_eq!(s.requests_in_progress, 1);
+        assert_eq!(s.requests_in_progress_peak, 2);
+    }
+
+    #[test]
+    fn prometheus_names_are_rtmt_names() {
+        let c = Counters::default();
+        c.code(26);
+        c.code(201);
+        let text = c.snapshot().to_prometheus("cluster1");
+        assert!(text.contains("cisco_extension_mobility{cluster=\"cluster1\",counter=\"Total Login/LogoutRequestsAttempted\"} 0"));
+        assert!(text.contains("emroam_em_code_total{cluster=\"cluster1\",code=\"201\"} 1"));
+        let json = serde_json::to_value(c.snapshot()).unwrap();
+        assert_eq!(json["RequestsThrottled"], 0);
+        assert_eq!(json["codes"]["26"], 1);
+    }
+}

@@ -1,0 +1,41 @@
+//! The server's error types: [`ServerError`] for starting and running clusters, and
+//! [`crate::http::HttpError`] (in `http`, beside its one mapping to a response, `into_response`)
+//! for requests refused before any EM logic.
+
+use crate::store::StoreError;
+use crate::topology::TopologyError;
+
+/// Why clusters could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The topology file is bad.
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    /// `--cluster` named a cluster the topology lacks.
+    #[error("no cluster {0:?} in the topology")]
+    UnknownCluster(String),
+    /// A listener could not be bound.
+    #[error("cluster {cluster}: cannot listen on {addr}: {source}")]
+    Bind {
+        /// Cluster ID.
+        cluster: String,
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The data directory is unusable.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The login database failed to open.
+    #[error("cluster {0}: {1}")]
+    Store(String, StoreError),
+    /// A bug or a panicked task.
+    #[error("internal error: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,311 @@
+//! Starting clusters: on listeners the caller bound ([`start`], what tests use with
+//! `127.0.0.1:0`), or on the topology's addresses ([`run`], what `emroam server` calls).
+//!
+//! Each cluster serves two ports: HTTP (EM application, EM service, counters, admin) and config
+//! files. Several clusters can run in one process, each on its own addresses. Shutdown: the
+//! root token is cancelled → listeners stop accepting and in-flight requests drain (up to the
+//! deadline) → cluster timers stop → the trackers are awaited.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hyper::StatusCode;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cluster::Cluster;
+use crate::error::ServerError;
+use crate::http::{self, HttpError, Limits, Req, Resp, into_response, respond};
+use crate::topology::{ClusterSpec, Topology};
+use crate::{admin, configsrv, emapp, emservice};
+
+/// Server-wide options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Where each cluster keeps `<id>.db` (`None`: in memory, logins lost at exit).
+    pub data_dir: Option<PathBuf>,
+    /// Token that lets non-loopback peers use `/admin/` (`Authorization: Bearer ...`).
+    pub admin_token: Option<String>,
+    /// Connection limits and the drain deadline.
+    pub limits: Limits,
+}
+
+/// The two listeners of one cluster.
+#[derive(Debug)]
+pub struct ClusterListeners {
+    /// HTTP port (8080).
+    pub http: TcpListener,
+    /// Config-file port (6970).
+    pub config: TcpListener,
+}
+
+impl ClusterListeners {
+    /// Binds the topology's addresses.
+    ///
+    /// # Errors
+    /// [`ServerError::Bind`].
+    pub async fn bind(spec: &ClusterSpec) -> Result<ClusterListeners, ServerError> {
+        let bind = |port: u16| {
+            let addr = SocketAddr::new(spec.address, port);
+            async move {
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        cluster: spec.id.clone(),
+                        addr,
+                        source,
+                    })
+            }
+        };
+        Ok(ClusterListeners {
+            http: bind(spec.ports.http).await?,
+            config: bind(spec.ports.config).await?,
+        })
+    }
+
+    /// Binds two ephemeral ports on 127.0.0.1 (tests).
+    ///
+    /// # Errors
+    /// The bind failed.
+    pub async fn ephemeral() -> std::io::Result<ClusterListeners> {
+        Ok(ClusterListeners {
+            http: TcpListener::bind("127.0.0.1:0").await?,
+            config: TcpListener::bind("127.0.0.1:0").await?,
+        })
+    }
+}
+
+/// Request context of a cluster's HTTP port.
+#[derive(Debug, Clone)]
+pub struct HttpCtx {
+    /// The cluster this port belongs to.
+    pub cluster: Cluster,
+    /// Every cluster of the process (for the admin API).
+    pub all: Arc<[Cluster]>,
+    /// Admin token.
+    pub admin_token: Option<Arc<str>>,
+}
+
+/// Routes one request of a cluster's HTTP port; callable without a socket.
+pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
+    let c = &ctx.cluster;
+    match req.path.as_str() {
+        emapp::PATH => emapp::handle(c, req).await,
+        emservice::PATH => emservice::handle(c, req).await,
+        "/metrics" => respond(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            c.counters().snapshot().to_prometheus(c.id()),
+        ),
+        "/metrics.json" | "/api/counters" => http::json(StatusCode::OK, &admin::counters_doc(c)),
+        p if p == "/admin" || p.starts_with("/admin/") => {
+            admin::handle(&ctx.all, ctx.admin_token.as_deref(), req).await
+        }
+        _ => into_response(HttpError::NotFound),
+    }
+}
+
+/// Clusters being served; dropping it does not stop them (cancel the token given to [`start`]).
+#[derive(Debug)]
+pub struct Running {
+    clusters: Arc<[Cluster]>,
+    addrs: Vec<(SocketAddr, SocketAddr)>,
+    serving: TaskTracker,
+    shutdown: CancellationToken,
+    deadline: std::time::Duration,
+}
+
+impl Running {
+    /// The clusters, in start order.
+    pub fn clusters(&self) -> &[Cluster] {
+        &self.clusters
+    }
+
+    /// A cluster by ID.
+    pub fn cluster(&self, id: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.id() == id)
+    }
+
+    /// (HTTP, config) addresses of a cluster.
+    pub fn addrs(&self, id: &str) -> Option<(SocketAddr, SocketAddr)> {
+        self.clusters
+            .iter()
+            .position(|c| c.id() == id)
+            .map(|i| self.addrs[i])
+    }
+
+    /// Waits until the shutdown token is cancelled and everything has drained (each step
+    /// bounded by the drain deadline).
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        self.serving.close();
+        if tokio::time::timeout(self.deadline * 2, self.serving.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("listeners did not stop within the deadline");
+        }
+        for c in self.clusters.iter() {
+            c.token().cancel();
+            c.tracker().close();
+        }
+        for c in self.clusters.iter() {
+            if tokio::time::timeout(self.deadline, c.tracker().wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(cluster = %c.id(), "cluster tasks did not finish within the deadline");
+            }
+        }
+    }
+
+    /// Cancels the shutdown token and waits for the drain.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+}
+
+/// Starts the named clusters of `topo` on listeners the caller bound.
+///
+/// # Errors
+/// An unknown cluster ID, or a database that cannot be opened.
+pub async fn start(
+    topo: &Topology,
+    listeners: Vec<(String, ClusterListeners)>,
+    opts: &Options,
+    shutdown: CancellationToken,
+) -> Result<Running, ServerError> {
+    if let Some(dir) = &opts.data_dir {
+        std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let mut clusters = Vec::new();
+    for (id, l) in &listeners {
+        let spec = topo
+            .cluster(id)
+            .ok_or_else(|| ServerError::UnknownCluster(id.clone()))?;
+        let c = Cluster::open(topo, spec, opts.data_dir.as_deref(), shutdown.child_token()).await?;
+        if let Ok(a) = l.http.local_addr() {
+            c.set_http_addr(a);
+        }
+        clusters.push(c);
+    }
+    let all: Arc<[Cluster]> = clusters.into();
+    let serving = TaskTracker::new();
+    let token: Option<Arc<str>> = opts.admin_token.as_deref().map(Arc::from);
+    let mut addrs = Vec::new();
+    for ((_, l), c) in listeners.into_iter().zip(all.iter()) {
+        let http_addr = l
+            .http
+            .local_addr()
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        let config_addr = l
+            .config
+            .local_addr()
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        addrs.push((http_addr, config_addr));
+        let ctx = HttpCtx {
+            cluster: c.clone(),
+            all: all.clone(),
+            admin_token: token.clone(),
+        };
+        let http_handler = move |req: hyper::Request<hyper::body::Incoming>, peer: SocketAddr| {
+            let ctx = ctx.clone();
+            async move {
+                match http::read_request(req, peer).await {
+                    Ok(r) => handle_http(&ctx, &r).await,
+                    Err(e) => into_response(e),
+                }
+            }
+        };
+        let cc = c.clone();
+        let config_handler = move |req: hyper::Request<hyper::body::Incoming>, peer: SocketAddr| {
+            let cc = cc.clone();
+            async move {
+                match http::read_request(req, peer).await {
+                    Ok(r) => configsrv::handle(&cc, &r).await,
+                    Err(e) => into_response(e),
+                }
+            }
+        };
+        serving.spawn(http::serve(
+            l.http,
+            http_handler,
+            opts.limits,
+            c.watch_listeners(),
+            shutdown.clone(),
+        ));
+        serving.spawn(http::serve(
+            l.config,
+            config_handler,
+            opts.limits,
+            c.watch_listeners(),
+            shutdown.clone(),
+        ));
+        tracing::info!(cluster = %c.id(), http = %http_addr, config = %config_addr, "cluster serving");
+    }
+    Ok(Running {
+        clusters: all,
+        addrs,
+        serving,
+        shutdown,
+        deadline: opts.limits.drain_deadline,
+    })
+}
+
+/// Runs clusters of a topology on their own addresses until `shutdown` is cancelled, then
+/// drains and returns. `only`: cluster IDs to run (empty: all). A port of 0 in the topology
+/// binds an ephemeral port.
+///
+/// # Errors
+/// Unknown cluster, bind failure, unusable data directory or database.
+pub async fn run(
+    topo: &Topology,
+    only: &[String],
+    opts: &Options,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    run_with(topo, only, opts, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `ready` once every cluster is serving (to print the bound addresses).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with(
+    topo: &Topology,
+    only: &[String],
+    opts: &Options,
+    shutdown: CancellationToken,
+    ready: impl FnOnce(&Running),
+) -> Result<(), ServerError> {
+    let ids: Vec<String> = if only.is_empty() {
+        topo.clusters.iter().map(|c| c.id.clone()).collect()
+    } else {
+        for id in only {
+            if topo.cluster(id).is_none() {
+                return Err(ServerError::UnknownCluster(id.clone()));
+            }
+        }
+        let mut ids = only.to_vec();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let mut listeners = Vec::new();
+    for id in &ids {
+        let spec = topo
+            .cluster(id)
+            .ok_or_else(|| ServerError::UnknownCluster(id.clone()))?;
+        listeners.push((id.clone(), ClusterListeners::bind(spec).await?));
+    }
+    let running = start(topo, listeners, opts, shutdown).await?;
+    ready(&running);
+    running.wait().await;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! emroam-server integration tests: one binary, one module per area, shared helpers in `util`.
+
+// Helpers are `pub` for the sibling test modules; nothing here is a public API.
+#![allow(unreachable_pub)]
+
+mod admin;
+mod badinput;
+mod emapp;
+mod emservice;
+mod lifecycle;
+mod util;
