@@ -28,8 +28,10 @@
 //! ```
 //!
 //! Choices where Cisco's behaviour is UNCONFIRMED (reference §8):
-//! - An unknown device on the EM application answers code 11 ("Device does not exist";
-//!   `Login is unavailable(11)`), on the first page and on submit.
+//! - An unknown device on the EM application: the first page and a logout answer code 11
+//!   ("Device does not exist", `Login is unavailable(11)`); a submitted login checks the
+//!   credentials first (201) and then answers 205, as observed on CUCM by CEM-PIN-Brute
+//!   (reference §2.4). The EM API answers 11.
 //! - The chosen device profile comes back as `deviceProfile=NAME`, with a single-use
 //!   `ticket=` (valid 2 minutes) instead of the PIN, on the menu items' URLs.
 //! - Login pages: a `CiscoIPPhoneInput` with `userid` and `seq` (flags `NP`); logout confirmation

@@ -34,6 +34,7 @@ pub const LOGOUT_OK_TEXT: &str = "Logout Successful";
 
 fn fail(c: &Cluster, code: u16, logout: bool) -> Resp {
     c.counters().code(code);
+    tracing::debug!(cluster = %c.id(), code, logout, "EM application error page");
     let text = if logout {
         pages::logout_text(code)
     } else {

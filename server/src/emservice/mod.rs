@@ -36,6 +36,7 @@ fn message(code: u16) -> &'static str {
 
 fn fail(c: &Cluster, code: u16, msg: &str) -> Resp {
     c.counters().code(code);
+    tracing::debug!(cluster = %c.id(), code, "EM service failure");
     xml(Response::Failure {
         code,
         message: msg.to_owned(),

@@ -1,8 +1,9 @@
 //! Login: a user onto a device, with the user's device profile.
 //!
-//! Order of checks: throttle (26), origin (28/30), device (11, 22), credentials (201, 202,
-//! 23, 216), profile (205 / 12, or a choice among several), service time, then the login
-//! table (18, 25 or Auto Logout), the durable write (6), and finally the answer.
+//! Order of checks: throttle (26), origin (28/30), device (11, or for a phone's form the
+//! credentials then 205; 22), credentials (201, 202, 23, 216), profile (205 / 12, or a choice
+//! among several), service time, then the login table (18, 25 or Auto Logout), the durable
+//! write (6), and finally the answer.
 
 use std::time::Duration;
 
@@ -148,17 +149,29 @@ impl Login {
         let params = c.params();
         let _slot = super::begin(c, &params, &self.origin)?;
         let device = self.device.as_str();
-        let phone = c.phone(device).ok_or(EmError::new(
-            code::DEVICE_NOT_FOUND,
-            "device does not exist",
-        ))?;
+        let from_phone = !matches!(self.credential, Credential::Authorized { .. });
+        let Some(phone) = c.phone(device) else {
+            if from_phone {
+                // Observed on CUCM (reference §2.4, CEM-PIN-Brute): a phone-side login on an
+                // unknown device still checks the credentials (201), then fails for want of
+                // a profile on that device (205).
+                authenticate(c, device, &self.credential)?;
+                return Err(EmError::new(
+                    code::USER_PROFILE_ABSENT,
+                    "device does not exist",
+                ));
+            }
+            return Err(EmError::new(
+                code::DEVICE_NOT_FOUND,
+                "device does not exist",
+            ));
+        };
         if !phone.em_enabled {
             return Err(EmError::new(
                 code::DEVICE_LOGON_DISABLED,
                 "Extension Mobility not enabled on the device",
             ));
         }
-        let from_phone = !matches!(self.credential, Credential::Authorized { .. });
         let user_id = authenticate(c, device, &self.credential)?;
         let user = c
             .user(&user_id)

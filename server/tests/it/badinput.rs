@@ -88,7 +88,7 @@ async fn oversized_and_malformed_requests() {
     )
     .await;
     assert_eq!(st, StatusCode::OK);
-    assert!(body.contains("Login is unavailable(11)"), "{body}");
+    assert!(body.contains("Please try to login again (201)"), "{body}");
     let (st, body) = get(s.http, "/emapp/EMAppServlet?&&==&device&loginType=%00").await;
     assert_eq!(st, StatusCode::OK);
     assert!(body.contains("(207)"), "{body}");

@@ -121,18 +121,23 @@ async fn submit_errors_show_exact_texts() {
         login(&s, OFF, "bob", "12345").await,
         "Login is unavailable(22)"
     );
+    // Unknown device: credentials first (201), then 205, as observed on CUCM.
     assert_eq!(
         login(&s, "SEP0000000BEEF0", "bob", "12345").await,
-        "Login is unavailable(11)"
+        "Login is unavailable (205)"
+    );
+    assert_eq!(
+        login(&s, "SEP0000000BEEF0", "bob", "1").await,
+        "Please try to login again (201)"
     );
     let c = s.counters();
     assert_eq!(c.logins_successful, 0);
-    assert_eq!(c.attempted, 10);
+    assert_eq!(c.attempted, 11);
     assert_eq!(c.codes[&202], 2);
-    assert_eq!(c.codes[&201], 2);
+    assert_eq!(c.codes[&201], 3);
     assert_eq!(c.codes[&216], 1);
     assert_eq!(c.codes[&23], 2);
-    assert_eq!(c.codes[&205], 1);
+    assert_eq!(c.codes[&205], 2);
     assert!(s.cluster().logins().is_empty());
 }
 

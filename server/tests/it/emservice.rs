@@ -285,3 +285,20 @@ async fn remote_ip_and_via_from_the_request_are_validated() {
     );
     assert_eq!(s.counters().requests_throttled, 0);
 }
+
+#[tokio::test]
+async fn a_stopped_em_service_answers_503() {
+    let s = inproc(TOPO).await;
+    s.cluster().set_em_service_running(false);
+    let mut r = emroam_server::http::Req::get("/emservice/EMServiceServlet", PEER.parse().unwrap());
+    r.method = Method::POST;
+    r.body = bytes::Bytes::from(emroam_protocol::emapi::form_body(&doc(
+        "request",
+        EMAPI,
+        &login_op(P1, "bob", ""),
+    )));
+    assert_eq!(s.req(r.clone()).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    s.cluster().set_em_service_running(true);
+    assert_eq!(s.req(r).await.0, StatusCode::OK);
+    assert_eq!(s.counters().logins_successful, 1);
+}

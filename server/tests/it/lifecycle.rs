@@ -108,6 +108,24 @@ async fn config_file_follows_the_login() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(get(s.config, "/nonsense").await.0, StatusCode::NOT_FOUND);
+    let post = http(
+        s.config,
+        hyper::Method::POST,
+        &format!("/{P1}.cnf.xml"),
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(post.0, StatusCode::METHOD_NOT_ALLOWED);
+    // The EM application is not served on the config port, nor config files on the HTTP port.
+    assert_eq!(
+        get(s.config, "/emapp/EMAppServlet?device=x").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(s.http, &format!("/{P1}.cnf.xml")).await.0,
+        StatusCode::NOT_FOUND
+    );
     s.shutdown().await;
 }
 
