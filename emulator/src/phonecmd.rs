@@ -282,6 +282,14 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
         )
         .await;
         phone = p;
+        if let Some(c) = phone.config().filter(|c| c.parsed) {
+            writeln!(
+                tracer.out,
+                "config file: user {}, lines [{}] (SIP registration comes with a later issue)",
+                c.user_id.as_deref().unwrap_or("none (logout profile)"),
+                c.lines.join(", ")
+            )?;
+        }
         match outcome.result {
             Ok(s) => writeln!(tracer.out, "✔ {kind:?}: {s:?}\n")?,
             Err(f) => {

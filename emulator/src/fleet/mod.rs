@@ -34,8 +34,12 @@ use profile::{Model, Profile, Think, UserSpec};
 use schedule::{Arrivals, Rng};
 use stats::{Recorder, Snapshot};
 
-/// How often shards flush their recorders and the aggregator writes an interval.
+/// How often the aggregator writes an interval (log line, CSV row, snapshot).
 pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often shards hand their recorders to the aggregator: a quarter interval, with the
+/// aggregator's ticks half a flush after theirs, so each sample lands in its own interval.
+pub const FLUSH: Duration = Duration::from_millis(250);
 
 /// Phones per shard before another shard is added (at most [`MAX_SHARDS`]).
 pub const PHONES_PER_SHARD: usize = 64;
@@ -385,7 +389,7 @@ impl<T: Transport + 'static> Shard<T> {
         token: CancellationToken,
         drain: Duration,
     ) -> Vec<(String, Option<String>, bool)> {
-        let mut flush = tokio::time::interval(INTERVAL);
+        let mut flush = tokio::time::interval(FLUSH);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -547,7 +551,7 @@ async fn aggregate(
     let mut in_flight: HashMap<usize, u64> = HashMap::new();
     let mut phase = String::new();
     let mut last = Duration::ZERO;
-    let mut tick = tokio::time::interval_at(start + INTERVAL, INTERVAL);
+    let mut tick = tokio::time::interval_at(start + INTERVAL + FLUSH / 2, INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut write_interval = |interval: &mut Recorder,
                               total: &Recorder,

@@ -233,7 +233,7 @@ pub struct Snapshot {
     pub elapsed: Duration,
     /// Everything so far.
     pub total: Recorder,
-    /// Journeys in flight.
+    /// Journeys in flight, or waiting for their intended start (closed-model think time).
     pub in_flight: u64,
     /// The name of the current phase.
     pub phase: String,

@@ -402,6 +402,8 @@ pub struct Phone {
     service_template: Option<String>,
     /// What the phone believes: `Some(user)` after a successful login.
     logged_in: Option<String>,
+    /// What the last config file said (user, lines), for traces and checks.
+    config: Option<config::ConfigInfo>,
     trace: bool,
     state: PhoneState,
 }
@@ -414,6 +416,7 @@ impl Phone {
             spec,
             cookies: CookieJar::default(),
             logged_in: None,
+            config: None,
             trace: false,
             state: PhoneState::Idle,
         }
@@ -438,6 +441,11 @@ impl Phone {
     /// The user it believes is logged in on it.
     pub fn logged_in_user(&self) -> Option<&str> {
         self.logged_in.as_deref()
+    }
+
+    /// What the last config file fetched said (the profile's user and lines).
+    pub fn config(&self) -> Option<&config::ConfigInfo> {
+        self.config.as_ref()
     }
 
     /// Sets the login belief (a fleet that knows the cluster's state at start).
@@ -831,10 +839,11 @@ impl Phone {
             if info.em_service_url.is_none() && flow.restarting {
                 return self.fail(&flow, Cause::ServicesUnavailable(flow.task), out);
             }
-            if let Some(u) = info.em_service_url {
-                self.service_template = Some(u);
+            if let Some(u) = &info.em_service_url {
+                self.service_template = Some(u.clone());
             }
         }
+        self.config = Some(info);
         // Registration of the profile's lines: SIP comes with a later issue (no-op step).
         let success = if flow.restarting {
             Self::success_of(flow.task)
