@@ -1,10 +1,14 @@
 //! End-of-run reconciliation: what the fleet believes is logged in against what each cluster
-//! says through the EM API (`deviceUserQuery`), so leaked and missing logins are reported.
+//! says through the EM API, so leaked and missing logins are reported: `deviceUserQuery` for
+//! the fleet's devices, `userDevicesQuery` for its users (a user logged in on a device the
+//! fleet does not drive is a leak the device query cannot see).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use emroam_protocol::emapi::{self, AppInfo, DeviceUserQuery, Envelope, Response};
+use emroam_protocol::emapi::{
+    self, AppInfo, DeviceUserQuery, Envelope, Response, UserDevicesQuery,
+};
 
 use super::profile::Profile;
 use crate::driver::HttpClient;
@@ -38,18 +42,30 @@ pub async fn query(profile: &Profile, timeout: Duration) -> HashMap<String, Opti
     out
 }
 
-async fn device_users(
+async fn user_devices(
     client: &mut HttpClient,
     url: &str,
     app: &super::profile::AppUser,
-    devices: &[&String],
-) -> Result<Vec<emapi::DeviceUser>, String> {
-    let mut q = DeviceUserQuery::new(devices[0].clone());
-    q.device_names = devices.iter().map(|d| (*d).clone()).collect();
+    users: &[&String],
+) -> Result<Vec<emapi::UserDevices>, String> {
+    let mut q = UserDevicesQuery::new(users[0].clone());
+    q.user_ids = users.iter().map(|u| (*u).clone()).collect();
     let env = Envelope::new(
         AppInfo::with_password(app.id.clone(), app.password.clone()),
         q,
     );
+    match post(client, url, app, &env).await? {
+        Response::UserDevicesResults(v) => Ok(v),
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+async fn post(
+    client: &mut HttpClient,
+    url: &str,
+    app: &super::profile::AppUser,
+    env: &Envelope,
+) -> Result<Response, String> {
     let req = HttpRequest {
         method: Method::Post,
         url: url.to_owned(),
@@ -65,10 +81,24 @@ async fn device_users(
         Ok(resp) => return Err(format!("HTTP {}", resp.status)),
         Err(e) => return Err(e.to_string()),
     };
-    match emapi::parse_response(&resp.body) {
-        Ok(Response::DeviceUserResults(v)) => Ok(v),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
-        Err(e) => Err(e.to_string()),
+    emapi::parse_response(&resp.body).map_err(|e| e.to_string())
+}
+
+async fn device_users(
+    client: &mut HttpClient,
+    url: &str,
+    app: &super::profile::AppUser,
+    devices: &[&String],
+) -> Result<Vec<emapi::DeviceUser>, String> {
+    let mut q = DeviceUserQuery::new(devices[0].clone());
+    q.device_names = devices.iter().map(|d| (*d).clone()).collect();
+    let env = Envelope::new(
+        AppInfo::with_password(app.id.clone(), app.password.clone()),
+        q,
+    );
+    match post(client, url, app, &env).await? {
+        Response::DeviceUserResults(v) => Ok(v),
+        other => Err(format!("unexpected answer {other:?}")),
     }
 }
 
@@ -81,6 +111,15 @@ pub struct Mismatch {
     pub fleet: Option<String>,
     /// Who the cluster says is logged in.
     pub cluster: Option<String>,
+}
+
+/// A fleet user logged in on devices outside the fleet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserElsewhere {
+    /// The user.
+    pub user: String,
+    /// Where the cluster says they are.
+    pub devices: Vec<String>,
 }
 
 /// The outcome of reconciliation.
@@ -96,6 +135,10 @@ pub struct Reconciliation {
     pub missing: Vec<Mismatch>,
     /// Devices whose state the fleet lost (abandoned journeys), not compared.
     pub unknown: usize,
+    /// Users checked with `userDevicesQuery`.
+    pub users_checked: usize,
+    /// The fleet's users logged in on devices the fleet does not drive.
+    pub users_elsewhere: Vec<UserElsewhere>,
     /// Clusters without EM API access configured.
     pub skipped: Vec<String>,
     /// Queries that failed.
@@ -154,6 +197,40 @@ pub async fn reconcile(
                     (Some(_), Some(_)) => r.leaked.push(m),
                     _ => r.agree += 1,
                 }
+            }
+        }
+    }
+    // Users: anyone of the fleet's logged in on a device it does not drive is a leak.
+    let ours: std::collections::HashSet<&str> = profile
+        .targets
+        .iter()
+        .flat_map(|t| t.devices.iter().map(String::as_str))
+        .collect();
+    for t in &profile.targets {
+        let (Some(url), Some(app)) = (&t.emservice_url, &t.app_user) else {
+            continue;
+        };
+        let ids: Vec<&String> = t.users.iter().map(|u| &u.id).collect();
+        for chunk in ids.chunks(BATCH) {
+            match user_devices(&mut client, url, app, chunk).await {
+                Ok(v) => {
+                    r.users_checked += v.len();
+                    for u in v {
+                        let outside: Vec<String> = u
+                            .device_names
+                            .iter()
+                            .filter(|d| !ours.contains(d.as_str()))
+                            .cloned()
+                            .collect();
+                        if !outside.is_empty() {
+                            r.users_elsewhere.push(UserElsewhere {
+                                user: u.user_id,
+                                devices: outside,
+                            });
+                        }
+                    }
+                }
+                Err(e) => r.errors.push(format!("{}: users: {e}", t.cluster)),
             }
         }
     }

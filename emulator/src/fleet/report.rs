@@ -13,7 +13,8 @@
 //!   "clusters": [{ "cluster": str, "counts": Counts, "steps": [StepStats] }],
 //!   "slo":      [{ "name": str, "threshold": f64, "actual": f64, "passed": bool }],
 //!   "reconcile": null | { "checked", "agree", "leaked": [..], "missing": [..],
-//!                         "unknown", "skipped": [..], "errors": [..] },
+//!                         "unknown", "users_checked", "users_elsewhere": [..],
+//!                         "skipped": [..], "errors": [..] },
 //!   "faults":   [{ "at_s", "request", "result" }]
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, busy, failed,
@@ -308,6 +309,17 @@ impl Summary {
                         format!(", errors: {}", r.errors.join("; "))
                     },
                 );
+                if r.users_checked > 0 {
+                    let _ = writeln!(
+                        o,
+                        "reconcile: {} users checked, {} logged in on devices outside the fleet",
+                        r.users_checked,
+                        r.users_elsewhere.len()
+                    );
+                }
+                for u in r.users_elsewhere.iter().take(10) {
+                    let _ = writeln!(o, "  {} is logged in on {}", u.user, u.devices.join(", "));
+                }
                 for m in r.leaked.iter().chain(&r.missing).take(10) {
                     let _ = writeln!(
                         o,

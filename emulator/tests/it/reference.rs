@@ -421,3 +421,37 @@ path = "/admin/clusters/c1/emapp/start"
     );
     assert!(t.logins_ok > 0, "{}", s.table());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_finds_a_user_logged_in_outside_the_fleet() {
+    let c = Cluster::start(TOPO).await;
+    // bob logs in on a phone the fleet does not drive.
+    let p = booted(&c, "SEP000000001002").await;
+    let (_, o) = go(p, login(LoginType::Uid, "bob", "12345", None)).await;
+    assert_eq!(o.result, Ok(Success::LoggedIn));
+    let src = r#"
+name = "small"
+topology = "inline"
+[population]
+devices_per_cluster = 1
+[[phase]]
+duration = "1s"
+login_rate = 2.0
+"#;
+    let p = Profile::parse_with(src, "small.toml", None, Some(&c.topo)).unwrap();
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
+        elapsed: Duration::ZERO,
+        total: Recorder::new(1),
+        in_flight: 0,
+        phase: String::new(),
+    }));
+    let r = fleet::run(p, None, CancellationToken::new(), tx)
+        .await
+        .unwrap();
+    let rec = reconcile::reconcile(&r.profile, &r.beliefs, Duration::from_secs(5)).await;
+    assert!(rec.errors.is_empty(), "{rec:?}");
+    assert_eq!(rec.users_checked, 4);
+    assert_eq!(rec.users_elsewhere.len(), 1, "{rec:?}");
+    assert_eq!(rec.users_elsewhere[0].user, "bob");
+    assert_eq!(rec.users_elsewhere[0].devices, ["SEP000000001002"]);
+}

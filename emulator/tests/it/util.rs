@@ -297,6 +297,28 @@ async fn handle(
                             .collect(),
                     )
                 }
+                emapi::Request::UserDevicesQuery(q) => {
+                    let s = st.lock().unwrap();
+                    emapi::Response::UserDevicesResults(
+                        q.user_ids
+                            .iter()
+                            .map(|u| {
+                                let devices: Vec<String> = s
+                                    .logged_in
+                                    .iter()
+                                    .filter(|(_, who)| *who == u)
+                                    .map(|(d, _)| d.clone())
+                                    .collect();
+                                emapi::UserDevices {
+                                    user_id: u.clone(),
+                                    none: devices.is_empty(),
+                                    device_names: devices,
+                                    ..emapi::UserDevices::default()
+                                }
+                            })
+                            .collect(),
+                    )
+                }
                 _ => emapi::Response::failure(8),
             })
             .unwrap_or_else(|e| emapi::Response::failure(e.em_code()));
