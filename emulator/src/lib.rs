@@ -13,6 +13,16 @@
 //! - [`units`]: durations on the command line and in profiles.
 //! - [`servercmd`]: `emroam server`, reference clusters from a topology file.
 //!
+//! How they connect: a [`phone::Phone`] is a value; [`phone::Phone::step`] takes a
+//! [`phone::PhoneEvent`] and the time and returns [`phone::PhoneAction`]s (send this request,
+//! sleep until then, record this step, done). [`driver::run_task`] carries them out over a
+//! [`driver::Transport`] ([`driver::HttpClient`] on TCP, or a script under tokio's paused
+//! clock). `emroam phone` runs one phone with a [`phonecmd::Tracer`]; `emroam fleet` turns a
+//! [`fleet::profile::Profile`] into shards of phones paced against absolute time
+//! ([`fleet::run`]), whose [`fleet::stats::Recorder`]s an aggregator merges into
+//! [`fleet::stats::Snapshot`]s and, at the end, a [`fleet::report::Summary`], after
+//! [`fleet::reconcile`] has compared the fleet's beliefs with the clusters'.
+//!
 //! [`run`] is what `main` calls; tests call it too.
 
 pub mod cli;

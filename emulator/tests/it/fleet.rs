@@ -216,3 +216,29 @@ think = { dist = "constant", value = "50ms" }
     let s = Summary::of(&r, None);
     assert_eq!(s.totals.counts.logins_ok, fake.counters().logins_successful);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_pages_fail_journeys_not_the_fleet() {
+    let knobs = Knobs {
+        first_page: Some("<CiscoIPPhoneInput><URL>".into()),
+        ..Knobs::default()
+    };
+    let fake = spawn_fake(seed_users(6), knobs).await;
+    let p = profile(
+        &fake,
+        6,
+        r#"
+[[phase]]
+duration = "1s"
+phones = 6
+think = { dist = "constant", value = "50ms" }
+"#,
+    );
+    let (_, s) = run(p).await;
+    let t = &s.totals.counts;
+    assert!(t.failed > 10, "{}", s.table());
+    assert_eq!(t.by_cause.get("xml_error_4").copied(), Some(t.failed));
+    assert_eq!(t.logins_ok, 0);
+    assert_eq!(t.abandoned, 0);
+    assert!(!s.passed() || s.slo.is_empty());
+}
