@@ -13,7 +13,7 @@ use crate::Exit;
 use crate::cli::FleetArgs;
 use crate::fleet::profile::Profile;
 use crate::fleet::report::Summary;
-use crate::fleet::stats::{Recorder, Snapshot};
+use crate::fleet::stats::Snapshot;
 use crate::fleet::{self, OutFiles, reconcile};
 use crate::phone::Step;
 
@@ -60,7 +60,7 @@ pub fn progress_line(s: &Snapshot) -> String {
         format!("{:.1}ms", h.value_at_quantile(0.99) as f64 / 1000.0)
     });
     format!(
-        "{:>6.1}s {:<10} logins {}/{} logouts {}/{} busy {} failed {} late {} dropped {} in-flight {} journey p99 {}",
+        "{:>6.1}s {:<10} logins {}/{} logouts {}/{} busy {} failed {} late {} dropped {} in-flight {} logged-in {} journey p99 {}",
         s.elapsed.as_secs_f64(),
         s.phase,
         t.logins_ok,
@@ -72,6 +72,7 @@ pub fn progress_line(s: &Snapshot) -> String {
         t.late_starts,
         t.dropped,
         s.in_flight,
+        s.logged_in.iter().sum::<u64>(),
         p99
     )
 }
@@ -109,12 +110,7 @@ async fn show_progress(mut rx: watch::Receiver<Arc<Snapshot>>) {
 /// Output files that cannot be written.
 pub async fn run_config(cfg: FleetConfig, token: CancellationToken) -> anyhow::Result<Summary> {
     let n = cfg.profile.targets.len();
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot {
-        elapsed: Duration::ZERO,
-        total: Recorder::new(n),
-        in_flight: 0,
-        phase: String::new(),
-    }));
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
     let progress = cfg.progress.then(|| tokio::spawn(show_progress(snap_rx)));
     let timeout = cfg.profile.request_timeout;
     let out = cfg.out.clone();

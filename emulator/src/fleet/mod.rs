@@ -106,6 +106,8 @@ enum AggMsg {
         shard: usize,
         rec: Recorder,
         in_flight: u64,
+        /// Phones believed logged in, per cluster.
+        logged_in: Vec<u64>,
     },
     Phase(String),
 }
@@ -463,11 +465,20 @@ impl<T: Transport + 'static> Shard<T> {
 
     async fn flush(&mut self, agg: &mpsc::Sender<AggMsg>) {
         let rec = self.rec.take();
+        let mut logged_in = vec![0u64; self.rec.clusters().len()];
+        for (i, s) in self.slots.iter().enumerate() {
+            if self.logged_in(i)
+                && let Some(n) = logged_in.get_mut(s.cluster)
+            {
+                *n += 1;
+            }
+        }
         let _ = agg
             .send(AggMsg::Delta {
                 shard: self.idx,
                 rec,
                 in_flight: self.running.len() as u64,
+                logged_in,
             })
             .await;
     }
@@ -549,6 +560,7 @@ async fn aggregate(
     let mut total = Recorder::new(n);
     let mut interval = Recorder::new(n);
     let mut in_flight: HashMap<usize, u64> = HashMap::new();
+    let mut logged_in: HashMap<usize, Vec<u64>> = HashMap::new();
     let mut phase = String::new();
     let mut last = Duration::ZERO;
     let mut tick = tokio::time::interval_at(start + INTERVAL + FLUSH / 2, INTERVAL);
@@ -556,6 +568,7 @@ async fn aggregate(
     let mut write_interval = |interval: &mut Recorder,
                               total: &Recorder,
                               in_flight: u64,
+                              logged_in: Vec<u64>,
                               phase: &str,
                               last: &mut Duration| {
         let elapsed = start.elapsed();
@@ -567,13 +580,24 @@ async fn aggregate(
             total: total.clone(),
             in_flight,
             phase: phase.to_owned(),
+            logged_in,
         }));
         r
+    };
+    let per_cluster = |m: &HashMap<usize, Vec<u64>>| {
+        let mut v = vec![0u64; n];
+        for li in m.values() {
+            for (a, b) in v.iter_mut().zip(li) {
+                *a += b;
+            }
+        }
+        v
     };
     loop {
         tokio::select! {
             m = rx.recv() => match m {
-                Some(AggMsg::Delta { shard, rec, in_flight: f }) => {
+                Some(AggMsg::Delta { shard, rec, in_flight: f, logged_in: li }) => {
+                    logged_in.insert(shard, li);
                     total.merge(&rec);
                     interval.merge(&rec);
                     in_flight.insert(shard, f);
@@ -583,12 +607,20 @@ async fn aggregate(
             },
             _ = tick.tick() => {
                 let f = in_flight.values().sum();
-                write_interval(&mut interval, &total, f, &phase, &mut last)
+                write_interval(&mut interval, &total, f, per_cluster(&logged_in), &phase, &mut last)
                     .map_err(io_err(hlog_path.clone()))?;
             }
         }
     }
-    write_interval(&mut interval, &total, 0, &phase, &mut last).map_err(io_err(hlog_path))?;
+    write_interval(
+        &mut interval,
+        &total,
+        0,
+        per_cluster(&logged_in),
+        &phase,
+        &mut last,
+    )
+    .map_err(io_err(hlog_path))?;
     if let Some(c) = sinks.csv.as_mut() {
         let _ = c.flush();
     }

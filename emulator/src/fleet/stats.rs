@@ -237,6 +237,21 @@ pub struct Snapshot {
     pub in_flight: u64,
     /// The name of the current phase.
     pub phase: String,
+    /// Phones the fleet believes logged in, per cluster (target order): the state population.
+    pub logged_in: Vec<u64>,
+}
+
+impl Snapshot {
+    /// The snapshot before anything ran, for `n` clusters.
+    pub fn empty(n: usize) -> Self {
+        Self {
+            elapsed: Duration::ZERO,
+            total: Recorder::new(n),
+            in_flight: 0,
+            phase: String::new(),
+            logged_in: vec![0; n],
+        }
+    }
 }
 
 /// Where the aggregator writes each interval: the HdrHistogram interval log and the CSV

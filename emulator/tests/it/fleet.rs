@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use emroam::fleet::profile::Profile;
 use emroam::fleet::report::Summary;
-use emroam::fleet::stats::{Recorder, Snapshot};
+use emroam::fleet::stats::Snapshot;
 use emroam::fleet::{self, reconcile};
 use emroam::phone::Step;
 use tokio::sync::watch;
@@ -40,12 +40,7 @@ dn = 1
 }
 
 async fn run(p: Profile) -> (fleet::RunResult, Summary) {
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
-        elapsed: Duration::ZERO,
-        total: Recorder::new(1),
-        in_flight: 0,
-        phase: String::new(),
-    }));
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let timeout = p.request_timeout;
     let r = fleet::run(p, None, CancellationToken::new(), tx)
         .await
@@ -158,12 +153,7 @@ login_rate = 2.0
 "#,
     );
     let dir = std::env::temp_dir().join(format!("emroam-it-{}", std::process::id()));
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
-        elapsed: Duration::ZERO,
-        total: Recorder::new(1),
-        in_flight: 0,
-        phase: String::new(),
-    }));
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let out = fleet::OutFiles { dir: dir.clone() };
     let r = fleet::run(p, Some(out.clone()), CancellationToken::new(), tx)
         .await
@@ -203,12 +193,7 @@ think = { dist = "constant", value = "50ms" }
         tokio::time::sleep(Duration::from_millis(700)).await;
         t.cancel();
     });
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
-        elapsed: Duration::ZERO,
-        total: Recorder::new(1),
-        in_flight: 0,
-        phase: String::new(),
-    }));
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let started = std::time::Instant::now();
     let r = fleet::run(p, None, token, tx).await.unwrap();
     assert!(r.cancelled);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use emroam::driver::Transport;
 use emroam::fleet;
 use emroam::fleet::profile::Profile;
-use emroam::fleet::stats::{Recorder, Snapshot};
+use emroam::fleet::stats::Snapshot;
 use emroam::phone::{HttpFailure, HttpRequest, HttpResponse, Step};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -94,15 +94,16 @@ users = {{ prefix = "u", first = 0, count = {devices}, width = 4, pin = "1" }}
 }
 
 async fn run(p: Profile, t: Scripted) -> fleet::RunResult {
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
-        elapsed: Duration::ZERO,
-        total: Recorder::new(1),
-        in_flight: 0,
-        phase: String::new(),
-    }));
-    fleet::run_with(p, None, CancellationToken::new(), tx, move |_| t.clone())
+    run_snap(p, t).await.0
+}
+
+async fn run_snap(p: Profile, t: Scripted) -> (fleet::RunResult, Arc<Snapshot>) {
+    let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(1)));
+    let r = fleet::run_with(p, None, CancellationToken::new(), tx, move |_| t.clone())
         .await
-        .unwrap()
+        .unwrap();
+    let last = rx.borrow().clone();
+    (r, last)
 }
 
 fn ms(us: u64) -> f64 {
@@ -117,11 +118,15 @@ async fn open_model_latency_counts_from_the_intended_start() {
         stall: (t0 + Duration::from_secs(2), t0 + Duration::from_secs(3)),
         service: Duration::from_millis(20),
     };
-    let r = run(
+    let (r, snap) = run_snap(
         profile("[[phase]]\nduration = \"10s\"\nlogin_rate = 10.0\n", 100),
         t,
     )
     .await;
+    // The last snapshot: everything counted, 99 phones logged in, nothing in flight.
+    assert_eq!(snap.logged_in, [99]);
+    assert_eq!(snap.in_flight, 0);
+    assert_eq!(snap.total.totals().logins_ok, 99);
     let c = r.total.totals();
     assert_eq!(
         (c.logins_attempted, c.logins_ok, c.late_starts, c.dropped),

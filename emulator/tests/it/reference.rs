@@ -8,7 +8,7 @@ use std::time::Duration;
 use emroam::driver::{HttpClient, Quiet, run_task};
 use emroam::fleet::profile::Profile;
 use emroam::fleet::report::Summary;
-use emroam::fleet::stats::{Recorder, Snapshot};
+use emroam::fleet::stats::Snapshot;
 use emroam::fleet::{self, reconcile};
 use emroam::phone::{
     Cause, Credentials, LoginType, Model, Phone, PhoneSpec, Success, Task, TaskOutcome,
@@ -339,12 +339,7 @@ logout_rate = 10.0
 "#;
     let p = Profile::parse_with(profile_src, "exact.toml", None, Some(&c.topo)).unwrap();
     let before = c.counters();
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
-        elapsed: Duration::ZERO,
-        total: Recorder::new(1),
-        in_flight: 0,
-        phase: String::new(),
-    }));
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let r = fleet::run(p, None, CancellationToken::new(), tx)
         .await
         .unwrap();
@@ -397,12 +392,7 @@ at = "2s"
 path = "/admin/clusters/c1/emapp/start"
 "#;
     let p = Profile::parse_with(src, "faulty.toml", None, Some(&c.topo)).unwrap();
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
-        elapsed: Duration::ZERO,
-        total: Recorder::new(1),
-        in_flight: 0,
-        phase: String::new(),
-    }));
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let r = fleet::run(p, None, CancellationToken::new(), tx)
         .await
         .unwrap();
@@ -439,12 +429,7 @@ duration = "1s"
 login_rate = 2.0
 "#;
     let p = Profile::parse_with(src, "small.toml", None, Some(&c.topo)).unwrap();
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot {
-        elapsed: Duration::ZERO,
-        total: Recorder::new(1),
-        in_flight: 0,
-        phase: String::new(),
-    }));
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let r = fleet::run(p, None, CancellationToken::new(), tx)
         .await
         .unwrap();
