@@ -128,8 +128,9 @@ async fn sigterm_stops_the_fleet_and_still_reports() {
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // Through the shell's builtin, which every CI image has.
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status();
     let started = std::time::Instant::now();
     let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
