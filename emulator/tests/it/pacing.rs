@@ -198,3 +198,65 @@ think = { dist = "constant", value = "200ms" }
     // At most one phone holds the user at the end.
     assert!(r.beliefs.values().filter(|u| u.is_some()).count() <= 1);
 }
+
+/// Every key path of a JSON value (`a.b`, arrays as `a[]`), maps of counts collapsed.
+fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.push(p.clone());
+                if k != "by_cause" {
+                    key_paths(x, &p, out);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => {
+            if let Some(first) = a.first() {
+                key_paths(first, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_json_summary_matches_its_documented_schema() {
+    let t = Scripted {
+        logged_in: Arc::default(),
+        stall: (Instant::now(), Instant::now()),
+        service: Duration::from_millis(5),
+    };
+    let src = r#"
+[[phase]]
+duration = "2s"
+login_rate = 5.0
+[[fault]]
+at = "1s"
+url = "http://127.0.0.1:9/admin"
+[slo]
+success_ratio = 0.5
+"#;
+    let r = run(profile(src, 10), t).await;
+    let s = emroam::fleet::report::Summary::of(&r, Some(Default::default()));
+    let json = serde_json::to_value(&s).unwrap();
+    let mut keys = Vec::new();
+    key_paths(&json, "", &mut keys);
+    keys.sort();
+    keys.dedup();
+    let got = keys.join("\n") + "\n";
+    let golden = include_str!("summary-v1.keys");
+    assert_eq!(
+        got, golden,
+        "summary.json changed shape: update tests/it/summary-v1.keys, the schema in \
+         fleet/report.rs, and bump SCHEMA_VERSION if a field was renamed or removed"
+    );
+    assert_eq!(
+        json["schema_version"],
+        emroam::fleet::report::SCHEMA_VERSION
+    );
+}
