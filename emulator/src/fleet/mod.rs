@@ -163,6 +163,8 @@ struct Shard<T> {
     running: JoinSet<JourneyEnd<T>>,
     /// slot → (cluster, task) of each journey in flight, to count abandoned ones.
     in_flight: HashMap<usize, (usize, TaskKind)>,
+    /// Task id → slot of each journey in flight, to find the slot of a journey that panicked.
+    tasks: HashMap<tokio::task::Id, usize>,
     /// Closed-model phones waiting to try again (no free user), earliest first.
     retry: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
 }
@@ -237,7 +239,7 @@ impl<T: Transport + 'static> Shard<T> {
             return false;
         };
         self.in_flight.insert(i, (cluster, task.kind()));
-        self.running.spawn(async move {
+        let handle = self.running.spawn(async move {
             tokio::time::sleep_until(intended).await;
             let lag = Instant::now().saturating_duration_since(intended);
             let mut obs = Collect::default();
@@ -253,6 +255,7 @@ impl<T: Transport + 'static> Shard<T> {
                 lag,
             }
         });
+        self.tasks.insert(handle.id(), i);
         true
     }
 
@@ -400,10 +403,8 @@ impl<T: Transport + 'static> Shard<T> {
                     Some(ShardCmd::Closed { phones, think, until }) => self.closed(phones, think, until),
                     None => break,
                 },
-                Some(r) = self.running.join_next(), if !self.running.is_empty() => {
-                    if let Ok(end) = r {
-                        self.finish(end, !token.is_cancelled());
-                    }
+                Some(r) = self.running.join_next_with_id(), if !self.running.is_empty() => {
+                    self.joined(r, !token.is_cancelled());
                 }
                 _ = flush.tick() => self.flush(&agg).await,
                 () = tokio::time::sleep_until(self.retry.peek().map_or_else(Instant::now, |r| r.0.0)),
@@ -423,14 +424,11 @@ impl<T: Transport + 'static> Shard<T> {
         // Closed-model journeys still thinking have not begun: they are not worth waiting for.
         while !self.running.is_empty() {
             tokio::select! {
-                Some(r) = self.running.join_next() => {
-                    if let Ok(end) = r {
-                        self.finish(end, false);
-                    }
-                }
+                Some(r) = self.running.join_next_with_id() => self.joined(r, false),
                 () = &mut deadline => {
                     self.running.abort_all();
                     while self.running.join_next().await.is_some() {}
+                    self.tasks.clear();
                     for (slot, (cluster, task)) in std::mem::take(&mut self.in_flight) {
                         self.slots[slot].unknown = true;
                         self.rec.started(cluster, task, Duration::ZERO);
@@ -461,6 +459,41 @@ impl<T: Transport + 'static> Shard<T> {
                 Some((phone.spec().device.clone(), user, s.unknown))
             })
             .collect()
+    }
+
+    /// A journey task ended: normally, or by a panic (a bug), which costs that phone only.
+    fn joined(
+        &mut self,
+        r: Result<(tokio::task::Id, JourneyEnd<T>), tokio::task::JoinError>,
+        restart: bool,
+    ) {
+        match r {
+            Ok((id, end)) => {
+                self.tasks.remove(&id);
+                self.finish(end, restart);
+            }
+            Err(e) => {
+                let Some(i) = self.tasks.remove(&e.id()) else {
+                    return;
+                };
+                let (cluster, task) = self.in_flight.remove(&i).unwrap_or((0, TaskKind::Status));
+                tracing::error!(slot = i, error = %e, "a journey task failed; its phone is retired");
+                self.slots[i].unknown = true;
+                self.slots[i].closed_until = None;
+                self.rec.started(cluster, task, Duration::ZERO);
+                self.rec.outcome(
+                    cluster,
+                    &TaskOutcome {
+                        task,
+                        result: Err(crate::phone::Failure {
+                            cause: Cause::Internal,
+                            step: crate::phone::Step::Journey,
+                            shown: "Internal error".into(),
+                        }),
+                    },
+                );
+            }
+        }
     }
 
     async fn flush(&mut self, agg: &mpsc::Sender<AggMsg>) {
@@ -694,6 +727,7 @@ pub async fn run_with<T: Transport + 'static>(
             user_cursor: 0,
             running: JoinSet::new(),
             in_flight: HashMap::new(),
+            tasks: HashMap::new(),
             retry: std::collections::BinaryHeap::new(),
         })
         .collect();

@@ -217,6 +217,8 @@ pub enum Cause {
     UnexpectedPage(String),
     /// The task was abandoned (shutdown deadline).
     Abandoned,
+    /// The emulator itself failed (a bug; the fleet retires that phone and carries on).
+    Internal,
 }
 
 impl Cause {
@@ -241,6 +243,7 @@ impl Cause {
             Cause::BadConfig => "bad_config".into(),
             Cause::UnexpectedPage(_) => "unexpected_page".into(),
             Cause::Abandoned => "abandoned".into(),
+            Cause::Internal => "internal_error".into(),
         }
     }
 
@@ -267,6 +270,7 @@ impl Cause {
             Cause::BadConfig => "Configuration error".into(),
             Cause::UnexpectedPage(what) => format!("Unexpected page: {what}"),
             Cause::Abandoned => "Abandoned".into(),
+            Cause::Internal => "Internal error".into(),
         }
     }
 

@@ -21,6 +21,8 @@ struct Scripted {
     logged_in: Arc<Mutex<HashMap<String, String>>>,
     stall: (Instant, Instant),
     service: Duration,
+    /// A request for this device makes the transport panic (an emulator bug, simulated).
+    panic_on: Option<&'static str>,
 }
 
 fn param<'a>(url: &'a str, k: &str) -> Option<&'a str> {
@@ -71,6 +73,9 @@ impl Transport for Scripted {
                 tokio::time::sleep_until(this.stall.1).await;
             }
             tokio::time::sleep(this.service).await;
+            if this.panic_on.is_some_and(|d| url.contains(d)) {
+                panic!("simulated emulator bug");
+            }
             Ok(this.answer(&url))
         }
     }
@@ -117,6 +122,7 @@ async fn open_model_latency_counts_from_the_intended_start() {
         logged_in: Arc::default(),
         stall: (t0 + Duration::from_secs(2), t0 + Duration::from_secs(3)),
         service: Duration::from_millis(20),
+        panic_on: None,
     };
     let (r, snap) = run_snap(
         profile("[[phase]]\nduration = \"10s\"\nlogin_rate = 10.0\n", 100),
@@ -149,6 +155,7 @@ async fn closed_model_cycles_with_think_time() {
         logged_in: Arc::default(),
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(100),
+        panic_on: None,
     };
     let p = profile(
         "[[phase]]\nduration = \"10s\"\nphones = 5\nthink = { dist = \"constant\", value = \"1s\" }\n",
@@ -176,6 +183,7 @@ async fn closed_phones_without_a_free_user_wait_their_turn() {
         logged_in: Arc::default(),
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(10),
+        panic_on: None,
     };
     // Three phones, one user: only one can be logged in at a time; the others retry.
     let src = r##"
@@ -230,6 +238,7 @@ async fn the_json_summary_matches_its_documented_schema() {
         logged_in: Arc::default(),
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(5),
+        panic_on: None,
     };
     let src = r#"
 [[phase]]
@@ -259,4 +268,25 @@ success_ratio = 0.5
         json["schema_version"],
         emroam::fleet::report::SCHEMA_VERSION
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_journey_that_panics_costs_only_its_phone() {
+    let t = Scripted {
+        logged_in: Arc::default(),
+        stall: (Instant::now(), Instant::now()),
+        service: Duration::from_millis(10),
+        panic_on: Some("SEP000000009002"),
+    };
+    let p = profile(
+        "[[phase]]\nduration = \"3s\"\nphones = 4\nthink = { dist = \"constant\", value = \"100ms\" }\n",
+        4,
+    );
+    let r = run(p, t).await;
+    let c = r.total.totals();
+    assert_eq!(c.by_cause.get("internal_error"), Some(&1), "{c:?}");
+    assert_eq!(c.failed, 1);
+    assert!(c.logins_ok > 10, "{c:?}");
+    assert!(!r.beliefs.contains_key("SEP000000009002"));
+    assert_eq!(r.beliefs.len(), 3);
 }
