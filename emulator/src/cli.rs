@@ -46,8 +46,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub headless: bool,
     /// Shorten the demo (e.g. `20s`).
-    #[arg(long)]
-    pub duration: Option<String>,
+    #[arg(long, value_parser = crate::units::parse_positive_duration)]
+    pub duration: Option<std::time::Duration>,
 }
 
 /// `emroam server`.
@@ -151,8 +151,8 @@ pub struct FleetArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Shorten (or stretch) the profile's phases to last this long in total (e.g. `20s`).
-    #[arg(long)]
-    pub duration: Option<String>,
+    #[arg(long, value_parser = crate::units::parse_positive_duration)]
+    pub duration: Option<std::time::Duration>,
 }
 
 /// `emroam tui`.

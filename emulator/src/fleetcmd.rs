@@ -38,11 +38,7 @@ impl FleetConfig {
             return Err("--tui is not built yet (issue #7); run headless".into());
         }
         let mut profile = Profile::load(&a.profile).map_err(|e| e.to_string())?;
-        if let Some(d) = &a.duration {
-            let d = crate::units::parse_duration(d).map_err(|e| format!("--duration: {e}"))?;
-            if d.is_zero() {
-                return Err("--duration must be > 0".into());
-            }
+        if let Some(d) = a.duration {
             profile.scale_to(d);
         }
         Ok(Self {
