@@ -182,3 +182,27 @@ async fn phone_exit_code_says_whether_it_worked() {
     let o = emroam(vec!["phone".into(), "login".into()]).await;
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_ends_by_itself_with_the_report() {
+    let o = emroam(vec![
+        "demo".into(),
+        "--headless".into(),
+        "--duration".into(),
+        "3s".into(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("emroam fleet `demo`: "), "{stdout}");
+    assert!(
+        stdout.contains("reconcile: 9 devices checked, 9 agree, 0 leaked, 0 missing"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cluster3: LoginsSuccessful"), "{stdout}");
+}
