@@ -163,6 +163,8 @@ struct Shard<T> {
     running: JoinSet<JourneyEnd<T>>,
     /// slot → (cluster, task) of each journey in flight, to count abandoned ones.
     in_flight: HashMap<usize, (usize, TaskKind)>,
+    /// Emptied recorders coming back from the aggregator, so flushing allocates nothing.
+    spare: mpsc::Receiver<Recorder>,
     /// Task id → slot of each journey in flight, to find the slot of a journey that panicked.
     tasks: HashMap<tokio::task::Id, usize>,
     /// Closed-model phones waiting to try again (no free user), earliest first.
@@ -497,7 +499,10 @@ impl<T: Transport + 'static> Shard<T> {
     }
 
     async fn flush(&mut self, agg: &mpsc::Sender<AggMsg>) {
-        let rec = self.rec.take();
+        let rec = match self.spare.try_recv() {
+            Ok(spare) => std::mem::replace(&mut self.rec, spare),
+            Err(_) => self.rec.take(),
+        };
         let mut logged_in = vec![0u64; self.rec.clusters().len()];
         for (i, s) in self.slots.iter().enumerate() {
             if self.logged_in(i)
@@ -549,6 +554,7 @@ fn create(path: &Path) -> Result<Box<dyn std::io::Write + Send>, FleetError> {
 
 async fn aggregate(
     mut rx: mpsc::Receiver<AggMsg>,
+    spares: Vec<mpsc::Sender<Recorder>>,
     clusters: Vec<String>,
     start: Instant,
     out: Option<OutFiles>,
@@ -633,6 +639,11 @@ async fn aggregate(
                     logged_in.insert(shard, li);
                     total.merge(&rec);
                     interval.merge(&rec);
+                    let mut rec = rec;
+                    rec.reset();
+                    if let Some(back) = spares.get(shard) {
+                        let _ = back.try_send(rec);
+                    }
                     in_flight.insert(shard, f);
                 }
                 Some(AggMsg::Phase(p)) => phase = p,
@@ -715,8 +726,11 @@ pub async fn run_with<T: Transport + 'static>(
     let clusters: Vec<String> = profile.targets.iter().map(|t| t.cluster.clone()).collect();
     let n_phones: usize = profile.targets.iter().map(|t| t.devices.len()).sum();
     let n_shards = n_phones.div_ceil(PHONES_PER_SHARD).clamp(1, MAX_SHARDS);
+    let (spare_txs, mut spare_rxs): (Vec<_>, Vec<_>) =
+        (0..n_shards).map(|_| mpsc::channel::<Recorder>(2)).unzip();
     let mut shards: Vec<Shard<T>> = (0..n_shards)
         .map(|i| Shard {
+            spare: spare_rxs.remove(0),
             idx: i,
             slots: Vec::new(),
             users: Vec::new(),
@@ -801,7 +815,14 @@ pub async fn run_with<T: Transport + 'static>(
     let tracker = TaskTracker::new();
     let (agg_tx, agg_rx) = mpsc::channel(64);
     let start = Instant::now();
-    let agg = tracker.spawn(aggregate(agg_rx, clusters.clone(), start, out, snap));
+    let agg = tracker.spawn(aggregate(
+        agg_rx,
+        spare_txs,
+        clusters.clone(),
+        start,
+        out,
+        snap,
+    ));
     let mut txs = Vec::new();
     let mut shard_handles = Vec::new();
     for s in shards {

@@ -85,7 +85,10 @@ pub struct ClusterStats {
 impl ClusterStats {
     /// The histogram of a step, if it has samples.
     pub fn hist(&self, step: Step) -> Option<&Histogram<u64>> {
-        self.hists.get(step.index()).and_then(Option::as_ref)
+        self.hists
+            .get(step.index())
+            .and_then(Option::as_ref)
+            .filter(|h| !h.is_empty())
     }
 }
 
@@ -174,7 +177,7 @@ impl Recorder {
     pub fn merge(&mut self, o: &Recorder) {
         for (mine, theirs) in self.clusters.iter_mut().zip(&o.clusters) {
             for (h, t) in mine.hists.iter_mut().zip(&theirs.hists) {
-                if let Some(t) = t {
+                if let Some(t) = t.as_ref().filter(|t| !t.is_empty()) {
                     match h {
                         Some(h) => {
                             let _ = h.add(t);
@@ -184,6 +187,16 @@ impl Recorder {
                 }
             }
             mine.counts.merge(&theirs.counts);
+        }
+    }
+
+    /// Empties it, keeping its histograms' memory (a recycled recorder allocates nothing).
+    pub fn reset(&mut self) {
+        for c in &mut self.clusters {
+            for h in c.hists.iter_mut().flatten() {
+                h.reset();
+            }
+            c.counts = Counts::default();
         }
     }
 
@@ -220,9 +233,9 @@ impl Recorder {
 
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.clusters
-            .iter()
-            .all(|c| c.hists.iter().all(Option::is_none) && c.counts == Counts::default())
+        self.clusters.iter().all(|c| {
+            c.hists.iter().flatten().all(Histogram::is_empty) && c.counts == Counts::default()
+        })
     }
 }
 
@@ -412,6 +425,23 @@ mod tests {
         assert!((h.value_at_quantile(0.5) as f64 / 1000.0 - 50.0).abs() < 0.1);
         assert_eq!(total.step_all(Step::Journey).unwrap().len(), 101);
         assert!(total.clusters()[0].hist(Step::Config).is_none());
+    }
+
+    #[test]
+    fn a_reset_recorder_is_empty_and_keeps_nothing_visible() {
+        let mut r = Recorder::new(1);
+        r.sample(0, &sample(Step::EmPage, 5));
+        r.outcome(0, &fail(Cause::Timeout));
+        r.reset();
+        assert!(r.is_empty());
+        assert!(r.clusters()[0].hist(Step::EmPage).is_none());
+        assert!(r.step_all(Step::EmPage).is_none());
+        let mut total = Recorder::new(1);
+        total.merge(&r);
+        assert!(total.is_empty());
+        r.sample(0, &sample(Step::EmPage, 7));
+        total.merge(&r);
+        assert_eq!(total.clusters()[0].hist(Step::EmPage).unwrap().len(), 1);
     }
 
     #[derive(Clone, Default)]
