@@ -273,16 +273,15 @@ pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Elemen
         XmlError::parse(format!("line {}: {why}", line_of(text, at)))
     };
     loop {
-        let event = match reader.read_event() {
-            Ok(e) => e,
+        let event = reader.read_event();
+        let at_start = std::mem::replace(&mut first_event, false);
+        let is_start = matches!(event, Ok(Event::Start(_)));
+        match event {
             Err(e) => {
                 let at = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
                 return Err(XmlError::parse(format!("line {}: {e}", line_of(text, at))));
             }
-        };
-        let at_start = std::mem::replace(&mut first_event, false);
-        match event {
-            Event::Start(ref start) | Event::Empty(ref start) => {
+            Ok(Event::Start(ref start) | Event::Empty(ref start)) => {
                 if root_done {
                     return Err(fail(&reader, "content after the root element".into()));
                 }
@@ -293,14 +292,14 @@ pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Elemen
                     ));
                 }
                 let node = element(text, start).map_err(|why| fail(&reader, why))?;
-                if matches!(event, Event::Start(_)) {
+                if is_start {
                     open.push(nodes.len());
                 } else if open.is_empty() {
                     root_done = true;
                 }
                 nodes.push(node);
             }
-            Event::End(_) => {
+            Ok(Event::End(_)) => {
                 // quick-xml has checked the name matches the open tag.
                 let Some(at) = open.pop() else {
                     return Err(fail(&reader, "end tag without a start tag".into()));
@@ -311,7 +310,7 @@ pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Elemen
                 }
                 root_done = open.is_empty();
             }
-            Event::Text(t) => {
+            Ok(Event::Text(t)) => {
                 // XML 1.0 end-of-line handling only rewrites CR: without one, text is used
                 // as read.
                 let content = if has_cr {
@@ -330,7 +329,7 @@ pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Elemen
                     None => return Err(fail(&reader, "text outside the root element".into())),
                 }
             }
-            Event::CData(t) => match open.last() {
+            Ok(Event::CData(t)) => match open.last() {
                 Some(&at) => {
                     let content = if has_cr {
                         t.xml10_content()
@@ -341,7 +340,7 @@ pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Elemen
                 }
                 None => return Err(fail(&reader, "CDATA outside the root element".into())),
             },
-            Event::GeneralRef(r) => {
+            Ok(Event::GeneralRef(r)) => {
                 let resolved: Cow<'_, str> = if r.is_char_ref() {
                     match r.resolve_char_ref() {
                         Ok(Some(c)) if is_xml_char(c) => Cow::Owned(c.to_string()),
@@ -369,18 +368,18 @@ pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Elemen
             }
             // The charset was taken from a declaration at offset 0 only, so one anywhere
             // else (even after leading whitespace) is refused rather than misread.
-            Event::Decl(_) if !at_start => {
+            Ok(Event::Decl(_)) if !at_start => {
                 return Err(fail(&reader, "XML declaration not at the start".into()));
             }
             // DTDs are skipped, never expanded: entities they declare stay undefined.
-            Event::DocType(_) => {
+            Ok(Event::DocType(_)) => {
                 if seen_doctype || root_done || !open.is_empty() {
                     return Err(fail(&reader, "misplaced or repeated <!DOCTYPE>".into()));
                 }
                 seen_doctype = true;
             }
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-            Event::Eof => break,
+            Ok(Event::Decl(_) | Event::PI(_) | Event::Comment(_)) => {}
+            Ok(Event::Eof) => break,
         }
     }
     if let Some(&at) = open.last() {
