@@ -21,13 +21,16 @@ use super::{ParseOptions, XmlError};
 #[derive(Debug, Default)]
 pub(crate) struct Element<'a> {
     pub(crate) name: Cow<'a, str>,
-    pub(crate) attrs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub(crate) attrs: Vec<Attr<'a>>,
     pub(crate) children: Vec<Element<'a>>,
     /// Whitespace-only text before the first other text is not kept: every reader of
     /// `text` trims XML whitespace from both ends, and skipping it lets container elements
     /// (text only between their children) keep an empty, unallocated `text`.
     pub(crate) text: Cow<'a, str>,
 }
+
+/// An attribute: name and entity-decoded value.
+pub(crate) type Attr<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 impl<'a> Element<'a> {
     pub(crate) fn attr(&self, name: &str) -> Option<&str> {
@@ -291,13 +294,12 @@ pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Elemen
                         format!("elements nested deeper than {max_depth}"),
                     ));
                 }
-                let node = element(text, start).map_err(|why| fail(&reader, why))?;
                 if is_start {
                     open.push(nodes.len());
                 } else if open.is_empty() {
                     root_done = true;
                 }
-                nodes.push(node);
+                push_element(&mut nodes, text, start).map_err(|why| fail(&reader, why))?;
             }
             Ok(Event::End(_)) => {
                 // quick-xml has checked the name matches the open tag.
@@ -305,27 +307,28 @@ pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Elemen
                     return Err(fail(&reader, "end tag without a start tag".into()));
                 };
                 if at + 1 < nodes.len() {
-                    let children = nodes.drain(at + 1..).collect();
+                    let children = nodes.split_off(at + 1);
                     nodes[at].children = children;
                 }
                 root_done = open.is_empty();
             }
             Ok(Event::Text(t)) => {
-                // XML 1.0 end-of-line handling only rewrites CR: without one, text is used
-                // as read.
-                let content = if has_cr {
-                    t.xml10_content()
-                } else {
-                    t.into_inner()
-                };
+                // End-of-line handling below only turns CRs into LFs: whitespace stays so.
+                let blank = t.bytes().all(is_xml_space_byte);
                 match open.last() {
-                    Some(&at) => {
-                        let node = &mut nodes[at];
-                        if !(node.text.is_empty() && content.bytes().all(is_xml_space_byte)) {
-                            push_text(&mut node.text, content, text, reader.buffer_position());
-                        }
+                    Some(&at) if !(blank && nodes[at].text.is_empty()) => {
+                        // XML 1.0 end-of-line handling only rewrites CR: without one, text
+                        // is used as read.
+                        let content = if has_cr {
+                            t.xml10_content()
+                        } else {
+                            t.into_inner()
+                        };
+                        let pos = reader.buffer_position();
+                        push_text(&mut nodes[at].text, content, text, pos);
                     }
-                    None if content.bytes().all(is_xml_space_byte) => {}
+                    Some(_) => {}
+                    None if blank => {}
                     None => return Err(fail(&reader, "text outside the root element".into())),
                 }
             }
@@ -441,12 +444,38 @@ fn keep<'a>(src: &'a str, s: &str) -> Cow<'a, str> {
     }
 }
 
-fn element<'a>(src: &'a str, start: &BytesStart<'_>) -> Result<Element<'a>, String> {
+/// Checks a start tag and pushes its element (attributes decoded) onto `nodes`.
+fn push_element<'a>(
+    nodes: &mut Vec<Element<'a>>,
+    src: &'a str,
+    start: &BytesStart<'_>,
+) -> Result<(), String> {
     let qname = start.name();
     let name = qname.as_ref();
     if !is_name(name) {
         return Err(format!("{name:?} is not a valid element name"));
     }
+    // Most tags have no attributes: skip setting up the iterator (and its duplicate check).
+    let attrs = if start.attributes_raw().bytes().all(is_xml_space_byte) {
+        Vec::new()
+    } else {
+        attributes(src, name, start)?
+    };
+    nodes.push(Element {
+        name: keep(src, name),
+        attrs,
+        children: Vec::new(),
+        text: Cow::Borrowed(""),
+    });
+    Ok(())
+}
+
+/// The attributes of the start tag of `name`, checked and decoded.
+fn attributes<'a>(
+    src: &'a str,
+    name: &str,
+    start: &BytesStart<'_>,
+) -> Result<Vec<Attr<'a>>, String> {
     let mut attrs = Vec::new();
     let mut it = start.attributes();
     it.with_checks(true);
@@ -476,12 +505,7 @@ fn element<'a>(src: &'a str, start: &BytesStart<'_>) -> Result<Element<'a>, Stri
         };
         attrs.push((keep(src, key), value));
     }
-    Ok(Element {
-        name: keep(src, name),
-        attrs,
-        children: Vec::new(),
-        text: Cow::Borrowed(""),
-    })
+    Ok(attrs)
 }
 
 #[cfg(test)]
