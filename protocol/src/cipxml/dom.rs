@@ -119,7 +119,13 @@ fn decode<'d>(doc: &'d [u8], locale: &'static Encoding) -> Result<Cow<'d, str>, 
         Some((enc, bom_len)) => (enc, &doc[bom_len..]),
         None => match declared_encoding(doc) {
             Some(label) => {
-                let enc = Encoding::for_label(label.as_bytes())
+                // The common label without the general lookup.
+                let enc = if label.eq_ignore_ascii_case("utf-8") {
+                    Some(encoding_rs::UTF_8)
+                } else {
+                    Encoding::for_label(label.as_bytes())
+                };
+                let enc = enc
                     .filter(|e| *e != encoding_rs::REPLACEMENT)
                     .ok_or_else(|| XmlError::parse(format!("unsupported encoding {label:?}")))?;
                 if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
@@ -149,7 +155,7 @@ fn declared_encoding(doc: &[u8]) -> Option<String> {
     }
     let end = rest.windows(2).take(1024).position(|w| w == b"?>")?;
     let decl = std::str::from_utf8(&rest[..end]).ok()?;
-    let at = decl.find("encoding")?;
+    let at = decl.as_bytes().windows(8).position(|w| w == b"encoding")?;
     let after = decl[at + "encoding".len()..]
         .trim_start()
         .strip_prefix('=')?
