@@ -17,7 +17,8 @@ use super::{ParseOptions, XmlError};
 /// and the concatenation of its own text and CDATA content.
 ///
 /// Borrows from the decoded document wherever it can (names, attribute values and text
-/// that needed no decoding), so a tree costs one allocation per element with children.
+/// that needed no decoding), so a tree allocates only for elements with children, elements
+/// with attributes and text that had to be decoded or joined from several pieces.
 #[derive(Debug, Default)]
 pub(crate) struct Element<'a> {
     pub(crate) name: Cow<'a, str>,
