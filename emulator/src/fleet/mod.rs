@@ -158,6 +158,8 @@ struct Shard<T> {
     rec: Recorder,
     rng: Rng,
     mix: Vec<(LoginType, u32)>,
+    /// Share of logins by superusers homed on another cluster.
+    roaming: f64,
     cursor: usize,
     user_cursor: usize,
     running: JoinSet<JourneyEnd<T>>,
@@ -187,11 +189,19 @@ impl<T: Transport + 'static> Shard<T> {
         LoginType::Uid
     }
 
-    fn free_user(&mut self, cluster: usize) -> Option<usize> {
+    /// A free user for a login on `cluster`'s phone: homed there, or (roaming) a superuser
+    /// homed elsewhere.
+    fn free_user(&mut self, cluster: usize, roaming: bool) -> Option<usize> {
         let n = self.users.len();
         for k in 0..n {
             let i = (self.user_cursor + k) % n;
-            if !self.users[i].busy && self.users[i].cluster == cluster {
+            let u = &self.users[i];
+            let fits = if roaming {
+                u.cluster != cluster && u.spec.superuser
+            } else {
+                u.cluster == cluster
+            };
+            if !u.busy && fits {
                 self.user_cursor = i + 1;
                 return Some(i);
             }
@@ -226,7 +236,12 @@ impl<T: Transport + 'static> Shard<T> {
         let cluster = self.slots[i].cluster;
         let (task, user) = match task {
             TaskKind::Login => {
-                let Some(u) = self.free_user(cluster) else {
+                let roam = self.roaming > 0.0 && self.rng.unit() < self.roaming;
+                let u = roam
+                    .then(|| self.free_user(cluster, true))
+                    .flatten()
+                    .or_else(|| self.free_user(cluster, false));
+                let Some(u) = u else {
                     return false;
                 };
                 self.users[u].busy = true;
@@ -352,6 +367,11 @@ impl<T: Transport + 'static> Shard<T> {
             self.rec.sample(cluster, s);
         }
         self.rec.outcome(cluster, &end.outcome);
+        if end.outcome.task == TaskKind::Login
+            && end.user.is_some_and(|u| self.users[u].cluster != cluster)
+        {
+            self.rec.roamed(cluster, end.outcome.result.is_ok());
+        }
         if let Err(f) = &end.outcome.result {
             tracing::debug!(device = %end.phone.spec().device, task = ?end.outcome.task, step = %f.step, cause = %f.cause.key(), shown = %f.shown, "journey failed");
         }
@@ -737,6 +757,7 @@ pub async fn run_with<T: Transport + 'static>(
             rec: Recorder::new(clusters.len()),
             rng: Rng::new(profile.seed.wrapping_add(i as u64 * 7919)),
             mix: profile.mix.clone(),
+            roaming: profile.roaming,
             cursor: 0,
             user_cursor: 0,
             running: JoinSet::new(),

@@ -8,6 +8,7 @@
 //! request_timeout = "5s"        # per HTTP request
 //! drain = "10s"                 # in-flight journeys get this long at the end / on Ctrl-C
 //! seed = 1                      # think times and login-type picks are deterministic
+//! roaming = 0.1                 # share of logins by superusers homed on another cluster
 //!
 //! topology = "topologies/seed.toml"   # the clusters, phones and users (relative to this
 //! [population]                  # file); or list them with [[target]] tables, as below
@@ -160,6 +161,9 @@ pub struct UserSpec {
     pub dn: Option<String>,
     /// Self-service ID (for SP login).
     pub self_service_id: Option<String>,
+    /// An EM roaming superuser: may log in on another cluster's phones (see
+    /// [`Profile::roaming`]).
+    pub superuser: bool,
 }
 
 impl std::fmt::Debug for UserSpec {
@@ -251,6 +255,9 @@ pub struct Profile {
     pub drain: Duration,
     /// PRNG seed.
     pub seed: u64,
+    /// Share of logins (0..=1) made by a superuser homed on another cluster: EM roaming
+    /// across clusters. The rest log in users homed where the phone is.
+    pub roaming: f64,
     /// Fault schedule.
     pub faults: Vec<Fault>,
     /// Thresholds.
@@ -352,6 +359,7 @@ struct RawProfile {
     request_timeout: Option<Spanned<String>>,
     drain: Option<Spanned<String>>,
     seed: Option<u64>,
+    roaming: Option<Spanned<f64>>,
     #[serde(default)]
     fault: Vec<Spanned<RawFault>>,
     slo: Option<Spanned<RawSlo>>,
@@ -402,6 +410,8 @@ struct RawUserPattern {
     width: usize,
     pin: String,
     dn_first: Option<u64>,
+    #[serde(default)]
+    superuser: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,6 +421,8 @@ struct RawUser {
     pin: String,
     dn: Option<String>,
     self_service_id: Option<String>,
+    #[serde(default)]
+    superuser: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -680,6 +692,11 @@ impl Validator<'_> {
             request_timeout,
             drain,
             seed: raw.seed.unwrap_or(1),
+            roaming: match &raw.roaming {
+                None => 0.0,
+                Some(r) if (0.0..=1.0).contains(r.get_ref()) => *r.get_ref(),
+                Some(r) => return Err(self.err(r.span().start, "roaming is a share within 0..=1")),
+            },
             faults,
             slo,
         })
@@ -744,6 +761,7 @@ impl Validator<'_> {
                     pin: u.pin.clone(),
                     dn: u.primary_extension.clone(),
                     self_service_id: u.self_service_id.clone(),
+                    superuser: u.superuser,
                 })
                 .collect();
             if devices.is_empty() || users.is_empty() {
@@ -866,6 +884,7 @@ impl Validator<'_> {
                     pin: u.pin.clone(),
                     dn: u.dn.clone(),
                     self_service_id: u.self_service_id.clone().or_else(|| u.dn.clone()),
+                    superuser: u.superuser,
                 })
                 .collect(),
             RawUsers::Pattern(RawUserPattern {
@@ -875,6 +894,7 @@ impl Validator<'_> {
                 width,
                 pin,
                 dn_first,
+                superuser,
             }) => (0..*count as u64)
                 .map(|i| {
                     let dn = dn_first.map(|d| (d + i).to_string());
@@ -883,6 +903,7 @@ impl Validator<'_> {
                         pin: pin.clone(),
                         self_service_id: dn.clone(),
                         dn,
+                        superuser: *superuser,
                     }
                 })
                 .collect(),

@@ -17,8 +17,9 @@
 //!                         "skipped": [..], "errors": [..] },
 //!   "faults":   [{ "at_s", "request", "result" }]
 //! }
-//! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, busy, failed,
-//!               late_starts, dropped, abandoned, by_cause: { "em_26": n, "timeout": n, ... } }
+//! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
+//!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
+//!               by_cause: { "em_26": n, "timeout": n, ... } }
 //! StepStats = { step, count, min_ms, mean_ms, p50_ms, p90_ms, p99_ms, p999_ms, max_ms }
 //! ```
 //!
@@ -264,6 +265,13 @@ impl Summary {
             "busy (26): {}  failed: {}  late starts: {}  dropped: {}  abandoned: {}  success ratio: {:.4}",
             c.busy, c.failed, c.late_starts, c.dropped, c.abandoned, t.success_ratio
         );
+        if c.roaming_attempted > 0 {
+            let _ = writeln!(
+                o,
+                "roaming logins (superusers on another cluster's phones): {}/{} ok",
+                c.roaming_ok, c.roaming_attempted
+            );
+        }
         if !c.by_cause.is_empty() {
             let causes: Vec<String> = c.by_cause.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(o, "outcomes by cause: {}", causes.join("  "));

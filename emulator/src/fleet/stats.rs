@@ -33,6 +33,10 @@ pub struct Counts {
     pub logouts_attempted: u64,
     /// Logout journeys that ended logged out.
     pub logouts_ok: u64,
+    /// Logins by a superuser homed on another cluster (EM roaming), attempted.
+    pub roaming_attempted: u64,
+    /// Roaming logins that succeeded.
+    pub roaming_ok: u64,
     /// Journeys answered with 26 (busy): designed back-pressure, not failures.
     pub busy: u64,
     /// Journeys that failed (any other cause).
@@ -53,6 +57,8 @@ impl Counts {
         self.logins_ok += o.logins_ok;
         self.logouts_attempted += o.logouts_attempted;
         self.logouts_ok += o.logouts_ok;
+        self.roaming_attempted += o.roaming_attempted;
+        self.roaming_ok += o.roaming_ok;
         self.busy += o.busy;
         self.failed += o.failed;
         self.late_starts += o.late_starts;
@@ -163,6 +169,14 @@ impl Recorder {
                 }
                 *c.counts.by_cause.entry(f.cause.key()).or_default() += 1;
             }
+        }
+    }
+
+    /// Counts a roaming login (a user homed on another cluster) and whether it worked.
+    pub fn roamed(&mut self, cluster: usize, ok: bool) {
+        if let Some(c) = self.clusters.get_mut(cluster) {
+            c.counts.roaming_attempted += 1;
+            c.counts.roaming_ok += u64::from(ok);
         }
     }
 

@@ -290,3 +290,48 @@ async fn a_journey_that_panics_costs_only_its_phone() {
     assert!(!r.beliefs.contains_key("SEP000000009002"));
     assert_eq!(r.beliefs.len(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn roaming_logins_use_superusers_homed_elsewhere() {
+    let t = Scripted {
+        logged_in: Arc::default(),
+        stall: (Instant::now(), Instant::now()),
+        service: Duration::from_millis(10),
+        panic_on: None,
+    };
+    let src = r##"
+name = "roam"
+roaming = 1.0
+[[target]]
+cluster = "c1"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = { first = "SEP000000001001", count = 4 }
+users = { prefix = "super", first = 1, count = 4, pin = "1", superuser = true }
+[[target]]
+cluster = "c2"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = { first = "SEP000000002001", count = 4 }
+users = { prefix = "plain", first = 1, count = 4, pin = "1" }
+[[phase]]
+duration = "2s"
+login_rate = 4.0
+"##;
+    let r = run(Profile::parse(src, "roam.toml", None).unwrap(), t.clone()).await;
+    let c1 = &r.total.clusters()[0].counts;
+    let c2 = &r.total.clusters()[1].counts;
+    // c2's phones get c1's superusers while any is free (then their own users); c1's phones
+    // cannot roam (c2's users are not superusers) and log in their own.
+    assert!(c2.roaming_ok > 0);
+    assert_eq!(c2.roaming_attempted, c2.roaming_ok);
+    assert_eq!(c1.roaming_attempted, 0);
+    let li = t.logged_in.lock().unwrap();
+    let roamed = li
+        .iter()
+        .filter(|(d, u)| d.starts_with("SEP000000002") && u.starts_with("super"))
+        .count() as u64;
+    assert_eq!(roamed, c2.roaming_ok);
+    assert!(
+        li.iter()
+            .all(|(d, u)| !(d.starts_with("SEP000000001") && u.starts_with("plain")))
+    );
+}
