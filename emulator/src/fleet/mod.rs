@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod stats;
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -693,8 +694,6 @@ async fn aggregate(
     }
     Ok(total)
 }
-
-use std::io::Write as _;
 
 /// Fires a fault request; returns what came back.
 async fn fire(f: &profile::Fault, timeout: Duration) -> String {
