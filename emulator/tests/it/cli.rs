@@ -127,7 +127,7 @@ async fn sigterm_stops_the_fleet_and_still_reports() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     // Through the shell's builtin, which every CI image has.
     let _ = Command::new("sh")
         .args(["-c", &format!("kill -TERM {}", child.id())])
