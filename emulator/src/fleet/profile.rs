@@ -46,8 +46,8 @@
 //! [[fault]]                     # an admin request at a time into the run
 //! at = "10s"
 //! cluster = "cluster1"
-//! method = "POST"
-//! path = "/admin/clusters/cluster1/emapp/stop"
+//! action = "emapp-stop"         # emapp-/emservice-/listeners- stop|start, params (+ body)
+//!                               # or path = "/admin/…" (+ method, body), or url = "http://…"
 //!
 //! [slo]
 //! success_ratio = 0.99          # successful / (attempted - busy)
@@ -464,6 +464,7 @@ struct RawThink {
 #[serde(deny_unknown_fields)]
 struct RawFault {
     at: String,
+    action: Option<String>,
     cluster: Option<String>,
     method: Option<String>,
     path: Option<String>,
@@ -935,27 +936,54 @@ impl Validator<'_> {
             .clone()
             .unwrap_or_else(|| "POST".into())
             .to_ascii_uppercase();
-        if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "DELETE") {
-            return Err(self.err(at, format!("fault: method `{method}`")));
+        if !matches!(method.as_str(), "GET" | "POST") {
+            return Err(self.err(at, format!("fault: method `{method}` (GET or POST)")));
         }
-        let url = match (&r.url, &r.path) {
-            (Some(u), None) => u.clone(),
-            (None, Some(p)) => {
-                let t = match &r.cluster {
-                    Some(c) => targets.iter().find(|t| &t.cluster == c).ok_or_else(|| {
-                        self.err(at, format!("fault: no target for cluster `{c}`"))
-                    })?,
-                    None => &targets[0],
-                };
-                let base = t.admin_url.as_deref().ok_or_else(|| {
+        let target = match &r.cluster {
+            Some(c) => targets
+                .iter()
+                .find(|t| &t.cluster == c)
+                .ok_or_else(|| self.err(at, format!("fault: no target for cluster `{c}`")))?,
+            None => &targets[0],
+        };
+        let admin = || {
+            target
+                .admin_url
+                .as_deref()
+                .map(|b| b.trim_end_matches('/').to_owned())
+                .ok_or_else(|| {
                     self.err(
                         at,
-                        format!("fault: target `{}` has no admin_url", t.cluster),
+                        format!("fault: target `{}` has no admin_url", target.cluster),
                     )
-                })?;
-                format!("{}{p}", base.trim_end_matches('/'))
-            }
-            _ => return Err(self.err(at, "fault: give either url or path")),
+                })
+        };
+        // The reference server's admin API, by name (`emroam server`'s `/admin/...`).
+        let action_path = match r.action.as_deref() {
+            None => None,
+            Some(a) => Some(match a {
+                "emapp-stop" | "emapp-start" | "emservice-stop" | "emservice-start"
+                | "listeners-stop" | "listeners-start" => {
+                    let (what, verb) = a.split_once('-').expect("matched with a dash");
+                    format!("/admin/clusters/{}/{what}/{verb}", target.cluster)
+                }
+                "params" => format!("/admin/clusters/{}/params", target.cluster),
+                other => {
+                    return Err(self.err(
+                        at,
+                        format!(
+                            "fault: unknown action `{other}` (emapp-stop, emapp-start, \
+                             emservice-stop, emservice-start, listeners-stop, \
+                             listeners-start, params)"
+                        ),
+                    ));
+                }
+            }),
+        };
+        let url = match (&r.url, r.path.clone(), action_path) {
+            (Some(u), None, None) => u.clone(),
+            (None, Some(p), None) | (None, None, Some(p)) => format!("{}{p}", admin()?),
+            _ => return Err(self.err(at, "fault: give one of action, path or url")),
         };
         if !url.starts_with("http://") {
             return Err(self.err(at, "fault: url must be http://"));
@@ -1113,6 +1141,39 @@ p99 = { journey = "2s" }
         )
         .unwrap_err();
         assert_eq!(e.line, 1, "{e}");
+    }
+
+    #[test]
+    fn faults_by_action_path_or_url() {
+        let with = |fault: &str| {
+            let src = GOOD.replace(
+                "[[target]]\ncluster = \"c1\"\n",
+                "[[target]]\ncluster = \"c1\"\nadmin_url = \"http://127.0.0.1:8080\"\n",
+            );
+            Profile::parse(
+                &format!("{src}\n[[fault]]\nat = \"5s\"\n{fault}\n"),
+                "t.toml",
+                None,
+            )
+        };
+        let p = with("action = \"emservice-stop\"").unwrap();
+        assert_eq!(
+            p.faults[0].url,
+            "http://127.0.0.1:8080/admin/clusters/c1/emservice/stop"
+        );
+        assert_eq!(p.faults[0].method, "POST");
+        let p = with("action = \"params\"\nbody = '{\"max_concurrent_requests\": 1}'").unwrap();
+        assert!(p.faults[0].url.ends_with("/admin/clusters/c1/params"));
+        let p = with("url = \"http://10.0.0.1:8080/x\"\nmethod = \"get\"").unwrap();
+        assert_eq!(
+            (p.faults[0].method.as_str(), p.faults[0].url.as_str()),
+            ("GET", "http://10.0.0.1:8080/x")
+        );
+        let e = with("action = \"reboot\"").unwrap_err();
+        assert!(e.message.contains("unknown action `reboot`"), "{e}");
+        assert_eq!(e.line, 30, "the [[fault]] table: {e}");
+        assert!(with("action = \"emapp-stop\"\npath = \"/x\"").is_err());
+        assert!(with("method = \"DELETE\"\npath = \"/x\"").is_err());
     }
 
     #[test]

@@ -386,7 +386,8 @@ login_rate = 4.0
 logout_rate = 4.0
 [[fault]]
 at = "1s"
-path = "/admin/clusters/c1/emapp/stop"
+cluster = "c1"
+action = "emapp-stop"
 [[fault]]
 at = "2s"
 path = "/admin/clusters/c1/emapp/start"
