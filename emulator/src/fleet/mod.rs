@@ -881,7 +881,9 @@ pub async fn run_with<T: Transport + 'static>(
 
     // The scheduler: phases back to back, every arrival at start + offset.
     let mut phase_start = start;
-    let mut rr = 0usize;
+    // One round-robin per kind: a shared counter would alias (3 logins then 1 logout over 8
+    // shards sends every logout to the 2 shards that never get a login).
+    let mut rr = [0usize; 2];
     'phases: for phase in &profile.phases {
         let _ = agg_tx.send(AggMsg::Phase(phase.name.clone())).await;
         let phase_end = phase_start + phase.duration;
@@ -902,8 +904,9 @@ pub async fn run_with<T: Transport + 'static>(
                         () = tokio::time::sleep_until(intended) => {}
                         () = token.cancelled() => break 'phases,
                     }
-                    let tx = &txs[rr % txs.len()];
-                    rr += 1;
+                    let k = usize::from(task == TaskKind::Logout);
+                    let tx = &txs[rr[k] % txs.len()];
+                    rr[k] += 1;
                     let _ = tx.send(ShardCmd::Arrival { task, intended }).await;
                 }
             }

@@ -335,3 +335,26 @@ login_rate = 4.0
             .all(|(d, u)| !(d.starts_with("SEP000000001") && u.starts_with("plain")))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn logins_and_logouts_in_one_open_phase() {
+    let t = Scripted {
+        logged_in: Arc::default(),
+        stall: (Instant::now(), Instant::now()),
+        service: Duration::from_millis(10),
+        panic_on: None,
+    };
+    // 512 phones: 8 shards. 3 logins then 1 logout, over and over: logouts must reach the
+    // shards that hold logged-in phones.
+    let r = run(
+        profile(
+            "[[phase]]\nduration = \"10s\"\nlogin_rate = 3.0\nlogout_rate = 1.0\n",
+            512,
+        ),
+        t,
+    )
+    .await;
+    let c = r.total.totals();
+    assert_eq!((c.logins_ok, c.logouts_ok), (29, 9 - c.dropped), "{c:?}");
+    assert!(c.dropped <= 2, "{c:?}");
+}
