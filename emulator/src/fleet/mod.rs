@@ -161,7 +161,8 @@ struct Shard<T> {
     mix: Vec<(LoginType, u32)>,
     /// Share of logins by superusers homed on another cluster.
     roaming: f64,
-    cursor: usize,
+    /// Next phone to take an arrival, per kind (login, logout).
+    cursor: [usize; 2],
     user_cursor: usize,
     running: JoinSet<JourneyEnd<T>>,
     /// slot → (cluster, task) of each journey in flight, to count abandoned ones.
@@ -286,25 +287,36 @@ impl<T: Transport + 'static> Shard<T> {
         s.phone.is_some() && s.closed_until.is_none() && !s.unknown
     }
 
+    /// An open-model arrival: its cluster comes from cycling over the (cluster-interleaved)
+    /// phones, so each cluster's arrival rate is its share of the phones whatever happens to
+    /// its journeys; then the first phone of that cluster in the right state takes it (any
+    /// cluster's, if that one has none).
     fn arrival(&mut self, task: TaskKind, intended: Instant) {
         let n = self.slots.len();
-        for k in 0..n {
-            let i = (self.cursor + k) % n;
-            let fits = self.idle(i)
-                && match task {
-                    TaskKind::Login => !self.logged_in(i),
-                    _ => self.logged_in(i),
-                };
-            if fits && self.start(i, task, intended) {
-                self.cursor = i + 1;
-                return;
+        if n == 0 {
+            return;
+        }
+        let k = usize::from(task == TaskKind::Logout);
+        let from = self.cursor[k] % n;
+        self.cursor[k] = from + 1;
+        let want = self.slots[from].cluster;
+        for same_cluster in [true, false] {
+            for step in 0..n {
+                let i = (from + step) % n;
+                if same_cluster && self.slots[i].cluster != want {
+                    continue;
+                }
+                let fits = self.idle(i)
+                    && match task {
+                        TaskKind::Login => !self.logged_in(i),
+                        _ => self.logged_in(i),
+                    };
+                if fits && self.start(i, task, intended) {
+                    return;
+                }
             }
         }
-        let c = self
-            .slots
-            .get(self.cursor % n.max(1))
-            .map_or(0, |s| s.cluster);
-        self.rec.dropped(c);
+        self.rec.dropped(want);
     }
 
     fn closed(&mut self, phones: usize, think: Think, until: Instant) {
@@ -757,7 +769,7 @@ pub async fn run_with<T: Transport + 'static>(
             rng: Rng::new(profile.seed.wrapping_add(i as u64 * 7919)),
             mix: profile.mix.clone(),
             roaming: profile.roaming,
-            cursor: 0,
+            cursor: [0; 2],
             user_cursor: 0,
             running: JoinSet::new(),
             in_flight: HashMap::new(),

@@ -23,6 +23,8 @@ struct Scripted {
     service: Duration,
     /// A request for this device makes the transport panic (an emulator bug, simulated).
     panic_on: Option<&'static str>,
+    /// Requests for devices starting with this answer HTTP 503.
+    fail_on: Option<&'static str>,
 }
 
 fn param<'a>(url: &'a str, k: &str) -> Option<&'a str> {
@@ -76,6 +78,16 @@ impl Transport for Scripted {
             if this.panic_on.is_some_and(|d| url.contains(d)) {
                 panic!("simulated emulator bug");
             }
+            if this
+                .fail_on
+                .is_some_and(|d| url.contains(&format!("device={d}")))
+            {
+                return Ok(HttpResponse {
+                    status: 503,
+                    headers: vec![],
+                    body: vec![],
+                });
+            }
             Ok(this.answer(&url))
         }
     }
@@ -123,6 +135,7 @@ async fn open_model_latency_counts_from_the_intended_start() {
         stall: (t0 + Duration::from_secs(2), t0 + Duration::from_secs(3)),
         service: Duration::from_millis(20),
         panic_on: None,
+        fail_on: None,
     };
     let (r, snap) = run_snap(
         profile("[[phase]]\nduration = \"10s\"\nlogin_rate = 10.0\n", 100),
@@ -156,6 +169,7 @@ async fn closed_model_cycles_with_think_time() {
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(100),
         panic_on: None,
+        fail_on: None,
     };
     let p = profile(
         "[[phase]]\nduration = \"10s\"\nphones = 5\nthink = { dist = \"constant\", value = \"1s\" }\n",
@@ -184,6 +198,7 @@ async fn closed_phones_without_a_free_user_wait_their_turn() {
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(10),
         panic_on: None,
+        fail_on: None,
     };
     // Three phones, one user: only one can be logged in at a time; the others retry.
     let src = r##"
@@ -239,6 +254,7 @@ async fn the_json_summary_matches_its_documented_schema() {
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(5),
         panic_on: None,
+        fail_on: None,
     };
     let src = r#"
 [[phase]]
@@ -277,6 +293,7 @@ async fn a_journey_that_panics_costs_only_its_phone() {
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(10),
         panic_on: Some("SEP000000009002"),
+        fail_on: None,
     };
     let p = profile(
         "[[phase]]\nduration = \"3s\"\nphones = 4\nthink = { dist = \"constant\", value = \"100ms\" }\n",
@@ -298,6 +315,7 @@ async fn roaming_logins_use_superusers_homed_elsewhere() {
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(10),
         panic_on: None,
+        fail_on: None,
     };
     let src = r##"
 name = "roam"
@@ -343,6 +361,7 @@ async fn logins_and_logouts_in_one_open_phase() {
         stall: (Instant::now(), Instant::now()),
         service: Duration::from_millis(10),
         panic_on: None,
+        fail_on: None,
     };
     // 512 phones: 8 shards. 3 logins then 1 logout, over and over: logouts must reach the
     // shards that hold logged-in phones.
@@ -357,4 +376,41 @@ async fn logins_and_logouts_in_one_open_phase() {
     let c = r.total.totals();
     assert_eq!((c.logins_ok, c.logouts_ok), (29, 9 - c.dropped), "{c:?}");
     assert!(c.dropped <= 2, "{c:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_cluster_gets_its_share_of_arrivals_not_more() {
+    let t = Scripted {
+        logged_in: Arc::default(),
+        stall: (Instant::now(), Instant::now()),
+        service: Duration::from_millis(10),
+        panic_on: None,
+        fail_on: Some("SEP000000001"),
+    };
+    let src = r##"
+name = "share"
+[[target]]
+cluster = "c1"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = { first = "SEP000000001001", count = 20 }
+users = { prefix = "a", first = 1, count = 20, pin = "1" }
+[[target]]
+cluster = "c2"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = { first = "SEP000000002001", count = 20 }
+users = { prefix = "b", first = 1, count = 20, pin = "1" }
+[[phase]]
+duration = "10s"
+login_rate = 6.0
+logout_rate = 3.0
+"##;
+    let r = run(Profile::parse(src, "share.toml", None).unwrap(), t).await;
+    let (c1, c2) = (&r.total.clusters()[0].counts, &r.total.clusters()[1].counts);
+    assert_eq!(c1.logins_ok, 0);
+    assert_eq!(c1.by_cause.get("http_503"), Some(&c1.logins_attempted));
+    assert!(
+        c1.logins_attempted.abs_diff(c2.logins_attempted) <= 1,
+        "{c1:?} {c2:?}"
+    );
+    assert_eq!(c1.logins_attempted + c2.logins_attempted, 59);
 }
