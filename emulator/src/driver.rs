@@ -211,8 +211,11 @@ pub trait Observer {
     fn screen(&mut self, _s: &emroam_protocol::cipxml::Screen) {}
     /// A step completed.
     fn sample(&mut self, _s: &StepSample) {}
-    /// Called before each request; `emroam phone --step` waits for Enter here.
-    fn before_send(&mut self) {}
+    /// Called before each request; `emroam phone --step` waits for Enter here and returns how
+    /// long it waited (left out of the step timings).
+    fn before_send(&mut self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// An observer that ignores everything.
@@ -242,7 +245,8 @@ pub async fn run_task<T: Transport>(
         for a in actions {
             match a {
                 PhoneAction::Send(req) => {
-                    obs.before_send();
+                    let paused = obs.before_send();
+                    phone.exclude_pause(paused);
                     obs.request(&req);
                     let t = Instant::now();
                     let r = Transport::send(client, &req).await;

@@ -188,13 +188,16 @@ fn ms(d: Duration) -> String {
 }
 
 impl<W: Write> Observer for Tracer<W> {
-    fn before_send(&mut self) {
-        if self.step {
-            let _ = write!(self.out, "[Enter] for the next request… ");
-            let _ = self.out.flush();
-            let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
+    fn before_send(&mut self) -> Duration {
+        if !self.step {
+            return Duration::ZERO;
         }
+        let _ = write!(self.out, "[Enter] for the next request… ");
+        let _ = self.out.flush();
+        let t = std::time::Instant::now();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        t.elapsed()
     }
 
     fn request(&mut self, req: &HttpRequest) {

@@ -462,6 +462,15 @@ impl Phone {
         self.state == PhoneState::Idle
     }
 
+    /// Leaves `pause` out of the task in flight's timings: the time an operator held the
+    /// phone (`emroam phone --step`) is not the server's.
+    pub fn exclude_pause(&mut self, pause: Duration) {
+        if let PhoneState::Busy(flow) = &mut self.state {
+            flow.0.step_start += pause;
+            flow.0.journey_start += pause;
+        }
+    }
+
     /// Advances the machine by one event at `now`.
     pub fn step(mut self, ev: PhoneEvent, now: Instant) -> (Phone, Vec<PhoneAction>) {
         let mut out = Vec::new();

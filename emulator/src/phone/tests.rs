@@ -496,6 +496,31 @@ fn the_service_url_comes_from_the_config_file() {
 }
 
 #[test]
+fn an_operator_pause_is_left_out_of_the_timings() {
+    let t0 = Instant::now();
+    let (mut p, _) = Phone::new(spec(false)).step(
+        PhoneEvent::Start {
+            task: Task::Login(creds(LoginType::Uid, "bob")),
+            intended: t0,
+        },
+        t0,
+    );
+    p.exclude_pause(Duration::from_secs(5));
+    let t1 = t0 + Duration::from_secs(5) + Duration::from_millis(10);
+    let (p, a) = p.step(PhoneEvent::Response(Ok(form(""))), t1);
+    assert!(matches!(&a[0], PhoneAction::Record(s) if s.latency() == Duration::from_millis(10)));
+    let (_, a) = p.step(
+        PhoneEvent::Response(Ok(text("Login Successful"))),
+        t1 + Duration::from_millis(10),
+    );
+    let journey = a.iter().find_map(|a| match a {
+        PhoneAction::Record(s) if s.step == Step::Journey => Some(s.latency()),
+        _ => None,
+    });
+    assert_eq!(journey, Some(Duration::from_millis(20)));
+}
+
+#[test]
 fn boot_fetches_config() {
     let (_, urls, samples, o) = run(Phone::new(spec(true)), Task::Boot, vec![Ok(cnf())]);
     assert_eq!(o.result, Ok(Success::Booted));
