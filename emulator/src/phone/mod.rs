@@ -857,7 +857,13 @@ impl Phone {
             }
         }
         self.config = Some(info);
-        // Registration of the profile's lines: SIP comes with a later issue (no-op step).
+        self.register(flow, now, out)
+    }
+
+    /// Registers the lines of the profile the config file carries. SEAM: SIP comes with a
+    /// later issue; then this sends REGISTERs (a `PhoneAction` for the driver's SIP side) and
+    /// the task ends when they are answered. Today it is a no-op step that ends the task.
+    fn register(&mut self, flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
         let success = if flow.restarting {
             Self::success_of(flow.task)
         } else {
