@@ -59,10 +59,23 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
     fn try_from(a: &PhoneArgs) -> Result<Self, Self::Error> {
         // Where the phone is: its cluster's config server from the topology (the service URL
         // then comes from its config file, as on a real phone), or the URLs given.
+        let mut topo_pin = None;
         let (device, config_url, service, model) = match &a.topology {
             Some(path) => {
                 let topo = emroam_server::Topology::load(path)
                     .map_err(|e| PhoneArgsError::Invalid(e.to_string()))?;
+                // Without --pin, the PIN of the topology's user with that ID, extension or
+                // self-service ID (by login type).
+                topo_pin = a.id.as_deref().and_then(|id| {
+                    topo.users
+                        .iter()
+                        .find(|u| match a.login_type {
+                            CliLoginType::Uid => u.id == id,
+                            CliLoginType::Dn => u.primary_extension.as_deref() == Some(id),
+                            CliLoginType::Sp => u.self_service_id.as_deref() == Some(id),
+                        })
+                        .map(|u| u.pin.clone())
+                });
                 let device = a.device.clone().ok_or(PhoneArgsError::Missing(
                     "--device SEP… is required with --topology",
                 ))?;
@@ -121,10 +134,9 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
                     .id
                     .clone()
                     .ok_or(PhoneArgsError::Missing("--id is required to log in"))?,
-                pin: a
-                    .pin
-                    .clone()
-                    .ok_or(PhoneArgsError::Missing("--pin is required to log in"))?,
+                pin: a.pin.clone().or(topo_pin).ok_or(PhoneArgsError::Missing(
+                    "--pin is required to log in (or --topology with a user of that --id)",
+                ))?,
                 profile: a.profile.clone(),
             })
         } else {
