@@ -48,6 +48,47 @@ pub const PHONES_PER_SHARD: usize = 64;
 /// Most shards a run uses.
 pub const MAX_SHARDS: usize = 8;
 
+/// The fleet's control channel: what the dashboard (or a script holding the sender) asks of a
+/// running fleet. Read with `watch::Receiver::borrow` where work starts, never awaited on, so
+/// controlling the fleet cannot slow it down.
+///
+/// - `paused`: no journey starts: open-model arrivals are skipped (not counted as dropped),
+///   closed-model phones wait (checking every [`RETRY_MIN`]) and go on when resumed. Journeys
+///   in flight finish.
+/// - `rate_factor`: open-model arrival rates times this (1.0: the profile's). Above 1, each
+///   arrival of the profile's schedule starts `floor(f)` journeys plus one more with
+///   probability `frac(f)`; below 1, each starts with probability `f` (thinning): the mean
+///   rate is exact, the extra arrivals share the scheduled instants. Closed-model phases are
+///   not affected.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Control {
+    /// Start no new work.
+    pub paused: bool,
+    /// Multiplier of the profile's open-model arrival rates.
+    pub rate_factor: f64,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            paused: false,
+            rate_factor: 1.0,
+        }
+    }
+}
+
+impl Control {
+    /// How many journeys one scheduled arrival starts, given a uniform `u` in [0, 1).
+    pub fn copies(&self, u: f64) -> usize {
+        if self.paused || self.rate_factor.is_nan() || self.rate_factor <= 0.0 {
+            return 0;
+        }
+        let f = self.rate_factor.min(1000.0);
+        let whole = f.floor();
+        whole as usize + usize::from(u < f - whole)
+    }
+}
+
 /// Why a run could not happen (a failed threshold is not an error: see [`report`]).
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -173,6 +214,8 @@ struct Shard<T> {
     tasks: HashMap<tokio::task::Id, usize>,
     /// Closed-model phones waiting to try again (no free user), earliest first.
     retry: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
+    /// Pause: read, never awaited.
+    control: watch::Receiver<Control>,
 }
 
 /// A closed-model phone that found no free user waits at least this long to try again.
@@ -345,6 +388,12 @@ impl<T: Transport + 'static> Shard<T> {
         let intended = from + think.sample(self.rng.unit());
         if intended >= until {
             self.slots[i].closed_until = None;
+            return;
+        }
+        if self.control.borrow().paused {
+            // Paused: not started, not counted; the phone looks again a little later.
+            let at = intended.max(Instant::now() + RETRY_MIN);
+            self.retry.push(std::cmp::Reverse((at, i)));
             return;
         }
         let task = if self.logged_in(i) {
@@ -738,8 +787,27 @@ pub async fn run(
     token: CancellationToken,
     snap: watch::Sender<Arc<Snapshot>>,
 ) -> Result<RunResult, FleetError> {
+    let (_keep, control) = watch::channel(Control::default());
+    run_controlled(profile, out, token, snap, control).await
+}
+
+/// [`run`] under a [`Control`] channel (pause, arrival-rate factor): `emroam fleet --tui` and
+/// `emroam demo` hand the sender to the dashboard.
+///
+/// # Errors
+/// Only when output files cannot be written.
+pub async fn run_controlled(
+    profile: Profile,
+    out: Option<OutFiles>,
+    token: CancellationToken,
+    snap: watch::Sender<Arc<Snapshot>>,
+    control: watch::Receiver<Control>,
+) -> Result<RunResult, FleetError> {
     let timeout = profile.request_timeout;
-    run_with(profile, out, token, snap, move |_| HttpClient::new(timeout)).await
+    run_inner(profile, out, token, snap, control, move |_| {
+        HttpClient::new(timeout)
+    })
+    .await
 }
 
 /// [`run`] with another transport per phone (`transport(cluster index)`), e.g. a scripted
@@ -752,6 +820,18 @@ pub async fn run_with<T: Transport + 'static>(
     out: Option<OutFiles>,
     token: CancellationToken,
     snap: watch::Sender<Arc<Snapshot>>,
+    transport: impl Fn(usize) -> T,
+) -> Result<RunResult, FleetError> {
+    let (_keep, control) = watch::channel(Control::default());
+    run_inner(profile, out, token, snap, control, transport).await
+}
+
+async fn run_inner<T: Transport + 'static>(
+    profile: Profile,
+    out: Option<OutFiles>,
+    token: CancellationToken,
+    snap: watch::Sender<Arc<Snapshot>>,
+    control: watch::Receiver<Control>,
     transport: impl Fn(usize) -> T,
 ) -> Result<RunResult, FleetError> {
     let clusters: Vec<String> = profile.targets.iter().map(|t| t.cluster.clone()).collect();
@@ -775,6 +855,7 @@ pub async fn run_with<T: Transport + 'static>(
             in_flight: HashMap::new(),
             tasks: HashMap::new(),
             retry: std::collections::BinaryHeap::new(),
+            control: control.clone(),
         })
         .collect();
     // Who is logged in already (a previous run, a person): asked through the EM API where
@@ -896,6 +977,9 @@ pub async fn run_with<T: Transport + 'static>(
     // One round-robin per kind: a shared counter would alias (3 logins then 1 logout over 8
     // shards sends every logout to the 2 shards that never get a login).
     let mut rr = [0usize; 2];
+    // Draws for the rate factor's thinning and extra arrivals (apart from the shards' draws,
+    // so a run at factor 1 is the same run as before).
+    let mut control_rng = Rng::new(profile.seed ^ 0x5eed_c0de);
     'phases: for phase in &profile.phases {
         let _ = agg_tx.send(AggMsg::Phase(phase.name.clone())).await;
         let phase_end = phase_start + phase.duration;
@@ -916,10 +1000,13 @@ pub async fn run_with<T: Transport + 'static>(
                         () = tokio::time::sleep_until(intended) => {}
                         () = token.cancelled() => break 'phases,
                     }
-                    let k = usize::from(task == TaskKind::Logout);
-                    let tx = &txs[rr[k] % txs.len()];
-                    rr[k] += 1;
-                    let _ = tx.send(ShardCmd::Arrival { task, intended }).await;
+                    let copies = control.borrow().copies(control_rng.unit());
+                    for _ in 0..copies {
+                        let k = usize::from(task == TaskKind::Logout);
+                        let tx = &txs[rr[k] % txs.len()];
+                        rr[k] += 1;
+                        let _ = tx.send(ShardCmd::Arrival { task, intended }).await;
+                    }
                 }
             }
             Model::Closed { phones, think } => {
@@ -974,4 +1061,29 @@ pub async fn run_with<T: Transport + 'static>(
         beliefs,
         faults,
     })
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::Control;
+
+    #[test]
+    fn copies_keep_the_mean_rate() {
+        let n = 10_000;
+        let mean = |c: Control| {
+            (0..n)
+                .map(|i| c.copies((i as f64 + 0.5) / n as f64))
+                .sum::<usize>() as f64
+                / n as f64
+        };
+        let c = |paused, rate_factor| Control {
+            paused,
+            rate_factor,
+        };
+        assert!((mean(c(false, 1.0)) - 1.0).abs() < 1e-9);
+        assert!((mean(c(false, 0.25)) - 0.25).abs() < 1e-3);
+        assert!((mean(c(false, 2.5)) - 2.5).abs() < 1e-3);
+        assert_eq!(mean(c(true, 2.0)), 0.0);
+        assert_eq!(mean(c(false, f64::NAN)), 0.0);
+    }
 }
