@@ -280,7 +280,7 @@ impl App {
         Self {
             clusters,
             fleet,
-            status: "? for help".into(),
+            status: String::new(),
             dirty: true,
             ..Self::default()
         }
@@ -315,6 +315,44 @@ mod tests {
         assert_eq!(c.rate(|r| r.requests_handled, 60), 20.0);
         assert_eq!(c.series(|r| r.requests_handled, false), [10, 20, 30]);
         assert_eq!(c.series(|r| r.requests_in_progress, true), [1, 2, 3, 0]);
+    }
+
+    #[test]
+    fn intended_rate_follows_the_phase_ramp_and_the_factor() {
+        use crate::fleet::profile::{Rate, Think};
+        let phases = vec![
+            Phase {
+                name: "warm".into(),
+                duration: Duration::from_secs(10),
+                model: Model::Closed {
+                    phones: 3,
+                    think: Think::Constant(Duration::from_secs(1)),
+                },
+            },
+            Phase {
+                name: "ramp".into(),
+                duration: Duration::from_secs(10),
+                model: Model::Open {
+                    login: Rate {
+                        from: 0.0,
+                        to: 10.0,
+                    },
+                    logout: Rate { from: 2.0, to: 2.0 },
+                },
+            },
+        ];
+        let mut f = FleetView::new("p", phases, vec![1]);
+        let at = |f: &mut FleetView, secs: u64| {
+            let mut s = Snapshot::empty(1);
+            s.elapsed = Duration::from_secs(secs);
+            f.snap = Arc::new(s);
+            f.intended_rate()
+        };
+        assert_eq!(at(&mut f, 5), None);
+        assert_eq!(at(&mut f, 15), Some(7.0));
+        f.rate_factor = 2.0;
+        assert_eq!(at(&mut f, 15), Some(14.0));
+        assert_eq!(at(&mut f, 25), None);
     }
 
     #[test]

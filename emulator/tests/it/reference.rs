@@ -441,3 +441,45 @@ login_rate = 2.0
     assert_eq!(rec.users_elsewhere[0].user, "bob");
     assert_eq!(rec.users_elsewhere[0].devices, ["SEP000000001002"]);
 }
+
+/// The fleet's control channel: paused, no journey starts (and none counts as dropped);
+/// resumed, arrivals start again; a rate factor of 2 doubles them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_fleet_starts_nothing_until_resumed() {
+    let c = Cluster::start(TOPO).await;
+    let src = r#"
+name = "controlled"
+topology = "inline"
+request_timeout = "5s"
+drain = "2s"
+[[phase]]
+duration = "3s"
+login_rate = 10.0
+logout_rate = 10.0
+"#;
+    let p = Profile::parse_with(src, "controlled.toml", None, Some(&c.topo)).unwrap();
+    let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(1)));
+    let (ctl, ctl_rx) = watch::channel(fleet::Control {
+        paused: true,
+        rate_factor: 1.0,
+    });
+    let run = tokio::spawn(fleet::run_controlled(
+        p,
+        None,
+        CancellationToken::new(),
+        tx,
+        ctl_rx,
+    ));
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let t = rx.borrow().total.totals();
+    assert_eq!((t.attempted(), t.dropped), (0, 0), "{t:?}");
+    ctl.send_replace(fleet::Control {
+        paused: false,
+        rate_factor: 2.0,
+    });
+    let r = run.await.unwrap().unwrap();
+    let t = r.total.totals();
+    // About 1.7 s of 20 arrivals/s doubled; some logouts find nobody logged in (dropped).
+    assert!(t.attempted() + t.dropped >= 40, "{t:?}");
+    assert!(t.attempted() + t.dropped <= 100, "{t:?}");
+}

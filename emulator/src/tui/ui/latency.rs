@@ -58,15 +58,15 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Table::new(
         rows,
         [
-            Constraint::Length(15),
-            Constraint::Length(7),
+            Constraint::Length(14),
+            Constraint::Length(6),
             Constraint::Length(8),
+            Constraint::Length(6),
             Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Min(6),
         ],
     )
     .header(header)
@@ -126,6 +126,7 @@ mod tests {
         let l = lines(&a, 80, 24);
         let text = l.join("\n");
         let row = l.iter().find(|x| x.contains("journey")).unwrap();
+        assert!(l.iter().any(|x| x.contains("last p50")), "{text}");
         let cols: Vec<&str> = row.trim_matches('│').split_whitespace().collect();
         // step, n, last p50, last p99, run p50 ...
         assert_eq!(

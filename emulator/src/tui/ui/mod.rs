@@ -192,4 +192,39 @@ pub(crate) mod tests {
     pub(crate) fn has(lines: &[String], s: &str) -> bool {
         lines.iter().any(|l| l.contains(s))
     }
+
+    #[test]
+    fn a_small_terminal_gets_the_too_small_screen_and_nothing_panics() {
+        let mut a = super::overview::tests_support();
+        let l = lines(&a, 40, 10);
+        assert!(has(&l, "terminal too small"), "{l:?}");
+        assert!(has(&l, "40x10: need 72x18"), "{l:?}");
+        // Every screen, with and without help, at every size from tiny to large: no panic.
+        for screen in crate::tui::app::Screen::ALL {
+            a.screen = screen;
+            for help in [false, true] {
+                a.help = help;
+                for (w, h) in [(1, 1), (5, 2), (71, 17), (72, 18), (80, 24), (200, 60)] {
+                    let l = lines(&a, w, h);
+                    assert_eq!(l.len(), usize::from(h));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn help_lists_every_control() {
+        let mut a = super::overview::tests_support();
+        a.help = true;
+        let l = lines(&a, 80, 24);
+        for what in [
+            "take the selected cluster down",
+            "pause, resume",
+            "superuser sync",
+            "cut its ILS link",
+            "quit",
+        ] {
+            assert!(has(&l, what), "{what}: {l:#?}");
+        }
+    }
 }
