@@ -150,6 +150,8 @@ enum AggMsg {
         in_flight: u64,
         /// Phones believed logged in, per cluster.
         logged_in: Vec<u64>,
+        /// Phones by state, per cluster.
+        states: Vec<stats::PhoneStates>,
     },
     Phase(String),
 }
@@ -586,10 +588,21 @@ impl<T: Transport + 'static> Shard<T> {
             Err(_) => self.rec.take(),
         };
         let mut logged_in = vec![0u64; self.rec.clusters().len()];
+        let mut states = vec![stats::PhoneStates::default(); self.rec.clusters().len()];
         for (i, s) in self.slots.iter().enumerate() {
-            if self.logged_in(i)
-                && let Some(n) = logged_in.get_mut(s.cluster)
-            {
+            let on = self.logged_in(i);
+            if on && let Some(n) = logged_in.get_mut(s.cluster) {
+                *n += 1;
+            }
+            if let Some(st) = states.get_mut(s.cluster) {
+                let n = match (s.unknown, self.in_flight.get(&i), on) {
+                    (true, _, _) => &mut st.unknown,
+                    (false, Some((_, TaskKind::Login)), _) => &mut st.logging_in,
+                    (false, Some((_, TaskKind::Logout)), _) => &mut st.logging_out,
+                    (false, Some(_), _) => &mut st.busy_other,
+                    (false, None, true) => &mut st.logged_in,
+                    (false, None, false) => &mut st.logged_out,
+                };
                 *n += 1;
             }
         }
@@ -599,6 +612,7 @@ impl<T: Transport + 'static> Shard<T> {
                 rec,
                 in_flight: self.running.len() as u64,
                 logged_in,
+                states,
             })
             .await;
     }
@@ -682,6 +696,7 @@ async fn aggregate(
     let mut interval = Recorder::new(n);
     let mut in_flight: HashMap<usize, u64> = HashMap::new();
     let mut logged_in: HashMap<usize, Vec<u64>> = HashMap::new();
+    let mut states: HashMap<usize, Vec<stats::PhoneStates>> = HashMap::new();
     let mut phase = String::new();
     let mut last = Duration::ZERO;
     let mut tick = tokio::time::interval_at(start + INTERVAL + FLUSH / 2, INTERVAL);
@@ -690,6 +705,7 @@ async fn aggregate(
                               total: &Recorder,
                               in_flight: u64,
                               logged_in: Vec<u64>,
+                              states: Vec<stats::PhoneStates>,
                               phase: &str,
                               last: &mut Duration| {
         let elapsed = start.elapsed();
@@ -702,6 +718,7 @@ async fn aggregate(
             in_flight,
             phase: phase.to_owned(),
             logged_in,
+            states,
         }));
         r
     };
@@ -714,11 +731,21 @@ async fn aggregate(
         }
         v
     };
+    let states_per_cluster = |m: &HashMap<usize, Vec<stats::PhoneStates>>| {
+        let mut v = vec![stats::PhoneStates::default(); n];
+        for st in m.values() {
+            for (a, b) in v.iter_mut().zip(st) {
+                a.add(b);
+            }
+        }
+        v
+    };
     loop {
         tokio::select! {
             m = rx.recv() => match m {
-                Some(AggMsg::Delta { shard, rec, in_flight: f, logged_in: li }) => {
+                Some(AggMsg::Delta { shard, rec, in_flight: f, logged_in: li, states: st }) => {
                     logged_in.insert(shard, li);
+                    states.insert(shard, st);
                     total.merge(&rec);
                     interval.merge(&rec);
                     let mut rec = rec;
@@ -733,7 +760,7 @@ async fn aggregate(
             },
             _ = tick.tick() => {
                 let f = in_flight.values().sum();
-                write_interval(&mut interval, &total, f, per_cluster(&logged_in), &phase, &mut last)
+                write_interval(&mut interval, &total, f, per_cluster(&logged_in), states_per_cluster(&states), &phase, &mut last)
                     .map_err(io_err(hlog_path.clone()))?;
             }
         }
@@ -743,6 +770,7 @@ async fn aggregate(
         &total,
         0,
         per_cluster(&logged_in),
+        states_per_cluster(&states),
         &phase,
         &mut last,
     )
