@@ -1,6 +1,6 @@
 //! The dashboard's state: what the clusters and the fleet looked like at the last refresh,
 //! the screen, the selection and the last control's outcome. No terminal, no I/O, no tokio:
-//! [`super::update`] changes it, [`super::ui`] reads it.
+//! [`super::update::update`] changes it, [`super::ui`] reads it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;

@@ -3,11 +3,28 @@
 //! fleet's phones, latency and outcomes, on numbered screens, with controls.
 //!
 //! Split (STYLE.md habit 13): [`app`] is the state, [`event`] the one event source,
-//! [`update`] the only state transition (pure), [`ui`] the rendering (`impl Widget for &App`),
+//! [`mod@update`] the only state transition (pure), [`ui`] the rendering (`impl Widget for &App`),
 //! [`terminal`] the terminal guard (habit 13's `tui.rs`, named apart from its module), [`poll`] the cluster poller. Data flows one way: the fleet's
 //! aggregator and the poller publish whole snapshots on `watch` channels; the dashboard only
 //! reads them, redraws at [`event::FRAME_RATE`] when something changed, and sends controls
 //! back (admin calls to the clusters, [`crate::fleet::Control`] to the fleet).
+//!
+//! Every control is something a script can do too:
+//!
+//! | key | control | the same from a script |
+//! |---|---|---|
+//! | `d` / `u` | selected cluster down / up | `POST /admin/clusters/{id}/listeners/stop` / `start` (up goes through another cluster's port: any port addresses every cluster of the process) |
+//! | `m` / `M` | its Maximum Concurrent Requests −1 / +1 | `POST /admin/clusters/{id}/params` `{"max_concurrent_requests": N}` |
+//! | `x` | cut its ILS link to its first peer | `POST /admin/clusters/{id}/ils/links/{peer}/cut` (pending: the ILS branch's route; until it lands the status line shows the server's 404) |
+//! | `s` | superuser sync on it | `POST /admin/clusters/{id}/ils/superuser-sync` (pending, likewise) |
+//! | `p` / `Space` | pause / resume starting work | [`crate::fleet::run_controlled`]'s `watch::Sender<Control>`: `paused` |
+//! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | the same sender: `rate_factor` |
+//! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report, exit 0 | Ctrl-C / SIGTERM |
+//!
+//! The ILS sync status per peer is shown when `/admin/clusters/{id}` carries
+//! `"ils": {"peers": {peer: status}}` (or a list of `{"peer", "status"}`); until then the
+//! role and peers come from the topology. Logs go to `$EMROAM_LOG` (default `emroam.log` in
+//! the temporary directory) while the dashboard owns the terminal.
 
 pub mod app;
 pub mod event;
