@@ -150,9 +150,13 @@ async fn admin_call(
 /// Runs the dashboard in the terminal until `q`, Ctrl-C or `token` is cancelled; the
 /// terminal is restored when it returns, whatever happened. Quitting cancels `token`.
 ///
+/// The dashboard (event task, poller, drawing) runs on a thread and runtime of its own, so a
+/// terminal that blocks on writes holds up only the dashboard, never the fleet's workers; it
+/// talks to the fleet through `watch` channels only.
+///
 /// # Errors
 /// The terminal cannot be used.
-pub async fn run(mut app: App, wiring: Wiring, token: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(app: App, wiring: Wiring, token: CancellationToken) -> anyhow::Result<()> {
     use std::io::IsTerminal as _;
     if !std::io::stdout().is_terminal() {
         token.cancel();
@@ -160,6 +164,28 @@ pub async fn run(mut app: App, wiring: Wiring, token: CancellationToken) -> anyh
             "the dashboard needs a terminal on stdout (`emroam demo --headless` or `emroam fleet` without --tui run without one)"
         );
     }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let t = token.clone();
+    std::thread::Builder::new()
+        .name("emroam-dashboard".into())
+        .spawn(move || {
+            let r = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the dashboard's runtime")
+                .and_then(|rt| rt.block_on(dashboard(app, wiring, t)));
+            let _ = tx.send(r);
+        })
+        .context("starting the dashboard's thread")?;
+    let r = rx
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the dashboard stopped unexpectedly")));
+    // However it ended (a panic included), the work it watched stops too.
+    token.cancel();
+    r
+}
+
+async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> anyhow::Result<()> {
     let targets: Vec<poll::Target> = app
         .clusters
         .iter()
