@@ -686,7 +686,7 @@ pub fn hex(b: &[u8]) -> String {
 
 /// Parses hex (either case); `None` if not hex.
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| match c {
