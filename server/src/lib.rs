@@ -10,6 +10,8 @@
 //! - [`counters`]: RTMT's "Cisco Extension Mobility" counters.
 //! - HTTP front ends: [`emapp`] (phones), [`emservice`] (EM API), [`configsrv`] (config files),
 //!   [`admin`] (admin and fault injection), all served by [`http`].
+//! - [`ils`]: EM Roaming Across Clusters: ILS between clusters (hub mesh, spokes), the
+//!   superuser sync tool, roaming logins and deferred logouts (the conflict rule is there).
 //! - [`server`]: starting clusters on listeners, and [`run`] for `emroam server`.
 //!
 //! Starting clusters in-process (tests bind `127.0.0.1:0`):
@@ -57,6 +59,7 @@ pub mod emapp;
 pub mod emservice;
 pub mod error;
 pub mod http;
+pub mod ils;
 pub mod ops;
 pub mod params;
 pub mod server;
