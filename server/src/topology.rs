@@ -1052,6 +1052,24 @@ first = "SEP0000000010FF"
     }
 
     #[test]
+    fn five_clusters_and_the_ils_table_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies");
+        let t = Topology::load(&dir.join("five-clusters.toml")).unwrap();
+        assert_eq!(t.clusters.len(), 5);
+        let hubs = t.clusters.iter().filter(|c| c.ils == IlsRole::Hub).count();
+        assert_eq!(hubs, 2);
+        assert_eq!(t.ils.sync_interval, std::time::Duration::from_secs(30));
+        assert_eq!(t.users.iter().filter(|u| u.superuser).count(), 5);
+        let bad = "[ils]\nsync_interval = \"soon\"\n";
+        let e = Topology::parse(bad).unwrap_err().to_string();
+        assert!(e.contains("ils.sync_interval"), "{e}");
+        assert!(
+            !format!("{:?}", t.ils).contains("emroam-ils"),
+            "Debug hides the password"
+        );
+    }
+
+    #[test]
     fn seed_and_load_topologies_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies");
         let seed = Topology::load(&dir.join("seed.toml")).unwrap();

@@ -120,7 +120,7 @@ impl Net {
     }
 
     pub async fn admin(&self, method: Method, pq: &str) -> (StatusCode, String) {
-        self.http(&self.all[0].id().to_owned(), method, pq).await
+        self.http(self.all[0].id(), method, pq).await
     }
 
     pub fn located(&self, cluster: &str, dn: &str) -> Option<String> {
@@ -243,4 +243,459 @@ async fn a_user_who_is_not_a_superuser_is_unknown_away_from_home() {
     })
     .await;
     net.shutdown().await;
+}
+
+async fn read_frame(s: &mut TcpStream) -> Option<ils::Frame> {
+    let mut buf = Vec::new();
+    loop {
+        if let Ok(Some((f, _))) = ils::decode_frame(&buf, ils::MAX_FRAME) {
+            return Some(f);
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Reads until the peer closes the connection (frames it sends before are skipped).
+async fn closed(s: &mut TcpStream) -> bool {
+    let mut chunk = [0u8; 65536];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+fn hello(id: &str, cn: &[u8]) -> Vec<u8> {
+    Handshake::Hello {
+        version: ils::VERSION,
+        cluster_id: id.into(),
+        route_string: format!("{id}.emroam"),
+        role: Role::Spoke,
+        nonce: ils::hex(cn),
+    }
+    .encode()
+}
+
+/// Handshakes as `id` with `password`; the session key if welcomed.
+async fn handshake(s: &mut TcpStream, id: &str, server: &str, password: &str) -> Option<[u8; 32]> {
+    let cn = [7u8; ils::NONCE_LEN];
+    s.write_all(&hello(id, &cn)).await.unwrap();
+    let f = read_frame(s).await?;
+    let Ok(Handshake::Challenge { nonce, proof, .. }) = Handshake::parse(&f) else {
+        return None;
+    };
+    let sn = ils::decode_hex(&nonce).unwrap();
+    let tr = Transcript {
+        client_nonce: &cn,
+        server_nonce: &sn,
+        client_id: id,
+        server_id: server,
+    };
+    assert_eq!(tr.verify_server(password, &proof), password == "emroam-ils");
+    s.write_all(
+        &Handshake::Auth {
+            proof: tr.client_proof(password),
+        }
+        .encode(),
+    )
+    .await
+    .unwrap();
+    let f = read_frame(s).await?;
+    (Handshake::parse(&f).ok()? == Handshake::Welcome).then(|| tr.session_key(password))
+}
+
+fn bob_at(cluster: &str) -> ils::Message {
+    ils::Message::Sync {
+        full: false,
+        clusters: vec![],
+        records: vec![ils::LocationRecord {
+            user: "bob".into(),
+            home: "cluster1".into(),
+            dns: vec!["1000001".into()],
+            at: Some(cluster.into()),
+            route_string: Some(format!("{cluster}.emroam")),
+            version: ils::Version {
+                counter: 1_000_000,
+                cluster: cluster.into(),
+            },
+        }],
+        acks: vec![],
+        superusers: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_ils_password_is_refused_and_raises_ils_pwd_authentication_failed() {
+    let net = Net::seed().await;
+    let c2 = net.c("cluster2");
+    let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
+    assert_eq!(
+        handshake(&mut s, "cluster3", "cluster2", "wrong").await,
+        None
+    );
+    assert!(closed(&mut s).await);
+    assert_eq!(c2.ils_counters().ils_pwd_authentication_failed, 1);
+    // A cluster that is not its peer is refused before any proof.
+    let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
+    s.write_all(&hello("intruder", &[1; ils::NONCE_LEN]))
+        .await
+        .unwrap();
+    let f = read_frame(&mut s).await.unwrap();
+    assert!(matches!(
+        Handshake::parse(&f),
+        Ok(Handshake::Refused { .. })
+    ));
+    assert_eq!(c2.ils_counters().rejected["refused"], 1);
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_oversized_and_unauthenticated_ils_input_is_refused_and_believed_never() {
+    let net = Net::seed().await;
+    let c2 = net.c("cluster2");
+    let addr = c2.ils_addr().unwrap();
+    // Oversized: the length alone is refused.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&[0xff; 64]).await.unwrap();
+    assert!(closed(&mut s).await);
+    // Malformed: a frame whose body is not JSON.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let junk = ils::Frame {
+        seq: 0,
+        mac: [0; 32],
+        body: b"\x00\x01garbage".to_vec(),
+    };
+    s.write_all(&junk.encode()).await.unwrap();
+    assert!(closed(&mut s).await);
+    // Unauthenticated: a sealed frame moving Bob, with no handshake.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut sealer = ils::Sealer::new([0; 32], ils::Direction::ToListener);
+    s.write_all(&sealer.seal(&bob_at("cluster3")))
+        .await
+        .unwrap();
+    assert!(closed(&mut s).await);
+    // A length too short for a header.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&3u32.to_be_bytes()).await.unwrap();
+    assert!(closed(&mut s).await);
+    let r = c2.ils_counters().rejected;
+    assert_eq!(r["oversized"], 1);
+    assert_eq!(r["malformed"], 2);
+    assert_eq!(r["unauthenticated"], 1);
+    assert_eq!(net.located("cluster2", "1000001").as_deref(), None);
+    assert!(c2.ils_status().records.iter().all(|r| r.user != "bob"));
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_or_invalid_sealed_message_disconnects_the_peer() {
+    let net = Net::seed().await;
+    // Keep the real cluster3 from dialing while we speak as it.
+    net.c("cluster3").set_ils_running(false);
+    let c2 = net.c("cluster2");
+    until("cluster2 sees cluster3 gone", || {
+        c2.ils_counters()
+            .peers
+            .iter()
+            .all(|p| p.cluster != "cluster3" || !p.connected)
+    })
+    .await;
+    let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
+    let key = handshake(&mut s, "cluster3", "cluster2", "emroam-ils")
+        .await
+        .unwrap();
+    let mut sealer = ils::Sealer::new(key, ils::Direction::ToListener);
+    let empty = ils::Message::Sync {
+        full: false,
+        clusters: vec![],
+        records: vec![],
+        acks: vec![],
+        superusers: vec![],
+    };
+    let first = sealer.seal(&empty);
+    s.write_all(&first).await.unwrap();
+    s.write_all(&first).await.unwrap();
+    assert!(closed(&mut s).await);
+    assert_eq!(c2.ils_counters().rejected["replayed"], 1);
+    // Authenticated but impossible content: refused, connection closed, nothing applied.
+    let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
+    let key = handshake(&mut s, "cluster3", "cluster2", "emroam-ils")
+        .await
+        .unwrap();
+    let mut sealer = ils::Sealer::new(key, ils::Direction::ToListener);
+    let mut bad = bob_at("cluster3");
+    let ils::Message::Sync { records, .. } = &mut bad;
+    records[0].route_string = None;
+    s.write_all(&sealer.seal(&bad)).await.unwrap();
+    assert!(closed(&mut s).await);
+    assert_eq!(c2.ils_counters().rejected["invalid"], 1);
+    assert!(c2.ils_status().records.iter().all(|r| r.user != "bob"));
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoke_behind_a_down_hub_waits_then_catches_up() {
+    let net = Net::seed().await;
+    let (st, _) = net
+        .admin(Method::POST, "/admin/clusters/cluster2/ils/stop")
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    until("cluster3 loses its hub", || {
+        !net.c("cluster3").ils_counters().peers[0].connected
+    })
+    .await;
+    // Alice (home cluster2) roams to cluster1; EM at cluster2 still answers, ILS does not.
+    assert_eq!(
+        net.login("cluster1", "SEP000000001002", "alice").await,
+        login_ok()
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_ne!(
+        net.located("cluster3", "2000001").as_deref(),
+        Some("cluster1")
+    );
+    assert!(!net.c("cluster3").ils_counters().peers[0].up_to_date);
+    net.admin(Method::POST, "/admin/clusters/cluster2/ils/start")
+        .await;
+    until("cluster3 catches up through its hub", || {
+        net.located("cluster3", "2000001").as_deref() == Some("cluster1")
+    })
+    .await;
+    until("the spoke is up to date again", || {
+        net.c("cluster3").ils_counters().peers[0].up_to_date
+    })
+    .await;
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_hub_link_stops_relaying_until_healed() {
+    let topo = Topology::load(&topo_path("five-clusters.toml")).unwrap();
+    let net = Net::start(&topo, None).await;
+    let (st, _) = net
+        .admin(
+            Method::POST,
+            "/admin/clusters/cluster1/ils/links/cluster2/cut",
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    until("hub link down", || {
+        net.c("cluster2")
+            .ils_counters()
+            .peers
+            .iter()
+            .any(|p| p.cluster == "cluster1" && !p.connected)
+    })
+    .await;
+    // su3 (home cluster3, a spoke of cluster2) roams to cluster4 (a spoke of cluster1).
+    assert_eq!(
+        net.login("cluster4", "SEP000000041001", "su3").await,
+        login_ok()
+    );
+    until("cluster1 learns", || {
+        net.located("cluster1", "3000001").as_deref() == Some("cluster4")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_ne!(
+        net.located("cluster5", "3000001").as_deref(),
+        Some("cluster4")
+    );
+    let (st, _) = net
+        .admin(
+            Method::POST,
+            "/admin/clusters/cluster2/ils/links/cluster1/heal",
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    until("every cluster learns su3 is at cluster4", || {
+        net.all.iter().all(|c| {
+            c.locate_dn("3000001")
+                .is_some_and(|l| l.cluster == "cluster4")
+        })
+    })
+    .await;
+    let (st, _) = net
+        .admin(
+            Method::POST,
+            "/admin/clusters/cluster3/ils/links/cluster1/cut",
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "a spoke has one link, to its hub"
+    );
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_logins_at_the_same_moment_converge_to_one_winner() {
+    let net = Net::seed().await;
+    for round in 0..5 {
+        let (a, b) = tokio::join!(
+            net.login("cluster1", "SEP000000001003", "alice"),
+            net.login("cluster3", "SEP000000003003", "alice"),
+        );
+        assert_eq!((a, b), (login_ok(), login_ok()), "round {round}");
+        until("one winner", || {
+            let n = net
+                .all
+                .iter()
+                .filter(|c| !c.devices_of("alice").is_empty())
+                .count();
+            let at: Vec<_> = net
+                .all
+                .iter()
+                .map(|c| c.locate_dn("2000001").map(|l| l.cluster))
+                .collect();
+            n == 1 && at.iter().all(|x| *x == at[0])
+        })
+        .await;
+        let winner = net
+            .all
+            .iter()
+            .find(|c| !c.devices_of("alice").is_empty())
+            .unwrap();
+        assert_eq!(
+            net.located("cluster2", "2000001").as_deref(),
+            Some(winner.id())
+        );
+        let d = winner.devices_of("alice")[0].clone();
+        assert!(net.logout(winner.id(), &d).await);
+        until("alice's number routes home", || {
+            net.all.iter().all(|c| {
+                c.locate_dn("2000001")
+                    .is_some_and(|l| l.cluster == "cluster2")
+            })
+        })
+        .await;
+    }
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_superuser_sync_page_interval_and_metrics() {
+    let net = Net::seed().await;
+    let (st, page) = net.admin(Method::GET, "/admin/superuser-sync").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        page.contains("Sync now") && page.contains("cluster3"),
+        "{page}"
+    );
+    assert!(page.contains("bob") && page.contains("alice"), "{page}");
+    assert!(!page.contains("12345"), "no PIN on the page");
+    let before = net.c("cluster1").superuser_tool_status().last_sync_ms;
+    let (st, page) = net.admin(Method::POST, "/admin/superuser-sync").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("Sync started"));
+    until("a new superuser sync", || {
+        net.c("cluster1").superuser_tool_status().last_sync_ms > before
+    })
+    .await;
+    let (st, body) = net
+        .admin(Method::POST, "/admin/superuser-sync/schedule?secs=120")
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v[0]["interval_secs"], 120.0, "{body}");
+    let (st, _) = net
+        .admin(Method::POST, "/admin/superuser-sync/schedule?secs=-1")
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+
+    // A short full-sync interval: cluster2 keeps hearing full syncs from cluster3.
+    let (st, _) = net
+        .admin(
+            Method::POST,
+            "/admin/clusters/cluster3/ils/sync-interval?secs=0.05",
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let last = || {
+        net.c("cluster2")
+            .ils_counters()
+            .peers
+            .iter()
+            .find(|p| p.cluster == "cluster3")
+            .and_then(|p| p.last_sync_ms)
+    };
+    let t0 = last();
+    until("periodic full sync", || last() > t0).await;
+
+    let (_, metrics) = net.http("cluster2", Method::GET, "/metrics").await;
+    for want in [
+        "emroam_ils_learned_dns{cluster=\"cluster2\"}",
+        "emroam_ils_deferred_logouts_pending{cluster=\"cluster2\"} 0",
+        "emroam_ils_peer_up_to_date{cluster=\"cluster2\",peer=\"cluster3\"} 1",
+        "emroam_roaming_logins_in_total{cluster=\"cluster2\"} 0",
+        "emroam_ils_rejected_total{cluster=\"cluster2\",kind=\"replayed\"} 0",
+    ] {
+        assert!(metrics.contains(want), "{want}\n{metrics}");
+    }
+    let (_, json) = net.http("cluster2", Method::GET, "/metrics.json").await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["ils"]["roaming_logins_out"], 0);
+    assert_eq!(v["ils"]["peers"].as_array().unwrap().len(), 2);
+    let (st, body) = net.admin(Method::GET, "/admin/ils").await;
+    assert_eq!(st, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v[2]["role"], "spoke", "{body}");
+    let (st, body) = net
+        .admin(Method::GET, "/admin/clusters/cluster1/locate/1000001")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (st, _) = net
+        .admin(Method::GET, "/admin/clusters/cluster3/locate/1000001")
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "no record yet: bob never logged in"
+    );
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_logout_survives_restarts() {
+    let topo = Topology::load(&topo_path("seed.toml")).unwrap();
+    let dir = scratch("roam-restart");
+    let net = Net::start(&topo, Some(dir.clone())).await;
+    assert_eq!(net.login("cluster1", BOB_C1, "bob").await, login_ok());
+    until("cluster2 learns bob at cluster1", || {
+        net.located("cluster2", "1000001").as_deref() == Some("cluster1")
+    })
+    .await;
+    net.c("cluster1").set_listeners_up(false);
+    until("cluster1 gone", || {
+        !net.c("cluster2").ils_counters().peers[0].connected
+    })
+    .await;
+    assert_eq!(net.login("cluster2", BOB_C2, "bob").await, login_ok());
+    assert_eq!(net.c("cluster2").ils_counters().deferred_logouts_pending, 1);
+    // Everything restarts (cluster1 never heard of the roaming login).
+    net.shutdown().await;
+    let net = Net::start(&topo, Some(dir.clone())).await;
+    until("cluster1 logs bob out after its restart", || {
+        net.c("cluster1").login_on(BOB_C1).is_none()
+            && net.c("cluster2").ils_counters().deferred_logouts_pending == 0
+    })
+    .await;
+    assert!(net.c("cluster2").login_on(BOB_C2).is_some());
+    assert_eq!(
+        net.located("cluster3", "1000001").as_deref(),
+        Some("cluster2")
+    );
+    net.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
