@@ -699,3 +699,170 @@ async fn a_deferred_logout_survives_restarts() {
     net.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// SplitMix64: a tiny reproducible generator for the randomized test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Why the cluster network has not converged yet (`None`: it has).
+fn divergence(net: &Net, ever: &std::collections::HashSet<u32>) -> Option<String> {
+    for c in net.all.iter() {
+        if let Some(p) = c.ils_counters().peers.iter().find(|p| !p.up_to_date) {
+            return Some(format!("{} not up to date with {}", c.id(), p.cluster));
+        }
+    }
+    for n in 1..=5u32 {
+        let user = format!("su{n}");
+        let dn = format!("{n}000001");
+        let at: Vec<&str> = net
+            .all
+            .iter()
+            .filter(|c| !c.devices_of(&user).is_empty())
+            .map(|c| c.id())
+            .collect();
+        if at.len() > 1 {
+            return Some(format!("{user} logged in at {at:?}"));
+        }
+        let want = at
+            .first()
+            .map_or_else(|| format!("cluster{n}"), |c| (*c).to_owned());
+        for c in net.all.iter() {
+            let got = c.locate_dn(&dn).map(|l| l.cluster);
+            let ok = got.as_deref() == Some(want.as_str()) || (got.is_none() && !ever.contains(&n));
+            if !ok {
+                return Some(format!(
+                    "{} places {dn} at {got:?}, {user} is at {want}",
+                    c.id()
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Random logins, logouts, cluster and ILS failures and link cuts on five clusters; after
+/// quiescence every superuser is logged in at one cluster at most and every cluster places
+/// every number where its user is. `EMROAM_SEED=N` replays one seed; `EMROAM_SEEDS=N` runs more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn randomized_roaming_converges() {
+    let topo = Topology::load(&topo_path("five-clusters.toml")).unwrap();
+    let seeds: Vec<u64> = match std::env::var("EMROAM_SEED") {
+        Ok(s) => vec![s.parse().expect("EMROAM_SEED is a number")],
+        Err(_) => {
+            let n = std::env::var("EMROAM_SEEDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(10);
+            (0..n).collect()
+        }
+    };
+    let links: Vec<(&str, &str)> = vec![
+        ("cluster1", "cluster2"),
+        ("cluster2", "cluster3"),
+        ("cluster1", "cluster4"),
+        ("cluster2", "cluster5"),
+    ];
+    let (mut roamed, mut evicted) = (0, 0);
+    let many = seeds.len() >= 5;
+    for seed in seeds {
+        let mut rng = Rng(seed);
+        let net = Net::start(&topo, None).await;
+        for c in net.all.iter() {
+            c.set_sync_interval(Duration::from_millis(300));
+        }
+        let mut ever = std::collections::HashSet::new();
+        let mut log = Vec::new();
+        for _ in 0..40 {
+            let k = rng.below(5) as u32 + 1;
+            let cid = format!("cluster{k}");
+            let c = net.c(&cid);
+            match rng.below(10) {
+                0..=3 => {
+                    let u = rng.below(5) as u32 + 1;
+                    let device = format!("SEP0000000{k}100{}", rng.below(4) + 1);
+                    if c.listeners_up() {
+                        let page = net.login(&cid, &device, &format!("su{u}")).await;
+                        if page == login_ok() {
+                            ever.insert(u);
+                        }
+                        log.push(format!("login su{u} {device}: {page}"));
+                    }
+                }
+                4 | 5 => {
+                    let device = format!("SEP0000000{k}100{}", rng.below(4) + 1);
+                    if c.listeners_up() {
+                        let ok = net.logout(&cid, &device).await;
+                        log.push(format!("logout {device}: {ok}"));
+                    }
+                }
+                6 => {
+                    let up = !c.listeners_up();
+                    c.set_listeners_up(up);
+                    log.push(format!("{cid} listeners {up}"));
+                }
+                7 => {
+                    let up = !c.ils_running();
+                    c.set_ils_running(up);
+                    log.push(format!("{cid} ils {up}"));
+                }
+                8 => {
+                    let (a, b) = links[rng.below(links.len() as u64) as usize];
+                    let cut = rng.below(2) == 0;
+                    net.c(a).set_link_cut(b, cut);
+                    net.c(b).set_link_cut(a, cut);
+                    log.push(format!("link {a}-{b} cut {cut}"));
+                }
+                _ => {
+                    let ms = rng.below(20);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(rng.below(3))).await;
+        }
+        // Quiescence: everything back up, every link healed.
+        for c in net.all.iter() {
+            c.set_listeners_up(true);
+            c.set_ils_running(true);
+            for (a, b) in &links {
+                c.set_link_cut(if c.id() == *a { b } else { a }, false);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let Some(why) = divergence(&net, &ever) else {
+                break;
+            };
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "seed {seed} did not converge (replay with EMROAM_SEED={seed}): {why}\n{}",
+                log.join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for c in net.all.iter() {
+            let s = c.ils_counters();
+            roamed += s.roaming_logins_in;
+            evicted += s.roaming_logins_out;
+        }
+        net.shutdown().await;
+    }
+    if many {
+        assert!(
+            roamed > 0 && evicted > 0,
+            "the mix exercises roaming ({roamed} in, {evicted} out)"
+        );
+    }
+}
