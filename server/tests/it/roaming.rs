@@ -841,10 +841,7 @@ async fn randomized_roaming_converges() {
             }
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let Some(why) = divergence(&net, &ever) else {
-                break;
-            };
+        while let Some(why) = divergence(&net, &ever) {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "seed {seed} did not converge (replay with EMROAM_SEED={seed}): {why}\n{}",
