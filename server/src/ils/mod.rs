@@ -93,6 +93,8 @@ pub(crate) struct IlsState {
     addrs: RwLock<HashMap<String, SocketAddr>>,
     counters: IlsCounters,
     session_seq: AtomicU64,
+    /// Bumped whenever a location record changes here (tests and benchmarks wait on it).
+    changed: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for IlsState {
@@ -177,6 +179,7 @@ impl IlsState {
             addrs: RwLock::new(addrs),
             counters: IlsCounters::default(),
             session_seq: AtomicU64::new(0),
+            changed: watch::Sender::new(0),
         }
     }
 
@@ -348,6 +351,11 @@ impl Cluster {
         })
     }
 
+    /// Changes whenever a location record changes here (a directory number moved).
+    pub fn watch_locations(&self) -> watch::Receiver<u64> {
+        self.ils().changed.subscribe()
+    }
+
     /// Whether ILS alone is switched on.
     pub fn ils_running(&self) -> bool {
         self.ils().switch.load(Ordering::Relaxed)
@@ -448,6 +456,9 @@ impl Cluster {
     async fn settle(&self, mut ch: Changes, from: Option<&str>) {
         if !ch.superusers.is_empty() {
             self.rebuild_synced();
+        }
+        if !ch.records.is_empty() {
+            self.ils().changed.send_modify(|n| *n += 1);
         }
         let ops = std::mem::take(&mut ch.ops);
         if !ops.is_empty()
