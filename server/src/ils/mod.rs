@@ -1,7 +1,7 @@
 //! Extension Mobility Roaming Across Clusters: ILS between reference clusters, the superuser
 //! sync tool, and the roaming rules (where a superuser's numbers are, who logs out).
 //!
-//! - [`table`]: the replicated state as plain data (records, acks, superuser sets) and its merge.
+//! - `table`: the replicated state as plain data (records, acks, superuser sets) and its merge.
 //! - [`net`]: the ILS listener, the dialers (spoke → hub, hub → hubs with a larger ID) and one
 //!   session task pair per link; wire format in [`emroam_protocol::ils`].
 //! - [`superusers`]: the superuser sync tool (schedule, Sync now).

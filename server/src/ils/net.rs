@@ -2,7 +2,7 @@
 //!
 //! Each link has one TCP connection, dialed by the spoke (to its hub) or by the hub with the
 //! smaller cluster ID (to the other hub). After the handshake a session has a reader (this
-//! task: frames → [`Opener`] → [`Cluster::ils_apply`]) and a writer task fed by a bounded
+//! task: frames → [`Opener`] → `Cluster::ils_apply`) and a writer task fed by a bounded
 //! channel. Anything a peer sends that fails to decode, authenticate or validate is counted
 //! and the connection is closed; nothing from it is applied. Sessions end when ILS or the
 //! cluster goes down, when the link is cut, or at shutdown; dialers retry with backoff, and
