@@ -130,7 +130,13 @@ pub async fn serve(listener: TcpListener, c: Cluster, shutdown: CancellationToke
                     continue;
                 };
                 let c2 = c.clone();
-                c.tracker().spawn(async move { accept_one(c2, stream).await });
+                let token = c.token().clone();
+                c.tracker().spawn(async move {
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        () = accept_one(c2, stream) => {}
+                    }
+                });
             }
         }
     }
