@@ -891,6 +891,34 @@ mod tests {
         assert!(v(2, "cluster2") > v(2, "cluster1"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let key = [1u8; MAC_LEN];
+            let mut o = Opener::new(key, Direction::ToListener);
+            let mut buf = data.as_slice();
+            while let Ok(Some((f, used))) = decode_frame(buf, 4096) {
+                buf = &buf[used..];
+                let _ = Handshake::parse(&f);
+                let _ = o.open(&f);
+            }
+        }
+
+        #[test]
+        fn sealed_sync_round_trips(user in "[a-z]{1,12}", dn in "[0-9]{1,10}", counter in 0u64..1_000_000) {
+            let mut m = sync();
+            let Message::Sync { records, .. } = &mut m;
+            records[0].user = user;
+            records[0].dns = vec![dn];
+            records[0].version.counter = counter;
+            let key = [2u8; MAC_LEN];
+            let bytes = Sealer::new(key, Direction::ToDialer).seal(&m);
+            let (f, used) = decode_frame(&bytes, MAX_FRAME).unwrap().unwrap();
+            proptest::prop_assert_eq!(used, bytes.len());
+            proptest::prop_assert_eq!(Opener::new(key, Direction::ToDialer).open(&f).unwrap(), m);
+        }
+    }
+
     #[test]
     fn hex_round_trips() {
         let b = [0u8, 1, 0xab, 0xff];

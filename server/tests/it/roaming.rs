@@ -863,3 +863,37 @@ async fn randomized_roaming_converges() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiple_login_behavior_rules_within_the_roaming_cluster() {
+    // five-clusters: Auto Logout. su1 (home cluster1) on two phones of cluster3.
+    let topo = Topology::load(&topo_path("five-clusters.toml")).unwrap();
+    let net = Net::start(&topo, None).await;
+    assert_eq!(
+        net.login("cluster3", "SEP000000031001", "su1").await,
+        login_ok()
+    );
+    assert_eq!(
+        net.login("cluster3", "SEP000000031002", "su1").await,
+        login_ok()
+    );
+    assert_eq!(
+        net.c("cluster3").devices_of("su1"),
+        vec!["SEP000000031002".to_owned()]
+    );
+    until("everyone places su1 at cluster3", || {
+        net.all.iter().all(|c| {
+            c.locate_dn("1000001")
+                .is_some_and(|l| l.cluster == "cluster3")
+        })
+    })
+    .await;
+    net.shutdown().await;
+    // seed: Multiple Logins Not Allowed. Bob's second phone at cluster2 is refused.
+    let net = Net::seed().await;
+    assert_eq!(net.login("cluster2", BOB_C2, "bob").await, login_ok());
+    let page = net.login("cluster2", "SEP000000002002", "bob").await;
+    assert!(page.contains("(25)") || page.contains("(18)"), "{page}");
+    assert_eq!(net.c("cluster2").devices_of("bob"), vec![BOB_C2.to_owned()]);
+    net.shutdown().await;
+}
