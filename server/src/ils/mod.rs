@@ -64,6 +64,7 @@ struct PeerState {
 struct ToolState {
     last_ms: Option<i64>,
     next_ms: Option<i64>,
+    syncs: u64,
 }
 
 /// One cluster's ILS state: the roaming table, sessions, switches and counters.

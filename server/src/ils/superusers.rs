@@ -30,6 +30,8 @@ pub struct ToolStatus {
     pub next_sync_ms: Option<i64>,
     /// The schedule, seconds.
     pub interval_secs: f64,
+    /// Syncs run since start.
+    pub syncs: u64,
 }
 
 impl Cluster {
@@ -43,6 +45,7 @@ impl Cluster {
             last_sync_ms: t.last_ms,
             next_sync_ms: t.next_ms,
             interval_secs: self.ils().tool_interval.borrow().as_secs_f64(),
+            syncs: t.syncs,
         }
     }
 
@@ -113,11 +116,11 @@ impl Cluster {
         let set = self.superuser_set();
         let n = set.users.len();
         let ch = self.ils().lock().local_superusers(set);
-        self.ils()
-            .tool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .last_ms = Some(now_ms());
+        {
+            let mut t = self.ils().tool.lock().unwrap_or_else(|e| e.into_inner());
+            t.last_ms = Some(now_ms());
+            t.syncs += 1;
+        }
         self.settle(ch, None).await;
         tracing::info!(cluster = %self.id(), superusers = n, "superuser sync");
     }

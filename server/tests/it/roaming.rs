@@ -134,15 +134,18 @@ impl Net {
     }
 }
 
-/// Polls `f` every 5 ms for up to 10 s.
+/// Polls `f` every 2 ms of real time for up to 10 s (real time even when tokio's clock is
+/// paused: the database thread and sockets run outside it).
 pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !f() {
         assert!(
-            tokio::time::Instant::now() < deadline,
+            std::time::Instant::now() < deadline,
             "timed out waiting for: {what}"
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2)))
+            .await
+            .unwrap();
     }
 }
 
@@ -896,4 +899,21 @@ async fn multiple_login_behavior_rules_within_the_roaming_cluster() {
     assert!(page.contains("(25)") || page.contains("(18)"), "{page}");
     assert_eq!(net.c("cluster2").devices_of("bob"), vec![BOB_C2.to_owned()]);
     net.shutdown().await;
+}
+
+/// The superuser sync tool's schedule, in virtual time (a standalone cluster: no ILS sockets).
+#[tokio::test(start_paused = true)]
+async fn the_superuser_sync_tool_runs_on_its_schedule() {
+    let live = crate::util::live(crate::util::TOPO, Options::default()).await;
+    let c = live.cluster().clone();
+    let syncs = || c.superuser_tool_status().syncs;
+    until("the sync at start", || syncs() == 1).await;
+    c.set_superuser_sync_interval(Duration::from_secs(600));
+    tokio::time::sleep(Duration::from_secs(599)).await;
+    assert_eq!(syncs(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    until("the scheduled sync", || syncs() == 2).await;
+    c.superuser_sync_now();
+    until("Sync now", || syncs() == 3).await;
+    live.shutdown().await;
 }
