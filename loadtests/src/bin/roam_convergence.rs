@@ -8,7 +8,10 @@
 //! ILS path (spoke → hub → hub → spoke). Before the next login the old cluster's logout
 //! (eviction) is awaited too, unmeasured. Latencies go into an HdrHistogram (µs).
 //!
-//! Usage: `cargo run --release -p emroam-loadtests --bin roam-convergence -- [LOGINS]`
+//! `durable` as the second argument keeps each cluster's state in SQLite files
+//! (`synchronous=FULL`) in a temporary directory instead of in memory.
+//!
+//! Usage: `cargo run --release -p emroam-loadtests --bin roam-convergence -- [LOGINS] [durable]`
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,7 +45,7 @@ async fn wait_until(c: &Cluster, f: impl Fn(&Cluster) -> bool) {
     }
 }
 
-async fn run(case: &Case, logins: usize) {
+async fn run(case: &Case, logins: usize, durable: bool) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../profiles/topologies")
         .join(case.file);
@@ -55,7 +58,13 @@ async fn run(case: &Case, logins: usize) {
         ));
     }
     let token = CancellationToken::new();
-    let running = emroam_server::start(&topo, listeners, &Options::default(), token)
+    let dir = std::env::temp_dir().join(format!("roam-convergence-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = Options {
+        data_dir: durable.then(|| dir.clone()),
+        ..Options::default()
+    };
+    let running = emroam_server::start(&topo, listeners, &opts, token)
         .await
         .expect("start");
     let all: Vec<Cluster> = running.clusters().to_vec();
@@ -108,6 +117,7 @@ async fn run(case: &Case, logins: usize) {
         per_login
     );
     running.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn main() {
@@ -115,6 +125,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
+    let durable = std::env::args().nth(2).as_deref() == Some("durable");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -135,6 +146,7 @@ fn main() {
                 b: ("cluster3", "SEP000000003001"),
             },
             logins,
+            durable,
         )
         .await;
         run(
@@ -147,6 +159,7 @@ fn main() {
                 b: ("cluster4", "SEP000000041001"),
             },
             logins,
+            durable,
         )
         .await;
     });

@@ -430,6 +430,23 @@ impl Cluster {
             .flatten()
     }
 
+    fn send_to_peer(&self, peer: &str, body: &Arc<Vec<u8>>) {
+        let tx = self
+            .ils()
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(peer)
+            .map(|s| s.tx.clone());
+        if let Some(tx) = tx {
+            if tx.try_send(body.clone()).is_ok() {
+                self.ils().counters.message_out();
+            } else {
+                self.ils().counters.dropped();
+            }
+        }
+    }
+
     fn send_to_peers(&self, body: &Arc<Vec<u8>>, except: Option<&str>) {
         let s = self.ils();
         let targets: Vec<(String, mpsc::Sender<Arc<Vec<u8>>>)> = s
@@ -452,14 +469,49 @@ impl Cluster {
         }
     }
 
-    /// Persists, enforces and forwards a change. `from`: the peer it came from (which gets
-    /// only this cluster's own acks back).
+    /// Forwards, persists and enforces a change. Records and others' acks are forwarded first
+    /// (a relay does not wait for its own disk: peers can always send them again); this
+    /// cluster's own acks go out only after its logouts are done and durable, to every peer
+    /// including `from`, the peer the change came from.
     async fn settle(&self, mut ch: Changes, from: Option<&str>) {
         if !ch.superusers.is_empty() {
             self.rebuild_synced();
         }
         if !ch.records.is_empty() {
             self.ils().changed.send_modify(|n| *n += 1);
+        }
+        let standalone = self.ils().standalone;
+        let own: Vec<ils::Ack> = ch
+            .acks
+            .iter()
+            .filter(|a| a.cluster == self.id())
+            .cloned()
+            .collect();
+        // With logouts to do here, this cluster's acks wait until they are done.
+        let defer = !ch.evict.is_empty();
+        if defer {
+            ch.acks.retain(|a| a.cluster != self.id());
+        }
+        if !ch.is_empty() && !standalone {
+            self.send_to_peers(&Arc::new(body(&ch, false)), from);
+        }
+        let acks_only = |to: Option<&str>| {
+            let acks = Changes {
+                acks: own.clone(),
+                ..Changes::default()
+            };
+            let b = Arc::new(body(&acks, false));
+            match to {
+                Some(p) => self.send_to_peer(p, &b),
+                None => self.send_to_peers(&b, None),
+            }
+        };
+        if !defer
+            && !own.is_empty()
+            && !standalone
+            && let Some(from) = from
+        {
+            acks_only(Some(from));
         }
         let ops = std::mem::take(&mut ch.ops);
         if !ops.is_empty()
@@ -471,39 +523,8 @@ impl Cluster {
         for user in std::mem::take(&mut ch.evict) {
             self.evict_roamed(&user).await;
         }
-        if ch.is_empty() || self.ils().standalone {
-            return;
-        }
-        let all = Arc::new(body(&ch, false));
-        self.send_to_peers(&all, from);
-        if let Some(from) = from {
-            let mine: Vec<ils::Ack> = ch
-                .acks
-                .iter()
-                .filter(|a| a.cluster == self.id())
-                .cloned()
-                .collect();
-            if !mine.is_empty() {
-                let back = Changes {
-                    acks: mine,
-                    ..Changes::default()
-                };
-                let b = Arc::new(body(&back, false));
-                let tx = self
-                    .ils()
-                    .sessions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(from)
-                    .map(|s| s.tx.clone());
-                if let Some(tx) = tx {
-                    if tx.try_send(b).is_ok() {
-                        self.ils().counters.message_out();
-                    } else {
-                        self.ils().counters.dropped();
-                    }
-                }
-            }
+        if defer && !own.is_empty() && !standalone {
+            acks_only(None);
         }
     }
 
