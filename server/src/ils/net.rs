@@ -29,6 +29,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const HANDSHAKE_MAX: usize = 16 * 1024;
 /// A peer that does not take a frame within this long is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections allowed in the handshake at once (more are closed at once and counted).
+const MAX_HANDSHAKES: usize = 64;
 /// Dialer backoff bounds.
 const RETRY_MIN: Duration = Duration::from_millis(20);
 const RETRY_MAX: Duration = Duration::from_millis(500);
@@ -101,6 +103,7 @@ pub async fn serve(listener: TcpListener, c: Cluster, shutdown: CancellationToke
     let addr = listener.local_addr().ok();
     let mut listener = Some(listener);
     let mut up = c.ils().up.subscribe();
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     loop {
         let Some(l) = listener.as_ref() else {
             tokio::select! {
@@ -129,12 +132,16 @@ pub async fn serve(listener: TcpListener, c: Cluster, shutdown: CancellationToke
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
+                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                    c.ils().counters.rejected("refused");
+                    continue;
+                };
                 let c2 = c.clone();
                 let token = c.token().clone();
                 c.tracker().spawn(async move {
                     tokio::select! {
                         () = token.cancelled() => {}
-                        () = accept_one(c2, stream) => {}
+                        () = accept_one(c2, stream, permit) => {}
                     }
                 });
             }
@@ -179,7 +186,7 @@ fn raise_pwd_alert(c: &Cluster, peer: &str) {
 }
 
 /// Listener side of one connection.
-async fn accept_one(c: Cluster, mut stream: TcpStream) {
+async fn accept_one(c: Cluster, mut stream: TcpStream, permit: tokio::sync::OwnedSemaphorePermit) {
     let _ = stream.set_nodelay(true);
     let mut reader = FrameReader::new();
     reader.max = HANDSHAKE_MAX;
@@ -256,6 +263,7 @@ async fn accept_one(c: Cluster, mut stream: TcpStream) {
         Some((cluster_id, key))
     })
     .await;
+    drop(permit);
     let Ok(Some((peer, key))) = hs else { return };
     reader.max = ils::MAX_FRAME;
     run_session(

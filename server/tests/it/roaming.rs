@@ -917,3 +917,25 @@ async fn the_superuser_sync_tool_runs_on_its_schedule() {
     until("Sync now", || syncs() == 3).await;
     live.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_unauthenticated_connections_are_bounded_and_do_not_disturb_sessions() {
+    let net = Net::seed().await;
+    let c2 = net.c("cluster2");
+    let mut idle = Vec::new();
+    for _ in 0..80 {
+        idle.push(TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap());
+    }
+    until("connections past the handshake bound are refused", || {
+        c2.ils_counters().rejected["refused"] >= 16
+    })
+    .await;
+    // Established sessions carry on.
+    assert_eq!(net.login("cluster1", BOB_C1, "bob").await, login_ok());
+    until("cluster3 still learns through cluster2", || {
+        net.located("cluster3", "1000001").as_deref() == Some("cluster1")
+    })
+    .await;
+    drop(idle);
+    net.shutdown().await;
+}
