@@ -132,6 +132,14 @@ fn main() {
         .build()
         .expect("runtime");
     println!(
+        "state: {}",
+        if durable {
+            "SQLite files, synchronous=FULL"
+        } else {
+            "in memory"
+        }
+    );
+    println!(
         "| clusters | logins | p50 ms | p99 ms | p99.9 ms | max ms | ILS messages per login |"
     );
     println!("|---|---|---|---|---|---|---|");
