@@ -793,7 +793,23 @@ async fn randomized_roaming_converges() {
             let cid = format!("cluster{k}");
             let c = net.c(&cid);
             match rng.below(10) {
-                0..=3 => {
+                0 => {
+                    // The same superuser at two clusters at the same moment.
+                    let u = rng.below(5) as u32 + 1;
+                    let k2 = rng.below(5) as u32 + 1;
+                    let (c2id, user) = (format!("cluster{k2}"), format!("su{u}"));
+                    let d1 = format!("SEP0000000{k}100{}", rng.below(4) + 1);
+                    let d2 = format!("SEP0000000{k2}100{}", rng.below(4) + 1);
+                    if c.listeners_up() && net.c(&c2id).listeners_up() {
+                        let (p1, p2) =
+                            tokio::join!(net.login(&cid, &d1, &user), net.login(&c2id, &d2, &user));
+                        if p1 == login_ok() || p2 == login_ok() {
+                            ever.insert(u);
+                        }
+                        log.push(format!("login {user} {d1} | {d2}: {p1} | {p2}"));
+                    }
+                }
+                1..=3 => {
                     let u = rng.below(5) as u32 + 1;
                     let device = format!("SEP0000000{k}100{}", rng.below(4) + 1);
                     if c.listeners_up() {
