@@ -605,10 +605,18 @@ impl Cluster {
     /// After a user's login here ended (logout, automatic logout, logoutAll): if it was their
     /// last one, their numbers route home again.
     pub(crate) async fn roam_after_logout(&self, user: &str) {
-        if self.ils().standalone || !self.lock_logins().user_devices(user).is_empty() {
+        if self.ils().standalone {
             return;
         }
-        let ch = self.ils().lock().local_logout(user);
+        // The table lock is held while looking at the logins (lock order: table, then logins),
+        // so a login starting now records its location after this logout, never before.
+        let ch = {
+            let mut table = self.ils().lock();
+            if !self.lock_logins().user_devices(user).is_empty() {
+                return;
+            }
+            table.local_logout(user)
+        };
         if !ch.records.is_empty() {
             self.settle(ch, None).await;
         }
@@ -617,6 +625,15 @@ impl Cluster {
     /// Logs a user out of every device here because they are logged in at another cluster.
     async fn evict_roamed(&self, user: &str) {
         let taken: Vec<(String, crate::cluster::logins::Entry)> = {
+            // Decided when the record arrived, done now: look again, under the table lock (then
+            // the logins lock), in case the user has logged in here since and won.
+            let table = self.ils().lock();
+            if table
+                .record(user)
+                .is_none_or(|r| r.at.as_deref() == Some(self.id()))
+            {
+                return;
+            }
             let mut t = self.lock_logins();
             let devices: Vec<String> = t
                 .user_devices(user)
@@ -663,5 +680,101 @@ impl RoamLogin {
     /// The durable writes to commit with the login.
     pub(crate) fn ops(&self) -> Vec<StoreOp> {
         self.changes.ops.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{Credential, Login, LoginDuration};
+
+    const TOPO: &str = r#"
+[[cluster]]
+id = "c1"
+address = "127.0.0.1"
+ils = { role = "hub" }
+[[cluster]]
+id = "c2"
+address = "127.0.0.1"
+ils = { role = "hub" }
+[[profile]]
+name = "lobby"
+[[profile]]
+name = "bob-udp"
+lines = [{ dn = "1000001", label = "Bob" }]
+[[user]]
+id = "bob"
+pin = "12345"
+home = "c1"
+profiles = ["bob-udp"]
+superuser = true
+[[phone]]
+name = "SEP000000000001"
+cluster = "c2"
+logout_profile = "lobby"
+"#;
+
+    fn record(at: &str, counter: u64) -> ils::LocationRecord {
+        ils::LocationRecord {
+            user: "bob".into(),
+            home: "c1".into(),
+            dns: vec!["1000001".into()],
+            at: Some(at.into()),
+            route_string: Some(format!("{at}.route")),
+            version: ils::Version {
+                counter,
+                cluster: at.into(),
+            },
+        }
+    }
+
+    /// An eviction decided when an older record arrived must not end a login made since,
+    /// whose newer record places the user here.
+    #[tokio::test]
+    async fn a_late_eviction_spares_a_login_that_won_since() {
+        let topo = Topology::parse(TOPO).unwrap();
+        let c2 = Cluster::open(&topo, &topo.clusters[1], None, CancellationToken::new())
+            .await
+            .unwrap();
+        let c1_set = {
+            let spec = &topo.clusters[0];
+            let c1 = Cluster::open(&topo, spec, None, CancellationToken::new())
+                .await
+                .unwrap();
+            c1.ils()
+                .lock()
+                .local_superusers(c1.superuser_set())
+                .superusers
+        };
+        let sync = |records, superusers| Message::Sync {
+            full: false,
+            clusters: vec![],
+            records,
+            acks: vec![],
+            superusers,
+        };
+        c2.ils_apply("c1", sync(vec![record("c1", 5)], c1_set))
+            .await;
+        assert!(c2.user("bob").is_some(), "superuser copied");
+        Login {
+            device: "SEP000000000001".into(),
+            credential: Credential::Authorized { user: "bob".into() },
+            profile: None,
+            duration: LoginDuration::Default,
+            origin: crate::cluster::Origin::default(),
+        }
+        .apply(&c2)
+        .await
+        .unwrap();
+        assert_eq!(c2.locate_dn("1000001").unwrap().cluster, "c2");
+        c2.evict_roamed("bob").await;
+        assert_eq!(c2.devices_of("bob"), vec!["SEP000000000001".to_owned()]);
+        assert_eq!(c2.ils_counters().roaming_logins_in, 1);
+        // A newer record elsewhere does evict.
+        c2.ils_apply("c1", sync(vec![record("c1", 50)], vec![]))
+            .await;
+        assert!(c2.devices_of("bob").is_empty());
+        assert_eq!(c2.ils_counters().roaming_logins_out, 1);
+        assert_eq!(c2.pending_restarts().len(), 1);
     }
 }

@@ -70,7 +70,7 @@ impl Cluster {
     }
 
     /// This cluster's superuser set now.
-    fn superuser_set(&self) -> SuperuserSet {
+    pub(crate) fn superuser_set(&self) -> SuperuserSet {
         let pw = self.ils().password().to_owned();
         let users = self
             .home_superusers()
