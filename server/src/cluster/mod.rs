@@ -538,8 +538,11 @@ impl Cluster {
 
     /// Rebuilds the synced directory from the superuser sets the ILS state holds.
     pub(crate) fn rebuild_synced(&self) {
+        // Read the sets under the write lock (lock order: synced, then the ILS table), so two
+        // rebuilds cannot finish out of order and leave the older sets in place.
+        let mut w = self.inner.synced.write().unwrap_or_else(|e| e.into_inner());
         let d = SyncedDir::build(&self.inner.dir, &self.ils().superuser_sets(), self.id());
-        *self.inner.synced.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(d);
+        *w = Arc::new(d);
     }
 
     /// The ILS and roaming state.

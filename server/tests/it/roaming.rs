@@ -70,13 +70,37 @@ impl Net {
             .filter(|u| u.superuser)
             .map(|u| u.id.clone())
             .collect();
-        until("ILS links up and superusers synced", || {
+        let ready = || {
             self.all.iter().all(|c| {
                 c.ils_counters().peers.iter().all(|p| p.up_to_date)
                     && supers.iter().all(|u| c.user(u).is_some())
             })
-        })
-        .await;
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !ready() {
+            if std::time::Instant::now() > deadline {
+                let state: Vec<String> = self
+                    .all
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: peers {:?} known {:?}",
+                            c.id(),
+                            c.ils_counters().peers,
+                            supers
+                                .iter()
+                                .filter(|u| c.user(u).is_some())
+                                .collect::<Vec<_>>()
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "ILS links up and superusers synced: timed out\n{}",
+                    state.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 
     pub async fn http(&self, cluster: &str, method: Method, pq: &str) -> (StatusCode, String) {
