@@ -39,7 +39,15 @@ pub async fn bind_ephemeral(
         let config = bind(c.address).await?;
         c.ports.http = http.local_addr()?.port();
         c.ports.config = config.local_addr()?.port();
-        out.push((c.id.clone(), ClusterListeners { http, config }));
+        // ILS (hubs and spokes): its own port, which peers find in the rewritten topology.
+        let ils = if c.ils == emroam_server::topology::IlsRole::Standalone {
+            None
+        } else {
+            let l = bind(c.address).await?;
+            c.ports.ils = l.local_addr()?.port();
+            Some(l)
+        };
+        out.push((c.id.clone(), ClusterListeners { http, config, ils }));
     }
     Ok(out)
 }

@@ -55,7 +55,18 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
             let mut out = std::io::stdout().lock();
             for c in running.clusters() {
                 if let Some((http, config)) = running.addrs(c.id()) {
-                    let _ = writeln!(out, "cluster {} http {http} config {config}", c.id());
+                    match c.ils_addr() {
+                        Some(ils) => {
+                            let _ = writeln!(
+                                out,
+                                "cluster {} http {http} config {config} ils {ils}",
+                                c.id()
+                            );
+                        }
+                        None => {
+                            let _ = writeln!(out, "cluster {} http {http} config {config}", c.id());
+                        }
+                    }
                 }
             }
             let _ = out.flush();

@@ -12,8 +12,11 @@
 //! - [`codes`]: the EM code catalogue (EMService 0–47, EMApp 201–216), the exact text a phone
 //!   shows for each ([`codes::login_display_text`]) and the way back ([`codes::code_from_page_text`]).
 //! - [`devicecfg`]: the `SEP<MAC>.cnf.xml` device configuration file (lines, SIP proxy, services).
+//! - [`ils`]: ILS between reference clusters: frames, the password handshake, sealed sync
+//!   messages carrying EM roaming locations and superusers.
 
 pub mod cipxml;
 pub mod codes;
 pub mod devicecfg;
 pub mod emapi;
+pub mod ils;

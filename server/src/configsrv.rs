@@ -42,6 +42,7 @@ pub fn device_config(c: &Cluster, device: &str) -> Option<DeviceConfig> {
     let phone = c.phone(device)?;
     let login = c.login_on(device);
     let profile = c.current_profile(device);
+    let profile = profile.as_ref();
     let spec = c.spec();
     let http = c.http_addr();
     let locale = profile.map_or_else(|| c.logout_locale(phone), |p| p.locale.clone());

@@ -215,6 +215,209 @@ impl Counters {
     }
 }
 
+/// ILS message refusal kinds, as [`emroam_protocol::ils::IlsError::kind`] names them, plus
+/// `refused` (a handshake from a cluster that is not a peer, or over a cut link).
+pub const ILS_REJECT_KINDS: [&str; 6] = [
+    "oversized",
+    "malformed",
+    "replayed",
+    "unauthenticated",
+    "invalid",
+    "refused",
+];
+
+/// One cluster's ILS and EM roaming counters (emroam's own; CUCM has no PerfMon object for them).
+#[derive(Debug, Default)]
+pub struct IlsCounters {
+    roaming_in: AtomicU64,
+    roaming_out: AtomicU64,
+    pwd_auth_failed: AtomicU64,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    dropped: AtomicU64,
+    rejected: [AtomicU64; 6],
+}
+
+impl IlsCounters {
+    /// A superuser of another home logged in here.
+    pub fn roaming_login_in(&self) {
+        self.roaming_in.fetch_add(1, Relaxed);
+    }
+
+    /// A user was logged out here because they logged in at another cluster.
+    pub fn roaming_login_out(&self) {
+        self.roaming_out.fetch_add(1, Relaxed);
+    }
+
+    /// The ILSPwdAuthenticationFailed alert was raised.
+    pub fn pwd_auth_failed(&self) {
+        self.pwd_auth_failed.fetch_add(1, Relaxed);
+    }
+
+    /// A sealed message was accepted.
+    pub fn message_in(&self) {
+        self.messages_in.fetch_add(1, Relaxed);
+    }
+
+    /// A sealed message was queued to a peer.
+    pub fn message_out(&self) {
+        self.messages_out.fetch_add(1, Relaxed);
+    }
+
+    /// A delta was dropped because a peer's queue was full (the next full sync repairs it).
+    pub fn dropped(&self) {
+        self.dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Something a peer sent was refused (`kind` from [`ILS_REJECT_KINDS`]).
+    pub fn rejected(&self, kind: &str) {
+        if let Some(i) = ILS_REJECT_KINDS.iter().position(|k| *k == kind) {
+            self.rejected[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Reads the counters; the caller adds the gauges it computes from state.
+    pub fn snapshot(&self) -> IlsCounterSnapshot {
+        IlsCounterSnapshot {
+            roaming_logins_in: self.roaming_in.load(Relaxed),
+            roaming_logins_out: self.roaming_out.load(Relaxed),
+            ils_pwd_authentication_failed: self.pwd_auth_failed.load(Relaxed),
+            messages_in: self.messages_in.load(Relaxed),
+            messages_out: self.messages_out.load(Relaxed),
+            deltas_dropped: self.dropped.load(Relaxed),
+            rejected: ILS_REJECT_KINDS
+                .iter()
+                .zip(&self.rejected)
+                .map(|(k, v)| ((*k).to_owned(), v.load(Relaxed)))
+                .collect(),
+            learned_dns: 0,
+            deferred_logouts_pending: 0,
+            peers: Vec::new(),
+        }
+    }
+}
+
+/// A peer's sync status as the counters show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerSyncStatus {
+    /// Peer cluster ID.
+    pub cluster: String,
+    /// Session established now.
+    pub connected: bool,
+    /// Connected, a full sync received since, and no update dropped ("Up to Date").
+    pub up_to_date: bool,
+    /// Last full sync received, Unix milliseconds.
+    pub last_sync_ms: Option<i64>,
+}
+
+/// ILS and roaming counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IlsCounterSnapshot {
+    /// Superusers of other homes who logged in here.
+    pub roaming_logins_in: u64,
+    /// Users logged out here because they logged in elsewhere (deferred ones included).
+    pub roaming_logins_out: u64,
+    /// ILSPwdAuthenticationFailed alerts.
+    pub ils_pwd_authentication_failed: u64,
+    /// Sealed messages accepted.
+    pub messages_in: u64,
+    /// Sealed messages queued to peers.
+    pub messages_out: u64,
+    /// Deltas dropped on a full peer queue.
+    pub deltas_dropped: u64,
+    /// Refused input by kind.
+    pub rejected: BTreeMap<String, u64>,
+    /// Directory numbers learned through ILS that are registered at another cluster now.
+    pub learned_dns: u64,
+    /// Deferred logouts this cluster still waits for another cluster to acknowledge.
+    pub deferred_logouts_pending: u64,
+    /// Sync status per peer.
+    pub peers: Vec<PeerSyncStatus>,
+}
+
+impl IlsCounterSnapshot {
+    /// Prometheus text exposition for one cluster.
+    pub fn to_prometheus(&self, cluster: &str) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let mut gauge = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
+            let _ = writeln!(s, "{name}{{cluster=\"{cluster}\"}} {v}");
+        };
+        gauge(
+            "emroam_ils_learned_dns",
+            "Directory numbers learned through ILS registered at another cluster now.",
+            self.learned_dns,
+        );
+        gauge(
+            "emroam_ils_deferred_logouts_pending",
+            "Deferred logouts not yet acknowledged.",
+            self.deferred_logouts_pending,
+        );
+        gauge(
+            "emroam_roaming_logins_in_total",
+            "Roaming logins of other clusters' superusers here.",
+            self.roaming_logins_in,
+        );
+        gauge(
+            "emroam_roaming_logins_out_total",
+            "Users logged out here because they logged in elsewhere.",
+            self.roaming_logins_out,
+        );
+        gauge(
+            "emroam_ils_pwd_authentication_failed_total",
+            "ILSPwdAuthenticationFailed alerts.",
+            self.ils_pwd_authentication_failed,
+        );
+        gauge(
+            "emroam_ils_messages_in_total",
+            "ILS messages accepted.",
+            self.messages_in,
+        );
+        gauge(
+            "emroam_ils_messages_out_total",
+            "ILS messages sent.",
+            self.messages_out,
+        );
+        let _ = writeln!(
+            s,
+            "# HELP emroam_ils_rejected_total ILS input refused, by kind.\n# TYPE emroam_ils_rejected_total counter"
+        );
+        for (k, v) in &self.rejected {
+            let _ = writeln!(
+                s,
+                "emroam_ils_rejected_total{{cluster=\"{cluster}\",kind=\"{k}\"}} {v}"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "# HELP emroam_ils_peer_up_to_date 1 if the peer is up to date.\n# TYPE emroam_ils_peer_up_to_date gauge"
+        );
+        for p in &self.peers {
+            let _ = writeln!(
+                s,
+                "emroam_ils_peer_up_to_date{{cluster=\"{cluster}\",peer=\"{}\"}} {}",
+                p.cluster,
+                u8::from(p.up_to_date)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "# HELP emroam_ils_peer_last_sync_ms Last full sync from the peer, Unix ms.\n# TYPE emroam_ils_peer_last_sync_ms gauge"
+        );
+        for p in &self.peers {
+            if let Some(t) = p.last_sync_ms {
+                let _ = writeln!(
+                    s,
+                    "emroam_ils_peer_last_sync_ms{{cluster=\"{cluster}\",peer=\"{}\"}} {t}",
+                    p.cluster
+                );
+            }
+        }
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

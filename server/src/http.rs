@@ -358,7 +358,7 @@ pub async fn serve<H, F>(
     tracker.wait().await;
 }
 
-async fn bind_again(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub(crate) async fn bind_again(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let sock = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {

@@ -10,6 +10,8 @@
 //! - [`counters`]: RTMT's "Cisco Extension Mobility" counters.
 //! - HTTP front ends: [`emapp`] (phones), [`emservice`] (EM API), [`configsrv`] (config files),
 //!   [`admin`] (admin and fault injection), all served by [`http`].
+//! - [`ils`]: EM Roaming Across Clusters: ILS between clusters (hub mesh, spokes), the
+//!   superuser sync tool, roaming logins and deferred logouts (the conflict rule is there).
 //! - [`server`]: starting clusters on listeners, and [`run`] for `emroam server`.
 //!
 //! Starting clusters in-process (tests bind `127.0.0.1:0`):
@@ -47,6 +49,24 @@
 //!   `emroam_em_code_total{cluster,code}`) and `GET /metrics.json` (= `/api/counters`):
 //!   `{"cluster": "c1", "counters": {"RequestsHandled": n, …, "codes": {"26": n}}}`.
 //! - Admin routes: see [`admin`].
+//!
+//! EM Roaming Across Clusters ([`ils`]; Cisco's wire format and several details are not public):
+//! - ILS wire: emroam's own ([`emroam_protocol::ils`]): length-prefixed JSON frames, an HMAC-SHA256
+//!   challenge/response over two nonces proving the shared ILS password (`[ils] password` in the
+//!   topology; never sent), then per-direction sequence numbers and MACs under a session key.
+//! - Conflict rule: a superuser's location record is versioned `(Lamport counter, cluster ID)`;
+//!   the highest version wins everywhere, so of two simultaneous logins the larger cluster ID wins.
+//! - Only superusers' numbers are replicated (location records); an ordinary user's number is
+//!   known at their home only. A record whose user is logged in nowhere routes the numbers home.
+//! - "Learned DNs" counts numbers of location records placed at another cluster now.
+//! - The superuser sync tool runs inside each cluster (at start, on its schedule, on Sync now,
+//!   and when a user is made a superuser) and travels over ILS; PINs travel as
+//!   `HMAC(ILS password, user, PIN)`. Removing a user from the group removes them from other
+//!   clusters' directories at the next sync but does not log out a login they hold there.
+//! - The default full sync interval is 10 minutes (reference §6, UNCONFIRMED), the tool's 1 hour.
+//! - A cluster whose listeners are down (`listeners/stop`) is down for ILS too; `ils/stop` takes
+//!   down ILS alone. A roaming login needs no ILS: the roaming cluster answers from its copy of
+//!   the superuser and syncs when it can.
 
 pub mod admin;
 pub mod cluster;
@@ -57,6 +77,7 @@ pub mod emapp;
 pub mod emservice;
 pub mod error;
 pub mod http;
+pub mod ils;
 pub mod ops;
 pub mod params;
 pub mod server;

@@ -32,13 +32,15 @@ pub struct Options {
     pub limits: Limits,
 }
 
-/// The two listeners of one cluster.
+/// The listeners of one cluster.
 #[derive(Debug)]
 pub struct ClusterListeners {
     /// HTTP port (8080).
     pub http: TcpListener,
     /// Config-file port (6970).
     pub config: TcpListener,
+    /// ILS port (7502); `None` for a standalone cluster.
+    pub ils: Option<TcpListener>,
 }
 
 impl ClusterListeners {
@@ -59,13 +61,19 @@ impl ClusterListeners {
                     })
             }
         };
+        let ils = if spec.ils == crate::topology::IlsRole::Standalone {
+            None
+        } else {
+            Some(bind(spec.ports.ils).await?)
+        };
         Ok(ClusterListeners {
             http: bind(spec.ports.http).await?,
             config: bind(spec.ports.config).await?,
+            ils,
         })
     }
 
-    /// Binds two ephemeral ports on 127.0.0.1 (tests).
+    /// Binds three ephemeral ports on 127.0.0.1 (tests); a standalone cluster ignores the ILS one.
     ///
     /// # Errors
     /// The bind failed.
@@ -73,6 +81,7 @@ impl ClusterListeners {
         Ok(ClusterListeners {
             http: TcpListener::bind("127.0.0.1:0").await?,
             config: TcpListener::bind("127.0.0.1:0").await?,
+            ils: Some(TcpListener::bind("127.0.0.1:0").await?),
         })
     }
 }
@@ -97,7 +106,7 @@ pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
         "/metrics" => respond(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            c.counters().snapshot().to_prometheus(c.id()),
+            c.counters().snapshot().to_prometheus(c.id()) + &c.ils_counters().to_prometheus(c.id()),
         ),
         "/metrics.json" | "/api/counters" => http::json(StatusCode::OK, &admin::counters_doc(c)),
         p if p == "/admin" || p.starts_with("/admin/") => {
@@ -196,6 +205,14 @@ pub async fn start(
         clusters.push(c);
     }
     let all: Arc<[Cluster]> = clusters.into();
+    // Peers in this process are reached on their bound ILS addresses (port 0 in tests).
+    let ils_addrs: std::collections::HashMap<String, SocketAddr> = listeners
+        .iter()
+        .filter_map(|(id, l)| Some((id.clone(), l.ils.as_ref()?.local_addr().ok()?)))
+        .collect();
+    for c in all.iter() {
+        c.set_ils_peer_addrs(&ils_addrs);
+    }
     let serving = TaskTracker::new();
     let token: Option<Arc<str>> = opts.admin_token.as_deref().map(Arc::from);
     let mut addrs = Vec::new();
@@ -247,7 +264,14 @@ pub async fn start(
             c.watch_listeners(),
             shutdown.clone(),
         ));
-        tracing::info!(cluster = %c.id(), http = %http_addr, config = %config_addr, "cluster serving");
+        if let (Some(l), Some(_)) = (l.ils, c.ils_addr()) {
+            serving.spawn(crate::ils::net::serve(l, c.clone(), shutdown.clone()));
+            crate::ils::net::spawn_dialers(c);
+        }
+        let c2 = c.clone();
+        c.tracker()
+            .spawn(async move { crate::ils::superusers::run_tool(c2).await });
+        tracing::info!(cluster = %c.id(), http = %http_addr, config = %config_addr, ils = ?c.ils_addr(), "cluster serving");
     }
     Ok(Running {
         clusters: all,

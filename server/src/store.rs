@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use emroam_protocol::ils;
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,6 +33,19 @@ pub struct LoginRow {
     pub expires_ms: Option<i64>,
 }
 
+/// Roaming state read back at start (see [`crate::ils`]).
+#[derive(Debug, Clone, Default)]
+pub struct RoamRows {
+    /// Location records.
+    pub records: Vec<ils::LocationRecord>,
+    /// Applied versions.
+    pub acks: Vec<ils::Ack>,
+    /// Deferred logouts not yet acknowledged, as acks naming the cluster that must log out.
+    pub pending: Vec<ils::Ack>,
+    /// Superuser sets copied by the superuser sync.
+    pub superusers: Vec<ils::SuperuserSet>,
+}
+
 /// One change to the login table.
 #[derive(Debug, Clone)]
 pub enum StoreOp {
@@ -41,6 +55,17 @@ pub enum StoreOp {
     Delete(String),
     /// Remove every login.
     DeleteAll,
+    /// Keep a location record unless a newer version is stored.
+    PutRecord(ils::LocationRecord),
+    /// Keep an applied version unless a newer one is stored.
+    PutAck(ils::Ack),
+    /// Record a deferred logout (`cluster` must log `user` out, version `version`).
+    PutPending(ils::Ack),
+    /// A deferred logout was acknowledged (by `cluster`, at `version`): removed unless a newer
+    /// one is stored.
+    DeletePending(ils::Ack),
+    /// Keep a superuser set unless a newer version is stored.
+    PutSuperusers(ils::SuperuserSet),
 }
 
 /// A database failure (answered as EM code 6, Database Error).
@@ -84,6 +109,14 @@ impl Store {
     /// # Errors
     /// The database cannot be opened or its schema created.
     pub fn open(path: Option<&Path>) -> Result<(Store, Vec<LoginRow>), StoreError> {
+        Store::open_all(path).map(|(s, rows, _)| (s, rows))
+    }
+
+    /// [`Store::open`], also returning the roaming state.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_all(path: Option<&Path>) -> Result<(Store, Vec<LoginRow>, RoamRows), StoreError> {
         let conn = match path {
             Some(p) => Connection::open(p)?,
             None => Connection::open_in_memory()?,
@@ -98,8 +131,20 @@ impl Store {
                 profile    TEXT NOT NULL,
                 since_ms   INTEGER NOT NULL,
                 expires_ms INTEGER
-            );",
+            );
+            CREATE TABLE IF NOT EXISTS roam_record (
+                user_id TEXT PRIMARY KEY NOT NULL, counter INTEGER NOT NULL,
+                vcluster TEXT NOT NULL, body TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS roam_ack (
+                user_id TEXT NOT NULL, cluster TEXT NOT NULL, counter INTEGER NOT NULL,
+                vcluster TEXT NOT NULL, PRIMARY KEY (user_id, cluster));
+            CREATE TABLE IF NOT EXISTS roam_pending (
+                user_id TEXT NOT NULL, cluster TEXT NOT NULL, counter INTEGER NOT NULL,
+                vcluster TEXT NOT NULL, PRIMARY KEY (user_id, cluster));
+            CREATE TABLE IF NOT EXISTS roam_superusers (
+                origin TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL);",
         )?;
+        let roam = load_roam(&conn)?;
         let rows = {
             let mut stmt = conn
                 .prepare("SELECT device, user_id, profile, since_ms, expires_ms FROM em_login")?;
@@ -119,7 +164,7 @@ impl Store {
             .name("em-store".into())
             .spawn(move || writer(conn, rx))
             .map_err(|e| StoreError::Sqlite(format!("cannot start writer thread: {e}")))?;
-        Ok((Store { tx }, rows))
+        Ok((Store { tx }, rows, roam))
     }
 
     /// Commits `ops` in one transaction (possibly together with other callers' batches).
@@ -184,11 +229,103 @@ fn apply(conn: &mut Connection, batch: &[Job]) -> Result<(), StoreError> {
                 StoreOp::DeleteAll => {
                     tx.execute("DELETE FROM em_login", [])?;
                 }
+                StoreOp::PutRecord(r) => {
+                    let body =
+                        serde_json::to_string(r).map_err(|e| StoreError::Sqlite(e.to_string()))?;
+                    tx.prepare_cached(
+                        "INSERT INTO roam_record (user_id, counter, vcluster, body) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(user_id) DO UPDATE SET counter = excluded.counter,
+                           vcluster = excluded.vcluster, body = excluded.body
+                         WHERE (excluded.counter, excluded.vcluster) > (counter, vcluster)",
+                    )?
+                    .execute(params![r.user, counter(r.version.counter), r.version.cluster, body])?;
+                }
+                StoreOp::PutAck(a) => {
+                    tx.prepare_cached(
+                        "INSERT INTO roam_ack (user_id, cluster, counter, vcluster) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(user_id, cluster) DO UPDATE SET counter = excluded.counter,
+                           vcluster = excluded.vcluster
+                         WHERE (excluded.counter, excluded.vcluster) > (counter, vcluster)",
+                    )?
+                    .execute(params![a.user, a.cluster, counter(a.version.counter), a.version.cluster])?;
+                }
+                StoreOp::PutPending(a) => {
+                    tx.prepare_cached(
+                        "INSERT INTO roam_pending (user_id, cluster, counter, vcluster) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(user_id, cluster) DO UPDATE SET counter = excluded.counter,
+                           vcluster = excluded.vcluster
+                         WHERE (excluded.counter, excluded.vcluster) > (counter, vcluster)",
+                    )?
+                    .execute(params![a.user, a.cluster, counter(a.version.counter), a.version.cluster])?;
+                }
+                StoreOp::DeletePending(a) => {
+                    tx.prepare_cached(
+                        "DELETE FROM roam_pending WHERE user_id = ?1 AND cluster = ?2
+                         AND (counter, vcluster) <= (?3, ?4)",
+                    )?
+                    .execute(params![
+                        a.user,
+                        a.cluster,
+                        counter(a.version.counter),
+                        a.version.cluster
+                    ])?;
+                }
+                StoreOp::PutSuperusers(set) => {
+                    let body = serde_json::to_string(set)
+                        .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+                    tx.prepare_cached(
+                        "INSERT INTO roam_superusers (origin, version, body) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(origin) DO UPDATE SET version = excluded.version, body = excluded.body
+                         WHERE excluded.version > version",
+                    )?
+                    .execute(params![set.origin, counter(set.version), body])?;
+                }
             }
         }
     }
     tx.commit()?;
     Ok(())
+}
+
+/// SQLite integers are signed; counters never come near `i64::MAX`.
+fn counter(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn load_roam(conn: &Connection) -> Result<RoamRows, StoreError> {
+    let bad = |e: serde_json::Error| StoreError::Sqlite(format!("stored roaming state: {e}"));
+    let mut out = RoamRows::default();
+    let mut stmt = conn.prepare("SELECT body FROM roam_record")?;
+    for body in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        out.records.push(serde_json::from_str(&body?).map_err(bad)?);
+    }
+    let mut stmt = conn.prepare("SELECT body FROM roam_superusers")?;
+    for body in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        out.superusers
+            .push(serde_json::from_str(&body?).map_err(bad)?);
+    }
+    for (table, into) in [
+        ("roam_ack", &mut out.acks),
+        ("roam_pending", &mut out.pending),
+    ] {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT user_id, cluster, counter, vcluster FROM {table}"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ils::Ack {
+                user: r.get(0)?,
+                cluster: r.get(1)?,
+                version: ils::Version {
+                    counter: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    cluster: r.get(3)?,
+                },
+            })
+        })?;
+        for a in rows {
+            into.push(a?);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -17,6 +17,11 @@
 //!        trusted_ips = [], allow_proxy = true, remember_last_user = false,
 //!        service_time = "uniform(5ms,20ms)" }
 //!
+//! [ils]                                # the ILS network (every key optional)
+//! password = "..."                     # shared by every cluster; default "emroam-ils"
+//! sync_interval = "10m"                # full ILS sync
+//! superuser_sync_interval = "1h"       # the superuser sync tool's schedule
+//!
 //! [[app_user]]                         # EM API client; clusters = [] means every cluster
 //! id = "emapi"
 //! password = "emapi-secret"
@@ -93,6 +98,42 @@ pub struct Topology {
     pub phones: Vec<Phone>,
     /// Application users (API clients).
     pub app_users: Vec<AppUser>,
+    /// The ILS network's shared settings (`[ils]`).
+    pub ils: IlsNetwork,
+}
+
+/// Settings every cluster of the ILS network shares (`[ils]` table).
+#[derive(Clone)]
+pub struct IlsNetwork {
+    /// The ILS password, the same in every cluster (never sent; proves itself by HMAC).
+    pub password: String,
+    /// Full ILS sync every this long (changeable at run time per cluster).
+    pub sync_interval: std::time::Duration,
+    /// The superuser sync tool's schedule.
+    pub superuser_sync_interval: std::time::Duration,
+}
+
+/// Default ILS password of a topology that names none (a lab default; set your own).
+pub const DEFAULT_ILS_PASSWORD: &str = "emroam-ils";
+
+impl Default for IlsNetwork {
+    fn default() -> Self {
+        IlsNetwork {
+            password: DEFAULT_ILS_PASSWORD.to_owned(),
+            // "Synchronize Clusters Every 10 minutes" (reference §6, UNCONFIRMED default).
+            sync_interval: std::time::Duration::from_secs(600),
+            superuser_sync_interval: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+impl std::fmt::Debug for IlsNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IlsNetwork")
+            .field("sync_interval", &self.sync_interval)
+            .field("superuser_sync_interval", &self.superuser_sync_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One cluster's identity, addresses and EM service parameters.
@@ -312,6 +353,15 @@ struct Raw {
     user_pattern: Vec<RawUserPattern>,
     #[serde(default)]
     phone_pattern: Vec<RawPhonePattern>,
+    ils: Option<RawIlsNetwork>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIlsNetwork {
+    password: Option<String>,
+    sync_interval: Option<Spanned<String>>,
+    superuser_sync_interval: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -509,6 +559,36 @@ impl Topology {
         let raw: Raw = toml::from_str(src).map_err(|e| TopologyError::Syntax(Box::new(e)))?;
         let cx = Ctx { src };
         let mut t = Topology::default();
+        if let Some(n) = &raw.ils {
+            if let Some(p) = &n.password {
+                t.ils.password.clone_from(p);
+            }
+            let dur = |v: &Option<Spanned<String>>, field: &str, d: &mut std::time::Duration| {
+                if let Some(v) = v {
+                    *d = crate::params::parse_duration(v.get_ref())
+                        .ok()
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(|| {
+                            cx.err(
+                                v.span(),
+                                field,
+                                "expected a duration like \"30s\" or \"10m\"",
+                            )
+                        })?;
+                }
+                Ok::<(), TopologyError>(())
+            };
+            dur(
+                &n.sync_interval,
+                "ils.sync_interval",
+                &mut t.ils.sync_interval,
+            )?;
+            dur(
+                &n.superuser_sync_interval,
+                "ils.superuser_sync_interval",
+                &mut t.ils.superuser_sync_interval,
+            )?;
+        }
 
         // Clusters.
         let mut cluster_ids = HashSet::new();
@@ -969,6 +1049,24 @@ first = "SEP0000000010FF"
         assert_eq!(render("c1-{n:05}-x", 42).unwrap(), "c1-00042-x");
         assert!(render("nope", 1).is_err());
         assert!(render("u{n:x}", 1).is_err());
+    }
+
+    #[test]
+    fn five_clusters_and_the_ils_table_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies");
+        let t = Topology::load(&dir.join("five-clusters.toml")).unwrap();
+        assert_eq!(t.clusters.len(), 5);
+        let hubs = t.clusters.iter().filter(|c| c.ils == IlsRole::Hub).count();
+        assert_eq!(hubs, 2);
+        assert_eq!(t.ils.sync_interval, std::time::Duration::from_secs(30));
+        assert_eq!(t.users.iter().filter(|u| u.superuser).count(), 5);
+        let bad = "[ils]\nsync_interval = \"soon\"\n";
+        let e = Topology::parse(bad).unwrap_err().to_string();
+        assert!(e.contains("ils.sync_interval"), "{e}");
+        assert!(
+            !format!("{:?}", t.ils).contains("emroam-ils"),
+            "Debug hides the password"
+        );
     }
 
     #[test]

@@ -266,3 +266,131 @@ fn cluster_flag_runs_only_the_named_clusters() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Starts `emroam server --cluster ID` (in memory or on a data dir); its HTTP address.
+fn start_cluster(topo: &Path, id: &str, data: Option<&Path>) -> (Child, SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emroam"));
+    cmd.args(["server", "--topology"])
+        .arg(topo)
+        .args(["--cluster", id, "--drain-secs", "1"]);
+    match data {
+        Some(d) => cmd.arg("--data-dir").arg(d),
+        None => cmd.arg("--in-memory"),
+    };
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("emroam server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or_else(|| panic!("no ready line: {line:?}"));
+    (child, addr.parse().unwrap())
+}
+
+async fn until_body(addr: SocketAddr, pq: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let body = get(addr, pq).await.unwrap_or_default();
+        if body.contains(want) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pq}: never {want:?}; last {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The seed with one `emroam server` process per cluster: Bob roams to cluster 2 while the
+/// cluster 1 process is killed; cluster 3 learns where 1000001 is; cluster 1 restarts on its
+/// data dir and logs Bob out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_roaming_with_one_process_per_cluster() {
+    let dir = scratch("roam");
+    let seed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies/seed.toml"),
+    )
+    .unwrap();
+    // ILS ports must be known to the peers: take free ones; HTTP and config stay ephemeral.
+    let mut topo = seed;
+    for n in 1..=3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        topo = topo.replace(
+            &format!(
+                "address = \"127.0.0.{n}\"\nports = {{ http = 8080, config = 6970, sip = 5060, ils = 7502 }}"
+            ),
+            &format!("address = \"127.0.0.1\"\nports = {{ http = 0, config = 0, sip = 0, ils = {port} }}"),
+        );
+    }
+    assert!(!topo.contains("7502"), "every cluster got a port");
+    let f = dir.join("seed.toml");
+    std::fs::write(&f, topo).unwrap();
+    let data1 = dir.join("c1");
+    let (mut p1, a1) = start_cluster(&f, "cluster1", Some(&data1));
+    let (mut p2, a2) = start_cluster(&f, "cluster2", None);
+    let (mut p3, a3) = start_cluster(&f, "cluster3", None);
+    // Superusers copied everywhere, links up.
+    until_body(a3, "/admin/superuser-sync?format=json", "\"bob\"").await;
+    let ok = "Login Successful";
+    let page = get(
+        a1,
+        "/emapp/EMAppServlet?device=SEP000000001001&userid=bob&seq=12345",
+    )
+    .await
+    .unwrap();
+    assert!(page.contains(ok), "{page}");
+    until_body(
+        a3,
+        "/admin/clusters/cluster3/locate/1000001",
+        "\"cluster1\"",
+    )
+    .await;
+    p1.kill().unwrap();
+    p1.wait().unwrap();
+    let page = get(
+        a2,
+        "/emapp/EMAppServlet?device=SEP000000002001&userid=bob&seq=12345",
+    )
+    .await
+    .unwrap();
+    assert!(page.contains(ok), "{page}");
+    until_body(
+        a3,
+        "/admin/clusters/cluster3/locate/1000001",
+        "\"cluster2\"",
+    )
+    .await;
+    until_body(
+        a2,
+        "/metrics",
+        "emroam_ils_deferred_logouts_pending{cluster=\"cluster2\"} 1",
+    )
+    .await;
+    // Cluster 1 comes back on its data dir (Bob's login there survived the crash) and logs him out.
+    let (mut p1, a1) = start_cluster(&f, "cluster1", Some(&data1));
+    until_body(a1, "/admin/clusters/cluster1/logins", "[]").await;
+    until_body(
+        a2,
+        "/metrics",
+        "emroam_ils_deferred_logouts_pending{cluster=\"cluster2\"} 0",
+    )
+    .await;
+    let logins = get(a2, "/admin/clusters/cluster2/logins").await.unwrap();
+    assert!(logins.contains("\"bob\""), "{logins}");
+    for p in [&mut p1, &mut p2, &mut p3] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -280,6 +280,7 @@ impl Cluster {
         self.counters().logouts_ok(1);
         let kind = self.restart_kind(device, Some(&entry.profile), None);
         self.push_restart(device, kind);
+        self.roam_after_logout(&entry.user).await;
     }
 
     /// Unix time now in milliseconds.

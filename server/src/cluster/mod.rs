@@ -5,7 +5,7 @@
 //! short sections and never across `.await`; durable writes go through the [`Store`] actor.
 //! The EM operations themselves live in [`crate::ops`]; this module owns the state they change.
 
-mod logins;
+pub(crate) mod logins;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -67,7 +67,7 @@ pub struct LoginInfo {
 
 /// The cluster's read-only directory, indexed.
 #[derive(Debug, Default)]
-struct Directory {
+pub(crate) struct Directory {
     users: HashMap<String, User>,
     by_dn: HashMap<String, Vec<String>>,
     by_sp: HashMap<String, Vec<String>>,
@@ -116,6 +116,80 @@ impl Directory {
     }
 }
 
+/// Superusers of other clusters and their device profiles, copied by the superuser sync
+/// (replaced wholesale on every change; read far more often than written).
+#[derive(Debug, Default)]
+pub(crate) struct SyncedDir {
+    users: HashMap<String, User>,
+    /// User → [`emroam_protocol::ils::pin_digest`] of the PIN (the PIN itself never travels).
+    pin_digests: HashMap<String, String>,
+    by_dn: HashMap<String, Vec<String>>,
+    by_sp: HashMap<String, Vec<String>>,
+    profiles: HashMap<String, DeviceProfile>,
+}
+
+impl SyncedDir {
+    /// Builds the synced directory from the superuser sets of other clusters, skipping users
+    /// and profiles this cluster has of its own.
+    pub(crate) fn build(
+        own: &Directory,
+        sets: &[emroam_protocol::ils::SuperuserSet],
+        me: &str,
+    ) -> SyncedDir {
+        let mut d = SyncedDir::default();
+        for set in sets.iter().filter(|s| s.origin != me) {
+            for u in &set.users {
+                if own.users.contains_key(&u.id) || d.users.contains_key(&u.id) {
+                    continue;
+                }
+                for p in &u.profiles {
+                    if !own.profiles.contains_key(&p.name) {
+                        d.profiles
+                            .entry(p.name.clone())
+                            .or_insert_with(|| DeviceProfile {
+                                name: p.name.clone(),
+                                locale: p.locale.clone(),
+                                lines: p
+                                    .lines
+                                    .iter()
+                                    .map(|l| crate::topology::Line {
+                                        dn: l.dn.clone(),
+                                        label: l.label.clone(),
+                                        display_name: l.display_name.clone(),
+                                    })
+                                    .collect(),
+                                services: p.services.clone(),
+                            });
+                    }
+                }
+                if let Some(dn) = &u.primary_extension {
+                    d.by_dn.entry(dn.clone()).or_default().push(u.id.clone());
+                }
+                if let Some(sp) = &u.self_service_id {
+                    d.by_sp.entry(sp.clone()).or_default().push(u.id.clone());
+                }
+                d.pin_digests.insert(u.id.clone(), u.pin_digest.clone());
+                d.users.insert(
+                    u.id.clone(),
+                    User {
+                        id: u.id.clone(),
+                        // Never compared: a synced user's PIN is checked against its digest.
+                        pin: String::new(),
+                        primary_extension: u.primary_extension.clone(),
+                        self_service_id: u.self_service_id.clone(),
+                        home: u.home.clone(),
+                        profiles: u.profiles.iter().map(|p| p.name.clone()).collect(),
+                        default_profile: u.default_profile.clone(),
+                        superuser: true,
+                        password: None,
+                    },
+                );
+            }
+        }
+        d
+    }
+}
+
 /// Runtime switches the admin API flips.
 #[derive(Debug)]
 struct Switches {
@@ -135,6 +209,12 @@ struct Ticket {
 struct Inner {
     spec: ClusterSpec,
     dir: Directory,
+    /// Superusers of other clusters (superuser sync); swapped whole under a short lock.
+    synced: RwLock<Arc<SyncedDir>>,
+    /// Home users who are superusers now (the admin API can change it at run time).
+    superusers: RwLock<std::collections::HashSet<String>>,
+    /// ILS and roaming state.
+    ils: crate::ils::IlsState,
     params: RwLock<ServiceParams>,
     counters: Counters,
     logins: Mutex<LoginTable>,
@@ -191,15 +271,26 @@ impl Cluster {
         token: CancellationToken,
     ) -> Result<Cluster, ServerError> {
         let path = data_dir.map(|d| d.join(format!("{}.db", spec.id)));
-        let (store, rows) = tokio::task::spawn_blocking(move || Store::open(path.as_deref()))
-            .await
-            .map_err(|e| ServerError::Internal(e.to_string()))?
-            .map_err(|e| ServerError::Store(spec.id.clone(), e))?;
+        let (store, rows, roam) =
+            tokio::task::spawn_blocking(move || Store::open_all(path.as_deref()))
+                .await
+                .map_err(|e| ServerError::Internal(e.to_string()))?
+                .map_err(|e| ServerError::Store(spec.id.clone(), e))?;
         let dir = Directory::build(topo, &spec.id);
+        let ils = crate::ils::IlsState::new(topo, spec, roam);
+        let synced = SyncedDir::build(&dir, &ils.superuser_sets(), &spec.id);
+        let superusers = dir
+            .users
+            .values()
+            .filter(|u| u.superuser)
+            .map(|u| u.id.clone())
+            .collect();
         let mut table = LoginTable::default();
         let mut resumed = Vec::new();
         for r in rows {
-            if dir.phones.contains_key(&r.device) && dir.users.contains_key(&r.user) {
+            if dir.phones.contains_key(&r.device)
+                && (dir.users.contains_key(&r.user) || synced.users.contains_key(&r.user))
+            {
                 resumed.push((r.device.clone(), r.expires_ms));
                 table.restore(r);
             } else {
@@ -211,6 +302,9 @@ impl Cluster {
                 params: RwLock::new(spec.params.clone()),
                 spec: spec.clone(),
                 dir,
+                synced: RwLock::new(Arc::new(synced)),
+                superusers: RwLock::new(superusers),
+                ils,
                 counters: Counters::default(),
                 logins: Mutex::new(table),
                 store,
@@ -302,6 +396,7 @@ impl Cluster {
     /// brings them back on the same addresses.
     pub fn set_listeners_up(&self, up: bool) {
         self.inner.listeners_up.send_replace(up);
+        self.ils_listeners_changed(up);
     }
 
     /// Watches the listener switch (for the accept loops).
@@ -347,24 +442,134 @@ impl Cluster {
         self.inner.dir.phones.get(name)
     }
 
-    /// An end user of this cluster.
-    pub fn user(&self, id: &str) -> Option<&User> {
-        self.inner.dir.users.get(id)
+    /// An end user this cluster knows: one of its own, or a superuser of another cluster
+    /// copied by the superuser sync.
+    pub fn user(&self, id: &str) -> Option<User> {
+        if let Some(u) = self.inner.dir.users.get(id) {
+            let mut u = u.clone();
+            u.superuser = self.is_superuser(id);
+            return Some(u);
+        }
+        self.synced().users.get(id).cloned()
+    }
+
+    /// Whether a user is a superuser ("Standard EM Roaming Across Clusters Super Users").
+    pub fn is_superuser(&self, id: &str) -> bool {
+        if self.inner.dir.users.contains_key(id) {
+            return self
+                .inner
+                .superusers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(id);
+        }
+        self.synced().users.contains_key(id)
+    }
+
+    /// Adds or removes a home user from the superuser group; `false` if not a home user.
+    pub(crate) fn set_superuser(&self, id: &str, on: bool) -> bool {
+        if !self.inner.dir.users.contains_key(id) {
+            return false;
+        }
+        let mut s = self
+            .inner
+            .superusers
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if on {
+            s.insert(id.to_owned());
+        } else {
+            s.remove(id);
+        }
+        true
+    }
+
+    /// Home users who are superusers now, sorted.
+    pub fn home_superusers(&self) -> Vec<User> {
+        let ids = self
+            .inner
+            .superusers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut v: Vec<User> = ids
+            .iter()
+            .filter_map(|id| self.inner.dir.users.get(id).cloned())
+            .map(|mut u| {
+                u.superuser = true;
+                u
+            })
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// Superusers of other clusters known here (superuser sync), sorted.
+    pub fn synced_superusers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.synced().users.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Whether `pin` is the user's PIN (a synced superuser's is checked against its digest).
+    pub fn pin_matches(&self, user: &User, pin: &str) -> bool {
+        if self.inner.dir.users.contains_key(&user.id) {
+            return user.pin.as_bytes() == pin.as_bytes();
+        }
+        let synced = self.synced();
+        synced.pin_digests.get(&user.id).is_some_and(|d| {
+            let want = emroam_protocol::ils::pin_digest(self.ils().password(), &user.id, pin);
+            want.len() == d.len()
+                && want
+                    .bytes()
+                    .zip(d.bytes())
+                    .fold(0u8, |a, (x, y)| a | (x ^ y))
+                    == 0
+        })
+    }
+
+    fn synced(&self) -> Arc<SyncedDir> {
+        self.inner
+            .synced
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Rebuilds the synced directory from the superuser sets the ILS state holds.
+    pub(crate) fn rebuild_synced(&self) {
+        // Read the sets under the write lock (lock order: synced, then the ILS table), so two
+        // rebuilds cannot finish out of order and leave the older sets in place.
+        let mut w = self.inner.synced.write().unwrap_or_else(|e| e.into_inner());
+        let d = SyncedDir::build(&self.inner.dir, &self.ils().superuser_sets(), self.id());
+        *w = Arc::new(d);
+    }
+
+    /// The ILS and roaming state.
+    pub(crate) fn ils(&self) -> &crate::ils::IlsState {
+        &self.inner.ils
     }
 
     /// Users whose primary extension is `dn`.
-    pub fn users_by_extension(&self, dn: &str) -> &[String] {
-        self.inner.dir.by_dn.get(dn).map_or(&[], Vec::as_slice)
+    pub fn users_by_extension(&self, dn: &str) -> Vec<String> {
+        let mut v = self.inner.dir.by_dn.get(dn).cloned().unwrap_or_default();
+        v.extend(self.synced().by_dn.get(dn).into_iter().flatten().cloned());
+        v
     }
 
     /// Users whose self-service user ID is `id`.
-    pub fn users_by_self_service_id(&self, id: &str) -> &[String] {
-        self.inner.dir.by_sp.get(id).map_or(&[], Vec::as_slice)
+    pub fn users_by_self_service_id(&self, id: &str) -> Vec<String> {
+        let mut v = self.inner.dir.by_sp.get(id).cloned().unwrap_or_default();
+        v.extend(self.synced().by_sp.get(id).into_iter().flatten().cloned());
+        v
     }
 
-    /// A device profile known to this cluster.
-    pub fn profile(&self, name: &str) -> Option<&DeviceProfile> {
-        self.inner.dir.profiles.get(name)
+    /// A device profile known to this cluster (its own, or a synced superuser's).
+    pub fn profile(&self, name: &str) -> Option<DeviceProfile> {
+        if let Some(p) = self.inner.dir.profiles.get(name) {
+            return Some(p.clone());
+        }
+        self.synced().profiles.get(name).cloned()
     }
 
     /// An application user of this cluster.
@@ -404,7 +609,7 @@ impl Cluster {
     }
 
     /// The profile a device runs with now: the logged-in user's, else its logout profile.
-    pub fn current_profile(&self, device: &str) -> Option<&DeviceProfile> {
+    pub fn current_profile(&self, device: &str) -> Option<DeviceProfile> {
         let phone = self.phone(device)?;
         match self.login_on(device) {
             Some(l) => self.profile(&l.profile),

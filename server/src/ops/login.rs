@@ -245,12 +245,20 @@ impl Login {
         };
         let mut ops: Vec<StoreOp> = row.into_iter().map(StoreOp::Put).collect();
         ops.extend(evicted.iter().map(|(d, _)| StoreOp::Delete(d.clone())));
+        // A superuser's new location goes into the same transaction as the login.
+        let roam = c.roam_login_begin(&user);
+        ops.extend(roam.iter().flat_map(crate::ils::RoamLogin::ops));
         if let Err(e) = c.store().commit(ops).await {
             tracing::error!(cluster = %c.id(), %device, error = %e, "login not persisted");
-            let mut t = c.lock_logins();
-            t.cancel(device, generation);
-            for (d, e) in evicted {
-                t.put_back(&d, e);
+            {
+                let mut t = c.lock_logins();
+                t.cancel(device, generation);
+                for (d, e) in evicted {
+                    t.put_back(&d, e);
+                }
+            }
+            if let Some(r) = roam {
+                c.roam_login_end(r, false).await;
             }
             return Err(EmError::new(code::DATABASE_ERROR, "database error"));
         }
@@ -269,6 +277,9 @@ impl Login {
             logged_out.push(d);
         }
         tracing::info!(cluster = %c.id(), %device, user = %user.id, %profile, "login");
+        if let Some(r) = roam {
+            c.roam_login_end(r, true).await;
+        }
         Ok(LoginOutcome::LoggedIn {
             user: user.id.clone(),
             profile,
@@ -303,7 +314,7 @@ fn authenticate(c: &Cluster, device: &str, cred: &Credential) -> Result<String, 
                     } else {
                         c.users_by_self_service_id(id)
                     };
-                    match ids {
+                    match ids.as_slice() {
                         [] => {
                             return Err(EmError::new(
                                 code::USER_NOT_FOUND,
@@ -320,7 +331,7 @@ fn authenticate(c: &Cluster, device: &str, cred: &Credential) -> Result<String, 
                     }
                 }
             };
-            if user.pin.as_bytes() != pin.as_bytes() {
+            if !c.pin_matches(&user, pin) {
                 return Err(auth);
             }
             Ok(user.id.clone())

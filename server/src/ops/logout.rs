@@ -71,6 +71,7 @@ impl Logout {
         let kind = c.restart_kind(device, Some(&entry.profile), None);
         c.push_restart(device, kind);
         tracing::info!(cluster = %c.id(), %device, user = %entry.user, "logout");
+        c.roam_after_logout(&entry.user).await;
         Ok(entry.user)
     }
 }

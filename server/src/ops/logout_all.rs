@@ -43,6 +43,12 @@ impl LogoutAll {
             let k = c.restart_kind(d, Some(&e.profile), None);
             c.push_restart(d, k);
         }
+        let mut users: Vec<&str> = taken.iter().map(|(_, e)| e.user.as_str()).collect();
+        users.sort_unstable();
+        users.dedup();
+        for u in users {
+            c.roam_after_logout(u).await;
+        }
         Ok(taken.len())
     }
 }

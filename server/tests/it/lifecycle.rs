@@ -254,10 +254,10 @@ async fn the_seed_runs_three_clusters_in_one_process() {
         assert_eq!(cfg.user_id.as_deref(), Some(user));
         assert!(cfg.em_service_url().unwrap().contains(&http.to_string()));
     }
-    // Users are known in their home cluster only (roaming is a later issue).
+    // A user who is not a superuser is known in their home cluster only.
     let (_, page) = get(
         addr("cluster2").0,
-        "/emapp/EMAppServlet?device=SEP000000002002&userid=bob&seq=12345",
+        "/emapp/EMAppServlet?device=SEP000000002002&userid=kally&seq=12345",
     )
     .await;
     assert!(page.contains("(201)"), "{page}");

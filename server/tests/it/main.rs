@@ -8,4 +8,5 @@ mod badinput;
 mod emapp;
 mod emservice;
 mod lifecycle;
+mod roaming;
 mod util;

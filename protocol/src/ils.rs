@@ -1,0 +1,933 @@
+//! ILS (Intercluster Lookup Service) as emroam's reference clusters speak it: framing, the
+//! password handshake, and the sealed sync messages that carry EM roaming state.
+//!
+//! Pure: bytes in, values out; no sockets, clocks or randomness (nonces are passed in).
+//! Cisco's ILS wire format is not public; this one keeps its facts (cluster ID, route string,
+//! hub/spoke roles, one password shared by every cluster, never sent in clear).
+//!
+//! # Frames
+//! `len: u32 BE | seq: u64 BE | mac: [u8; 32] | body: JSON` where `len` counts everything after
+//! itself. [`decode_frame`] refuses a length above the limit before the body arrives.
+//!
+//! # Handshake (seq 0, zero MAC, body a [`Handshake`])
+//! 1. dialer → `Hello { cluster_id, route_string, role, nonce_c }`
+//! 2. listener → `Challenge { .., nonce_s, proof_s }`, `proof_s = HMAC(pw, "ils-server" ‖ nonce_c ‖ nonce_s ‖ ids)`
+//! 3. dialer checks `proof_s` (a wrong password fails here: ILSPwdAuthenticationFailed), sends
+//!    `Auth { proof_c }` with the `"ils-client"` label; the listener checks it and answers
+//!    `Welcome` or `Refused`.
+//!
+//! Both sides then derive `key = HMAC(pw, "ils-session" ‖ nonce_c ‖ nonce_s)`.
+//!
+//! # Sealed messages (seq ≥ 1)
+//! `mac = HMAC(key, direction ‖ seq ‖ body)`; each direction numbers its frames 1, 2, 3, …
+//! An [`Opener`] refuses a frame whose seq is not above the last one (replay), whose MAC does not
+//! verify (unauthenticated, or replayed from another session: the key differs), whose JSON is
+//! malformed, or whose content is invalid ([`Message::validate`]).
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Bytes of a MAC (HMAC-SHA256).
+pub const MAC_LEN: usize = 32;
+/// Bytes of a nonce.
+pub const NONCE_LEN: usize = 32;
+/// Bytes after the length prefix and before the body (seq + MAC).
+pub const HEADER_LEN: usize = 8 + MAC_LEN;
+/// Default largest frame (length field value) a cluster accepts.
+pub const MAX_FRAME: usize = 8 * 1024 * 1024;
+/// The protocol version a `Hello` carries.
+pub const VERSION: u32 = 1;
+/// Longest identifier (user ID, DN, profile name, label) accepted in a message.
+pub const MAX_ID_LEN: usize = 256;
+
+/// Why bytes from a peer were refused. [`IlsError::kind`] names the counter it bumps.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IlsError {
+    /// The length field is above the limit.
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    Oversized {
+        /// Announced length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not a frame, or a body that is not the expected JSON.
+    #[error("malformed ILS message: {0}")]
+    Malformed(String),
+    /// A sealed frame whose seq is not above the last accepted one.
+    #[error("replayed ILS frame (seq {seq}, last {last})")]
+    Replayed {
+        /// The frame's seq.
+        seq: u64,
+        /// The last seq accepted.
+        last: u64,
+    },
+    /// A MAC or a handshake proof that does not verify, or a sealed frame before authentication.
+    #[error("unauthenticated ILS message")]
+    Unauthenticated,
+    /// Well-formed and authenticated but with impossible content.
+    #[error("invalid ILS message: {0}")]
+    Invalid(String),
+}
+
+impl IlsError {
+    /// A short name for counters: `oversized`, `malformed`, `replayed`, `unauthenticated`, `invalid`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IlsError::Oversized { .. } => "oversized",
+            IlsError::Malformed(_) => "malformed",
+            IlsError::Replayed { .. } => "replayed",
+            IlsError::Unauthenticated => "unauthenticated",
+            IlsError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// One frame off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// 0 for handshake frames, then 1, 2, … per direction.
+    pub seq: u64,
+    /// HMAC of the sealed frame (zero in the handshake).
+    pub mac: [u8; MAC_LEN],
+    /// JSON body.
+    pub body: Vec<u8>,
+}
+
+impl Frame {
+    /// The frame's bytes, length prefix included.
+    ///
+    /// # Panics
+    /// If the body is larger than 4 GiB.
+    pub fn encode(&self) -> Vec<u8> {
+        let len = u32::try_from(HEADER_LEN + self.body.len()).expect("frame under 4 GiB");
+        let mut v = Vec::with_capacity(4 + len as usize);
+        v.extend_from_slice(&len.to_be_bytes());
+        v.extend_from_slice(&self.seq.to_be_bytes());
+        v.extend_from_slice(&self.mac);
+        v.extend_from_slice(&self.body);
+        v
+    }
+}
+
+/// Decodes one frame from the start of `buf`: `Ok(None)` if more bytes are needed, else the
+/// frame and how many bytes it used.
+///
+/// # Errors
+/// [`IlsError::Oversized`] as soon as the length field is read, [`IlsError::Malformed`] for a
+/// length too short to hold the header.
+pub fn decode_frame(buf: &[u8], max: usize) -> Result<Option<(Frame, usize)>, IlsError> {
+    let Some(len) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    if len > max {
+        return Err(IlsError::Oversized { len, max });
+    }
+    if len < HEADER_LEN {
+        return Err(IlsError::Malformed(format!("frame length {len} too short")));
+    }
+    let Some(rest) = buf.get(4..4 + len) else {
+        return Ok(None);
+    };
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&rest[..8]);
+    let mut mac = [0u8; MAC_LEN];
+    mac.copy_from_slice(&rest[8..HEADER_LEN]);
+    Ok(Some((
+        Frame {
+            seq: u64::from_be_bytes(seq),
+            mac,
+            body: rest[HEADER_LEN..].to_vec(),
+        },
+        4 + len,
+    )))
+}
+
+/// A cluster's ILS role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Hub: full mesh with the other hubs, serves spokes.
+    Hub,
+    /// Spoke: talks to its one hub only.
+    Spoke,
+}
+
+/// Handshake messages (unsealed, seq 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Handshake {
+    /// Dialer's opening.
+    Hello {
+        /// Protocol version ([`VERSION`]).
+        version: u32,
+        /// Dialer's cluster ID.
+        cluster_id: String,
+        /// Dialer's advertised route string.
+        route_string: String,
+        /// Dialer's role.
+        role: Role,
+        /// Dialer's nonce (hex).
+        nonce: String,
+    },
+    /// Listener's answer, proving it knows the password.
+    Challenge {
+        /// Listener's cluster ID.
+        cluster_id: String,
+        /// Listener's route string.
+        route_string: String,
+        /// Listener's role.
+        role: Role,
+        /// Listener's nonce (hex).
+        nonce: String,
+        /// `proof_s` (hex).
+        proof: String,
+    },
+    /// Dialer's proof.
+    Auth {
+        /// `proof_c` (hex).
+        proof: String,
+    },
+    /// The listener accepted the dialer.
+    Welcome,
+    /// The listener refused (wrong password, not a peer it serves, link cut).
+    Refused {
+        /// Why, for logs.
+        reason: String,
+    },
+}
+
+impl Handshake {
+    /// The framed bytes (seq 0, zero MAC).
+    ///
+    /// # Panics
+    /// Never: handshake messages always serialize.
+    pub fn encode(&self) -> Vec<u8> {
+        Frame {
+            seq: 0,
+            mac: [0; MAC_LEN],
+            body: serde_json::to_vec(self).expect("handshake serializes"),
+        }
+        .encode()
+    }
+
+    /// Parses a handshake frame.
+    ///
+    /// # Errors
+    /// [`IlsError::Unauthenticated`] for a sealed frame (seq ≠ 0) during the handshake,
+    /// [`IlsError::Malformed`] for bad JSON, [`IlsError::Invalid`] for bad identifiers.
+    pub fn parse(frame: &Frame) -> Result<Handshake, IlsError> {
+        if frame.seq != 0 || frame.mac != [0; MAC_LEN] {
+            return Err(IlsError::Unauthenticated);
+        }
+        let h: Handshake =
+            serde_json::from_slice(&frame.body).map_err(|e| IlsError::Malformed(e.to_string()))?;
+        match &h {
+            Handshake::Hello {
+                cluster_id,
+                route_string,
+                nonce,
+                ..
+            }
+            | Handshake::Challenge {
+                cluster_id,
+                route_string,
+                nonce,
+                ..
+            } => {
+                check_cluster_id(cluster_id)?;
+                check_id("route_string", route_string)?;
+                if decode_hex(nonce).is_none_or(|n| n.len() != NONCE_LEN) {
+                    return Err(IlsError::Invalid("nonce".into()));
+                }
+            }
+            _ => {}
+        }
+        Ok(h)
+    }
+}
+
+/// Everything a proof binds: both nonces and both cluster IDs.
+#[derive(Debug, Clone, Copy)]
+pub struct Transcript<'a> {
+    /// The dialer's nonce.
+    pub client_nonce: &'a [u8],
+    /// The listener's nonce.
+    pub server_nonce: &'a [u8],
+    /// The dialer's cluster ID.
+    pub client_id: &'a str,
+    /// The listener's cluster ID.
+    pub server_id: &'a str,
+}
+
+fn hmac_parts(key: &[u8], parts: &[&[u8]]) -> [u8; MAC_LEN] {
+    let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    for p in parts {
+        // Length-prefix each part so that no two transcripts hash alike.
+        m.update(&(p.len() as u64).to_be_bytes());
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+impl Transcript<'_> {
+    fn proof(&self, password: &str, label: &[u8]) -> [u8; MAC_LEN] {
+        hmac_parts(
+            password.as_bytes(),
+            &[
+                label,
+                self.client_nonce,
+                self.server_nonce,
+                self.client_id.as_bytes(),
+                self.server_id.as_bytes(),
+            ],
+        )
+    }
+
+    /// The listener's proof, hex.
+    pub fn server_proof(&self, password: &str) -> String {
+        hex(&self.proof(password, b"ils-server"))
+    }
+
+    /// The dialer's proof, hex.
+    pub fn client_proof(&self, password: &str) -> String {
+        hex(&self.proof(password, b"ils-client"))
+    }
+
+    /// Whether `proof` (hex) is the listener's proof, compared in constant time.
+    pub fn verify_server(&self, password: &str, proof: &str) -> bool {
+        ct_eq_hex(&self.proof(password, b"ils-server"), proof)
+    }
+
+    /// Whether `proof` (hex) is the dialer's proof, compared in constant time.
+    pub fn verify_client(&self, password: &str, proof: &str) -> bool {
+        ct_eq_hex(&self.proof(password, b"ils-client"), proof)
+    }
+
+    /// The session key both sides derive after the handshake.
+    pub fn session_key(&self, password: &str) -> [u8; MAC_LEN] {
+        self.proof(password, b"ils-session")
+    }
+}
+
+fn ct_eq_hex(want: &[u8; MAC_LEN], got: &str) -> bool {
+    let Some(got) = decode_hex(got) else {
+        return false;
+    };
+    if got.len() != MAC_LEN {
+        return false;
+    }
+    want.iter().zip(&got).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// Which way a sealed frame travels (part of its MAC, so a frame cannot be reflected back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Dialer to listener.
+    ToListener,
+    /// Listener to dialer.
+    ToDialer,
+}
+
+impl Direction {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Direction::ToListener => b"c2s",
+            Direction::ToDialer => b"s2c",
+        }
+    }
+}
+
+fn frame_mac(key: &[u8; MAC_LEN], dir: Direction, seq: u64, body: &[u8]) -> [u8; MAC_LEN] {
+    hmac_parts(key, &[dir.label(), &seq.to_be_bytes(), body])
+}
+
+/// Seals outgoing messages of one session direction.
+#[derive(Clone)]
+pub struct Sealer {
+    key: [u8; MAC_LEN],
+    dir: Direction,
+    next: u64,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealer")
+            .field("dir", &self.dir)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    /// A sealer for frames going `dir`, numbering from 1.
+    pub fn new(key: [u8; MAC_LEN], dir: Direction) -> Sealer {
+        Sealer { key, dir, next: 1 }
+    }
+
+    /// The next frame's bytes.
+    ///
+    /// # Panics
+    /// Never: messages always serialize.
+    pub fn seal(&mut self, msg: &Message) -> Vec<u8> {
+        let body = serde_json::to_vec(msg).expect("message serializes");
+        self.seal_body(body)
+    }
+
+    /// Seals an already serialized body (the same body can go to several peers).
+    pub fn seal_body(&mut self, body: Vec<u8>) -> Vec<u8> {
+        let seq = self.next;
+        self.next += 1;
+        let mac = frame_mac(&self.key, self.dir, seq, &body);
+        Frame { seq, mac, body }.encode()
+    }
+}
+
+/// Checks and parses incoming sealed frames of one session direction.
+#[derive(Clone)]
+pub struct Opener {
+    key: [u8; MAC_LEN],
+    dir: Direction,
+    last: u64,
+}
+
+impl std::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opener")
+            .field("dir", &self.dir)
+            .field("last", &self.last)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opener {
+    /// An opener for frames coming `dir`.
+    pub fn new(key: [u8; MAC_LEN], dir: Direction) -> Opener {
+        Opener { key, dir, last: 0 }
+    }
+
+    /// Verifies, parses and validates a frame; only an accepted frame moves the seq on.
+    ///
+    /// # Errors
+    /// Replayed, unauthenticated, malformed or invalid (see [`IlsError`]).
+    pub fn open(&mut self, frame: &Frame) -> Result<Message, IlsError> {
+        if frame.seq == 0 {
+            return Err(IlsError::Unauthenticated);
+        }
+        let want = frame_mac(&self.key, self.dir, frame.seq, &frame.body);
+        if want
+            .iter()
+            .zip(&frame.mac)
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            != 0
+        {
+            return Err(IlsError::Unauthenticated);
+        }
+        if frame.seq <= self.last {
+            return Err(IlsError::Replayed {
+                seq: frame.seq,
+                last: self.last,
+            });
+        }
+        let msg: Message =
+            serde_json::from_slice(&frame.body).map_err(|e| IlsError::Malformed(e.to_string()))?;
+        msg.validate()?;
+        self.last = frame.seq;
+        Ok(msg)
+    }
+}
+
+/// A logical timestamp: Lamport counter, then cluster ID as the tiebreak. Ordered by
+/// `(counter, cluster)`; the highest version of a user's record wins everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Version {
+    /// Lamport counter.
+    pub counter: u64,
+    /// The cluster that made the change.
+    pub cluster: String,
+}
+
+/// Where a superuser's directory numbers are registered now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationRecord {
+    /// User ID.
+    pub user: String,
+    /// The user's home cluster.
+    pub home: String,
+    /// The user's directory numbers (lines of their device profiles).
+    pub dns: Vec<String>,
+    /// The cluster the user is logged in at (`None`: nowhere; numbers route to `home`).
+    pub at: Option<String>,
+    /// Route string of `at`.
+    pub route_string: Option<String>,
+    /// Version of this record.
+    pub version: Version,
+}
+
+/// "Cluster `cluster` has applied version `version` of `user`'s record" (clears deferred logouts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ack {
+    /// User ID.
+    pub user: String,
+    /// The cluster that applied it.
+    pub cluster: String,
+    /// The version applied.
+    pub version: Version,
+}
+
+/// A device profile line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineEntry {
+    /// Directory number.
+    pub dn: String,
+    /// Line label.
+    pub label: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// A device profile copied by the superuser sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileEntry {
+    /// Profile name.
+    pub name: String,
+    /// User locale.
+    pub locale: String,
+    /// Lines.
+    pub lines: Vec<LineEntry>,
+    /// Subscribed services.
+    pub services: Vec<String>,
+}
+
+/// A superuser copied by the superuser sync (the PIN travels only as [`pin_digest`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperuserEntry {
+    /// User ID.
+    pub id: String,
+    /// Home cluster.
+    pub home: String,
+    /// Primary extension (DN login).
+    pub primary_extension: Option<String>,
+    /// Self-service user ID (SP login).
+    pub self_service_id: Option<String>,
+    /// The user's device profiles.
+    pub profiles: Vec<ProfileEntry>,
+    /// Default profile name.
+    pub default_profile: Option<String>,
+    /// [`pin_digest`] of the PIN (hex).
+    pub pin_digest: String,
+}
+
+/// One home cluster's superusers at one sync of the superuser sync tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperuserSet {
+    /// The home cluster.
+    pub origin: String,
+    /// Increases with each sync of that cluster; a receiver keeps the highest.
+    pub version: u64,
+    /// The superusers homed on `origin`.
+    pub users: Vec<SuperuserEntry>,
+}
+
+/// A peer info vector entry (Cluster View).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterInfo {
+    /// Cluster ID.
+    pub cluster_id: String,
+    /// Advertised route string.
+    pub route_string: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// Sealed messages after the handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Message {
+    /// State: all of it (`full`, on connect and on every sync interval) or what changed.
+    Sync {
+        /// Whether this is the sender's whole state.
+        full: bool,
+        /// Peer info vectors the sender knows.
+        clusters: Vec<ClusterInfo>,
+        /// Location records.
+        records: Vec<LocationRecord>,
+        /// Applied versions.
+        acks: Vec<Ack>,
+        /// Superuser sets.
+        superusers: Vec<SuperuserSet>,
+    },
+}
+
+fn check_id(what: &str, s: &str) -> Result<(), IlsError> {
+    if s.is_empty() || s.len() > MAX_ID_LEN || s.chars().any(char::is_control) {
+        return Err(IlsError::Invalid(format!("{what} {s:?}")));
+    }
+    Ok(())
+}
+
+/// Checks a cluster ID: 1–50 alphanumerics, `.` or `-` (CUCM's enterprise parameter).
+///
+/// # Errors
+/// [`IlsError::Invalid`].
+pub fn check_cluster_id(s: &str) -> Result<(), IlsError> {
+    if s.is_empty()
+        || s.len() > 50
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(IlsError::Invalid(format!("cluster ID {s:?}")));
+    }
+    Ok(())
+}
+
+impl Message {
+    /// Checks identifiers and references (cluster IDs well-formed, a record's route string
+    /// present exactly when it has a location, digests hex).
+    ///
+    /// # Errors
+    /// [`IlsError::Invalid`] naming the first bad field.
+    pub fn validate(&self) -> Result<(), IlsError> {
+        let Message::Sync {
+            clusters,
+            records,
+            acks,
+            superusers,
+            ..
+        } = self;
+        for c in clusters {
+            check_cluster_id(&c.cluster_id)?;
+            check_id("route_string", &c.route_string)?;
+        }
+        for r in records {
+            check_id("user", &r.user)?;
+            check_cluster_id(&r.home)?;
+            check_cluster_id(&r.version.cluster)?;
+            for d in &r.dns {
+                check_id("dn", d)?;
+            }
+            match (&r.at, &r.route_string) {
+                (Some(a), Some(rs)) => {
+                    check_cluster_id(a)?;
+                    check_id("route_string", rs)?;
+                }
+                (None, None) => {}
+                _ => return Err(IlsError::Invalid("route_string without location".into())),
+            }
+        }
+        for a in acks {
+            check_id("user", &a.user)?;
+            check_cluster_id(&a.cluster)?;
+            check_cluster_id(&a.version.cluster)?;
+        }
+        for s in superusers {
+            check_cluster_id(&s.origin)?;
+            for u in &s.users {
+                check_id("user", &u.id)?;
+                if u.home != s.origin {
+                    return Err(IlsError::Invalid(format!(
+                        "superuser {:?} not homed on {:?}",
+                        u.id, s.origin
+                    )));
+                }
+                if decode_hex(&u.pin_digest).is_none_or(|d| d.len() != MAC_LEN) {
+                    return Err(IlsError::Invalid("pin_digest".into()));
+                }
+                if u.profiles.is_empty() {
+                    return Err(IlsError::Invalid(format!(
+                        "superuser {:?} has no profile",
+                        u.id
+                    )));
+                }
+                for p in &u.profiles {
+                    check_id("profile", &p.name)?;
+                    for l in &p.lines {
+                        check_id("dn", &l.dn)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The PIN digest superusers travel with: `HMAC(ILS password, "pin" ‖ user ‖ pin)`, hex. Every
+/// cluster knows the ILS password, so it can check a PIN typed on its phones without the PIN
+/// ever crossing the network.
+pub fn pin_digest(password: &str, user: &str, pin: &str) -> String {
+    hex(&hmac_parts(
+        password.as_bytes(),
+        &[b"pin", user.as_bytes(), pin.as_bytes()],
+    ))
+}
+
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(D[usize::from(x >> 4)] as char);
+        s.push(D[usize::from(x & 15)] as char);
+    }
+    s
+}
+
+/// Parses hex (either case); `None` if not hex.
+pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync() -> Message {
+        Message::Sync {
+            full: false,
+            clusters: vec![ClusterInfo {
+                cluster_id: "cluster2".into(),
+                route_string: "cluster2.emroam".into(),
+                role: Role::Hub,
+            }],
+            records: vec![LocationRecord {
+                user: "bob".into(),
+                home: "cluster1".into(),
+                dns: vec!["1000001".into()],
+                at: Some("cluster2".into()),
+                route_string: Some("cluster2.emroam".into()),
+                version: Version {
+                    counter: 7,
+                    cluster: "cluster2".into(),
+                },
+            }],
+            acks: vec![],
+            superusers: vec![],
+        }
+    }
+
+    fn t<'a>(c: &'a [u8], s: &'a [u8]) -> Transcript<'a> {
+        Transcript {
+            client_nonce: c,
+            server_nonce: s,
+            client_id: "cluster3",
+            server_id: "cluster2",
+        }
+    }
+
+    #[test]
+    fn frames_round_trip_and_need_all_bytes() {
+        let f = Frame {
+            seq: 9,
+            mac: [3; MAC_LEN],
+            body: b"{}".to_vec(),
+        };
+        let bytes = f.encode();
+        for n in 0..bytes.len() {
+            assert_eq!(decode_frame(&bytes[..n], MAX_FRAME), Ok(None), "prefix {n}");
+        }
+        let mut two = bytes.clone();
+        two.extend_from_slice(&bytes);
+        let (g, used) = decode_frame(&two, MAX_FRAME).unwrap().unwrap();
+        assert_eq!((g, used), (f, bytes.len()));
+    }
+
+    #[test]
+    fn oversized_is_refused_from_the_header() {
+        let hdr = (u32::MAX).to_be_bytes();
+        assert!(matches!(
+            decode_frame(&hdr, MAX_FRAME),
+            Err(IlsError::Oversized { .. })
+        ));
+        let short = 5u32.to_be_bytes();
+        assert_eq!(
+            decode_frame(&short, MAX_FRAME).unwrap_err().kind(),
+            "malformed"
+        );
+    }
+
+    #[test]
+    fn handshake_round_trips_and_checks_fields() {
+        let h = Handshake::Hello {
+            version: VERSION,
+            cluster_id: "cluster3".into(),
+            route_string: "cluster3.emroam".into(),
+            role: Role::Spoke,
+            nonce: hex(&[1; NONCE_LEN]),
+        };
+        let (f, _) = decode_frame(&h.encode(), MAX_FRAME).unwrap().unwrap();
+        assert_eq!(Handshake::parse(&f).unwrap(), h);
+        let bad = Handshake::Hello {
+            version: VERSION,
+            cluster_id: "bad id!".into(),
+            route_string: "r".into(),
+            role: Role::Spoke,
+            nonce: hex(&[1; NONCE_LEN]),
+        };
+        let (f, _) = decode_frame(&bad.encode(), MAX_FRAME).unwrap().unwrap();
+        assert_eq!(Handshake::parse(&f).unwrap_err().kind(), "invalid");
+        let junk = Frame {
+            seq: 0,
+            mac: [0; MAC_LEN],
+            body: b"{\"type\":\"hello\"".to_vec(),
+        };
+        assert_eq!(Handshake::parse(&junk).unwrap_err().kind(), "malformed");
+        let sealed = Frame {
+            seq: 1,
+            mac: [0; MAC_LEN],
+            body: b"{\"type\":\"welcome\"}".to_vec(),
+        };
+        assert_eq!(
+            Handshake::parse(&sealed).unwrap_err().kind(),
+            "unauthenticated"
+        );
+    }
+
+    #[test]
+    fn proofs_need_the_password() {
+        let (c, s) = ([1u8; NONCE_LEN], [2u8; NONCE_LEN]);
+        let tr = t(&c, &s);
+        let p = tr.server_proof("secret");
+        assert!(tr.verify_server("secret", &p));
+        assert!(!tr.verify_server("wrong", &p));
+        assert!(!tr.verify_client("secret", &p), "labels differ");
+        assert!(!tr.verify_server("secret", "zz"));
+        let other = [3u8; NONCE_LEN];
+        assert!(
+            !t(&c, &other).verify_server("secret", &p),
+            "bound to nonces"
+        );
+        assert!(!p.contains("secret"));
+    }
+
+    #[test]
+    fn sealed_frames_open_once_in_order() {
+        let key = [5u8; MAC_LEN];
+        let mut s = Sealer::new(key, Direction::ToDialer);
+        let mut o = Opener::new(key, Direction::ToDialer);
+        let a = s.seal(&sync());
+        let b = s.seal(&sync());
+        let fa = decode_frame(&a, MAX_FRAME).unwrap().unwrap().0;
+        let fb = decode_frame(&b, MAX_FRAME).unwrap().unwrap().0;
+        assert_eq!(o.open(&fa).unwrap(), sync());
+        assert_eq!(o.open(&fa).unwrap_err().kind(), "replayed");
+        assert_eq!(o.open(&fb).unwrap(), sync());
+        assert_eq!(o.open(&fa).unwrap_err().kind(), "replayed");
+    }
+
+    #[test]
+    fn tampered_reflected_or_foreign_frames_are_unauthenticated() {
+        let key = [5u8; MAC_LEN];
+        let mut s = Sealer::new(key, Direction::ToDialer);
+        let mut f = decode_frame(&s.seal(&sync()), MAX_FRAME)
+            .unwrap()
+            .unwrap()
+            .0;
+        let mut reflected = Opener::new(key, Direction::ToListener);
+        assert_eq!(reflected.open(&f).unwrap_err().kind(), "unauthenticated");
+        let mut other_session = Opener::new([6u8; MAC_LEN], Direction::ToDialer);
+        assert_eq!(
+            other_session.open(&f).unwrap_err().kind(),
+            "unauthenticated"
+        );
+        f.body[10] ^= 1;
+        let mut o = Opener::new(key, Direction::ToDialer);
+        assert_eq!(o.open(&f).unwrap_err().kind(), "unauthenticated");
+        // A refused frame does not move the seq: the genuine next frame still opens.
+        let g = decode_frame(&s.seal(&sync()), MAX_FRAME)
+            .unwrap()
+            .unwrap()
+            .0;
+        assert!(o.open(&g).is_ok());
+    }
+
+    #[test]
+    fn authenticated_garbage_is_malformed_or_invalid() {
+        let key = [5u8; MAC_LEN];
+        let mut s = Sealer::new(key, Direction::ToListener);
+        let mut o = Opener::new(key, Direction::ToListener);
+        let f = decode_frame(&s.seal_body(b"not json".to_vec()), MAX_FRAME)
+            .unwrap()
+            .unwrap()
+            .0;
+        assert_eq!(o.open(&f).unwrap_err().kind(), "malformed");
+        let mut m = sync();
+        let Message::Sync { records, .. } = &mut m;
+        records[0].route_string = None;
+        let f = decode_frame(&s.seal(&m), MAX_FRAME).unwrap().unwrap().0;
+        assert_eq!(o.open(&f).unwrap_err().kind(), "invalid");
+    }
+
+    #[test]
+    fn versions_order_by_counter_then_cluster() {
+        let v = |n, c: &str| Version {
+            counter: n,
+            cluster: c.into(),
+        };
+        assert!(v(2, "a") > v(1, "z"));
+        assert!(v(2, "cluster2") > v(2, "cluster1"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let key = [1u8; MAC_LEN];
+            let mut o = Opener::new(key, Direction::ToListener);
+            let mut buf = data.as_slice();
+            while let Ok(Some((f, used))) = decode_frame(buf, 4096) {
+                buf = &buf[used..];
+                let _ = Handshake::parse(&f);
+                let _ = o.open(&f);
+            }
+        }
+
+        #[test]
+        fn sealed_sync_round_trips(user in "[a-z]{1,12}", dn in "[0-9]{1,10}", counter in 0u64..1_000_000) {
+            let mut m = sync();
+            let Message::Sync { records, .. } = &mut m;
+            records[0].user = user;
+            records[0].dns = vec![dn];
+            records[0].version.counter = counter;
+            let key = [2u8; MAC_LEN];
+            let bytes = Sealer::new(key, Direction::ToDialer).seal(&m);
+            let (f, used) = decode_frame(&bytes, MAX_FRAME).unwrap().unwrap();
+            proptest::prop_assert_eq!(used, bytes.len());
+            proptest::prop_assert_eq!(Opener::new(key, Direction::ToDialer).open(&f).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let b = [0u8, 1, 0xab, 0xff];
+        assert_eq!(decode_hex(&hex(&b)).unwrap(), b);
+        assert!(decode_hex("abc").is_none());
+        assert!(decode_hex("zz").is_none());
+        assert_ne!(
+            pin_digest("pw", "bob", "12345"),
+            pin_digest("pw", "bob", "12346")
+        );
+    }
+}
