@@ -15,15 +15,15 @@
 //! |---|---|---|
 //! | `d` / `u` | selected cluster down / up | `POST /admin/clusters/{id}/listeners/stop` / `start` (up goes through another cluster's port: any port addresses every cluster of the process) |
 //! | `m` / `M` | its Maximum Concurrent Requests −1 / +1 | `POST /admin/clusters/{id}/params` `{"max_concurrent_requests": N}` |
-//! | `x` | cut its ILS link to its first peer | `POST /admin/clusters/{id}/ils/links/{peer}/cut` (pending: the ILS branch's route; until it lands the status line shows the server's 404) |
-//! | `s` | superuser sync on it | `POST /admin/clusters/{id}/ils/superuser-sync` (pending, likewise) |
+//! | `x` / `h` | cut / heal its ILS link to its first peer | `POST /admin/clusters/{id}/ils/links/{peer}/cut` / `heal` |
+//! | `s` | superuser sync now (the sync tool's "Sync now") | `POST /admin/superuser-sync` |
+//! | `S` | ILS full sync from it to every peer now | `POST /admin/clusters/{id}/ils/sync` |
 //! | `p` / `Space` | pause / resume starting work | [`crate::fleet::run_controlled`]'s `watch::Sender<Control>`: `paused` |
 //! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | the same sender: `rate_factor` |
 //! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report, exit 0 | Ctrl-C / SIGTERM |
 //!
-//! The ILS sync status per peer is shown when `/admin/clusters/{id}` carries
-//! `"ils": {"peers": {peer: status}}` (or a list of `{"peer", "status"}`); until then the
-//! role and peers come from the topology. Logs go to `$EMROAM_LOG` (default `emroam.log` in
+//! The ILS sync status per peer comes from `/metrics.json`'s `ils.peers` (connected, up to
+//! date); the role and peers from the topology. Logs go to `$EMROAM_LOG` (default `emroam.log` in
 //! the temporary directory) while the dashboard owns the terminal.
 
 pub mod app;
@@ -133,14 +133,7 @@ async fn admin_call(
         .await
         {
             Ok(_) => return format!("{what}: done"),
-            Err(e) if e.starts_with("HTTP ") => {
-                let pending = if path.contains("/ils/") {
-                    " (ILS admin route not on this server yet)"
-                } else {
-                    ""
-                };
-                return format!("{what}: {e}{pending}");
-            }
+            Err(e) if e.starts_with("HTTP ") => return format!("{what}: {e}"),
             Err(e) => last = format!("{what}: {e} via {base}"),
         }
     }

@@ -53,13 +53,36 @@ pub async fn call(
     }
 }
 
-/// Parses a `/metrics.json` document into counters and codes.
+/// What a `/metrics.json` document says: RTMT counters, EM answers by code, ILS sync status
+/// per peer.
+pub type Metrics = (
+    Rtmt,
+    std::collections::BTreeMap<String, u64>,
+    std::collections::BTreeMap<String, String>,
+);
+
+/// An ILS peer's sync status as the dashboard words it, from the server's
+/// `{"cluster", "connected", "up_to_date"}`.
+fn peer_status(p: &serde_json::Value) -> Option<(String, String)> {
+    let id = p.get("cluster")?.as_str()?.to_owned();
+    let b = |k: &str| {
+        p.get(k)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    };
+    let s = match (b("connected"), b("up_to_date")) {
+        (true, true) => "up to date",
+        (true, false) => "connected, syncing",
+        (false, _) => "NOT CONNECTED",
+    };
+    Some((id, s.to_owned()))
+}
+
+/// Parses a `/metrics.json` document.
 ///
 /// # Errors
 /// A document that is not the counters JSON (a broken feed shows the cluster down, no panic).
-pub fn parse_metrics(
-    body: &[u8],
-) -> Result<(Rtmt, std::collections::BTreeMap<String, u64>), String> {
+pub fn parse_metrics(body: &[u8]) -> Result<Metrics, String> {
     let v: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("bad JSON: {e}"))?;
     let c = v.get("counters").ok_or("no `counters` in /metrics.json")?;
@@ -73,7 +96,12 @@ pub fn parse_metrics(
                 .collect()
         })
         .unwrap_or_default();
-    Ok((rtmt, codes))
+    let peers = v
+        .pointer("/ils/peers")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().filter_map(peer_status).collect())
+        .unwrap_or_default();
+    Ok((rtmt, codes, peers))
 }
 
 /// Reads what the dashboard wants from `/admin/clusters/{id}` into `obs` (missing fields are
@@ -130,10 +158,11 @@ pub async fn poll_one(t: &Target, timeout: Duration) -> ClusterObs {
     .await
     {
         Ok(body) => match parse_metrics(&body) {
-            Ok((c, codes)) => {
+            Ok((c, codes, peers)) => {
                 obs.up = true;
                 obs.counters = Some(c);
                 obs.codes = codes;
+                obs.ils_peers = peers;
             }
             Err(e) => obs.error = Some(e),
         },
@@ -205,12 +234,18 @@ mod tests {
         assert!(parse_metrics(b"{\"cluster\":\"c1\"}").is_err());
         assert!(parse_metrics(b"{\"counters\":{\"RequestsHandled\":-1}}").is_err());
         assert!(parse_metrics(b"[1,2,3]").is_err());
-        let (r, codes) = parse_metrics(
-            br#"{"cluster":"c1","counters":{"RequestsThrottled":4,"codes":{"26":4,"x":"y"}}}"#,
+        let (r, codes, peers) = parse_metrics(
+            br#"{"cluster":"c1","counters":{"RequestsThrottled":4,"codes":{"26":4,"x":"y"}},
+                "ils":{"peers":[{"cluster":"c2","connected":true,"up_to_date":true},
+                                {"cluster":"c3","connected":false,"up_to_date":false},
+                                {"connected":true}]}}"#,
         )
         .unwrap();
         assert_eq!(r.requests_throttled, 4);
         assert_eq!(codes.len(), 1);
+        assert_eq!(peers["c2"], "up to date");
+        assert_eq!(peers["c3"], "NOT CONNECTED");
+        assert_eq!(peers.len(), 2);
     }
 
     #[test]

@@ -131,28 +131,43 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
         KeyCode::Char('u') => cluster_switch(app, "listeners/start", "up"),
         KeyCode::Char('m') => max_concurrent(app, -1),
         KeyCode::Char('M') => max_concurrent(app, 1),
-        KeyCode::Char('x') => {
+        KeyCode::Char(k @ ('x' | 'h')) => {
             let c = app.selected_cluster()?;
             let Some(peer) = c.ils_peers.first().cloned() else {
-                app.status = format!("{} has no ILS peer to cut", c.id);
+                app.status = format!("{} has no ILS peer", c.id);
                 return None;
+            };
+            let (action, word) = if k == 'x' {
+                ("cut", "cut")
+            } else {
+                ("heal", "healed")
             };
             Some(admin(
                 app,
-                format!("/admin/clusters/{}/ils/links/{peer}/cut", c.id),
+                format!("/admin/clusters/{}/ils/links/{peer}/{action}", c.id),
                 String::new(),
                 false,
-                format!("cut ILS link {} ↔ {peer}", c.id),
+                format!("ILS link {} ↔ {peer} {word}", c.id),
             ))
         }
         KeyCode::Char('s') => {
+            app.selected_cluster()?;
+            Some(admin(
+                app,
+                "/admin/superuser-sync".into(),
+                String::new(),
+                false,
+                "superuser sync (every cluster)".into(),
+            ))
+        }
+        KeyCode::Char('S') => {
             let c = app.selected_cluster()?;
             Some(admin(
                 app,
-                format!("/admin/clusters/{}/ils/superuser-sync", c.id),
+                format!("/admin/clusters/{}/ils/sync", c.id),
                 String::new(),
                 false,
-                format!("superuser sync on {}", c.id),
+                format!("ILS full sync from {}", c.id),
             ))
         }
         _ => {
@@ -345,9 +360,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        match press(&mut a, KeyCode::Char('h')) {
+            Some(Command::Admin { path, .. }) => {
+                assert_eq!(path, "/admin/clusters/cluster2/ils/links/cluster1/heal");
+            }
+            other => panic!("{other:?}"),
+        }
+        match press(&mut a, KeyCode::Char('S')) {
+            Some(Command::Admin { path, .. }) => {
+                assert_eq!(path, "/admin/clusters/cluster2/ils/sync");
+            }
+            other => panic!("{other:?}"),
+        }
         match press(&mut a, KeyCode::Char('s')) {
             Some(Command::Admin { path, .. }) => {
-                assert_eq!(path, "/admin/clusters/cluster2/ils/superuser-sync");
+                assert_eq!(path, "/admin/superuser-sync");
             }
             other => panic!("{other:?}"),
         }
@@ -376,7 +403,7 @@ mod tests {
         assert_eq!(press(&mut watch_only, KeyCode::Char('p')), None);
         assert!(watch_only.status.contains("fleet"));
         // Keys that need a cluster do nothing without one.
-        for c in ['d', 'u', 'x', 's', 'm', 'M', 'j', 'k'] {
+        for c in ['d', 'u', 'x', 'h', 's', 'S', 'm', 'M', 'j', 'k'] {
             assert_eq!(press(&mut watch_only, KeyCode::Char(c)), None);
         }
     }

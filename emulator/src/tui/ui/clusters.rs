@@ -130,7 +130,7 @@ fn detail(c: &ClusterView, area: Rect, buf: &mut Buffer) {
             .collect::<Vec<_>>()
             .join("  "),
         None => format!(
-            "peers {} (sync status: not reported by this server)",
+            "peers {} (no sync status reported)",
             if c.ils_peers.is_empty() {
                 "-".into()
             } else {

@@ -29,8 +29,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("↑ ↓  j k  Tab", "select a cluster"),
     ("d  u", "take the selected cluster down, bring it up"),
     ("m  M", "lower, raise its Maximum Concurrent Requests"),
-    ("x", "cut its ILS link to its first peer"),
-    ("s", "run a superuser sync on it"),
+    ("x  h", "cut, heal its ILS link to its first peer"),
+    ("s  S", "superuser sync now, ILS full sync from it"),
     ("p  Space", "pause, resume starting work (fleet)"),
     ("+  -", "raise, lower the arrival rate (fleet)"),
     ("q  Ctrl-C", "quit: drain, write the report, restore"),
@@ -221,7 +221,7 @@ pub(crate) mod tests {
             "take the selected cluster down",
             "pause, resume",
             "superuser sync",
-            "cut its ILS link",
+            "cut, heal its ILS link",
             "quit",
         ] {
             assert!(has(&l, what), "{what}: {l:#?}");
