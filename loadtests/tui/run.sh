@@ -50,10 +50,11 @@ echo "headless: $SECS s at $RATE logins/s + $RATE logouts/s, 100,002 phones"
 
 echo "dashboard: the same run under --tui"
 tmux new-session -d -s emroam-tui-bench -x 120 -y 40 \
-  "EMROAM_LOG=$WORK/tui.log /usr/bin/time -o $WORK/tui.time -f '%U %S %e %M' $BIN fleet $WORK/bench.toml --tui >$WORK/tui.out 2>$WORK/tui.err; echo BENCH-DONE; sleep 60"
+  "EMROAM_LOG=$WORK/tui.log /usr/bin/time -o $WORK/tui.time -f '%U %S %e %M' $BIN fleet $WORK/bench.toml --tui 2>$WORK/tui.err; echo BENCH-DONE; sleep 60"
 # Look at the screens as a QA engineer would, then quit when the run has finished.
 n=0
-while ! tmux capture-pane -p -t emroam-tui-bench | grep -q 'FINISHED'; do
+while tmux has-session -t emroam-tui-bench 2>/dev/null &&
+      ! tmux capture-pane -p -t emroam-tui-bench | grep -q 'FINISHED'; do
   sleep 1
   n=$((n + 1))
   tmux send-keys -t emroam-tui-bench "$(( (n / 10) % 5 + 1 ))"
@@ -61,7 +62,9 @@ while ! tmux capture-pane -p -t emroam-tui-bench | grep -q 'FINISHED'; do
 done
 tmux capture-pane -p -t emroam-tui-bench > "$WORK/tui.screen"
 tmux send-keys -t emroam-tui-bench q
-while ! tmux capture-pane -p -t emroam-tui-bench | grep -q 'BENCH-DONE'; do sleep 0.5; done
+while tmux has-session -t emroam-tui-bench 2>/dev/null &&
+      ! tmux capture-pane -p -t emroam-tui-bench | grep -q 'BENCH-DONE'; do sleep 0.5; done
+tmux capture-pane -p -S -60 -t emroam-tui-bench > "$WORK/tui.out" || true
 
 H=$(cpu "$WORK/headless.time"); T=$(cpu "$WORK/tui.time")
 HW=$(awk '{print $3}' "$WORK/headless.time"); TW=$(awk '{print $3}' "$WORK/tui.time")
