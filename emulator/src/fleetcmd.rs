@@ -14,7 +14,7 @@ use crate::cli::FleetArgs;
 use crate::fleet::profile::Profile;
 use crate::fleet::report::Summary;
 use crate::fleet::stats::Snapshot;
-use crate::fleet::{self, Control, OutFiles, reconcile};
+use crate::fleet::{self, OutFiles, reconcile};
 use crate::phone::Step;
 
 /// A validated `emroam fleet` invocation.
@@ -107,12 +107,10 @@ async fn show_progress(mut rx: watch::Receiver<Arc<Snapshot>>) {
 pub async fn run_config(cfg: FleetConfig, token: CancellationToken) -> anyhow::Result<Summary> {
     let n = cfg.profile.targets.len();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
-    let (_control_tx, control_rx) = watch::channel(Control::default());
-    run_controlled(cfg, token, snap_tx, snap_rx, control_rx).await
+    run_controlled(cfg, token, snap_tx, snap_rx, fleet::Taps::none()).await
 }
 
-/// [`run_config`] publishing snapshots on `snap_tx` and obeying `control` (the dashboard's
-/// wiring); `snap_rx` feeds the progress line when the config asks for it.
+/// [`run_config`] publishing snapshots on `snap_tx` under `taps` (the dashboard's wiring); `snap_rx` feeds the progress line when the config asks for it.
 ///
 /// # Errors
 /// Output files that cannot be written.
@@ -121,12 +119,12 @@ pub async fn run_controlled(
     token: CancellationToken,
     snap_tx: watch::Sender<Arc<Snapshot>>,
     snap_rx: watch::Receiver<Arc<Snapshot>>,
-    control: watch::Receiver<Control>,
+    taps: fleet::Taps,
 ) -> anyhow::Result<Summary> {
     let progress = cfg.progress.then(|| tokio::spawn(show_progress(snap_rx)));
     let timeout = cfg.profile.request_timeout;
     let out = cfg.out.clone();
-    let result = fleet::run_controlled(cfg.profile, out.clone(), token, snap_tx, control).await?;
+    let result = fleet::run_controlled(cfg.profile, out.clone(), token, snap_tx, taps).await?;
     if let Some(p) = progress {
         let _ = p.await;
     }

@@ -89,6 +89,38 @@ impl Control {
     }
 }
 
+/// The last journey's messages of one phone the dashboard watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneTrace {
+    /// The device.
+    pub device: String,
+    /// Requests, responses and the outcome, oldest first (PINs redacted).
+    pub lines: Vec<String>,
+}
+
+/// How a run is steered and watched from outside (the dashboard; a script can hold the same
+/// senders): the [`Control`], which one phone's messages to keep, and where they go.
+#[derive(Debug)]
+pub struct Taps {
+    /// Pause and arrival-rate factor.
+    pub control: watch::Receiver<Control>,
+    /// The device whose journeys are traced (none: no phone is).
+    pub watch_device: watch::Receiver<Option<String>>,
+    /// The traced phone's last journey, published when it ends.
+    pub trace: watch::Sender<Arc<PhoneTrace>>,
+}
+
+impl Taps {
+    /// Taps nobody steers or reads.
+    pub fn none() -> Self {
+        Self {
+            control: watch::channel(Control::default()).1,
+            watch_device: watch::channel(None).1,
+            trace: watch::channel(Arc::default()).0,
+        }
+    }
+}
+
 /// Why a run could not happen (a failed threshold is not an error: see [`report`]).
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -184,14 +216,35 @@ struct JourneyEnd<T> {
     samples: Vec<StepSample>,
     user: Option<usize>,
     lag: Duration,
+    /// The messages, when this phone is the one traced.
+    lines: Option<Vec<String>>,
 }
 
-/// Collects a journey's step samples (at most a handful) for the shard to record.
+/// Collects a journey's step samples (at most a handful) for the shard to record, and its
+/// messages when the phone is the one traced.
 #[derive(Default)]
-struct Collect(Vec<StepSample>);
+struct Collect(Vec<StepSample>, Option<Vec<String>>);
 impl Observer for Collect {
     fn sample(&mut self, s: &StepSample) {
         self.0.push(*s);
+    }
+    fn request(&mut self, req: &crate::phone::HttpRequest) {
+        if let Some(l) = &mut self.1 {
+            l.push(format!("→ {} {}", req.method.as_str(), req.redacted_url()));
+        }
+    }
+    fn response(
+        &mut self,
+        r: &Result<crate::phone::HttpResponse, crate::phone::HttpFailure>,
+        took: Duration,
+    ) {
+        if let Some(l) = &mut self.1 {
+            let ms = took.as_secs_f64() * 1000.0;
+            l.push(match r {
+                Ok(r) => format!("← {} ({} B, {ms:.1} ms)", r.status, r.body.len()),
+                Err(e) => format!("← {e} ({ms:.1} ms)"),
+            });
+        }
     }
 }
 
@@ -218,6 +271,10 @@ struct Shard<T> {
     retry: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
     /// Pause: read, never awaited.
     control: watch::Receiver<Control>,
+    /// Which device to trace: read when a journey starts.
+    watch_device: watch::Receiver<Option<String>>,
+    /// Where the traced phone's journeys go (shared by the shards).
+    trace: Arc<watch::Sender<Arc<PhoneTrace>>>,
 }
 
 /// A closed-model phone that found no free user waits at least this long to try again.
@@ -302,11 +359,16 @@ impl<T: Transport + 'static> Shard<T> {
         else {
             return false;
         };
+        let traced = self
+            .watch_device
+            .borrow()
+            .as_deref()
+            .is_some_and(|d| d == phone.spec().device);
         self.in_flight.insert(i, (cluster, task.kind()));
         let handle = self.running.spawn(async move {
             tokio::time::sleep_until(intended).await;
             let lag = Instant::now().saturating_duration_since(intended);
-            let mut obs = Collect::default();
+            let mut obs = Collect(Vec::new(), traced.then(Vec::new));
             let (phone, outcome) = run_task(phone, task, intended, &mut client, &mut obs).await;
             client.idle();
             JourneyEnd {
@@ -317,6 +379,7 @@ impl<T: Transport + 'static> Shard<T> {
                 samples: obs.0,
                 user,
                 lag,
+                lines: obs.1,
             }
         });
         self.tasks.insert(handle.id(), i);
@@ -425,6 +488,22 @@ impl<T: Transport + 'static> Shard<T> {
 
     fn finish(&mut self, end: JourneyEnd<T>, restart: bool) {
         let i = end.slot;
+        if let Some(mut lines) = end.lines {
+            lines.push(match &end.outcome.result {
+                Ok(s) => format!("{:?}: {s:?}", end.outcome.task),
+                Err(f) => format!(
+                    "{:?} failed at {}: {} ({})",
+                    end.outcome.task,
+                    f.step,
+                    f.shown,
+                    f.cause.key()
+                ),
+            });
+            self.trace.send_replace(Arc::new(PhoneTrace {
+                device: end.phone.spec().device.clone(),
+                lines,
+            }));
+        }
         let (cluster, _) = self.in_flight.remove(&i).unwrap_or((0, end.outcome.task));
         self.rec.started(cluster, end.outcome.task, end.lag);
         for s in &end.samples {
@@ -815,12 +894,11 @@ pub async fn run(
     token: CancellationToken,
     snap: watch::Sender<Arc<Snapshot>>,
 ) -> Result<RunResult, FleetError> {
-    let (_keep, control) = watch::channel(Control::default());
-    run_controlled(profile, out, token, snap, control).await
+    run_controlled(profile, out, token, snap, Taps::none()).await
 }
 
-/// [`run`] under a [`Control`] channel (pause, arrival-rate factor): `emroam fleet --tui` and
-/// `emroam demo` hand the sender to the dashboard.
+/// [`run`] under [`Taps`] (pause, arrival-rate factor, one phone traced): `emroam fleet
+/// --tui` and `emroam demo` hand the senders to the dashboard.
 ///
 /// # Errors
 /// Only when output files cannot be written.
@@ -829,10 +907,10 @@ pub async fn run_controlled(
     out: Option<OutFiles>,
     token: CancellationToken,
     snap: watch::Sender<Arc<Snapshot>>,
-    control: watch::Receiver<Control>,
+    taps: Taps,
 ) -> Result<RunResult, FleetError> {
     let timeout = profile.request_timeout;
-    run_inner(profile, out, token, snap, control, move |_| {
+    run_inner(profile, out, token, snap, taps, move |_| {
         HttpClient::new(timeout)
     })
     .await
@@ -850,8 +928,7 @@ pub async fn run_with<T: Transport + 'static>(
     snap: watch::Sender<Arc<Snapshot>>,
     transport: impl Fn(usize) -> T,
 ) -> Result<RunResult, FleetError> {
-    let (_keep, control) = watch::channel(Control::default());
-    run_inner(profile, out, token, snap, control, transport).await
+    run_inner(profile, out, token, snap, Taps::none(), transport).await
 }
 
 async fn run_inner<T: Transport + 'static>(
@@ -859,9 +936,11 @@ async fn run_inner<T: Transport + 'static>(
     out: Option<OutFiles>,
     token: CancellationToken,
     snap: watch::Sender<Arc<Snapshot>>,
-    control: watch::Receiver<Control>,
+    taps: Taps,
     transport: impl Fn(usize) -> T,
 ) -> Result<RunResult, FleetError> {
+    let control = taps.control.clone();
+    let trace = Arc::new(taps.trace);
     let clusters: Vec<String> = profile.targets.iter().map(|t| t.cluster.clone()).collect();
     let n_phones: usize = profile.targets.iter().map(|t| t.devices.len()).sum();
     let n_shards = n_phones.div_ceil(PHONES_PER_SHARD).clamp(1, MAX_SHARDS);
@@ -883,7 +962,9 @@ async fn run_inner<T: Transport + 'static>(
             in_flight: HashMap::new(),
             tasks: HashMap::new(),
             retry: std::collections::BinaryHeap::new(),
-            control: control.clone(),
+            control: taps.control.clone(),
+            watch_device: taps.watch_device.clone(),
+            trace: trace.clone(),
         })
         .collect();
     // Who is logged in already (a previous run, a person): asked through the EM API where

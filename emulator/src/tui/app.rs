@@ -194,6 +194,12 @@ pub struct FleetView {
     pub rate_factor: f64,
     /// The run ended (drained, reported); the dashboard stays until `q`.
     pub finished: bool,
+    /// Device names per cluster (target order), for screen 5's list.
+    pub devices: Vec<Vec<String>>,
+    /// The selected phone on screen 5 (index into the selected cluster's devices).
+    pub phone: usize,
+    /// The traced phone's last journey.
+    pub trace: Arc<crate::fleet::PhoneTrace>,
 }
 
 impl FleetView {
@@ -209,6 +215,9 @@ impl FleetView {
             paused: false,
             rate_factor: 1.0,
             finished: false,
+            devices: Vec::new(),
+            phone: 0,
+            trace: Arc::default(),
         }
     }
 

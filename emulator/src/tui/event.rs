@@ -30,6 +30,8 @@ pub enum Event {
     Input(crossterm::event::Event),
     /// A new fleet snapshot.
     Stats(Arc<Snapshot>),
+    /// The traced phone's last journey.
+    Trace(Arc<crate::fleet::PhoneTrace>),
     /// A new poll of every cluster.
     Clusters(Arc<Vec<ClusterObs>>),
     /// A control finished: what to show in the status line.
@@ -43,6 +45,8 @@ pub enum Event {
 pub struct Sources {
     /// The fleet's snapshots (none in `emroam tui`).
     pub stats: Option<watch::Receiver<Arc<Snapshot>>>,
+    /// The traced phone's journeys (none in `emroam tui`).
+    pub trace: Option<watch::Receiver<Arc<crate::fleet::PhoneTrace>>>,
     /// The poller's snapshots.
     pub clusters: watch::Receiver<Arc<Vec<ClusterObs>>>,
     /// Outcomes of controls and the fleet's end.
@@ -59,6 +63,7 @@ pub fn spawn(mut src: Sources, token: CancellationToken) -> mpsc::Receiver<Event
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / FRAME_RATE));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut stats_open = src.stats.is_some();
+        let mut trace_open = src.trace.is_some();
         let mut clusters_open = true;
         let mut done_open = true;
         loop {
@@ -80,6 +85,13 @@ pub fn spawn(mut src: Sources, token: CancellationToken) -> mpsc::Receiver<Event
                         None => continue,
                     },
                     None => { stats_open = false; continue }
+                },
+                r = async { src.trace.as_mut()?.changed().await.ok() }, if trace_open => match r {
+                    Some(()) => match src.trace.as_mut() {
+                        Some(s) => Event::Trace(s.borrow_and_update().clone()),
+                        None => continue,
+                    },
+                    None => { trace_open = false; continue }
                 },
                 r = src.clusters.changed(), if clusters_open => match r {
                     Ok(()) => Event::Clusters(src.clusters.borrow_and_update().clone()),

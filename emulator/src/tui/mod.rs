@@ -96,6 +96,10 @@ pub struct Wiring {
     pub stats: Option<watch::Receiver<Arc<Snapshot>>>,
     /// Where fleet controls go, if there is a fleet.
     pub control: Option<watch::Sender<Control>>,
+    /// Which phone the fleet traces (the one selected on screen 5).
+    pub watch_device: Option<watch::Sender<Option<String>>>,
+    /// The traced phone's last journey.
+    pub trace: Option<watch::Receiver<Arc<crate::fleet::PhoneTrace>>>,
     /// Events from outside (the fleet's end); the dashboard also sends its controls'
     /// outcomes here.
     pub done: (mpsc::Sender<Event>, mpsc::Receiver<Event>),
@@ -107,6 +111,8 @@ impl Wiring {
         Self {
             stats: None,
             control: None,
+            watch_device: None,
+            trace: None,
             done: mpsc::channel(16),
         }
     }
@@ -194,6 +200,7 @@ async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> an
     let mut events = event::spawn(
         Sources {
             stats: wiring.stats,
+            trace: wiring.trace,
             clusters: obs_rx,
             done: done_rx,
             terminal: true,
@@ -211,6 +218,11 @@ async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> an
                 Some(Command::Fleet(c)) => {
                     if let Some(tx) = &wiring.control {
                         tx.send_replace(c);
+                    }
+                }
+                Some(Command::WatchPhone(d)) => {
+                    if let Some(tx) = &wiring.watch_device {
+                        tx.send_replace(Some(d));
                     }
                 }
                 Some(Command::Admin {
@@ -294,8 +306,10 @@ pub async fn with_fleet(
     let n = cfg.profile.targets.len();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
     let (control_tx, control_rx) = watch::channel(Control::default());
+    let (device_tx, device_rx) = watch::channel(None);
+    let (trace_tx, trace_rx) = watch::channel(Arc::default());
     let (done_tx, done_rx) = mpsc::channel(16);
-    let view = FleetView::new(
+    let mut view = FleetView::new(
         &cfg.profile.name,
         cfg.profile.phases.clone(),
         cfg.profile
@@ -304,18 +318,31 @@ pub async fn with_fleet(
             .map(|t| t.devices.len() as u64)
             .collect(),
     );
+    view.devices = cfg
+        .profile
+        .targets
+        .iter()
+        .map(|t| t.devices.clone())
+        .collect();
+    let taps = crate::fleet::Taps {
+        control: control_rx,
+        watch_device: device_rx,
+        trace: trace_tx,
+    };
     let drain = cfg.profile.drain;
     let fleet_token = token.child_token();
     let tx = done_tx.clone();
     let rx = snap_rx.clone();
     let fleet = tokio::spawn(async move {
-        let r = crate::fleetcmd::run_controlled(cfg, fleet_token, snap_tx, rx, control_rx).await;
+        let r = crate::fleetcmd::run_controlled(cfg, fleet_token, snap_tx, rx, taps).await;
         let _ = tx.send(Event::FleetFinished).await;
         r
     });
     let wiring = Wiring {
         stats: Some(snap_rx),
         control: Some(control_tx),
+        watch_device: Some(device_tx),
+        trace: Some(trace_rx),
         done: (done_tx, done_rx),
     };
     let shown = run(App::new(clusters, Some(view)), wiring, token).await;

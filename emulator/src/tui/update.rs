@@ -36,6 +36,8 @@ pub enum Command {
     },
     /// A new fleet control state (pause, arrival-rate factor).
     Fleet(Control),
+    /// Trace this phone's journeys (the one selected on screen 5).
+    WatchPhone(String),
 }
 
 /// Applies one event to the state.
@@ -68,6 +70,13 @@ pub fn update(app: &mut App, ev: Event) -> Option<Command> {
                 }
             }
             app.dirty = true;
+            None
+        }
+        Event::Trace(t) => {
+            if let Some(f) = &mut app.fleet {
+                f.trace = t;
+                app.dirty = true;
+            }
             None
         }
         Event::Done(msg) => {
@@ -106,7 +115,28 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
         KeyCode::Char(c @ '1'..='5') => {
             app.screen = Screen::ALL[usize::from(c as u8 - b'1')];
             app.help = false;
+            if app.screen == Screen::Phones {
+                return move_phone(app, 0);
+            }
             None
+        }
+        KeyCode::Down | KeyCode::Char('j') if app.screen == Screen::Phones => move_phone(app, 1),
+        KeyCode::Up | KeyCode::Char('k') if app.screen == Screen::Phones => move_phone(app, -1),
+        KeyCode::PageDown if app.screen == Screen::Phones => move_phone(app, 10),
+        KeyCode::PageUp if app.screen == Screen::Phones => move_phone(app, -10),
+        KeyCode::Tab | KeyCode::BackTab if app.screen == Screen::Phones => {
+            if !app.clusters.is_empty() {
+                let n = app.clusters.len();
+                app.selected = if k.code == KeyCode::Tab {
+                    (app.selected + 1) % n
+                } else {
+                    (app.selected + n - 1) % n
+                };
+            }
+            if let Some(f) = &mut app.fleet {
+                f.phone = 0;
+            }
+            move_phone(app, 0)
         }
         KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
             if !app.clusters.is_empty() {
@@ -175,6 +205,21 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
             None
         }
     }
+}
+
+/// Moves screen 5's selection by `by` within the selected cluster's phones (clamped) and
+/// asks the fleet to trace the phone selected.
+fn move_phone(app: &mut App, by: i64) -> Option<Command> {
+    let f = app.fleet.as_mut()?;
+    let list = f.devices.get(app.selected)?;
+    if list.is_empty() {
+        return None;
+    }
+    let at = (f.phone as i64 + by).clamp(0, list.len() as i64 - 1) as usize;
+    f.phone = at;
+    let d = list[at].clone();
+    app.status = format!("tracing {d}: its next journey shows here");
+    Some(Command::WatchPhone(d))
 }
 
 fn quit(app: &mut App) -> Option<Command> {

@@ -1,9 +1,12 @@
 //! Screen 5: phones by state, per cluster (logged out, logging in, logged in, logging out,
-//! other journeys, unknown), as the fleet's shards counted them at their last flush.
+//! other journeys, unknown), as the fleet's shards counted them at their last flush; the
+//! selected cluster's phones as a list, and the selected phone's last journey's messages
+//! (the fleet traces only that phone).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, Widget};
 
 use crate::fleet::stats::PhoneStates;
@@ -83,11 +86,58 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     )
     .block(Block::bordered().title(" phones by state "))
     .render(table, buf);
-    Paragraph::new(format!(
-        "journeys in flight {}; each phone's last messages: `emroam phone --device NAME` traces one",
-        f.snap.in_flight
-    ))
-    .render(note, buf);
+    let [list, msgs] = Layout::horizontal([Constraint::Length(20), Constraint::Min(0)]).areas(note);
+    let devices = f.devices.get(app.selected).map_or(&[][..], Vec::as_slice);
+    let rows = list.height.saturating_sub(2) as usize;
+    // A window of the list that keeps the selection in view.
+    let first = f.phone.saturating_sub(rows.saturating_sub(1));
+    let lines: Vec<Line> = devices
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .map(|(i, d)| {
+            if i == f.phone {
+                Line::styled(
+                    format!("▶{d}"),
+                    Style::new().add_modifier(Modifier::REVERSED),
+                )
+            } else {
+                Line::from(format!(" {d}"))
+            }
+        })
+        .collect();
+    let cluster = app.selected_cluster().map_or("", |c| c.id.as_str());
+    Paragraph::new(lines)
+        .block(Block::bordered().title(format!(
+            " {cluster} {}/{} ",
+            (f.phone + 1).min(devices.len()),
+            devices.len()
+        )))
+        .render(list, buf);
+    let selected = devices.get(f.phone);
+    let body: Vec<Line> = match selected {
+        Some(d) if *d == f.trace.device => f
+            .trace
+            .lines
+            .iter()
+            .map(|l| Line::from(l.as_str()))
+            .collect(),
+        Some(_) => vec![Line::from(
+            "waiting for its next journey (↑↓ phone, Tab cluster)",
+        )],
+        None => vec![Line::from("no phones")],
+    };
+    let skip = body
+        .len()
+        .saturating_sub(msgs.height.saturating_sub(2) as usize);
+    Paragraph::new(body.into_iter().skip(skip).collect::<Vec<_>>())
+        .block(Block::bordered().title(format!(
+            " last messages of {}  (in flight {}) ",
+            selected.map_or("-", String::as_str),
+            f.snap.in_flight
+        )))
+        .render(msgs, buf);
 }
 
 #[cfg(test)]
@@ -134,5 +184,63 @@ mod tests {
             ["cluster3", "3", "0", "0", "0", "2", "0", "1"]
         );
         assert_eq!(cols("all"), ["all", "9", "1", "1", "1", "2", "0", "1"]);
+    }
+
+    #[test]
+    fn the_selected_phone_is_traced_and_its_messages_shown() {
+        use crossterm::event::{Event as Term, KeyCode, KeyEvent, KeyModifiers};
+
+        use crate::fleet::PhoneTrace;
+        use crate::tui::update::Command;
+        let mut a = super::super::overview::tests_support();
+        a.fleet.as_mut().unwrap().devices = vec![
+            vec!["SEP000000001001".into(), "SEP000000001002".into()],
+            vec!["SEP000000002001".into()],
+            vec![],
+        ];
+        let press = |a: &mut crate::tui::app::App, c: KeyCode| {
+            update(
+                a,
+                Event::Input(Term::Key(KeyEvent::new(c, KeyModifiers::NONE))),
+            )
+        };
+        assert_eq!(
+            press(&mut a, KeyCode::Char('5')),
+            Some(Command::WatchPhone("SEP000000001001".into()))
+        );
+        assert_eq!(
+            press(&mut a, KeyCode::Down),
+            Some(Command::WatchPhone("SEP000000001002".into()))
+        );
+        // Clamped at the end; the cluster selection did not move.
+        assert_eq!(
+            press(&mut a, KeyCode::Down),
+            Some(Command::WatchPhone("SEP000000001002".into()))
+        );
+        assert_eq!(a.selected, 0);
+        update(
+            &mut a,
+            Event::Trace(Arc::new(PhoneTrace {
+                device: "SEP000000001002".into(),
+                lines: vec![
+                    "→ GET http://x/emapp".into(),
+                    "← 200 (812 B, 1.2 ms)".into(),
+                ],
+            })),
+        );
+        let l = lines(&a, 80, 24);
+        let text = l.join("\n");
+        assert!(text.contains("▶SEP000000001002"), "{text}");
+        assert!(text.contains("← 200 (812 B, 1.2 ms)"), "{text}");
+        assert_eq!(
+            press(&mut a, KeyCode::Tab),
+            Some(Command::WatchPhone("SEP000000002001".into()))
+        );
+        assert_eq!(a.selected, 1);
+        let text = lines(&a, 80, 24).join("\n");
+        assert!(text.contains("waiting for its next journey"), "{text}");
+        // A cluster with no phones: nothing to trace, no panic.
+        assert_eq!(press(&mut a, KeyCode::Tab), None);
+        let _ = lines(&a, 80, 24);
     }
 }
