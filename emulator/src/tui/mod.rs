@@ -20,6 +20,7 @@
 //! | `S` | ILS full sync from it to every peer now | `POST /admin/clusters/{id}/ils/sync` |
 //! | `p` / `Space` | pause / resume starting work | [`crate::fleet::run_controlled`]'s `watch::Sender<Control>`: `paused` |
 //! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | the same sender: `rate_factor` |
+//! | `5`, `↑` `↓` | trace the selected phone (its last journey's messages on screen 5) | [`crate::fleet::Taps`]: `watch_device`, `trace` |
 //! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report, exit 0 | Ctrl-C / SIGTERM |
 //!
 //! The ILS sync status per peer comes from `/metrics.json`'s `ils.peers` (connected, up to
