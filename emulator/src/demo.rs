@@ -39,7 +39,15 @@ pub async fn bind_ephemeral(
         let config = bind(c.address).await?;
         c.ports.http = http.local_addr()?.port();
         c.ports.config = config.local_addr()?.port();
-        out.push((c.id.clone(), ClusterListeners { http, config }));
+        // ILS peers dial each other at the topology's ILS ports, so those are rewritten too.
+        let ils = if c.ils == emroam_server::topology::IlsRole::Standalone {
+            None
+        } else {
+            let ils = bind(c.address).await?;
+            c.ports.ils = ils.local_addr()?.port();
+            Some(ils)
+        };
+        out.push((c.id.clone(), ClusterListeners { http, config, ils }));
     }
     Ok(out)
 }
