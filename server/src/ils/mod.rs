@@ -691,6 +691,13 @@ impl RoamLogin {
     }
 }
 
+/// Milliseconds since the Unix epoch, for the hybrid logical clock of location versions.
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,11 +794,4 @@ logout_profile = "lobby"
         assert_eq!(c2.ils_counters().roaming_logins_out, 1);
         assert_eq!(c2.pending_restarts().len(), 1);
     }
-}
-
-/// Milliseconds since the Unix epoch, for the hybrid logical clock of location versions.
-fn wall_clock_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
