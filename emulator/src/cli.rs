@@ -88,6 +88,20 @@ pub struct ServerArgs {
     /// How long shutdown waits for in-flight requests, in seconds.
     #[arg(long, default_value_t = 5)]
     pub drain_secs: u64,
+    /// How hard a login commit holds before the phone hears it succeeded: `crash` survives the
+    /// process being killed (SQLite synchronous=NORMAL); `power-loss` also survives power loss
+    /// (synchronous=FULL: every group commit waits for a disk sync, so the rate follows the disk).
+    #[arg(long, value_enum, default_value_t = SyncMode::Crash)]
+    pub sync: SyncMode,
+}
+
+/// `emroam server --sync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncMode {
+    /// Survives `kill -9` and any crash of the process.
+    Crash,
+    /// Also survives an OS crash or power loss.
+    PowerLoss,
 }
 
 /// `emroam phone`.

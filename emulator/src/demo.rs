@@ -39,13 +39,13 @@ pub async fn bind_ephemeral(
         let config = bind(c.address).await?;
         c.ports.http = http.local_addr()?.port();
         c.ports.config = config.local_addr()?.port();
-        // ILS (hubs and spokes): its own port, which peers find in the rewritten topology.
+        // ILS peers dial each other at the topology's ILS ports, so those are rewritten too.
         let ils = if c.ils == emroam_server::topology::IlsRole::Standalone {
             None
         } else {
-            let l = bind(c.address).await?;
-            c.ports.ils = l.local_addr()?.port();
-            Some(l)
+            let ils = bind(c.address).await?;
+            c.ports.ils = ils.local_addr()?.port();
+            Some(ils)
         };
         out.push((c.id.clone(), ClusterListeners { http, config, ils }));
     }

@@ -39,6 +39,10 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
     let opts = Options {
         data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
         admin_token: args.admin_token.clone(),
+        durability: match args.sync {
+            crate::cli::SyncMode::Crash => emroam_server::store::Durability::Crash,
+            crate::cli::SyncMode::PowerLoss => emroam_server::store::Durability::PowerLoss,
+        },
         limits: Limits {
             drain_deadline: Duration::from_secs(args.drain_secs),
             ..Limits::default()

@@ -441,11 +441,12 @@ impl Opener {
     }
 }
 
-/// A logical timestamp: Lamport counter, then cluster ID as the tiebreak. Ordered by
+/// A logical timestamp: a hybrid logical clock counter (Lamport, raised to wall-clock
+/// milliseconds by the cluster that stamps it), then cluster ID as the tiebreak. Ordered by
 /// `(counter, cluster)`; the highest version of a user's record wins everywhere.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Version {
-    /// Lamport counter.
+    /// Hybrid logical clock counter (never below a version the stamping cluster had seen).
     pub counter: u64,
     /// The cluster that made the change.
     pub cluster: String,

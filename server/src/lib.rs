@@ -54,8 +54,10 @@
 //! - ILS wire: emroam's own ([`emroam_protocol::ils`]): length-prefixed JSON frames, an HMAC-SHA256
 //!   challenge/response over two nonces proving the shared ILS password (`[ils] password` in the
 //!   topology; never sent), then per-direction sequence numbers and MACs under a session key.
-//! - Conflict rule: a superuser's location record is versioned `(Lamport counter, cluster ID)`;
-//!   the highest version wins everywhere, so of two simultaneous logins the larger cluster ID wins.
+//! - Conflict rule: a superuser's location record is versioned `(counter, cluster ID)`, the
+//!   counter a hybrid logical clock (Lamport, raised to wall-clock milliseconds); the highest
+//!   version wins everywhere: the later of two concurrent logins wins, and of two in the same
+//!   millisecond the larger cluster ID.
 //! - Only superusers' numbers are replicated (location records); an ordinary user's number is
 //!   known at their home only. A record whose user is logged in nowhere routes the numbers home.
 //! - "Learned DNs" counts numbers of location records placed at another cluster now.

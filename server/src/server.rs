@@ -30,6 +30,8 @@ pub struct Options {
     pub admin_token: Option<String>,
     /// Connection limits and the drain deadline.
     pub limits: Limits,
+    /// How hard a login commit holds (SQLite `synchronous`): survives a crash by default.
+    pub durability: crate::store::Durability,
 }
 
 /// The listeners of one cluster.
@@ -198,7 +200,14 @@ pub async fn start(
         let spec = topo
             .cluster(id)
             .ok_or_else(|| ServerError::UnknownCluster(id.clone()))?;
-        let c = Cluster::open(topo, spec, opts.data_dir.as_deref(), shutdown.child_token()).await?;
+        let c = Cluster::open_with(
+            topo,
+            spec,
+            opts.data_dir.as_deref(),
+            opts.durability,
+            shutdown.child_token(),
+        )
+        .await?;
         if let Ok(a) = l.http.local_addr() {
             c.set_http_addr(a);
         }

@@ -314,7 +314,7 @@ impl Summary {
                     if r.errors.is_empty() {
                         String::new()
                     } else {
-                        format!(", errors: {}", r.errors.join("; "))
+                        format!(", errors: {}", count_repeats(&r.errors))
                     },
                 );
                 if r.users_checked > 0 {
@@ -406,4 +406,42 @@ fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
         });
     }
     out
+}
+
+/// Joins error lines, folding repeats into one with a count (`cluster1: Host Not Found ×40`),
+/// so a cluster that was down during reconciliation is one line, not one per batch.
+fn count_repeats(errors: &[String]) -> String {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for e in errors {
+        match seen.iter_mut().find(|(s, _)| *s == e.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((e, 1)),
+        }
+    }
+    seen.iter()
+        .map(|(e, n)| {
+            if *n > 1 {
+                format!("{e} ×{n}")
+            } else {
+                (*e).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn repeated_errors_are_folded_with_a_count() {
+        let errs = vec![
+            "c1: Host Not Found".to_owned(),
+            "c1: users: x".to_owned(),
+            "c1: Host Not Found".to_owned(),
+        ];
+        assert_eq!(
+            super::count_repeats(&errs),
+            "c1: Host Not Found ×2; c1: users: x"
+        );
+    }
 }

@@ -3,13 +3,14 @@
 //! and the server's CPU time per login.
 //!
 //! The cluster is `cluster1` of `profiles/topologies/load-3x10k.toml` (10,000 users and
-//! phones), durable (SQLite WAL, `synchronous=FULL`, in a temporary directory), throttle at 100,
+//! phones), durable (SQLite WAL in a temporary directory; `synchronous=NORMAL`, the server's
+//! default, which survives `kill -9`, or `FULL` with `power-loss`), throttle at 100,
 //! no service time. The server runs on its own runtime thread(s) named `em-server` (plus the
 //! `em-store` writer thread), the driver on `em-client`; CPU is read per thread from
 //! `/proc/self/task/*/stat`. Each driver connection is keep-alive and runs closed-loop: phone N
 //! logs user N in (`userid`+`seq`), then out (`doLogout=true`).
 //!
-//! Usage: `cargo run --release -p emroam-loadtests --bin em-throughput -- [SECS] [CONNS]`
+//! Usage: `cargo run --release -p emroam-loadtests --bin em-throughput -- [SECS] [CONNS] [crash|power-loss]`
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -124,6 +125,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let conns: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32);
+    let durability = match args.get(3).map(String::as_str) {
+        Some("power-loss") => emroam_server::store::Durability::PowerLoss,
+        _ => emroam_server::store::Durability::Crash,
+    };
     let topo_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../profiles/topologies/load-3x10k.toml");
     let topo = Topology::load(&topo_path).expect("load topology");
@@ -148,6 +153,7 @@ fn main() {
         let l = ClusterListeners::ephemeral().await.expect("bind");
         let opts = Options {
             data_dir: Some(data.clone()),
+            durability,
             ..Options::default()
         };
         let running =
@@ -221,7 +227,7 @@ fn main() {
     println!("| measure | value |");
     println!("|---|---|");
     println!(
-        "| run | {secs} s per phase, {conns} keep-alive connections, 1 server + 1 client runtime thread |"
+        "| run | {secs} s per phase, {conns} keep-alive connections, 1 server + 1 client runtime thread, durability {durability:?} |"
     );
     println!(
         "| EM login+logout pairs/s | {:.0} ({} pairs, {} failed) |",

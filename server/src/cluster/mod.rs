@@ -25,7 +25,7 @@ pub(crate) use logins::LoginTable;
 use crate::counters::Counters;
 use crate::error::ServerError;
 use crate::params::{ParamError, ParamsPatch, ServiceParams};
-use crate::store::Store;
+use crate::store::{Durability, Store};
 use crate::topology::{AppUser, ClusterSpec, DEFAULT_LOCALE, DeviceProfile, Phone, Topology, User};
 
 /// How long a profile-choice ticket stays valid (EM's 2-minute cache window).
@@ -270,9 +270,23 @@ impl Cluster {
         data_dir: Option<&Path>,
         token: CancellationToken,
     ) -> Result<Cluster, ServerError> {
+        Cluster::open_with(topo, spec, data_dir, Durability::default(), token).await
+    }
+
+    /// [`Cluster::open`] with a chosen [`Durability`] for the login database.
+    ///
+    /// # Errors
+    /// The database cannot be opened.
+    pub async fn open_with(
+        topo: &Topology,
+        spec: &ClusterSpec,
+        data_dir: Option<&Path>,
+        durability: Durability,
+        token: CancellationToken,
+    ) -> Result<Cluster, ServerError> {
         let path = data_dir.map(|d| d.join(format!("{}.db", spec.id)));
         let (store, rows, roam) =
-            tokio::task::spawn_blocking(move || Store::open_all(path.as_deref()))
+            tokio::task::spawn_blocking(move || Store::open_all(path.as_deref(), durability))
                 .await
                 .map_err(|e| ServerError::Internal(e.to_string()))?
                 .map_err(|e| ServerError::Store(spec.id.clone(), e))?;

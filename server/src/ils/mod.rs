@@ -6,13 +6,16 @@
 //!   session task pair per link; wire format in [`emroam_protocol::ils`].
 //! - [`superusers`]: the superuser sync tool (schedule, Sync now).
 //!
-//! Roaming rules (the conflict rule): every EM login of a superuser writes a location record
-//! versioned `(Lamport counter, cluster ID)`; the highest version wins everywhere. A cluster
+//! Roaming rules (the conflict rule): every EM login (and last logout) of a superuser writes a
+//! location record versioned `(counter, cluster ID)`; the highest version wins everywhere. The
+//! counter is a hybrid logical clock: above every version the cluster has seen (Lamport) and
+//! at least the wall clock in milliseconds, so between concurrent changes made while clusters
+//! could not see each other the later one wins, as a user expects. A cluster
 //! that applies a record placing the user elsewhere logs out that user's devices there (at
 //! once, or when it next syncs if it was down: a deferred logout). The cluster that took the
 //! user over keeps the deferred logout pending (persisted) until the other cluster's ack,
-//! relayed like everything else, reaches it. Two logins at the same moment at two clusters get
-//! the same counter; the larger cluster ID wins and the other is logged out. Within one
+//! relayed like everything else, reaches it. Two logins in the same millisecond at two clusters
+//! get the same counter; the larger cluster ID wins and the other is logged out. Within one
 //! cluster, Multiple Login Behavior applies as before.
 //!
 //! Locks: the table is a `std` mutex held for a merge, never across `.await`; durable writes go
@@ -572,7 +575,11 @@ impl Cluster {
             return None;
         }
         let dns = self.dns_of(user);
-        let ch = self.ils().lock().local_login(&user.id, &user.home, dns);
+        let ch = {
+            let mut table = self.ils().lock();
+            table.advance_to(wall_clock_ms());
+            table.local_login(&user.id, &user.home, dns)
+        };
         Some(RoamLogin {
             user: user.id.clone(),
             roaming: user.home != self.id(),
@@ -615,6 +622,7 @@ impl Cluster {
             if !self.lock_logins().user_devices(user).is_empty() {
                 return;
             }
+            table.advance_to(wall_clock_ms());
             table.local_logout(user)
         };
         if !ch.records.is_empty() {
@@ -681,6 +689,13 @@ impl RoamLogin {
     pub(crate) fn ops(&self) -> Vec<StoreOp> {
         self.changes.ops.clone()
     }
+}
+
+/// Milliseconds since the Unix epoch, for the hybrid logical clock of location versions.
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -770,8 +785,10 @@ logout_profile = "lobby"
         c2.evict_roamed("bob").await;
         assert_eq!(c2.devices_of("bob"), vec!["SEP000000000001".to_owned()]);
         assert_eq!(c2.ils_counters().roaming_logins_in, 1);
-        // A newer record elsewhere does evict.
-        c2.ils_apply("c1", sync(vec![record("c1", 50)], vec![]))
+        // A newer record elsewhere does evict (newer than c2's hybrid clock, which is at
+        // least the wall clock in ms).
+        let newer = c2.ils().lock().record("bob").unwrap().version.counter + 1;
+        c2.ils_apply("c1", sync(vec![record("c1", newer)], vec![]))
             .await;
         assert!(c2.devices_of("bob").is_empty());
         assert_eq!(c2.ils_counters().roaming_logins_out, 1);

@@ -2,7 +2,7 @@
 //!
 //! Three merge-friendly parts, so any order of delivery converges:
 //! - location records, one per superuser, last-writer-wins by [`Version`]
-//!   (Lamport counter, then cluster ID);
+//!   (hybrid logical clock: Lamport counter raised to wall-clock ms, then cluster ID);
 //! - acks, `(user, cluster) → highest version that cluster applied` (grow-only max);
 //! - superuser sets, one per home cluster, highest version wins.
 //!
@@ -101,6 +101,16 @@ impl RoamTable {
 
     fn observe(&mut self, v: &Version) {
         self.clock = self.clock.max(v.counter);
+    }
+
+    /// Moves the clock up to wall-clock time (milliseconds since the Unix epoch), making the
+    /// counter a hybrid logical clock: causal order is kept (a counter is always above every
+    /// version seen), and between concurrent changes (clusters partitioned from each other) the
+    /// later one by wall clock wins. Without it, a cluster cut off by a down hub stamps its
+    /// logins with a stale counter, and after the hub returns an older logout elsewhere beats
+    /// a newer login there (the roaming-wave profile showed exactly that).
+    pub(crate) fn advance_to(&mut self, now_ms: u64) {
+        self.clock = self.clock.max(now_ms);
     }
 
     fn next_version(&mut self) -> Version {
@@ -401,6 +411,33 @@ mod tests {
         assert!(eb.is_empty());
         assert_eq!(a.record("bob"), b.record("bob"));
         assert_eq!(a.record("bob").unwrap().at.as_deref(), Some("c2"));
+    }
+
+    #[test]
+    fn a_later_login_behind_a_partition_beats_an_earlier_logout_elsewhere() {
+        // c4 sits behind a down hub and has seen nothing; c3 logged bob in and out at
+        // t=1,000 ms. At t=5,000 ms bob logs in at c4. When the hub returns, the later login
+        // must stand: a plain Lamport counter (c4's is 1) would let the older logout win and
+        // log bob out of the phone he is using.
+        let (mut c3, mut c4) = (table("c3"), table("c4"));
+        c3.advance_to(1_000);
+        c3.local_login("bob", "c1", vec!["1".into()]);
+        c3.advance_to(1_000);
+        c3.local_logout("bob");
+        c4.advance_to(5_000);
+        c4.local_login("bob", "c1", vec!["1".into()]);
+        let e4 = send(&c3, &mut c4).evict;
+        send(&c4, &mut c3);
+        assert!(e4.is_empty(), "c4 keeps bob");
+        assert_eq!(c3.record("bob"), c4.record("bob"));
+        assert_eq!(c3.locate("1").unwrap().0, "c4");
+        // Causality still rules over a wall clock that runs behind: a change made after
+        // seeing version v is above v.
+        let mut c5 = table("c5");
+        send(&c4, &mut c5);
+        c5.advance_to(10);
+        c5.local_login("bob", "c1", vec!["1".into()]);
+        assert!(c5.record("bob").unwrap().version > c4.record("bob").unwrap().version);
     }
 
     #[test]

@@ -948,6 +948,12 @@ async fn the_superuser_sync_tool_runs_on_its_schedule() {
     let c = live.cluster().clone();
     let syncs = || c.superuser_tool_status().syncs;
     until("the sync at start", || syncs() == 1).await;
+    // The sync's durable write runs on a real thread; virtual time must not advance past the
+    // schedule while the tool still waits for it, so wait until the tool is parked on its timer.
+    until("the tool waits for its next tick", || {
+        c.superuser_tool_status().next_sync_ms.is_some()
+    })
+    .await;
     c.set_superuser_sync_interval(Duration::from_secs(600));
     tokio::time::sleep(Duration::from_secs(599)).await;
     assert_eq!(syncs(), 1);
