@@ -26,10 +26,7 @@ pub const MIN_HEIGHT: u16 = 18;
 pub const KEYS: &[(&str, &str)] = &[
     ("1..5", "overview, clusters, latency, errors, phones"),
     ("?  Esc", "this help, close it"),
-    (
-        "↑ ↓  j k  Tab",
-        "select a cluster (screen 5: a phone)",
-    ),
+    ("↑ ↓  j k  Tab", "select a cluster (screen 5: a phone)"),
     ("d  u", "take the selected cluster down, bring it up"),
     ("m  M", "lower, raise its Maximum Concurrent Requests"),
     ("x  h", "cut, heal its ILS link to its first peer"),
