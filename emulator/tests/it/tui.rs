@@ -231,6 +231,18 @@ async fn dashboard_shows_throttling_a_cluster_down_and_exits_cleanly() {
         })
         .await;
 
+    // A resize is followed: too small, then back.
+    tmux(&["resize-window", "-t", &name, "-x", "40", "-y", "10"]);
+    session
+        .wait_for("the too-small screen", 10, |s| {
+            s.contains("terminal too small")
+        })
+        .await;
+    tmux(&["resize-window", "-t", &name, "-x", "100", "-y", "30"]);
+    session
+        .wait_for("the overview again", 10, |s| s.contains("1 Overview"))
+        .await;
+
     session.keys("q");
     let s = session
         .wait_for("a clean exit", 10, |s| s.contains("EXIT="))
@@ -244,4 +256,55 @@ async fn dashboard_shows_throttling_a_cluster_down_and_exits_cleanly() {
     token.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), running.wait()).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `emroam demo` shows the dashboard by default; the run ends (FINISHED), `q` restores the
+/// terminal, prints the report and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_under_the_dashboard_and_q_prints_the_report() {
+    if !have_tmux() {
+        eprintln!(
+            "SKIPPED demo_runs_under_the_dashboard_and_q_prints_the_report: `tmux` is not on PATH (apt-get install -y tmux)"
+        );
+        return;
+    }
+    let name = format!("emroam-demo-{}", std::process::id());
+    let session = Session(name.clone());
+    let log = std::env::temp_dir().join(format!("emroam-demo-{}.log", std::process::id()));
+    let cmd = format!(
+        "EMROAM_LOG={} {} demo --duration 4s; echo EXIT=$?; sleep 30",
+        log.display(),
+        env!("CARGO_BIN_EXE_emroam"),
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd,
+    ]);
+    session
+        .wait_for("the dashboard", 15, |s| {
+            s.contains("1 Overview") && s.contains("fleet: demo")
+        })
+        .await;
+    session
+        .wait_for("the run's end", 40, |s| s.contains("FINISHED"))
+        .await;
+    session.keys("q");
+    let s = session
+        .wait_for("the report and a clean exit", 15, |s| s.contains("EXIT="))
+        .await;
+    let all = tmux(&["capture-pane", "-p", "-S", "-200", "-t", &name]);
+    assert!(s.contains("EXIT=0"), "{all}");
+    assert!(all.contains("journey"), "the report: {all}");
+    assert!(
+        all.contains("LoginsSuccessful"),
+        "the clusters' counters: {all}"
+    );
+    let _ = std::fs::remove_file(&log);
 }
