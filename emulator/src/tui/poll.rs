@@ -143,29 +143,44 @@ pub fn apply_status(obs: &mut ClusterObs, body: &[u8]) {
     }
 }
 
-/// Polls one cluster once.
+/// Polls one cluster once: down when it does not answer; up without counters when it
+/// answers without them (a broken feed, or a lab CUCM with no `/metrics.json`).
 pub async fn poll_one(t: &Target, timeout: Duration) -> ClusterObs {
     let mut obs = ClusterObs {
         id: t.id.clone(),
         ..ClusterObs::default()
     };
-    match call(
-        Method::Get,
-        &format!("{}/metrics.json", t.base),
-        None,
-        timeout,
-    )
-    .await
-    {
-        Ok(body) => match parse_metrics(&body) {
-            Ok((c, codes, peers)) => {
-                obs.up = true;
-                obs.counters = Some(c);
-                obs.codes = codes;
-                obs.ils_peers = peers;
+    let get = |path: String| {
+        let url = format!("{}{path}", t.base);
+        async move { call(Method::Get, &url, None, timeout).await }
+    };
+    match get("/metrics.json".into()).await {
+        Ok(mut body) => {
+            obs.up = true;
+            // A port several clusters share answers for its own: ask for this one by ID.
+            let other = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("cluster")?.as_str().map(str::to_owned))
+                .is_some_and(|c| c != t.id);
+            if other {
+                body = get(format!("/admin/clusters/{}/counters", t.id))
+                    .await
+                    .unwrap_or_default();
             }
-            Err(e) => obs.error = Some(e),
-        },
+            match parse_metrics(&body) {
+                Ok((c, codes, peers)) => {
+                    obs.counters = Some(c);
+                    obs.codes = codes;
+                    obs.ils_peers = peers;
+                }
+                Err(e) => obs.error = Some(format!("no counters: {e}")),
+            }
+        }
+        // It answered, without counters (a lab CUCM has no /metrics.json): up, no counters.
+        Err(e) if e.starts_with("HTTP ") => {
+            obs.up = true;
+            obs.error = Some(format!("no counters: /metrics.json {e}"));
+        }
         Err(e) => obs.error = Some(e),
     }
     if obs.up
@@ -263,6 +278,71 @@ mod tests {
         assert_eq!(o.ils_peers["c3"], "behind");
         apply_status(&mut o, b"not json");
         assert_eq!(o.max_concurrent, Some(5));
+    }
+
+    /// A one-port HTTP server answering each path with a fixed status and body.
+    async fn serve(routes: Vec<(&'static str, u16, &'static str)>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let routes = routes.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = c.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]);
+                    let path = req.split_whitespace().nth(1).unwrap_or("/");
+                    let (status, body) = routes
+                        .iter()
+                        .find(|(p, ..)| *p == path)
+                        .map_or((404, ""), |(_, s, b)| (*s, *b));
+                    let resp = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = c.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn a_shared_port_is_asked_by_cluster_id_and_no_counters_is_up() {
+        let base = serve(vec![
+            (
+                "/metrics.json",
+                200,
+                r#"{"cluster":"c1","counters":{"RequestsHandled":1}}"#,
+            ),
+            (
+                "/admin/clusters/c2/counters",
+                200,
+                r#"{"cluster":"c2","counters":{"RequestsHandled":9}}"#,
+            ),
+        ])
+        .await;
+        let t = |id: &str| Target {
+            id: id.into(),
+            base: base.clone(),
+        };
+        let c1 = poll_one(&t("c1"), Duration::from_secs(2)).await;
+        assert_eq!(c1.counters.unwrap().requests_handled, 1);
+        let c2 = poll_one(&t("c2"), Duration::from_secs(2)).await;
+        assert_eq!(c2.counters.unwrap().requests_handled, 9);
+        // A lab CUCM: it answers, without /metrics.json. Up, no counters, and why.
+        let lab = serve(vec![]).await;
+        let o = poll_one(
+            &Target {
+                id: "cucm".into(),
+                base: lab,
+            },
+            Duration::from_secs(2),
+        )
+        .await;
+        assert!(o.up && o.counters.is_none(), "{o:?}");
+        assert!(o.error.unwrap().contains("HTTP 404"));
     }
 
     #[tokio::test]

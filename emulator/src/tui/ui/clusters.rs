@@ -110,16 +110,23 @@ fn detail(c: &ClusterView, area: Rect, buf: &mut Buffer) {
     }
     let state = match obs {
         None => "waiting for the first poll".to_string(),
-        Some(o) if o.up => match o.switches {
-            Some((a, s, l)) => format!(
-                "UP  EM application {}  EM service {}  listeners {}  logins {}",
-                on(a),
-                on(s),
-                on(l),
-                o.logins.map_or("?".into(), |n| n.to_string())
-            ),
-            None => "UP".into(),
-        },
+        Some(o) if o.up => {
+            let sw = match o.switches {
+                Some((a, s, l)) => format!(
+                    "UP  EM application {}  EM service {}  listeners {}  logins {}",
+                    on(a),
+                    on(s),
+                    on(l),
+                    o.logins.map_or("?".into(), |n| n.to_string())
+                ),
+                None => "UP".into(),
+            };
+            sw + &o
+                .error
+                .as_ref()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default()
+        }
         Some(o) => format!("DOWN: {}", o.error.as_deref().unwrap_or("no answer")),
     };
     let ils = match obs.filter(|o| !o.ils_peers.is_empty()) {
