@@ -19,6 +19,23 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Where logs go while a dashboard owns the terminal: `$EMROAM_LOG`, or `emroam.log` in
+    /// the temporary directory; `None` when no dashboard shows (logs go to stderr).
+    pub fn dashboard_log(&self) -> Option<PathBuf> {
+        let tui = match &self.command {
+            Command::Demo(a) => !a.headless,
+            Command::Fleet(a) => a.tui,
+            Command::Tui(_) => true,
+            _ => false,
+        };
+        tui.then(|| {
+            std::env::var_os("EMROAM_LOG")
+                .map_or_else(|| std::env::temp_dir().join("emroam.log"), PathBuf::from)
+        })
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

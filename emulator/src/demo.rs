@@ -1,6 +1,6 @@
 //! `emroam demo`: the seed topology's three clusters in-process (each on its own loopback
-//! address, ports chosen by the OS), `profiles/demo.toml` run against them headless, the
-//! report, and a clean shutdown. Both files are built into the binary, so it runs anywhere.
+//! address, ports chosen by the OS), `profiles/demo.toml` run against them under the live
+//! dashboard (`--headless`: a progress line), the report, and a clean shutdown. Both files are built into the binary, so it runs anywhere.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -58,9 +58,6 @@ pub async fn bind_ephemeral(
 /// The clusters cannot start, or the report cannot be written.
 pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let duration = args.duration;
-    if !args.headless {
-        eprintln!("emroam demo: the TUI comes with issue #7; running headless");
-    }
     let mut topo = Topology::parse(SEED_TOPOLOGY).context("the built-in seed topology")?;
     let listeners = bind_ephemeral(&mut topo).await?;
     let token = CancellationToken::new();
@@ -87,9 +84,15 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let cfg = FleetConfig {
         profile,
         out: None,
-        progress: true,
+        progress: args.headless,
+        tui: !args.headless,
     };
-    let summary = fleetcmd::run_config(cfg, fleet_token).await?;
+    let (summary, ended) = if args.headless {
+        (fleetcmd::run_config(cfg, fleet_token).await?, true)
+    } else {
+        let views = crate::tui::target_views(&cfg.profile, Some(&topo));
+        crate::tui::with_fleet(cfg, views, fleet_token).await?
+    };
     signal.abort();
     print!("{}", summary.table());
     for c in running.clusters() {
@@ -105,7 +108,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     }
     token.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), running.wait()).await;
-    Ok(if summary.passed() {
+    // Quit from the dashboard before the end: the user's choice, exit 0 with the report.
+    Ok(if summary.passed() || !ended {
         Exit::Ok
     } else {
         Exit::ThresholdFailed

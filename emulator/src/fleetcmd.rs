@@ -26,6 +26,8 @@ pub struct FleetConfig {
     pub out: Option<OutFiles>,
     /// Show the progress line.
     pub progress: bool,
+    /// Show the live dashboard instead of the progress line.
+    pub tui: bool,
 }
 
 impl FleetConfig {
@@ -34,9 +36,6 @@ impl FleetConfig {
     /// # Errors
     /// A message naming the profile line, or the bad argument.
     pub fn from_args(a: &FleetArgs) -> Result<Self, String> {
-        if a.tui {
-            return Err("--tui is not built yet (issue #7); run headless".into());
-        }
         let mut profile = Profile::load(&a.profile).map_err(|e| e.to_string())?;
         if let Some(d) = a.duration {
             profile.scale_to(d);
@@ -44,7 +43,8 @@ impl FleetConfig {
         Ok(Self {
             profile,
             out: a.out.clone().map(|dir| OutFiles { dir }),
-            progress: true,
+            progress: !a.tui,
+            tui: a.tui,
         })
     }
 }
@@ -107,10 +107,24 @@ async fn show_progress(mut rx: watch::Receiver<Arc<Snapshot>>) {
 pub async fn run_config(cfg: FleetConfig, token: CancellationToken) -> anyhow::Result<Summary> {
     let n = cfg.profile.targets.len();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
+    run_controlled(cfg, token, snap_tx, snap_rx, fleet::Taps::none()).await
+}
+
+/// [`run_config`] publishing snapshots on `snap_tx` under `taps` (the dashboard's wiring); `snap_rx` feeds the progress line when the config asks for it.
+///
+/// # Errors
+/// Output files that cannot be written.
+pub async fn run_controlled(
+    cfg: FleetConfig,
+    token: CancellationToken,
+    snap_tx: watch::Sender<Arc<Snapshot>>,
+    snap_rx: watch::Receiver<Arc<Snapshot>>,
+    taps: fleet::Taps,
+) -> anyhow::Result<Summary> {
     let progress = cfg.progress.then(|| tokio::spawn(show_progress(snap_rx)));
     let timeout = cfg.profile.request_timeout;
     let out = cfg.out.clone();
-    let result = fleet::run(cfg.profile, out.clone(), token, snap_tx).await?;
+    let result = fleet::run_controlled(cfg.profile, out.clone(), token, snap_tx, taps).await?;
     if let Some(p) = progress {
         let _ = p.await;
     }
@@ -122,6 +136,19 @@ pub async fn run_config(cfg: FleetConfig, token: CancellationToken) -> anyhow::R
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", o.summary().display()))?;
     }
     Ok(summary)
+}
+
+/// The topology a profile names (`topology = "..."`, relative to the profile), for the
+/// dashboard's ILS roles; `None` when it names none or it cannot be read.
+fn topology_of(profile: &std::path::Path) -> Option<emroam_server::Topology> {
+    let src = std::fs::read_to_string(profile).ok()?;
+    let v: toml::Value = toml::from_str(&src).ok()?;
+    let rel = v.get("topology")?.as_str()?;
+    let path = profile
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(rel);
+    emroam_server::Topology::load(&path).ok()
 }
 
 /// Runs `emroam fleet`.
@@ -143,7 +170,19 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         eprintln!("emroam fleet: stopping: no new journeys, in-flight ones get the drain deadline");
         t.cancel();
     });
-    let summary = run_config(cfg, token).await?;
+    let summary = if cfg.tui {
+        let topo = topology_of(&args.profile);
+        let views = crate::tui::target_views(&cfg.profile, topo.as_ref());
+        let (summary, ended) = crate::tui::with_fleet(cfg, views, token).await?;
+        if !ended {
+            // Quit from the dashboard: the user's choice, exit 0 with the report.
+            print!("{}", summary.table());
+            return Ok(Exit::Ok);
+        }
+        summary
+    } else {
+        run_config(cfg, token).await?
+    };
     print!("{}", summary.table());
     Ok(if summary.passed() {
         Exit::Ok

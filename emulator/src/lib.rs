@@ -12,6 +12,7 @@
 //!   is `emroam fleet`.
 //! - [`units`]: durations on the command line and in profiles.
 //! - [`servercmd`]: `emroam server`, reference clusters from a topology file.
+//! - [`tui`]: the live dashboard (`emroam tui`, `emroam fleet --tui`, `emroam demo`).
 //!
 //! How they connect: a [`phone::Phone`] is a value; [`phone::Phone::step`] takes a
 //! [`phone::PhoneEvent`] and the time and returns [`phone::PhoneAction`]s (send this request,
@@ -34,6 +35,7 @@ pub mod logging;
 pub mod phone;
 pub mod phonecmd;
 pub mod servercmd;
+pub mod tui;
 pub mod units;
 pub mod xmlcmd;
 
@@ -74,7 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             phonecmd::run(&args, &mut stdout.lock()).await
         }),
         Command::Fleet(args) => runtime()?.block_on(fleetcmd::run(&args)),
-        Command::Tui(_) => not_built("tui", "#7 (the QA dashboard)"),
+        Command::Tui(args) => runtime()?.block_on(tui::watch(&args)),
     }
 }
 
@@ -85,11 +87,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")
-}
-
-fn not_built(what: &str, issue: &str) -> anyhow::Result<Exit> {
-    eprintln!("emroam {what}: not built yet (tracked in issue {issue}); `emroam xml` works today.");
-    Ok(Exit::Other)
 }
 
 /// Resolves on Ctrl-C or SIGTERM: the one shutdown signal of every command.

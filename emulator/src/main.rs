@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = emroam::cli::Cli::parse();
-    emroam::logging::init(cli.verbose);
+    emroam::logging::init(cli.verbose, cli.dashboard_log().as_deref());
     match emroam::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {

@@ -48,6 +48,79 @@ pub const PHONES_PER_SHARD: usize = 64;
 /// Most shards a run uses.
 pub const MAX_SHARDS: usize = 8;
 
+/// The fleet's control channel: what the dashboard (or a script holding the sender) asks of a
+/// running fleet. Read with `watch::Receiver::borrow` where work starts, never awaited on, so
+/// controlling the fleet cannot slow it down.
+///
+/// - `paused`: no journey starts: open-model arrivals are skipped (not counted as dropped),
+///   closed-model phones wait (checking every [`RETRY_MIN`]) and go on when resumed. Journeys
+///   in flight finish.
+/// - `rate_factor`: open-model arrival rates times this (1.0: the profile's). Above 1, each
+///   arrival of the profile's schedule starts `floor(f)` journeys plus one more with
+///   probability `frac(f)`; below 1, each starts with probability `f` (thinning): the mean
+///   rate is exact, the extra arrivals share the scheduled instants. Closed-model phases are
+///   not affected.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Control {
+    /// Start no new work.
+    pub paused: bool,
+    /// Multiplier of the profile's open-model arrival rates.
+    pub rate_factor: f64,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            paused: false,
+            rate_factor: 1.0,
+        }
+    }
+}
+
+impl Control {
+    /// How many journeys one scheduled arrival starts, given a uniform `u` in [0, 1).
+    pub fn copies(&self, u: f64) -> usize {
+        if self.paused || self.rate_factor.is_nan() || self.rate_factor <= 0.0 {
+            return 0;
+        }
+        let f = self.rate_factor.min(1000.0);
+        let whole = f.floor();
+        whole as usize + usize::from(u < f - whole)
+    }
+}
+
+/// The last journey's messages of one phone the dashboard watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneTrace {
+    /// The device.
+    pub device: String,
+    /// Requests, responses and the outcome, oldest first (PINs redacted).
+    pub lines: Vec<String>,
+}
+
+/// How a run is steered and watched from outside (the dashboard; a script can hold the same
+/// senders): the [`Control`], which one phone's messages to keep, and where they go.
+#[derive(Debug)]
+pub struct Taps {
+    /// Pause and arrival-rate factor.
+    pub control: watch::Receiver<Control>,
+    /// The device whose journeys are traced (none: no phone is).
+    pub watch_device: watch::Receiver<Option<String>>,
+    /// The traced phone's last journey, published when it ends.
+    pub trace: watch::Sender<Arc<PhoneTrace>>,
+}
+
+impl Taps {
+    /// Taps nobody steers or reads.
+    pub fn none() -> Self {
+        Self {
+            control: watch::channel(Control::default()).1,
+            watch_device: watch::channel(None).1,
+            trace: watch::channel(Arc::default()).0,
+        }
+    }
+}
+
 /// Why a run could not happen (a failed threshold is not an error: see [`report`]).
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -109,6 +182,8 @@ enum AggMsg {
         in_flight: u64,
         /// Phones believed logged in, per cluster.
         logged_in: Vec<u64>,
+        /// Phones by state, per cluster.
+        states: Vec<stats::PhoneStates>,
     },
     Phase(String),
 }
@@ -141,14 +216,35 @@ struct JourneyEnd<T> {
     samples: Vec<StepSample>,
     user: Option<usize>,
     lag: Duration,
+    /// The messages, when this phone is the one traced.
+    lines: Option<Vec<String>>,
 }
 
-/// Collects a journey's step samples (at most a handful) for the shard to record.
+/// Collects a journey's step samples (at most a handful) for the shard to record, and its
+/// messages when the phone is the one traced.
 #[derive(Default)]
-struct Collect(Vec<StepSample>);
+struct Collect(Vec<StepSample>, Option<Vec<String>>);
 impl Observer for Collect {
     fn sample(&mut self, s: &StepSample) {
         self.0.push(*s);
+    }
+    fn request(&mut self, req: &crate::phone::HttpRequest) {
+        if let Some(l) = &mut self.1 {
+            l.push(format!("→ {} {}", req.method.as_str(), req.redacted_url()));
+        }
+    }
+    fn response(
+        &mut self,
+        r: &Result<crate::phone::HttpResponse, crate::phone::HttpFailure>,
+        took: Duration,
+    ) {
+        if let Some(l) = &mut self.1 {
+            let ms = took.as_secs_f64() * 1000.0;
+            l.push(match r {
+                Ok(r) => format!("← {} ({} B, {ms:.1} ms)", r.status, r.body.len()),
+                Err(e) => format!("← {e} ({ms:.1} ms)"),
+            });
+        }
     }
 }
 
@@ -173,6 +269,12 @@ struct Shard<T> {
     tasks: HashMap<tokio::task::Id, usize>,
     /// Closed-model phones waiting to try again (no free user), earliest first.
     retry: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
+    /// Pause: read, never awaited.
+    control: watch::Receiver<Control>,
+    /// Which device to trace: read when a journey starts.
+    watch_device: watch::Receiver<Option<String>>,
+    /// Where the traced phone's journeys go (shared by the shards).
+    trace: Arc<watch::Sender<Arc<PhoneTrace>>>,
 }
 
 /// A closed-model phone that found no free user waits at least this long to try again.
@@ -257,11 +359,16 @@ impl<T: Transport + 'static> Shard<T> {
         else {
             return false;
         };
+        let traced = self
+            .watch_device
+            .borrow()
+            .as_deref()
+            .is_some_and(|d| d == phone.spec().device);
         self.in_flight.insert(i, (cluster, task.kind()));
         let handle = self.running.spawn(async move {
             tokio::time::sleep_until(intended).await;
             let lag = Instant::now().saturating_duration_since(intended);
-            let mut obs = Collect::default();
+            let mut obs = Collect(Vec::new(), traced.then(Vec::new));
             let (phone, outcome) = run_task(phone, task, intended, &mut client, &mut obs).await;
             client.idle();
             JourneyEnd {
@@ -272,6 +379,7 @@ impl<T: Transport + 'static> Shard<T> {
                 samples: obs.0,
                 user,
                 lag,
+                lines: obs.1,
             }
         });
         self.tasks.insert(handle.id(), i);
@@ -347,6 +455,12 @@ impl<T: Transport + 'static> Shard<T> {
             self.slots[i].closed_until = None;
             return;
         }
+        if self.control.borrow().paused {
+            // Paused: not started, not counted; the phone looks again a little later.
+            let at = intended.max(Instant::now() + RETRY_MIN);
+            self.retry.push(std::cmp::Reverse((at, i)));
+            return;
+        }
         let task = if self.logged_in(i) {
             TaskKind::Logout
         } else {
@@ -374,6 +488,22 @@ impl<T: Transport + 'static> Shard<T> {
 
     fn finish(&mut self, end: JourneyEnd<T>, restart: bool) {
         let i = end.slot;
+        if let Some(mut lines) = end.lines {
+            lines.push(match &end.outcome.result {
+                Ok(s) => format!("{:?}: {s:?}", end.outcome.task),
+                Err(f) => format!(
+                    "{:?} failed at {}: {} ({})",
+                    end.outcome.task,
+                    f.step,
+                    f.shown,
+                    f.cause.key()
+                ),
+            });
+            self.trace.send_replace(Arc::new(PhoneTrace {
+                device: end.phone.spec().device.clone(),
+                lines,
+            }));
+        }
         let (cluster, _) = self.in_flight.remove(&i).unwrap_or((0, end.outcome.task));
         self.rec.started(cluster, end.outcome.task, end.lag);
         for s in &end.samples {
@@ -537,10 +667,21 @@ impl<T: Transport + 'static> Shard<T> {
             Err(_) => self.rec.take(),
         };
         let mut logged_in = vec![0u64; self.rec.clusters().len()];
+        let mut states = vec![stats::PhoneStates::default(); self.rec.clusters().len()];
         for (i, s) in self.slots.iter().enumerate() {
-            if self.logged_in(i)
-                && let Some(n) = logged_in.get_mut(s.cluster)
-            {
+            let on = self.logged_in(i);
+            if on && let Some(n) = logged_in.get_mut(s.cluster) {
+                *n += 1;
+            }
+            if let Some(st) = states.get_mut(s.cluster) {
+                let n = match (s.unknown, self.in_flight.get(&i), on) {
+                    (true, _, _) => &mut st.unknown,
+                    (false, Some((_, TaskKind::Login)), _) => &mut st.logging_in,
+                    (false, Some((_, TaskKind::Logout)), _) => &mut st.logging_out,
+                    (false, Some(_), _) => &mut st.busy_other,
+                    (false, None, true) => &mut st.logged_in,
+                    (false, None, false) => &mut st.logged_out,
+                };
                 *n += 1;
             }
         }
@@ -550,6 +691,7 @@ impl<T: Transport + 'static> Shard<T> {
                 rec,
                 in_flight: self.running.len() as u64,
                 logged_in,
+                states,
             })
             .await;
     }
@@ -633,6 +775,7 @@ async fn aggregate(
     let mut interval = Recorder::new(n);
     let mut in_flight: HashMap<usize, u64> = HashMap::new();
     let mut logged_in: HashMap<usize, Vec<u64>> = HashMap::new();
+    let mut states: HashMap<usize, Vec<stats::PhoneStates>> = HashMap::new();
     let mut phase = String::new();
     let mut last = Duration::ZERO;
     let mut tick = tokio::time::interval_at(start + INTERVAL + FLUSH / 2, INTERVAL);
@@ -641,6 +784,7 @@ async fn aggregate(
                               total: &Recorder,
                               in_flight: u64,
                               logged_in: Vec<u64>,
+                              states: Vec<stats::PhoneStates>,
                               phase: &str,
                               last: &mut Duration| {
         let elapsed = start.elapsed();
@@ -653,6 +797,7 @@ async fn aggregate(
             in_flight,
             phase: phase.to_owned(),
             logged_in,
+            states,
         }));
         r
     };
@@ -665,11 +810,21 @@ async fn aggregate(
         }
         v
     };
+    let states_per_cluster = |m: &HashMap<usize, Vec<stats::PhoneStates>>| {
+        let mut v = vec![stats::PhoneStates::default(); n];
+        for st in m.values() {
+            for (a, b) in v.iter_mut().zip(st) {
+                a.add(b);
+            }
+        }
+        v
+    };
     loop {
         tokio::select! {
             m = rx.recv() => match m {
-                Some(AggMsg::Delta { shard, rec, in_flight: f, logged_in: li }) => {
+                Some(AggMsg::Delta { shard, rec, in_flight: f, logged_in: li, states: st }) => {
                     logged_in.insert(shard, li);
+                    states.insert(shard, st);
                     total.merge(&rec);
                     interval.merge(&rec);
                     let mut rec = rec;
@@ -684,7 +839,7 @@ async fn aggregate(
             },
             _ = tick.tick() => {
                 let f = in_flight.values().sum();
-                write_interval(&mut interval, &total, f, per_cluster(&logged_in), &phase, &mut last)
+                write_interval(&mut interval, &total, f, per_cluster(&logged_in), states_per_cluster(&states), &phase, &mut last)
                     .map_err(io_err(hlog_path.clone()))?;
             }
         }
@@ -694,6 +849,7 @@ async fn aggregate(
         &total,
         0,
         per_cluster(&logged_in),
+        states_per_cluster(&states),
         &phase,
         &mut last,
     )
@@ -738,8 +894,26 @@ pub async fn run(
     token: CancellationToken,
     snap: watch::Sender<Arc<Snapshot>>,
 ) -> Result<RunResult, FleetError> {
+    run_controlled(profile, out, token, snap, Taps::none()).await
+}
+
+/// [`run`] under [`Taps`] (pause, arrival-rate factor, one phone traced): `emroam fleet
+/// --tui` and `emroam demo` hand the senders to the dashboard.
+///
+/// # Errors
+/// Only when output files cannot be written.
+pub async fn run_controlled(
+    profile: Profile,
+    out: Option<OutFiles>,
+    token: CancellationToken,
+    snap: watch::Sender<Arc<Snapshot>>,
+    taps: Taps,
+) -> Result<RunResult, FleetError> {
     let timeout = profile.request_timeout;
-    run_with(profile, out, token, snap, move |_| HttpClient::new(timeout)).await
+    run_inner(profile, out, token, snap, taps, move |_| {
+        HttpClient::new(timeout)
+    })
+    .await
 }
 
 /// [`run`] with another transport per phone (`transport(cluster index)`), e.g. a scripted
@@ -754,6 +928,19 @@ pub async fn run_with<T: Transport + 'static>(
     snap: watch::Sender<Arc<Snapshot>>,
     transport: impl Fn(usize) -> T,
 ) -> Result<RunResult, FleetError> {
+    run_inner(profile, out, token, snap, Taps::none(), transport).await
+}
+
+async fn run_inner<T: Transport + 'static>(
+    profile: Profile,
+    out: Option<OutFiles>,
+    token: CancellationToken,
+    snap: watch::Sender<Arc<Snapshot>>,
+    taps: Taps,
+    transport: impl Fn(usize) -> T,
+) -> Result<RunResult, FleetError> {
+    let control = taps.control.clone();
+    let trace = Arc::new(taps.trace);
     let clusters: Vec<String> = profile.targets.iter().map(|t| t.cluster.clone()).collect();
     let n_phones: usize = profile.targets.iter().map(|t| t.devices.len()).sum();
     let n_shards = n_phones.div_ceil(PHONES_PER_SHARD).clamp(1, MAX_SHARDS);
@@ -775,6 +962,9 @@ pub async fn run_with<T: Transport + 'static>(
             in_flight: HashMap::new(),
             tasks: HashMap::new(),
             retry: std::collections::BinaryHeap::new(),
+            control: taps.control.clone(),
+            watch_device: taps.watch_device.clone(),
+            trace: trace.clone(),
         })
         .collect();
     // Who is logged in already (a previous run, a person): asked through the EM API where
@@ -896,6 +1086,9 @@ pub async fn run_with<T: Transport + 'static>(
     // One round-robin per kind: a shared counter would alias (3 logins then 1 logout over 8
     // shards sends every logout to the 2 shards that never get a login).
     let mut rr = [0usize; 2];
+    // Draws for the rate factor's thinning and extra arrivals (apart from the shards' draws,
+    // so a run at factor 1 is the same run as before).
+    let mut control_rng = Rng::new(profile.seed ^ 0x5eed_c0de);
     'phases: for phase in &profile.phases {
         let _ = agg_tx.send(AggMsg::Phase(phase.name.clone())).await;
         let phase_end = phase_start + phase.duration;
@@ -916,10 +1109,13 @@ pub async fn run_with<T: Transport + 'static>(
                         () = tokio::time::sleep_until(intended) => {}
                         () = token.cancelled() => break 'phases,
                     }
-                    let k = usize::from(task == TaskKind::Logout);
-                    let tx = &txs[rr[k] % txs.len()];
-                    rr[k] += 1;
-                    let _ = tx.send(ShardCmd::Arrival { task, intended }).await;
+                    let copies = control.borrow().copies(control_rng.unit());
+                    for _ in 0..copies {
+                        let k = usize::from(task == TaskKind::Logout);
+                        let tx = &txs[rr[k] % txs.len()];
+                        rr[k] += 1;
+                        let _ = tx.send(ShardCmd::Arrival { task, intended }).await;
+                    }
                 }
             }
             Model::Closed { phones, think } => {
@@ -974,4 +1170,29 @@ pub async fn run_with<T: Transport + 'static>(
         beliefs,
         faults,
     })
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::Control;
+
+    #[test]
+    fn copies_keep_the_mean_rate() {
+        let n = 10_000;
+        let mean = |c: Control| {
+            (0..n)
+                .map(|i| c.copies((i as f64 + 0.5) / n as f64))
+                .sum::<usize>() as f64
+                / n as f64
+        };
+        let c = |paused, rate_factor| Control {
+            paused,
+            rate_factor,
+        };
+        assert!((mean(c(false, 1.0)) - 1.0).abs() < 1e-9);
+        assert!((mean(c(false, 0.25)) - 0.25).abs() < 1e-3);
+        assert!((mean(c(false, 2.5)) - 2.5).abs() < 1e-3);
+        assert_eq!(mean(c(true, 2.0)), 0.0);
+        assert_eq!(mean(c(false, f64::NAN)), 0.0);
+    }
 }

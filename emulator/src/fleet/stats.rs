@@ -266,6 +266,37 @@ pub struct Snapshot {
     pub phase: String,
     /// Phones the fleet believes logged in, per cluster (target order): the state population.
     pub logged_in: Vec<u64>,
+    /// Phones by state, per cluster (target order), as of the shards' last flush.
+    pub states: Vec<PhoneStates>,
+}
+
+/// How many phones of a cluster are in each state (counted by the shards at each flush).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhoneStates {
+    /// Idle, nobody logged in (the logout profile).
+    pub logged_out: u64,
+    /// A login journey in flight (EM page, submit, restart, re-register).
+    pub logging_in: u64,
+    /// Idle, a user logged in.
+    pub logged_in: u64,
+    /// A logout journey in flight.
+    pub logging_out: u64,
+    /// Another journey in flight (boot, status).
+    pub busy_other: u64,
+    /// Unknown: its journey was abandoned at a deadline.
+    pub unknown: u64,
+}
+
+impl PhoneStates {
+    /// Adds another count.
+    pub fn add(&mut self, o: &PhoneStates) {
+        self.logged_out += o.logged_out;
+        self.logging_in += o.logging_in;
+        self.logged_in += o.logged_in;
+        self.logging_out += o.logging_out;
+        self.busy_other += o.busy_other;
+        self.unknown += o.unknown;
+    }
 }
 
 impl Snapshot {
@@ -277,6 +308,7 @@ impl Snapshot {
             in_flight: 0,
             phase: String::new(),
             logged_in: vec![0; n],
+            states: vec![PhoneStates::default(); n],
         }
     }
 }

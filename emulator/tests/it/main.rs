@@ -6,5 +6,6 @@ mod pacing;
 mod phone;
 mod reference;
 mod server;
+mod tui;
 mod util;
 mod xml;

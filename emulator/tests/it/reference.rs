@@ -441,3 +441,68 @@ login_rate = 2.0
     assert_eq!(rec.users_elsewhere[0].user, "bob");
     assert_eq!(rec.users_elsewhere[0].devices, ["SEP000000001002"]);
 }
+
+/// The fleet's taps: paused, no journey starts (and none counts as dropped); resumed,
+/// arrivals start again; a rate factor of 2 doubles them; the watched phone is traced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_fleet_starts_nothing_until_resumed() {
+    let c = Cluster::start(TOPO).await;
+    let src = r#"
+name = "controlled"
+topology = "inline"
+request_timeout = "5s"
+drain = "2s"
+[[phase]]
+duration = "3s"
+login_rate = 10.0
+logout_rate = 10.0
+"#;
+    let p = Profile::parse_with(src, "controlled.toml", None, Some(&c.topo)).unwrap();
+    let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(1)));
+    let (ctl, ctl_rx) = watch::channel(fleet::Control {
+        paused: true,
+        rate_factor: 1.0,
+    });
+    let traced = p.targets[0].devices[0].clone();
+    let (_device, device_rx) = watch::channel(Some(traced.clone()));
+    let (trace_tx, trace_rx) = watch::channel(Arc::default());
+    let taps = fleet::Taps {
+        control: ctl_rx,
+        watch_device: device_rx,
+        trace: trace_tx,
+    };
+    let run = tokio::spawn(fleet::run_controlled(
+        p,
+        None,
+        CancellationToken::new(),
+        tx,
+        taps,
+    ));
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let t = rx.borrow().total.totals();
+    assert_eq!((t.attempted(), t.dropped), (0, 0), "{t:?}");
+    ctl.send_replace(fleet::Control {
+        paused: false,
+        rate_factor: 2.0,
+    });
+    let r = run.await.unwrap().unwrap();
+    let t = r.total.totals();
+    // About 1.7 s of 20 arrivals/s doubled; some logouts find nobody logged in (dropped).
+    assert!(t.attempted() + t.dropped >= 40, "{t:?}");
+    assert!(t.attempted() + t.dropped <= 100, "{t:?}");
+    // The watched phone's last journey was traced: its requests, answers and outcome.
+    let trace = trace_rx.borrow().clone();
+    assert_eq!(trace.device, traced);
+    assert!(
+        trace.lines.iter().any(|l| l.starts_with("→ GET http://")),
+        "{trace:?}"
+    );
+    assert!(
+        trace.lines.iter().any(|l| l.starts_with("← 200")),
+        "{trace:?}"
+    );
+    assert!(
+        !trace.lines.iter().any(|l| l.contains("12345")),
+        "a PIN in {trace:?}"
+    );
+}

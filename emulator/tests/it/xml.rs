@@ -1,5 +1,7 @@
 //! `emroam xml`: what a phone shows, the JSON object, and the phone's errors with exit 2.
 
+use std::path::PathBuf;
+
 use crate::util::{cipxml_fixture, emroam, stdout};
 
 #[test]
@@ -86,9 +88,18 @@ fn bad_arguments_exit_2() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_1() {
-    let out = emroam(&["tui", "--topology", "t.toml"], b"");
+fn tui_with_a_missing_topology_exits_2() {
+    let out = emroam(&["tui", "--topology", "no-such-topology.toml"], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-topology.toml"), "{err}");
+}
+
+#[test]
+fn tui_without_a_terminal_says_so_and_exits_1() {
+    let topo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies/seed.toml");
+    let out = emroam(&["tui", "--topology", topo.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not built yet"), "{err}");
+    assert!(err.contains("terminal"), "{err}");
 }

@@ -1,0 +1,376 @@
+//! The dashboard's state: what the clusters and the fleet looked like at the last refresh,
+//! the screen, the selection and the last control's outcome. No terminal, no I/O, no tokio:
+//! [`super::update::update`] changes it, [`super::ui`] reads it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::fleet::profile::{Model, Phase};
+use crate::fleet::stats::Snapshot;
+
+/// How many per-second samples a cluster keeps for its rates and sparklines (5 minutes).
+pub const HISTORY: usize = 300;
+
+/// The numbered screens, as SIPp users know them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// 1: clusters at a glance and the fleet's totals.
+    #[default]
+    Overview,
+    /// 2: every RTMT counter of every cluster, with rates and sparklines.
+    Clusters,
+    /// 3: step and journey latency percentiles, last interval and whole run.
+    Latency,
+    /// 4: outcomes by EM code and failure cause, busy (26) apart.
+    Errors,
+    /// 5: phones by state, per cluster.
+    Phones,
+}
+
+impl Screen {
+    /// All screens, in key order (`1`..`5`).
+    pub const ALL: [Screen; 5] = [
+        Screen::Overview,
+        Screen::Clusters,
+        Screen::Latency,
+        Screen::Errors,
+        Screen::Phones,
+    ];
+
+    /// Its tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Overview => "1 Overview",
+            Screen::Clusters => "2 Clusters",
+            Screen::Latency => "3 Latency",
+            Screen::Errors => "4 Errors",
+            Screen::Phones => "5 Phones",
+        }
+    }
+}
+
+/// RTMT's "Cisco Extension Mobility" counters of one cluster at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Rtmt {
+    /// EM requests answered.
+    #[serde(rename = "RequestsHandled", default)]
+    pub requests_handled: u64,
+    /// EM requests being served now (a gauge against Maximum Concurrent Requests).
+    #[serde(rename = "RequestsInProgress", default)]
+    pub requests_in_progress: u64,
+    /// EM requests refused with 26 (busy) because of Maximum Concurrent Requests.
+    #[serde(rename = "RequestsThrottled", default)]
+    pub requests_throttled: u64,
+    /// Successful logins.
+    #[serde(rename = "LoginsSuccessful", default)]
+    pub logins_successful: u64,
+    /// Successful logouts.
+    #[serde(rename = "LogoutsSuccessful", default)]
+    pub logouts_successful: u64,
+    /// Login and logout requests attempted.
+    #[serde(rename = "Total Login/LogoutRequestsAttempted", default)]
+    pub attempted: u64,
+}
+
+impl Rtmt {
+    /// The counters with their exact RTMT names, in RTMT's order.
+    pub fn named(&self) -> [(&'static str, u64); 6] {
+        [
+            ("RequestsInProgress", self.requests_in_progress),
+            ("RequestsThrottled", self.requests_throttled),
+            ("RequestsHandled", self.requests_handled),
+            ("LoginsSuccessful", self.logins_successful),
+            ("LogoutsSuccessful", self.logouts_successful),
+            ("Total Login/LogoutRequestsAttempted", self.attempted),
+        ]
+    }
+}
+
+/// What one poll of one cluster saw (the poller's output, the dashboard's input).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterObs {
+    /// Cluster ID.
+    pub id: String,
+    /// Whether it answered `/metrics.json`.
+    pub up: bool,
+    /// Its counters, when it answered.
+    pub counters: Option<Rtmt>,
+    /// EM answers by code, when it answered.
+    pub codes: BTreeMap<String, u64>,
+    /// Maximum Concurrent Requests, from `/admin/clusters/{id}` (when that answered).
+    pub max_concurrent: Option<u32>,
+    /// EM application, EM service, listeners running (from the admin status).
+    pub switches: Option<(bool, bool, bool)>,
+    /// Committed logins (from the admin status).
+    pub logins: Option<usize>,
+    /// ILS sync status per peer (`peer → status`), when the cluster reports it.
+    pub ils_peers: BTreeMap<String, String>,
+    /// Why it is shown as down.
+    pub error: Option<String>,
+}
+
+/// One cluster as the dashboard shows it.
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    /// Cluster ID.
+    pub id: String,
+    /// Base URL of its HTTP port (`http://127.0.0.1:8080`).
+    pub base: String,
+    /// Its ILS role (`hub`, `spoke of cluster2`, `standalone`, `?`).
+    pub ils_role: String,
+    /// Its ILS peers (the other hubs, or a spoke's hub): whom `x` cuts it from.
+    pub ils_peers: Vec<String>,
+    /// The latest poll (none yet: "waiting").
+    pub last: Option<ClusterObs>,
+    /// Counters once a second while it answered, newest last; at most [`HISTORY`].
+    pub history: VecDeque<Rtmt>,
+}
+
+impl ClusterView {
+    /// A cluster not polled yet.
+    pub fn new(id: &str, base: &str, ils_role: &str, ils_peers: Vec<String>) -> Self {
+        Self {
+            id: id.into(),
+            base: base.into(),
+            ils_role: ils_role.into(),
+            ils_peers,
+            last: None,
+            history: VecDeque::new(),
+        }
+    }
+
+    /// Whether the last poll got an answer.
+    pub fn is_up(&self) -> bool {
+        self.last.as_ref().is_some_and(|o| o.up)
+    }
+
+    /// The latest counters (kept from the last answer while it is down).
+    pub fn counters(&self) -> Option<Rtmt> {
+        self.history.back().copied()
+    }
+
+    /// A counter's increase per second over the last `secs` samples (a gauge's is meaningless;
+    /// callers do not ask). Counters going backwards (a restart) count from zero.
+    pub fn rate(&self, f: fn(&Rtmt) -> u64, secs: usize) -> f64 {
+        let n = self.history.len();
+        if n < 2 {
+            return 0.0;
+        }
+        let k = secs.min(n - 1).max(1);
+        let (a, b) = (f(&self.history[n - 1 - k]), f(&self.history[n - 1]));
+        b.saturating_sub(a) as f64 / k as f64
+    }
+
+    /// A counter's per-second increases (or a gauge's values), oldest first, for a sparkline.
+    pub fn series(&self, f: fn(&Rtmt) -> u64, gauge: bool) -> Vec<u64> {
+        if gauge {
+            return self.history.iter().map(f).collect();
+        }
+        self.history
+            .iter()
+            .zip(self.history.iter().skip(1))
+            .map(|(a, b)| f(b).saturating_sub(f(a)))
+            .collect()
+    }
+}
+
+/// The fleet as the dashboard shows it (absent in `emroam tui`).
+#[derive(Debug, Clone)]
+pub struct FleetView {
+    /// The profile's name.
+    pub name: String,
+    /// The profile's phases (for the intended arrival rate).
+    pub phases: Vec<Phase>,
+    /// Phones per cluster, in target order.
+    pub phones: Vec<u64>,
+    /// The latest snapshot.
+    pub snap: Arc<Snapshot>,
+    /// The one before it (for the last interval's rates and latency).
+    pub prev: Arc<Snapshot>,
+    /// Starting work is paused (the control the dashboard last sent).
+    pub paused: bool,
+    /// The arrival-rate factor the dashboard last sent (1.0: the profile's).
+    pub rate_factor: f64,
+    /// The run ended (drained, reported); the dashboard stays until `q`.
+    pub finished: bool,
+    /// Device names per cluster (target order), for screen 5's list.
+    pub devices: Vec<Vec<String>>,
+    /// The selected phone on screen 5 (index into the selected cluster's devices).
+    pub phone: usize,
+    /// The traced phone's last journey.
+    pub trace: Arc<crate::fleet::PhoneTrace>,
+}
+
+impl FleetView {
+    /// A fleet before its first snapshot.
+    pub fn new(name: &str, phases: Vec<Phase>, phones: Vec<u64>) -> Self {
+        let empty = Arc::new(Snapshot::empty(phones.len()));
+        Self {
+            name: name.into(),
+            phases,
+            phones,
+            snap: empty.clone(),
+            prev: empty,
+            paused: false,
+            rate_factor: 1.0,
+            finished: false,
+            devices: Vec::new(),
+            phone: 0,
+            trace: Arc::default(),
+        }
+    }
+
+    /// The profile's intended arrival rate (logins + logouts per second) now, times the
+    /// rate factor; `None` in a closed-model phase.
+    pub fn intended_rate(&self) -> Option<f64> {
+        let t = self.snap.elapsed;
+        let mut start = Duration::ZERO;
+        for p in &self.phases {
+            let end = start + p.duration;
+            if t < end {
+                if let Model::Open { login, logout } = &p.model {
+                    let x = if p.duration.is_zero() {
+                        0.0
+                    } else {
+                        ((t.saturating_sub(start)).as_secs_f64() / p.duration.as_secs_f64())
+                            .min(1.0)
+                    };
+                    let at = |r: &crate::fleet::profile::Rate| r.from + (r.to - r.from) * x;
+                    return Some((at(login) + at(logout)) * self.rate_factor);
+                }
+                return None;
+            }
+            start = end;
+        }
+        None
+    }
+
+    /// Journeys started per second over the last interval.
+    pub fn current_rate(&self) -> f64 {
+        let dt = self
+            .snap
+            .elapsed
+            .saturating_sub(self.prev.elapsed)
+            .as_secs_f64();
+        if dt <= 0.0 {
+            return 0.0;
+        }
+        let now = self.snap.total.totals().attempted();
+        let before = self.prev.total.totals().attempted();
+        now.saturating_sub(before) as f64 / dt
+    }
+}
+
+/// The whole dashboard state.
+#[derive(Debug, Clone, Default)]
+pub struct App {
+    /// The screen shown.
+    pub screen: Screen,
+    /// The help overlay is open.
+    pub help: bool,
+    /// The clusters, in topology (or target) order.
+    pub clusters: Vec<ClusterView>,
+    /// The selected cluster (index into `clusters`).
+    pub selected: usize,
+    /// The fleet, when there is one.
+    pub fleet: Option<FleetView>,
+    /// The last control sent and what came back, for the status line.
+    pub status: String,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+    /// Quit was asked for.
+    pub quitting: bool,
+}
+
+impl App {
+    /// A dashboard for these clusters and, optionally, a fleet.
+    pub fn new(clusters: Vec<ClusterView>, fleet: Option<FleetView>) -> Self {
+        Self {
+            clusters,
+            fleet,
+            status: String::new(),
+            dirty: true,
+            ..Self::default()
+        }
+    }
+
+    /// The selected cluster, if there is any.
+    pub fn selected_cluster(&self) -> Option<&ClusterView> {
+        self.clusters.get(self.selected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt(handled: u64, inprog: u64) -> Rtmt {
+        Rtmt {
+            requests_handled: handled,
+            requests_in_progress: inprog,
+            ..Rtmt::default()
+        }
+    }
+
+    #[test]
+    fn rates_and_series_from_history() {
+        let mut c = ClusterView::new("c1", "http://x", "hub", vec![]);
+        assert_eq!(c.rate(|r| r.requests_handled, 10), 0.0);
+        for (h, g) in [(0, 1), (10, 2), (30, 3), (60, 0)] {
+            c.history.push_back(rt(h, g));
+        }
+        assert_eq!(c.rate(|r| r.requests_handled, 1), 30.0);
+        assert_eq!(c.rate(|r| r.requests_handled, 60), 20.0);
+        assert_eq!(c.series(|r| r.requests_handled, false), [10, 20, 30]);
+        assert_eq!(c.series(|r| r.requests_in_progress, true), [1, 2, 3, 0]);
+    }
+
+    #[test]
+    fn intended_rate_follows_the_phase_ramp_and_the_factor() {
+        use crate::fleet::profile::{Rate, Think};
+        let phases = vec![
+            Phase {
+                name: "warm".into(),
+                duration: Duration::from_secs(10),
+                model: Model::Closed {
+                    phones: 3,
+                    think: Think::Constant(Duration::from_secs(1)),
+                },
+            },
+            Phase {
+                name: "ramp".into(),
+                duration: Duration::from_secs(10),
+                model: Model::Open {
+                    login: Rate {
+                        from: 0.0,
+                        to: 10.0,
+                    },
+                    logout: Rate { from: 2.0, to: 2.0 },
+                },
+            },
+        ];
+        let mut f = FleetView::new("p", phases, vec![1]);
+        let at = |f: &mut FleetView, secs: u64| {
+            let mut s = Snapshot::empty(1);
+            s.elapsed = Duration::from_secs(secs);
+            f.snap = Arc::new(s);
+            f.intended_rate()
+        };
+        assert_eq!(at(&mut f, 5), None);
+        assert_eq!(at(&mut f, 15), Some(7.0));
+        f.rate_factor = 2.0;
+        assert_eq!(at(&mut f, 15), Some(14.0));
+        assert_eq!(at(&mut f, 25), None);
+    }
+
+    #[test]
+    fn counters_parse_from_metrics_json() {
+        let doc = r#"{"RequestsHandled":5,"RequestsInProgress":1,"RequestsThrottled":2,
+            "LoginsSuccessful":3,"LogoutsSuccessful":1,"Total Login/LogoutRequestsAttempted":7,
+            "RequestsInProgressPeak":4,"codes":{"26":2}}"#;
+        let r: Rtmt = serde_json::from_str(doc).unwrap();
+        assert_eq!(r.named()[1], ("RequestsThrottled", 2));
+        assert_eq!(r.attempted, 7);
+    }
+}

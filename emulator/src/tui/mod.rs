@@ -1,0 +1,422 @@
+//! The live dashboard of `emroam fleet PROFILE --tui`, `emroam demo` and `emroam tui
+//! --topology FILE` (issue 7): per-cluster RTMT "Cisco Extension Mobility" counters, the
+//! fleet's phones, latency and outcomes, on numbered screens, with controls.
+//!
+//! Split (STYLE.md habit 13): [`app`] is the state, [`event`] the one event source,
+//! [`mod@update`] the only state transition (pure), [`ui`] the rendering (`impl Widget for &App`),
+//! [`terminal`] the terminal guard (habit 13's `tui.rs`, named apart from its module), [`poll`] the cluster poller. Data flows one way: the fleet's
+//! aggregator and the poller publish whole snapshots on `watch` channels; the dashboard only
+//! reads them, redraws at [`event::FRAME_RATE`] when something changed, and sends controls
+//! back (admin calls to the clusters, [`crate::fleet::Control`] to the fleet).
+//!
+//! Every control is something a script can do too:
+//!
+//! | key | control | the same from a script |
+//! |---|---|---|
+//! | `d` / `u` | selected cluster down / up | `POST /admin/clusters/{id}/listeners/stop` / `start` (up goes through another cluster's port: any port addresses every cluster of the process) |
+//! | `m` / `M` | its Maximum Concurrent Requests −1 / +1 | `POST /admin/clusters/{id}/params` `{"max_concurrent_requests": N}` |
+//! | `x` / `h` | cut / heal its ILS link to its first peer | `POST /admin/clusters/{id}/ils/links/{peer}/cut` / `heal` |
+//! | `s` | superuser sync now (the sync tool's "Sync now") | `POST /admin/superuser-sync` |
+//! | `S` | ILS full sync from it to every peer now | `POST /admin/clusters/{id}/ils/sync` |
+//! | `p` / `Space` | pause / resume starting work | [`crate::fleet::run_controlled`]'s `watch::Sender<Control>`: `paused` |
+//! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | the same sender: `rate_factor` |
+//! | `5`, `↑` `↓` | trace the selected phone (its last journey's messages on screen 5) | [`crate::fleet::Taps`]: `watch_device`, `trace` |
+//! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report, exit 0 | Ctrl-C / SIGTERM |
+//!
+//! The ILS sync status per peer comes from `/metrics.json`'s `ils.peers` (connected, up to
+//! date); the role and peers from the topology. Logs go to `$EMROAM_LOG` (default `emroam.log` in
+//! the temporary directory) while the dashboard owns the terminal.
+
+pub mod app;
+pub mod event;
+pub mod poll;
+pub mod terminal;
+pub mod ui;
+pub mod update;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use emroam_server::Topology;
+use emroam_server::topology::IlsRole;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::fleet::Control;
+use crate::fleet::stats::Snapshot;
+use crate::phone::Method;
+use app::{App, ClusterView, FleetView};
+use event::{Event, Sources};
+use update::{Command, update};
+
+/// How long a control's admin request may take, per cluster tried.
+pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The dashboard's view of a topology's clusters: ID, base URL, ILS role and peers.
+pub fn cluster_views(topo: &Topology) -> Vec<ClusterView> {
+    topo.clusters
+        .iter()
+        .map(|c| {
+            let (role, peers) = match &c.ils {
+                IlsRole::Standalone => ("standalone".to_string(), vec![]),
+                IlsRole::Hub => (
+                    "hub".to_string(),
+                    topo.clusters
+                        .iter()
+                        .filter(|o| {
+                            o.id != c.id
+                                && match &o.ils {
+                                    IlsRole::Hub => true,
+                                    IlsRole::Spoke { hub } => *hub == c.id,
+                                    IlsRole::Standalone => false,
+                                }
+                        })
+                        .map(|o| o.id.clone())
+                        .collect(),
+                ),
+                IlsRole::Spoke { hub } => (format!("spoke>{hub}"), vec![hub.clone()]),
+            };
+            ClusterView::new(
+                &c.id,
+                &format!(
+                    "http://{}",
+                    std::net::SocketAddr::new(c.address, c.ports.http)
+                ),
+                &role,
+                peers,
+            )
+        })
+        .collect()
+}
+
+/// What the dashboard is wired to.
+#[derive(Debug)]
+pub struct Wiring {
+    /// The fleet's snapshots, if there is a fleet.
+    pub stats: Option<watch::Receiver<Arc<Snapshot>>>,
+    /// Where fleet controls go, if there is a fleet.
+    pub control: Option<watch::Sender<Control>>,
+    /// Which phone the fleet traces (the one selected on screen 5).
+    pub watch_device: Option<watch::Sender<Option<String>>>,
+    /// The traced phone's last journey.
+    pub trace: Option<watch::Receiver<Arc<crate::fleet::PhoneTrace>>>,
+    /// Events from outside (the fleet's end); the dashboard also sends its controls'
+    /// outcomes here.
+    pub done: (mpsc::Sender<Event>, mpsc::Receiver<Event>),
+}
+
+impl Wiring {
+    /// Wiring with no fleet.
+    pub fn watch_only() -> Self {
+        Self {
+            stats: None,
+            control: None,
+            watch_device: None,
+            trace: None,
+            done: mpsc::channel(16),
+        }
+    }
+}
+
+/// Carries out one admin control: tries each base URL until one answers; the outcome goes
+/// to the status line.
+async fn admin_call(
+    method: Method,
+    path: String,
+    body: String,
+    via: Vec<String>,
+    what: String,
+) -> String {
+    let mut last = "no cluster to send it through".to_string();
+    for base in via {
+        let url = format!("{base}{path}");
+        match poll::call(
+            method,
+            &url,
+            (!body.is_empty()).then_some(body.as_str()),
+            ADMIN_TIMEOUT,
+        )
+        .await
+        {
+            Ok(_) => return format!("{what}: done"),
+            Err(e) if e.starts_with("HTTP ") => return format!("{what}: {e}"),
+            Err(e) => last = format!("{what}: {e} via {base}"),
+        }
+    }
+    last
+}
+
+/// Runs the dashboard in the terminal until `q`, Ctrl-C or `token` is cancelled; the
+/// terminal is restored when it returns, whatever happened. Quitting cancels `token`.
+///
+/// The dashboard (event task, poller, drawing) runs on a thread and runtime of its own, so a
+/// terminal that blocks on writes holds up only the dashboard, never the fleet's workers; it
+/// talks to the fleet through `watch` channels only.
+///
+/// # Errors
+/// The terminal cannot be used.
+pub async fn run(app: App, wiring: Wiring, token: CancellationToken) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() {
+        token.cancel();
+        anyhow::bail!(
+            "the dashboard needs a terminal on stdout (`emroam demo --headless` or `emroam fleet` without --tui run without one)"
+        );
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let t = token.clone();
+    std::thread::Builder::new()
+        .name("emroam-dashboard".into())
+        .spawn(move || {
+            let r = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the dashboard's runtime")
+                .and_then(|rt| rt.block_on(dashboard(app, wiring, t)));
+            let _ = tx.send(r);
+        })
+        .context("starting the dashboard's thread")?;
+    let r = rx
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the dashboard stopped unexpectedly")));
+    // However it ended (a panic included), the work it watched stops too.
+    token.cancel();
+    r
+}
+
+async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> anyhow::Result<()> {
+    let targets: Vec<poll::Target> = app
+        .clusters
+        .iter()
+        .map(|c| poll::Target {
+            id: c.id.clone(),
+            base: c.base.clone(),
+        })
+        .collect();
+    let (obs_tx, obs_rx) = watch::channel(Arc::new(Vec::new()));
+    let ui_token = token.child_token();
+    let poller = tokio::spawn(poll::run(targets, obs_tx, ui_token.clone()));
+    let (done_tx, done_rx) = wiring.done;
+    let mut events = event::spawn(
+        Sources {
+            stats: wiring.stats,
+            trace: wiring.trace,
+            clusters: obs_rx,
+            done: done_rx,
+            terminal: true,
+        },
+        ui_token.clone(),
+    );
+    let result = async {
+        let mut term = terminal::Terminal::enter()
+            .context("starting the dashboard (is stdout a terminal?)")?;
+        term.draw(&app)?;
+        while let Some(ev) = events.recv().await {
+            let tick = matches!(ev, Event::Tick);
+            match update(&mut app, ev) {
+                Some(Command::Quit) => break,
+                Some(Command::Fleet(c)) => {
+                    if let Some(tx) = &wiring.control {
+                        tx.send_replace(c);
+                    }
+                }
+                Some(Command::WatchPhone(d)) => {
+                    if let Some(tx) = &wiring.watch_device {
+                        tx.send_replace(Some(d));
+                    }
+                }
+                Some(Command::Admin {
+                    method,
+                    path,
+                    body,
+                    via,
+                    what,
+                }) => {
+                    let tx = done_tx.clone();
+                    tracing::info!(%path, "dashboard control");
+                    tokio::spawn(async move {
+                        let msg = admin_call(method, path, body, via, what).await;
+                        let _ = tx.send(Event::Done(msg)).await;
+                    });
+                }
+                None => {}
+            }
+            if tick && app.dirty {
+                app.dirty = false;
+                term.draw(&app)?;
+            }
+        }
+        anyhow::Ok(())
+        // `term` drops here: the terminal is restored before anything else is printed.
+    }
+    .await;
+    ui_token.cancel();
+    token.cancel();
+    let _ = poller.await;
+    result
+}
+
+/// The dashboard's clusters for a fleet: one per target, at its admin URL (or its EM
+/// service's host and port), with ILS roles from `topo` when the topology is known.
+pub fn target_views(
+    profile: &crate::fleet::profile::Profile,
+    topo: Option<&Topology>,
+) -> Vec<ClusterView> {
+    let known = topo.map(cluster_views).unwrap_or_default();
+    profile
+        .targets
+        .iter()
+        .map(|t| {
+            let base = t
+                .admin_url
+                .clone()
+                .unwrap_or_else(|| base_of(&t.service_url));
+            match known.iter().find(|k| k.id == t.cluster) {
+                Some(k) => ClusterView::new(
+                    &t.cluster,
+                    base.trim_end_matches('/'),
+                    &k.ils_role,
+                    k.ils_peers.clone(),
+                ),
+                None => ClusterView::new(&t.cluster, base.trim_end_matches('/'), "?", vec![]),
+            }
+        })
+        .collect()
+}
+
+/// `http://host:port` of a URL.
+fn base_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}")
+}
+
+/// Runs a fleet under the dashboard: the fleet in its own task (snapshots on a `watch`, a
+/// [`Control`] channel back), the dashboard in this one. Quitting cancels the fleet, which
+/// drains and reports after the terminal is restored. Returns the summary and whether the
+/// run had ended on its own before the user quit.
+///
+/// # Errors
+/// The terminal cannot be used, or the fleet's output cannot be written.
+pub async fn with_fleet(
+    cfg: crate::fleetcmd::FleetConfig,
+    clusters: Vec<ClusterView>,
+    token: CancellationToken,
+) -> anyhow::Result<(crate::fleet::report::Summary, bool)> {
+    let n = cfg.profile.targets.len();
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
+    let (control_tx, control_rx) = watch::channel(Control::default());
+    let (device_tx, device_rx) = watch::channel(None);
+    let (trace_tx, trace_rx) = watch::channel(Arc::default());
+    let (done_tx, done_rx) = mpsc::channel(16);
+    let mut view = FleetView::new(
+        &cfg.profile.name,
+        cfg.profile.phases.clone(),
+        cfg.profile
+            .targets
+            .iter()
+            .map(|t| t.devices.len() as u64)
+            .collect(),
+    );
+    view.devices = cfg
+        .profile
+        .targets
+        .iter()
+        .map(|t| t.devices.clone())
+        .collect();
+    let taps = crate::fleet::Taps {
+        control: control_rx,
+        watch_device: device_rx,
+        trace: trace_tx,
+    };
+    let drain = cfg.profile.drain;
+    let fleet_token = token.child_token();
+    let tx = done_tx.clone();
+    let rx = snap_rx.clone();
+    let fleet = tokio::spawn(async move {
+        let r = crate::fleetcmd::run_controlled(cfg, fleet_token, snap_tx, rx, taps).await;
+        let _ = tx.send(Event::FleetFinished).await;
+        r
+    });
+    let wiring = Wiring {
+        stats: Some(snap_rx),
+        control: Some(control_tx),
+        watch_device: Some(device_tx),
+        trace: Some(trace_rx),
+        done: (done_tx, done_rx),
+    };
+    let shown = run(App::new(clusters, Some(view)), wiring, token).await;
+    let ended = fleet.is_finished();
+    if !ended {
+        eprintln!(
+            "emroam: stopping the fleet: in-flight journeys get {:.0}s to finish, then the report",
+            drain.as_secs_f64()
+        );
+    }
+    let summary = fleet.await.context("the fleet task")??;
+    shown?;
+    Ok((summary, ended))
+}
+
+/// `emroam tui --topology FILE`: watches running clusters, no fleet.
+///
+/// # Errors
+/// The topology cannot be read, or the terminal cannot be used.
+pub async fn watch(args: &crate::cli::TuiArgs) -> anyhow::Result<crate::Exit> {
+    let topo = match Topology::load(&args.topology) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("emroam tui: {e}");
+            return Ok(crate::Exit::BadInput);
+        }
+    };
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        t.cancel();
+    });
+    run(
+        App::new(cluster_views(&topo), None),
+        Wiring::watch_only(),
+        token,
+    )
+    .await?;
+    Ok(crate::Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_topology_roles_and_peers() {
+        let topo = Topology::parse(crate::demo::SEED_TOPOLOGY).unwrap();
+        let v = cluster_views(&topo);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0].ils_role, "hub");
+        assert_eq!(v[0].ils_peers, ["cluster2"]);
+        assert_eq!(v[1].ils_peers, ["cluster1", "cluster3"]);
+        assert_eq!(v[2].ils_role, "spoke>cluster2");
+        assert_eq!(v[2].base, "http://127.0.0.3:8080");
+    }
+
+    #[tokio::test]
+    async fn admin_calls_fall_through_dead_clusters_and_report() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = format!("http://{}", l.local_addr().unwrap());
+        drop(l);
+        let msg = admin_call(
+            Method::Post,
+            "/admin/clusters/c1/listeners/start".into(),
+            String::new(),
+            vec![dead.clone()],
+            "c1 up".into(),
+        )
+        .await;
+        assert!(msg.starts_with("c1 up: ") && msg.contains(&dead), "{msg}");
+        let msg = admin_call(Method::Post, "/x".into(), String::new(), vec![], "x".into()).await;
+        assert_eq!(msg, "no cluster to send it through");
+    }
+}

@@ -1,0 +1,209 @@
+//! Screen 2: the clusters table, then the selected cluster in full: each RTMT counter by its
+//! exact name with its value, rates over 10 s and 60 s and a sparkline of the last minutes,
+//! RequestsInProgress as a gauge against Maximum Concurrent Requests, the switches, the ILS
+//! role and sync status per peer, and EM answers by code.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Gauge, Paragraph, Sparkline, Widget};
+
+use super::overview::cluster_table;
+use crate::tui::app::{App, ClusterView, Rtmt};
+
+type Getter = fn(&Rtmt) -> u64;
+
+const COUNTERS: [(&str, Getter, bool); 6] = [
+    ("RequestsInProgress", |r| r.requests_in_progress, true),
+    ("RequestsThrottled", |r| r.requests_throttled, false),
+    ("RequestsHandled", |r| r.requests_handled, false),
+    ("LoginsSuccessful", |r| r.logins_successful, false),
+    ("LogoutsSuccessful", |r| r.logouts_successful, false),
+    (
+        "Total Login/LogoutRequestsAttempted",
+        |r| r.attempted,
+        false,
+    ),
+];
+
+pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let n = app.clusters.len() as u16;
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(n + 3), Constraint::Min(0)]).areas(area);
+    cluster_table(app, top, buf);
+    let Some(c) = app.selected_cluster() else {
+        return;
+    };
+    let block = Block::bordered().title(format!(" {} ({}) ", c.id, c.base));
+    let inner = block.inner(bottom);
+    block.render(bottom, buf);
+    detail(c, inner, buf);
+}
+
+fn detail(c: &ClusterView, area: Rect, buf: &mut Buffer) {
+    let now = c.counters().unwrap_or_default();
+    let mut y = area.y;
+    let bottom = area.y + area.height;
+    let line = |y: u16| Rect::new(area.x, y, area.width, 1);
+    if y < bottom {
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                format!(
+                    "{:<36}{:>9}{:>8}{:>8}  ",
+                    "counter", "value", "/s 10s", "/s 60s"
+                ),
+                Style::new().bold(),
+            ),
+            Span::styled("last minutes", Style::new().bold()),
+        ]))
+        .render(line(y), buf);
+        y += 1;
+    }
+    for (name, get, gauge) in COUNTERS {
+        if y >= bottom {
+            return;
+        }
+        let (r10, r60) = if gauge {
+            ("".to_string(), "".to_string())
+        } else {
+            (
+                format!("{:.1}", c.rate(get, 10)),
+                format!("{:.1}", c.rate(get, 60)),
+            )
+        };
+        let text = format!("{name:<36}{:>9}{r10:>8}{r60:>8}  ", get(&now));
+        let w = text.chars().count() as u16;
+        Paragraph::new(text).render(line(y), buf);
+        if area.width > w {
+            let spark_w = (area.width - w) as usize;
+            let series = c.series(get, gauge);
+            let tail = &series[series.len().saturating_sub(spark_w)..];
+            Sparkline::default()
+                .data(tail)
+                .style(Style::new().fg(Color::Cyan))
+                .render(Rect::new(area.x + w, y, area.width - w, 1), buf);
+        }
+        y += 1;
+    }
+    let obs = c.last.as_ref();
+    let max = obs.and_then(|o| o.max_concurrent);
+    if y < bottom {
+        let label = format!(
+            "RequestsInProgress {} of Maximum Concurrent Requests {}",
+            now.requests_in_progress,
+            max.map_or("?".into(), |m| m.to_string())
+        );
+        let ratio = max.filter(|m| *m > 0).map_or(0.0, |m| {
+            (now.requests_in_progress as f64 / f64::from(m)).clamp(0.0, 1.0)
+        });
+        Gauge::default()
+            .ratio(ratio)
+            .label(label)
+            .gauge_style(Style::new().fg(if ratio >= 1.0 {
+                Color::Red
+            } else {
+                Color::Green
+            }))
+            .render(line(y), buf);
+        y += 1;
+    }
+    let state = match obs {
+        None => "waiting for the first poll".to_string(),
+        Some(o) if o.up => {
+            let sw = match o.switches {
+                Some((a, s, l)) => format!(
+                    "UP  EM application {}  EM service {}  listeners {}  logins {}",
+                    on(a),
+                    on(s),
+                    on(l),
+                    o.logins.map_or("?".into(), |n| n.to_string())
+                ),
+                None => "UP".into(),
+            };
+            sw + &o
+                .error
+                .as_ref()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default()
+        }
+        Some(o) => format!("DOWN: {}", o.error.as_deref().unwrap_or("no answer")),
+    };
+    let ils = match obs.filter(|o| !o.ils_peers.is_empty()) {
+        Some(o) => o
+            .ils_peers
+            .iter()
+            .map(|(p, s)| format!("{p}: {s}"))
+            .collect::<Vec<_>>()
+            .join("  "),
+        None => format!(
+            "peers {} (no sync status reported)",
+            if c.ils_peers.is_empty() {
+                "-".into()
+            } else {
+                c.ils_peers.join(", ")
+            }
+        ),
+    };
+    let codes = match obs.filter(|o| !o.codes.is_empty()) {
+        Some(o) => o
+            .codes
+            .iter()
+            .map(|(k, v)| {
+                if k == "26" {
+                    format!("26 busy: {v}")
+                } else {
+                    format!("{k}: {v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  "),
+        None => "-".into(),
+    };
+    for text in [
+        state,
+        format!("ILS {}  {ils}", c.ils_role),
+        format!("EM codes  {codes}"),
+    ] {
+        if y >= bottom {
+            return;
+        }
+        Paragraph::new(text).render(line(y), buf);
+        y += 1;
+    }
+}
+
+fn on(b: bool) -> &'static str {
+    if b { "on" } else { "OFF" }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tui::ui::tests::{has, lines};
+
+    #[test]
+    fn clusters_screen_names_every_rtmt_counter_and_the_gauge() {
+        let mut a = super::super::overview::tests_support();
+        a.screen = crate::tui::app::Screen::Clusters;
+        let l = lines(&a, 80, 24);
+        let text = l.join("\n");
+        for name in [
+            "RequestsInProgress",
+            "RequestsThrottled",
+            "RequestsHandled",
+            "LoginsSuccessful",
+            "LogoutsSuccessful",
+            "Total Login/LogoutRequestsAttempted",
+        ] {
+            assert!(has(&l, name), "{name} missing:\n{text}");
+        }
+        let throttled = l.iter().find(|x| x.contains("│RequestsThrottled")).unwrap();
+        assert!(throttled.contains("10"), "{text}");
+        assert!(
+            has(&l, "RequestsInProgress 4 of Maximum Concurrent Requests 5"),
+            "{text}"
+        );
+        assert!(has(&l, "DOWN: "), "{text}");
+        assert!(has(&l, "ILS hub"), "{text}");
+    }
+}
