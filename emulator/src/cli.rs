@@ -46,8 +46,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub headless: bool,
     /// Shorten the demo (e.g. `20s`).
-    #[arg(long)]
-    pub duration: Option<String>,
+    #[arg(long, value_parser = crate::units::parse_positive_duration)]
+    pub duration: Option<std::time::Duration>,
 }
 
 /// `emroam server`.
@@ -76,6 +76,9 @@ pub struct ServerArgs {
 /// `emroam phone`.
 #[derive(Debug, Args)]
 pub struct PhoneArgs {
+    /// What the phone does.
+    #[arg(value_enum, default_value_t = PhoneCmd::Status)]
+    pub action: PhoneCmd,
     /// The topology file the phone's identity comes from.
     #[arg(long)]
     pub topology: Option<PathBuf>,
@@ -97,6 +100,32 @@ pub struct PhoneArgs {
     /// Wait for Enter between steps.
     #[arg(long)]
     pub step: bool,
+    /// The phone's config file URL (`http://host:6970/SEP….cnf.xml`): fetched at boot and
+    /// after each login or logout (the restart).
+    #[arg(long)]
+    pub config_url: Option<String>,
+    /// The device profile to choose when the cluster offers several.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Give up on a request after this long.
+    #[arg(long, default_value = "10s", value_parser = crate::units::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// The model the phone announces (topology spelling, e.g. `Cisco 8865`).
+    #[arg(long, default_value = "Cisco 8865")]
+    pub model: String,
+}
+
+/// What `emroam phone` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhoneCmd {
+    /// Log in.
+    Login,
+    /// Log out.
+    Logout,
+    /// Log in, then log out.
+    LoginLogout,
+    /// Open the EM service and say whether someone is logged in.
+    Status,
 }
 
 /// EM login types (`loginType=` on the service URL).
@@ -121,6 +150,9 @@ pub struct FleetArgs {
     /// Write the JSON summary, HdrHistogram log and CSV time series here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Shorten (or stretch) the profile's phases to last this long in total (e.g. `20s`).
+    #[arg(long, value_parser = crate::units::parse_positive_duration)]
+    pub duration: Option<std::time::Duration>,
 }
 
 /// `emroam tui`.

@@ -4,13 +4,37 @@
 //! Layout:
 //! - [`cli`]: the command line (clap derive), one subcommand per job.
 //! - [`xmlcmd`]: `emroam xml`, what a phone shows for a CiscoIPPhone document.
+//! - [`phone`]: one phone as a sans-IO state machine ([`phone::Phone::step`]).
+//! - [`driver`]: the thin async driver carrying out a phone's actions with hyper.
+//! - [`phonecmd`]: `emroam phone`, one phone with a full trace.
+//! - [`demo`]: `emroam demo`, the seed clusters in-process and the demo profile.
+//! - [`fleet`]: profiles, pacing, shards, statistics, reports, reconciliation; [`fleetcmd`]
+//!   is `emroam fleet`.
+//! - [`units`]: durations on the command line and in profiles.
 //! - [`servercmd`]: `emroam server`, reference clusters from a topology file.
+//!
+//! How they connect: a [`phone::Phone`] is a value; [`phone::Phone::step`] takes a
+//! [`phone::PhoneEvent`] and the time and returns [`phone::PhoneAction`]s (send this request,
+//! sleep until then, record this step, done). [`driver::run_task`] carries them out over a
+//! [`driver::Transport`] ([`driver::HttpClient`] on TCP, or a script under tokio's paused
+//! clock). `emroam phone` runs one phone with a [`phonecmd::Tracer`]; `emroam fleet` turns a
+//! [`fleet::profile::Profile`] into shards of phones paced against absolute time
+//! ([`fleet::run`]), whose [`fleet::stats::Recorder`]s an aggregator merges into
+//! [`fleet::stats::Snapshot`]s and, at the end, a [`fleet::report::Summary`], after
+//! [`fleet::reconcile`] has compared the fleet's beliefs with the clusters'.
 //!
 //! [`run`] is what `main` calls; tests call it too.
 
 pub mod cli;
+pub mod demo;
+pub mod driver;
+pub mod fleet;
+pub mod fleetcmd;
 pub mod logging;
+pub mod phone;
+pub mod phonecmd;
 pub mod servercmd;
+pub mod units;
 pub mod xmlcmd;
 
 use std::process::ExitCode;
@@ -43,17 +67,52 @@ impl From<Exit> for ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Xml(args) => xmlcmd::run(&args, &mut std::io::stdout().lock()),
-        Command::Demo(_) => not_built("demo", "#4 (phone emulator) and #7 (TUI)"),
+        Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
         Command::Server(args) => servercmd::run(&args),
-        Command::Phone(_) => not_built("phone", "#4 (phone emulator)"),
-        Command::Fleet(_) => not_built("fleet", "#4 (phone emulator)"),
+        Command::Phone(args) => runtime()?.block_on(async {
+            let stdout = std::io::stdout();
+            phonecmd::run(&args, &mut stdout.lock()).await
+        }),
+        Command::Fleet(args) => runtime()?.block_on(fleetcmd::run(&args)),
         Command::Tui(_) => not_built("tui", "#7 (the QA dashboard)"),
     }
+}
+
+/// The tokio runtime the async commands run on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
 }
 
 fn not_built(what: &str, issue: &str) -> anyhow::Result<Exit> {
     eprintln!("emroam {what}: not built yet (tracked in issue {issue}); `emroam xml` works today.");
     Ok(Exit::Other)
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the one shutdown signal of every command.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Whether an error is a closed stdout (`emroam xml ... | head`), which exits quietly.

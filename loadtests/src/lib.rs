@@ -43,7 +43,7 @@ pub fn em_login_page() -> String {
     .to_owned()
 }
 
-/// A CiscoIPPhoneMenu with the phone's maximum of 100 items (about 12 KB), each with an
+/// A CiscoIPPhoneMenu with the phone's maximum of 100 items (about 16 KB), each with an
 /// escaped query string, as a directory or profile-choice service would send.
 pub fn menu_100() -> String {
     let mut s = String::from(

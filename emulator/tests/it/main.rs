@@ -1,5 +1,10 @@
-//! Integration tests for the `emroam` binary and library.
+//! Integration tests for the `emroam` binary and library: one binary, shared helpers in `util`.
 
+mod cli;
+mod fleet;
+mod pacing;
+mod phone;
+mod reference;
 mod server;
 mod util;
 mod xml;

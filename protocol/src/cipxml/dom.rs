@@ -4,6 +4,8 @@
 //! Bounded: the caller's size limit is checked before decoding, nesting is capped, and DTDs
 //! are skipped without expanding anything (an entity they declare is an undefined reference).
 
+use std::borrow::Cow;
+
 use encoding_rs::Encoding;
 use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
@@ -13,34 +15,92 @@ use super::{ParseOptions, XmlError};
 
 /// One element: its name, attributes (entity-decoded, in document order), child elements
 /// and the concatenation of its own text and CDATA content.
+///
+/// Borrows from the decoded document wherever it can (names, attribute values and text
+/// that needed no decoding), so a tree allocates only for elements with children, elements
+/// with attributes and text that had to be decoded or joined from several pieces.
 #[derive(Debug, Default)]
-pub(crate) struct Node {
-    pub(crate) name: String,
-    pub(crate) attrs: Vec<(String, String)>,
-    pub(crate) children: Vec<Node>,
-    pub(crate) text: String,
+pub(crate) struct Element<'a> {
+    pub(crate) name: Cow<'a, str>,
+    pub(crate) attrs: Vec<Attr<'a>>,
+    pub(crate) children: Vec<Element<'a>>,
+    /// Whitespace-only text before the first other text is not kept: every reader of
+    /// `text` trims XML whitespace from both ends, and skipping it lets container elements
+    /// (text only between their children) keep an empty, unallocated `text`.
+    pub(crate) text: Cow<'a, str>,
 }
 
-impl Node {
+/// An attribute: name and entity-decoded value.
+pub(crate) type Attr<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+impl<'a> Element<'a> {
     pub(crate) fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The last child called `name` (a repeated singular child: the last one wins).
-    pub(crate) fn child(&self, name: &str) -> Option<&Node> {
+    pub(crate) fn child(&self, name: &str) -> Option<&Element<'a>> {
         self.children.iter().rev().find(|c| c.name == name)
     }
 
-    pub(crate) fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> {
+    /// [`child`](Self::child), mutably.
+    pub(crate) fn child_mut(&mut self, name: &str) -> Option<&mut Element<'a>> {
+        self.children.iter_mut().rev().find(|c| c.name == name)
+    }
+
+    pub(crate) fn children_named<'n>(
+        &'n self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'n Element<'a>> + 'n {
         self.children.iter().filter(move |c| c.name == name)
+    }
+
+    #[cfg(test)]
+    fn into_owned(self) -> Element<'static> {
+        let own = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
+        Element {
+            name: own(self.name),
+            attrs: self
+                .attrs
+                .into_iter()
+                .map(|(k, v)| (own(k), own(v)))
+                .collect(),
+            children: self.children.into_iter().map(Element::into_owned).collect(),
+            text: own(self.text),
+        }
     }
 }
 
-/// Decodes `doc` and builds its element tree.
+/// A tree as the tests of the tree itself hold it: owned, not borrowing the document.
+#[cfg(test)]
+pub(crate) type Node = Element<'static>;
+
+/// Decodes `doc` and builds its element tree (an owned copy, for tests of the tree itself).
+#[cfg(test)]
 pub(crate) fn parse_tree(doc: &[u8], opts: &ParseOptions) -> Result<Node, XmlError> {
+    let decoded = decode_checked(doc, opts)?;
+    Ok(build(&decoded, opts.max_depth)?.into_owned())
+}
+
+/// A document decoded to text that passed the XML character check, ready for [`build`].
+#[derive(Debug)]
+pub(crate) struct Decoded<'d> {
+    /// Borrows the input when it already is the text (UTF-8, or ASCII in an ASCII-based
+    /// charset).
+    text: Cow<'d, str>,
+    /// Whether the text has a CR (found by the character check's pass): without one, XML
+    /// end-of-line handling has nothing to rewrite.
+    has_cr: bool,
+}
+
+/// The size limit, then [`decode`], then the XML character check.
+pub(crate) fn decode_checked<'d>(
+    doc: &'d [u8],
+    opts: &ParseOptions,
+) -> Result<Decoded<'d>, XmlError> {
     if doc.len() > opts.max_bytes {
         return Err(XmlError::parse(format!(
             "document is {} bytes, over the {}-byte limit",
@@ -49,18 +109,24 @@ pub(crate) fn parse_tree(doc: &[u8], opts: &ParseOptions) -> Result<Node, XmlErr
         )));
     }
     let text = decode(doc, opts.locale_encoding)?;
-    check_chars(&text)?;
-    build(&text, opts.max_depth)
+    let has_cr = check_chars(&text)?;
+    Ok(Decoded { text, has_cr })
 }
 
 /// Picks the charset like a phone: BOM, else the prolog's `encoding`, else the locale
 /// default (not UTF-8), and decodes strictly (malformed bytes are a parse error).
-fn decode(doc: &[u8], locale: &'static Encoding) -> Result<String, XmlError> {
+fn decode<'d>(doc: &'d [u8], locale: &'static Encoding) -> Result<Cow<'d, str>, XmlError> {
     let (encoding, body) = match Encoding::for_bom(doc) {
         Some((enc, bom_len)) => (enc, &doc[bom_len..]),
         None => match declared_encoding(doc) {
             Some(label) => {
-                let enc = Encoding::for_label(label.as_bytes())
+                // The common label without the general lookup.
+                let enc = if label.eq_ignore_ascii_case("utf-8") {
+                    Some(encoding_rs::UTF_8)
+                } else {
+                    Encoding::for_label(label.as_bytes())
+                };
+                let enc = enc
                     .filter(|e| *e != encoding_rs::REPLACEMENT)
                     .ok_or_else(|| XmlError::parse(format!("unsupported encoding {label:?}")))?;
                 if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
@@ -74,7 +140,7 @@ fn decode(doc: &[u8], locale: &'static Encoding) -> Result<String, XmlError> {
         },
     };
     match encoding.decode_without_bom_handling_and_without_replacement(body) {
-        Some(s) => Ok(s.into_owned()),
+        Some(s) => Ok(s),
         None => Err(XmlError::parse(format!(
             "bytes that are not valid {}",
             encoding.name()
@@ -90,7 +156,7 @@ fn declared_encoding(doc: &[u8]) -> Option<String> {
     }
     let end = rest.windows(2).take(1024).position(|w| w == b"?>")?;
     let decl = std::str::from_utf8(&rest[..end]).ok()?;
-    let at = decl.find("encoding")?;
+    let at = decl.as_bytes().windows(8).position(|w| w == b"encoding")?;
     let after = decl[at + "encoding".len()..]
         .trim_start()
         .strip_prefix('=')?
@@ -100,16 +166,59 @@ fn declared_encoding(doc: &[u8]) -> Option<String> {
     Some(value[..value.find(quote)?].to_owned())
 }
 
-/// XML 1.0 forbids C0 controls other than TAB, LF and CR, and U+FFFE / U+FFFF.
-fn check_chars(text: &str) -> Result<(), XmlError> {
-    match text.char_indices().find(|(_, c)| !is_xml_char(*c)) {
-        Some((at, c)) => Err(XmlError::parse(format!(
-            "line {}: character U+{:04X} is not allowed in XML",
-            line_of(text, at),
-            u32::from(c)
-        ))),
-        None => Ok(()),
+/// XML 1.0 forbids C0 controls other than TAB, LF and CR, and U+FFFE / U+FFFF. Returns
+/// whether the text has a CR.
+fn check_chars(text: &str) -> Result<bool, XmlError> {
+    match scan_chars(text.as_bytes()) {
+        Err(at) => {
+            let c = text[at..].chars().next().unwrap_or('\0');
+            Err(XmlError::parse(format!(
+                "line {}: character U+{:04X} is not allowed in XML",
+                line_of(text, at),
+                u32::from(c)
+            )))
+        }
+        Ok(has_cr) => Ok(has_cr),
     }
+}
+
+/// Where the first character that is not [`is_xml_char`] starts, scanning UTF-8 bytes (a C0
+/// control is one byte below 0x20, U+FFFE / U+FFFF are `EF BF BE` / `EF BF BF`), or whether
+/// there is a CR. Fixed-size blocks with neither a control nor an `EF` lead byte are passed
+/// over by a branch-free test that compiles to vector compares.
+fn scan_chars(bytes: &[u8]) -> Result<bool, usize> {
+    const BLOCK: usize = 32;
+    let suspect = |b: u8| {
+        u8::from(b < 0x20) & u8::from(b != b'\t') & u8::from(b != b'\n') & u8::from(b != b'\r')
+            | u8::from(b == 0xEF)
+    };
+    let exact = |at: usize| match bytes[at] {
+        0xEF => bytes.get(at + 1) == Some(&0xBF) && matches!(bytes.get(at + 2), Some(0xBE | 0xBF)),
+        b => b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r',
+    };
+    let mut has_cr = 0;
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    for (n, block) in blocks.by_ref().enumerate() {
+        let (mut flagged, mut cr) = (0, 0);
+        for &b in block {
+            flagged |= suspect(b);
+            cr |= u8::from(b == b'\r');
+        }
+        has_cr |= cr;
+        if flagged != 0
+            && let Some(at) = (n * BLOCK..(n + 1) * BLOCK).find(|&at| exact(at))
+        {
+            return Err(at);
+        }
+    }
+    let tail = bytes.len() - blocks.remainder().len();
+    for (at, &b) in bytes.iter().enumerate().skip(tail) {
+        if exact(at) {
+            return Err(at);
+        }
+        has_cr |= u8::from(b == b'\r');
+    }
+    Ok(has_cr != 0)
 }
 
 pub(crate) fn is_xml_char(c: char) -> bool {
@@ -125,7 +234,34 @@ fn line_of(text: &str, byte_pos: usize) -> usize {
         + 1
 }
 
-fn build(text: &str, max_depth: usize) -> Result<Node, XmlError> {
+/// Appends a piece of an element's text, borrowing while the text is a single piece. `src`
+/// is the document and `pos` where the reader is in it.
+fn push_text<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>, src: &str, pos: u64) {
+    if text.is_empty() {
+        *text = piece;
+        return;
+    }
+    match text {
+        Cow::Owned(s) => s.push_str(&piece),
+        Cow::Borrowed(s) => {
+            // Room for the rest of this run of character data, up to the next markup, which
+            // decoding only shrinks: `a &amp; b` is three pieces but one allocation.
+            let pos = usize::try_from(pos).map_or(src.len(), |p| p.min(src.len()));
+            let rest = src.as_bytes()[pos..]
+                .iter()
+                .position(|&b| b == b'<')
+                .unwrap_or(src.len() - pos);
+            let mut joined = String::with_capacity(s.len() + piece.len() + rest);
+            joined.push_str(s);
+            joined.push_str(&piece);
+            *text = Cow::Owned(joined);
+        }
+    }
+}
+
+/// Builds the element tree of a decoded, checked document.
+pub(crate) fn build<'t>(doc: &'t Decoded<'_>, max_depth: usize) -> Result<Element<'t>, XmlError> {
+    let (text, has_cr) = (doc.text.as_ref(), doc.has_cr);
     let mut reader = quick_xml::Reader::from_str(text);
     {
         let cfg = reader.config_mut();
@@ -133,8 +269,13 @@ fn build(text: &str, max_depth: usize) -> Result<Node, XmlError> {
         cfg.check_comments = true;
         cfg.trim_text(false);
     }
-    let mut stack: Vec<Node> = Vec::new();
-    let mut root: Option<Node> = None;
+    // Every element read so far that is not yet a child in its parent's `children`, in
+    // document order: open elements (indexed by `open`) each followed by their finished
+    // children, which move into one exactly sized Vec when the element ends. An open
+    // element is never moved; at the end only the root is left.
+    let mut nodes: Vec<Element<'_>> = Vec::with_capacity(16);
+    let mut open: Vec<usize> = Vec::with_capacity(max_depth.min(16));
+    let mut root_done = false;
     let mut first_event = true;
     let mut seen_doctype = false;
     let fail = |reader: &quick_xml::Reader<&[u8]>, why: String| {
@@ -142,70 +283,77 @@ fn build(text: &str, max_depth: usize) -> Result<Node, XmlError> {
         XmlError::parse(format!("line {}: {why}", line_of(text, at)))
     };
     loop {
-        let event = match reader.read_event() {
-            Ok(e) => e,
+        let event = reader.read_event();
+        let at_start = std::mem::replace(&mut first_event, false);
+        let is_start = matches!(event, Ok(Event::Start(_)));
+        match event {
             Err(e) => {
                 let at = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
                 return Err(XmlError::parse(format!("line {}: {e}", line_of(text, at))));
             }
-        };
-        let at_start = std::mem::replace(&mut first_event, false);
-        match event {
-            Event::Start(start) => {
-                if root.is_some() {
+            Ok(Event::Start(ref start) | Event::Empty(ref start)) => {
+                if root_done {
                     return Err(fail(&reader, "content after the root element".into()));
                 }
-                if stack.len() >= max_depth {
+                if open.len() >= max_depth {
                     return Err(fail(
                         &reader,
                         format!("elements nested deeper than {max_depth}"),
                     ));
                 }
-                let node = open(&start).map_err(|why| fail(&reader, why))?;
-                stack.push(node);
+                if is_start {
+                    open.push(nodes.len());
+                } else if open.is_empty() {
+                    root_done = true;
+                }
+                push_element(&mut nodes, text, start).map_err(|why| fail(&reader, why))?;
             }
-            Event::Empty(start) => {
-                if root.is_some() {
-                    return Err(fail(&reader, "content after the root element".into()));
-                }
-                if stack.len() >= max_depth {
-                    return Err(fail(
-                        &reader,
-                        format!("elements nested deeper than {max_depth}"),
-                    ));
-                }
-                let node = open(&start).map_err(|why| fail(&reader, why))?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(node),
-                    None => root = Some(node),
-                }
-            }
-            Event::End(_) => {
+            Ok(Event::End(_)) => {
                 // quick-xml has checked the name matches the open tag.
-                let Some(node) = stack.pop() else {
+                let Some(at) = open.pop() else {
                     return Err(fail(&reader, "end tag without a start tag".into()));
                 };
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(node),
-                    None => root = Some(node),
+                if at + 1 < nodes.len() {
+                    let children = nodes.split_off(at + 1);
+                    nodes[at].children = children;
                 }
+                root_done = open.is_empty();
             }
-            Event::Text(t) => {
-                let content = t.xml10_content();
-                match stack.last_mut() {
-                    Some(node) => node.text.push_str(&content),
-                    None if content.trim_matches(is_xml_space).is_empty() => {}
+            Ok(Event::Text(t)) => {
+                // End-of-line handling below only turns CRs into LFs: whitespace stays so.
+                let blank = t.bytes().all(is_xml_space_byte);
+                match open.last() {
+                    Some(&at) if !(blank && nodes[at].text.is_empty()) => {
+                        // XML 1.0 end-of-line handling only rewrites CR: without one, text
+                        // is used as read.
+                        let content = if has_cr {
+                            t.xml10_content()
+                        } else {
+                            t.into_inner()
+                        };
+                        let pos = reader.buffer_position();
+                        push_text(&mut nodes[at].text, content, text, pos);
+                    }
+                    Some(_) => {}
+                    None if blank => {}
                     None => return Err(fail(&reader, "text outside the root element".into())),
                 }
             }
-            Event::CData(t) => match stack.last_mut() {
-                Some(node) => node.text.push_str(&t.xml10_content()),
+            Ok(Event::CData(t)) => match open.last() {
+                Some(&at) => {
+                    let content = if has_cr {
+                        t.xml10_content()
+                    } else {
+                        t.into_inner()
+                    };
+                    push_text(&mut nodes[at].text, content, text, reader.buffer_position());
+                }
                 None => return Err(fail(&reader, "CDATA outside the root element".into())),
             },
-            Event::GeneralRef(r) => {
-                let resolved: String = if r.is_char_ref() {
+            Ok(Event::GeneralRef(r)) => {
+                let resolved: Cow<'_, str> = if r.is_char_ref() {
                     match r.resolve_char_ref() {
-                        Ok(Some(c)) if is_xml_char(c) => c.to_string(),
+                        Ok(Some(c)) if is_xml_char(c) => Cow::Owned(c.to_string()),
                         _ => {
                             let why = format!("invalid character reference &{};", &*r);
                             return Err(fail(&reader, why));
@@ -213,69 +361,135 @@ fn build(text: &str, max_depth: usize) -> Result<Node, XmlError> {
                     }
                 } else {
                     match resolve_predefined_entity(&r) {
-                        Some(s) => s.to_owned(),
+                        Some(s) => Cow::Borrowed(s),
                         None => {
                             let why = format!("undefined entity &{};", &*r);
                             return Err(fail(&reader, why));
                         }
                     }
                 };
-                match stack.last_mut() {
-                    Some(node) => node.text.push_str(&resolved),
+                match open.last() {
+                    Some(&at) => {
+                        let pos = reader.buffer_position();
+                        push_text(&mut nodes[at].text, resolved, text, pos);
+                    }
                     None => return Err(fail(&reader, "reference outside the root element".into())),
                 }
             }
             // The charset was taken from a declaration at offset 0 only, so one anywhere
             // else (even after leading whitespace) is refused rather than misread.
-            Event::Decl(_) if !at_start => {
+            Ok(Event::Decl(_)) if !at_start => {
                 return Err(fail(&reader, "XML declaration not at the start".into()));
             }
             // DTDs are skipped, never expanded: entities they declare stay undefined.
-            Event::DocType(_) => {
-                if seen_doctype || root.is_some() || !stack.is_empty() {
+            Ok(Event::DocType(_)) => {
+                if seen_doctype || root_done || !open.is_empty() {
                     return Err(fail(&reader, "misplaced or repeated <!DOCTYPE>".into()));
                 }
                 seen_doctype = true;
             }
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-            Event::Eof => break,
+            Ok(Event::Decl(_) | Event::PI(_) | Event::Comment(_)) => {}
+            Ok(Event::Eof) => break,
         }
     }
-    if let Some(open) = stack.last() {
+    if let Some(&at) = open.last() {
         return Err(fail(
             &reader,
-            format!("document ends inside <{}>", open.name),
+            format!("document ends inside <{}>", nodes[at].name),
         ));
     }
-    root.ok_or_else(|| XmlError::parse("no root element".into()))
+    nodes
+        .pop()
+        .ok_or_else(|| XmlError::parse("no root element".into()))
 }
 
 pub(crate) fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
-/// An XML `Name`, approximated: ASCII letters, `_` or `:` (or any non-ASCII) first, then
-/// also digits, `-` and `.`.
-fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_:-.".contains(c) || !c.is_ascii())
+fn is_xml_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-fn open(start: &BytesStart<'_>) -> Result<Node, String> {
-    let name = start.name().as_ref().to_owned();
-    if !is_name(&name) {
+/// An XML `Name`, approximated: ASCII letters, `_` or `:` (or any non-ASCII) first, then
+/// also digits, `-` and `.`. Checked byte by byte: every byte of a non-ASCII character is
+/// itself non-ASCII.
+fn is_name(s: &str) -> bool {
+    s.as_bytes().split_first().is_some_and(|(&first, rest)| {
+        NAME_BYTES[usize::from(first)] == NAME_START
+            && rest.iter().all(|&b| NAME_BYTES[usize::from(b)] != 0)
+    })
+}
+
+const NAME_START: u8 = 2;
+
+/// Per byte: [`NAME_START`] if it may begin a name, 1 if it may only follow, else 0.
+static NAME_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphabetic() || c == b'_' || c == b':' || !c.is_ascii() {
+            NAME_START
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            1
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
+/// `s` as a slice of `src` when it is one (the reader's events borrow from the text it
+/// reads), so it can outlive the event; otherwise a copy.
+fn keep<'a>(src: &'a str, s: &str) -> Cow<'a, str> {
+    let offset = s.as_ptr().addr().wrapping_sub(src.as_ptr().addr());
+    match src.get(offset..offset.wrapping_add(s.len())) {
+        Some(slice) if slice.as_ptr() == s.as_ptr() => Cow::Borrowed(slice),
+        _ => Cow::Owned(s.to_owned()),
+    }
+}
+
+/// Checks a start tag and pushes its element (attributes decoded) onto `nodes`.
+fn push_element<'a>(
+    nodes: &mut Vec<Element<'a>>,
+    src: &'a str,
+    start: &BytesStart<'_>,
+) -> Result<(), String> {
+    let qname = start.name();
+    let name = qname.as_ref();
+    if !is_name(name) {
         return Err(format!("{name:?} is not a valid element name"));
     }
+    // Most tags have no attributes: skip setting up the iterator (and its duplicate check).
+    let attrs = if start.attributes_raw().bytes().all(is_xml_space_byte) {
+        Vec::new()
+    } else {
+        attributes(src, name, start)?
+    };
+    nodes.push(Element {
+        name: keep(src, name),
+        attrs,
+        children: Vec::new(),
+        text: Cow::Borrowed(""),
+    });
+    Ok(())
+}
+
+/// The attributes of the start tag of `name`, checked and decoded.
+fn attributes<'a>(
+    src: &'a str,
+    name: &str,
+    start: &BytesStart<'_>,
+) -> Result<Vec<Attr<'a>>, String> {
     let mut attrs = Vec::new();
     let mut it = start.attributes();
     it.with_checks(true);
     for attr in it {
         let attr = attr.map_err(|e| format!("in <{name}>: {e}"))?;
-        let key = attr.key.as_ref().to_owned();
-        if !is_name(&key) {
+        let key = attr.key.as_ref();
+        if !is_name(key) {
             return Err(format!(
                 "in <{name}>: {key:?} is not a valid attribute name"
             ));
@@ -292,14 +506,13 @@ fn open(start: &BytesStart<'_>) -> Result<Node, String> {
                 u32::from(c)
             ));
         }
-        attrs.push((key, value.into_owned()));
+        let value = match value {
+            Cow::Borrowed(v) => keep(src, v),
+            Cow::Owned(v) => Cow::Owned(v),
+        };
+        attrs.push((keep(src, key), value));
     }
-    Ok(Node {
-        name,
-        attrs,
-        children: Vec::new(),
-        text: String::new(),
-    })
+    Ok(attrs)
 }
 
 #[cfg(test)]

@@ -135,8 +135,9 @@ pub fn parse(doc: &[u8]) -> Result<Object, XmlError> {
 ///
 /// [`XmlError`] with code 4 or 5; see the module docs for what triggers each.
 pub fn parse_with(doc: &[u8], opts: &ParseOptions) -> Result<Object, XmlError> {
-    let root = dom::parse_tree(doc, opts)?;
-    parse::to_object(&root, opts)
+    let decoded = dom::decode_checked(doc, opts)?;
+    let mut root = dom::build(&decoded, opts.max_depth)?;
+    parse::to_object(&mut root, opts)
 }
 
 /// A CiscoIPPhone object: one variant per root element.

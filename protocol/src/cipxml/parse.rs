@@ -4,17 +4,18 @@
 //!
 //! Pure; called by [`parse_with`](super::parse_with) after `dom` has checked the XML.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use super::XmlError;
-use super::dom::{Node, is_xml_space};
+use super::dom::{Element, is_xml_space};
 use super::flags::InputFlags;
 use super::objects::{limits as lim, *};
 use super::{Object, ParseOptions};
 
 /// Maps a well-formed tree to its object by root name; a root no phone knows is `[5]`.
-pub(crate) fn to_object(root: &Node, opts: &ParseOptions) -> Result<Object, XmlError> {
-    Ok(match root.name.as_str() {
+pub(crate) fn to_object(root: &mut Element<'_>, opts: &ParseOptions) -> Result<Object, XmlError> {
+    Ok(match &*root.name {
         "CiscoIPPhoneMenu" => Object::Menu(Menu {
             title: title(root),
             prompt: prompt(root),
@@ -33,14 +34,12 @@ pub(crate) fn to_object(root: &Node, opts: &ParseOptions) -> Result<Object, XmlE
         "CiscoIPPhoneDirectory" => Object::Directory(Directory {
             title: title(root),
             prompt: prompt(root),
-            entries: root
-                .children_named("DirectoryEntry")
-                .take(lim::DIRECTORY_ENTRIES)
-                .map(|e| DirectoryEntry {
+            entries: each(root, "DirectoryEntry", lim::DIRECTORY_ENTRIES, |e| {
+                Ok(DirectoryEntry {
                     name: text(e, "Name", lim::DIRECTORY_FIELD).unwrap_or_default(),
                     telephone: text(e, "Telephone", lim::DIRECTORY_FIELD).unwrap_or_default(),
                 })
-                .collect(),
+            })?,
             softkeys: softkeys(root)?,
             attrs: app_attrs(root)?,
         }),
@@ -91,19 +90,15 @@ pub(crate) fn to_object(root: &Node, opts: &ParseOptions) -> Result<Object, XmlE
             prompt: prompt(root),
             items: menu_items(root, lim::ICON_MENU_ITEMS, lim::MENU_ITEM_NAME)?,
             softkeys: softkeys(root)?,
-            icons: root
-                .children_named("IconItem")
-                .take(lim::ICON_ITEMS)
-                .map(|i| {
-                    Ok(IconItem {
-                        index: number(i, "Index")?.unwrap_or(0),
-                        height: number(i, "Height")?,
-                        width: number(i, "Width")?,
-                        depth: number(i, "Depth")?,
-                        data: text(i, "Data", lim::ICON_DATA_HEX),
-                    })
+            icons: each(root, "IconItem", lim::ICON_ITEMS, |i| {
+                Ok(IconItem {
+                    index: number(i, "Index")?.unwrap_or(0),
+                    height: number(i, "Height")?,
+                    width: number(i, "Width")?,
+                    depth: number(i, "Depth")?,
+                    data: text(i, "Data", lim::ICON_DATA_HEX),
                 })
-                .collect::<Result<_, XmlError>>()?,
+            })?,
             attrs: app_attrs(root)?,
         }),
         "CiscoIPPhoneIconFileMenu" => Object::IconFileMenu(IconFileMenu {
@@ -118,16 +113,12 @@ pub(crate) fn to_object(root: &Node, opts: &ParseOptions) -> Result<Object, XmlE
             prompt: prompt(root),
             items: menu_items(root, lim::ICON_MENU_ITEMS, lim::MENU_ITEM_NAME)?,
             softkeys: softkeys(root)?,
-            icons: root
-                .children_named("IconItem")
-                .take(lim::ICON_ITEMS)
-                .map(|i| {
-                    Ok(IconFileItem {
-                        index: number(i, "Index")?.unwrap_or(0),
-                        url: text(i, "URL", lim::URL).unwrap_or_default(),
-                    })
+            icons: each(root, "IconItem", lim::ICON_ITEMS, |i| {
+                Ok(IconFileItem {
+                    index: number(i, "Index")?.unwrap_or(0),
+                    url: text(i, "URL", lim::URL).unwrap_or_default(),
                 })
-                .collect::<Result<_, XmlError>>()?,
+            })?,
             attrs: app_attrs(root)?,
         }),
         "CiscoIPPhoneStatus" => Object::Status(Status {
@@ -145,25 +136,21 @@ pub(crate) fn to_object(root: &Node, opts: &ParseOptions) -> Result<Object, XmlE
             attrs: app_attrs(root)?,
         }),
         "CiscoIPPhoneExecute" => Object::Execute(Execute {
-            items: root
-                .children_named("ExecuteItem")
-                .take(opts.max_execute_items)
-                .map(execute_item)
-                .collect::<Result<_, _>>()?,
+            items: each(root, "ExecuteItem", opts.max_execute_items, |n| {
+                execute_item(n)
+            })?,
         }),
         // X1 misspells the root `CiscoIPhoneResponse`; tolerate it.
         "CiscoIPPhoneResponse" | "CiscoIPhoneResponse" => Object::Response(Response {
-            items: root
-                .children_named("ResponseItem")
-                .map(response_item)
-                .collect::<Result<_, _>>()?,
+            items: each(root, "ResponseItem", usize::MAX, |n| response_item(n))?,
         }),
         "CiscoIPPhoneError" => Object::Error(Error {
             number: match attr_number(root, "Number")? {
                 Some(n) => n,
                 None => return Err(XmlError::parse("CiscoIPPhoneError without Number".into())),
             },
-            message: Some(clean(&root.text, usize::MAX)).filter(|m| !m.is_empty()),
+            message: Some(clean_owned(std::mem::take(&mut root.text), usize::MAX))
+                .filter(|m| !m.is_empty()),
         }),
         other => {
             return Err(XmlError::Unsupported {
@@ -174,24 +161,63 @@ pub(crate) fn to_object(root: &Node, opts: &ParseOptions) -> Result<Object, XmlE
     })
 }
 
+/// The first `max` children called `name`, each mapped by `f`, in an exactly sized Vec; the
+/// first error stops the walk.
+fn each<'a, T>(
+    node: &mut Element<'a>,
+    name: &str,
+    max: usize,
+    mut f: impl FnMut(&mut Element<'a>) -> Result<T, XmlError>,
+) -> Result<Vec<T>, XmlError> {
+    let mut out = Vec::with_capacity(node.children_named(name).take(max).count());
+    for child in node
+        .children
+        .iter_mut()
+        .filter(|c| c.name == name)
+        .take(max)
+    {
+        out.push(f(child)?);
+    }
+    Ok(out)
+}
+
 /// Trims XML whitespace, then truncates to `limit` characters (and trims the cut end).
 pub(crate) fn clean(s: &str, limit: usize) -> String {
     let s = s.trim_matches(is_xml_space);
+    // Never more characters than bytes: most strings are known to fit without counting.
+    if s.len() <= limit {
+        return s.to_owned();
+    }
     match s.char_indices().nth(limit) {
         Some((cut, _)) => s[..cut].trim_end_matches(is_xml_space).to_owned(),
         None => s.to_owned(),
     }
 }
 
-fn text(node: &Node, name: &str, limit: usize) -> Option<String> {
-    node.child(name).map(|c| clean(&c.text, limit))
+/// [`clean`], reusing an owned text's buffer when it needs no trimming or truncating.
+fn clean_owned(s: Cow<'_, str>, limit: usize) -> String {
+    match s {
+        Cow::Owned(s)
+            if s.len() <= limit && !s.starts_with(is_xml_space) && !s.ends_with(is_xml_space) =>
+        {
+            s
+        }
+        s => clean(&s, limit),
+    }
 }
 
-fn title(node: &Node) -> Option<String> {
+/// The cleaned text of the last child called `name`, taken from the tree: each element's
+/// text is read once, so text decoded into a buffer of its own moves into the object.
+fn text(node: &mut Element<'_>, name: &str, limit: usize) -> Option<String> {
+    node.child_mut(name)
+        .map(|c| clean_owned(std::mem::take(&mut c.text), limit))
+}
+
+fn title(node: &mut Element<'_>) -> Option<String> {
     text(node, "Title", lim::TITLE)
 }
 
-fn prompt(node: &Node) -> Option<String> {
+fn prompt(node: &mut Element<'_>) -> Option<String> {
     text(node, "Prompt", lim::TITLE)
 }
 
@@ -202,7 +228,7 @@ fn parse_num<T: FromStr>(raw: &str, what: &str) -> Result<T, XmlError> {
 }
 
 /// A numeric child element; absent (or empty) is `None`, garbage is a parse error.
-fn number<T: FromStr>(node: &Node, name: &str) -> Result<Option<T>, XmlError> {
+fn number<T: FromStr>(node: &Element<'_>, name: &str) -> Result<Option<T>, XmlError> {
     match node.child(name) {
         Some(c) if !c.text.trim_matches(is_xml_space).is_empty() => {
             parse_num(&c.text, &format!("<{name}>")).map(Some)
@@ -211,13 +237,13 @@ fn number<T: FromStr>(node: &Node, name: &str) -> Result<Option<T>, XmlError> {
     }
 }
 
-fn attr_number<T: FromStr>(node: &Node, name: &str) -> Result<Option<T>, XmlError> {
+fn attr_number<T: FromStr>(node: &Element<'_>, name: &str) -> Result<Option<T>, XmlError> {
     node.attr(name)
         .map(|v| parse_num(v, &format!("attribute {name}")))
         .transpose()
 }
 
-fn app_attrs(root: &Node) -> Result<AppAttrs, XmlError> {
+fn app_attrs(root: &Element<'_>) -> Result<AppAttrs, XmlError> {
     let url = |name: &str| root.attr(name).map(|v| clean(v, lim::URL));
     Ok(AppAttrs {
         app_id: root.attr("appId").map(|v| clean(v, lim::APP_ID)),
@@ -236,7 +262,7 @@ fn app_attrs(root: &Node) -> Result<AppAttrs, XmlError> {
     })
 }
 
-fn window_mode(root: &Node) -> Result<Option<WindowMode>, XmlError> {
+fn window_mode(root: &Element<'_>) -> Result<Option<WindowMode>, XmlError> {
     root.attr("WindowMode")
         .map(|v| {
             WindowMode::from_xml(v.trim_matches(is_xml_space))
@@ -245,83 +271,78 @@ fn window_mode(root: &Node) -> Result<Option<WindowMode>, XmlError> {
         .transpose()
 }
 
-fn menu_items(root: &Node, max: usize, name_limit: usize) -> Result<Vec<MenuItem>, XmlError> {
-    root.children_named("MenuItem")
-        .take(max)
-        .map(|m| {
-            Ok(MenuItem {
-                name: text(m, "Name", name_limit).unwrap_or_default(),
-                url: text(m, "URL", lim::URL),
-                icon_index: number(m, "IconIndex")?,
-                touch_area: match m.child("TouchArea") {
-                    None => None,
-                    Some(t) => Some(TouchArea {
-                        x1: attr_number(t, "X1")?.unwrap_or(0),
-                        y1: attr_number(t, "Y1")?.unwrap_or(0),
-                        x2: attr_number(t, "X2")?.unwrap_or(0),
-                        y2: attr_number(t, "Y2")?.unwrap_or(0),
-                    }),
-                },
-            })
+fn menu_items(
+    root: &mut Element<'_>,
+    max: usize,
+    name_limit: usize,
+) -> Result<Vec<MenuItem>, XmlError> {
+    each(root, "MenuItem", max, |m| {
+        Ok(MenuItem {
+            name: text(m, "Name", name_limit).unwrap_or_default(),
+            url: text(m, "URL", lim::URL),
+            icon_index: number(m, "IconIndex")?,
+            touch_area: match m.child("TouchArea") {
+                None => None,
+                Some(t) => Some(TouchArea {
+                    x1: attr_number(t, "X1")?.unwrap_or(0),
+                    y1: attr_number(t, "Y1")?.unwrap_or(0),
+                    x2: attr_number(t, "X2")?.unwrap_or(0),
+                    y2: attr_number(t, "Y2")?.unwrap_or(0),
+                }),
+            },
         })
-        .collect()
+    })
 }
 
 /// Softkeys past the 8th are dropped unread; each kept one needs a valid `Position`.
-fn softkeys(root: &Node) -> Result<Vec<SoftKeyItem>, XmlError> {
-    root.children_named("SoftKeyItem")
-        .take(lim::SOFTKEYS)
-        .map(|s| {
-            let Some(pos) = s.child("Position") else {
-                return Err(XmlError::parse("SoftKeyItem without Position".into()));
-            };
-            let position: i8 = parse_num(&pos.text, "SoftKeyItem Position")?;
-            if position != -1 && !(1..=16).contains(&position) {
-                return Err(XmlError::parse(format!(
-                    "SoftKeyItem Position {position} is not -1 or 1..16"
-                )));
-            }
-            Ok(SoftKeyItem {
-                name: text(s, "Name", lim::SOFTKEY_NAME).unwrap_or_default(),
-                url: text(s, "URL", lim::URL),
-                url_down: text(s, "URLDown", lim::URL),
-                position,
-            })
+fn softkeys(root: &mut Element<'_>) -> Result<Vec<SoftKeyItem>, XmlError> {
+    each(root, "SoftKeyItem", lim::SOFTKEYS, |s| {
+        let Some(pos) = s.child("Position") else {
+            return Err(XmlError::parse("SoftKeyItem without Position".into()));
+        };
+        let position: i8 = parse_num(&pos.text, "SoftKeyItem Position")?;
+        if position != -1 && !(1..=16).contains(&position) {
+            return Err(XmlError::parse(format!(
+                "SoftKeyItem Position {position} is not -1 or 1..16"
+            )));
+        }
+        Ok(SoftKeyItem {
+            name: text(s, "Name", lim::SOFTKEY_NAME).unwrap_or_default(),
+            url: text(s, "URL", lim::URL),
+            url_down: text(s, "URLDown", lim::URL),
+            position,
         })
-        .collect()
+    })
 }
 
-fn input(root: &Node) -> Result<Input, XmlError> {
-    let Some(url) = root.child("URL") else {
+fn input(root: &mut Element<'_>) -> Result<Input, XmlError> {
+    let Some(url) = root.child_mut("URL") else {
         return Err(XmlError::parse("CiscoIPPhoneInput without URL".into()));
     };
     let method = match url.attr("method").map(|m| m.trim_matches(is_xml_space)) {
         Some(m) if m.eq_ignore_ascii_case("post") => InputMethod::Post,
         _ => InputMethod::Get,
     };
-    let items = root
-        .children_named("InputItem")
-        .take(lim::INPUT_ITEMS)
-        .map(|i| {
-            let qsp = text(i, "QueryStringParam", lim::INPUT_FIELD).unwrap_or_default();
-            if qsp.is_empty() {
-                return Err(XmlError::parse("InputItem without QueryStringParam".into()));
-            }
-            Ok(InputItem {
-                display_name: text(i, "DisplayName", lim::INPUT_FIELD).unwrap_or_default(),
-                query_string_param: qsp,
-                default_value: text(i, "DefaultValue", lim::INPUT_FIELD).unwrap_or_default(),
-                flags: i
-                    .child("InputFlags")
-                    .map(|f| InputFlags::parse(&f.text))
-                    .unwrap_or_default(),
-            })
+    let url = clean_owned(std::mem::take(&mut url.text), lim::URL);
+    let items = each(root, "InputItem", lim::INPUT_ITEMS, |i| {
+        let qsp = text(i, "QueryStringParam", lim::INPUT_FIELD).unwrap_or_default();
+        if qsp.is_empty() {
+            return Err(XmlError::parse("InputItem without QueryStringParam".into()));
+        }
+        Ok(InputItem {
+            display_name: text(i, "DisplayName", lim::INPUT_FIELD).unwrap_or_default(),
+            query_string_param: qsp,
+            default_value: text(i, "DefaultValue", lim::INPUT_FIELD).unwrap_or_default(),
+            flags: i
+                .child("InputFlags")
+                .map(|f| InputFlags::parse(&f.text))
+                .unwrap_or_default(),
         })
-        .collect::<Result<_, _>>()?;
+    })?;
     Ok(Input {
         title: title(root),
         prompt: prompt(root),
-        url: clean(&url.text, lim::URL),
+        url,
         method,
         items,
         softkeys: softkeys(root)?,
@@ -329,7 +350,7 @@ fn input(root: &Node) -> Result<Input, XmlError> {
     })
 }
 
-fn cip_image(node: &Node, data_limit: usize) -> Result<CipImage, XmlError> {
+fn cip_image(node: &mut Element<'_>, data_limit: usize) -> Result<CipImage, XmlError> {
     Ok(CipImage {
         location_x: number(node, "LocationX")?,
         location_y: number(node, "LocationY")?,
@@ -340,7 +361,7 @@ fn cip_image(node: &Node, data_limit: usize) -> Result<CipImage, XmlError> {
     })
 }
 
-fn execute_item(node: &Node) -> Result<ExecuteItem, XmlError> {
+fn execute_item(node: &Element<'_>) -> Result<ExecuteItem, XmlError> {
     let url = node
         .attr("URL")
         .map(|u| clean(u, lim::URL))
@@ -354,22 +375,19 @@ fn execute_item(node: &Node) -> Result<ExecuteItem, XmlError> {
 }
 
 /// Attribute form (what phones send) or X1's element form.
-fn response_item(node: &Node) -> Result<ResponseItem, XmlError> {
-    let field = |name: &str| -> Option<String> {
+fn response_item(node: &Element<'_>) -> Result<ResponseItem, XmlError> {
+    let field = |name: &str| -> Option<&str> {
         node.attr(name)
-            .map(str::to_owned)
-            .or_else(|| node.child(name).map(|c| c.text.clone()))
+            .or_else(|| node.child(name).map(|c| c.text.as_ref()))
     };
     let status = field("Status")
         .ok_or_else(|| XmlError::parse("ResponseItem without Status".into()))
-        .and_then(|s| parse_num(&s, "ResponseItem Status"))?;
+        .and_then(|s| parse_num(s, "ResponseItem Status"))?;
     Ok(ResponseItem {
         status,
         data: field("Data")
-            .map(|d| clean(&d, lim::RESPONSE_DATA))
+            .map(|d| clean(d, lim::RESPONSE_DATA))
             .unwrap_or_default(),
-        url: field("URL")
-            .map(|u| clean(&u, lim::URL))
-            .unwrap_or_default(),
+        url: field("URL").map(|u| clean(u, lim::URL)).unwrap_or_default(),
     })
 }

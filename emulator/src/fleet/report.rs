@@ -1,0 +1,409 @@
+//! The end of a run: SLO evaluation, the final table, and the JSON summary.
+//!
+//! # JSON summary schema (`summary.json`, `schema` = `emroam.fleet.summary`, version 1)
+//!
+//! ```text
+//! {
+//!   "schema": "emroam.fleet.summary", "schema_version": 1,
+//!   "profile": str, "elapsed_s": f64, "cancelled": bool,
+//!   "latency_from": "intended_start",            // no coordinated omission
+//!   "totals": Counts & { "attempted", "succeeded", "success_ratio", "busy_ratio",
+//!                        "journeys_per_s", "logins_ok_per_s" },
+//!   "steps":    [StepStats],                      // all clusters merged
+//!   "clusters": [{ "cluster": str, "counts": Counts, "steps": [StepStats] }],
+//!   "slo":      [{ "name": str, "threshold": f64, "actual": f64, "passed": bool }],
+//!   "reconcile": null | { "checked", "agree", "leaked": [..], "missing": [..],
+//!                         "unknown", "users_checked", "users_elsewhere": [..],
+//!                         "skipped": [..], "errors": [..] },
+//!   "faults":   [{ "at_s", "request", "result" }]
+//! }
+//! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
+//!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
+//!               by_cause: { "em_26": n, "timeout": n, ... } }
+//! StepStats = { step, count, min_ms, mean_ms, p50_ms, p90_ms, p99_ms, p999_ms, max_ms }
+//! ```
+//!
+//! Busy (26) is counted apart: `success_ratio` = succeeded / (attempted − busy − abandoned),
+//! `busy_ratio` = busy / attempted. Adding fields keeps the version; renaming or removing
+//! one bumps it.
+
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::reconcile::Reconciliation;
+use super::stats::{Counts, Recorder};
+use super::{FaultResult, RunResult};
+use crate::phone::Step;
+
+/// The schema name in `summary.json`.
+pub const SCHEMA: &str = "emroam.fleet.summary";
+/// The schema version in `summary.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Latency statistics of one step.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StepStats {
+    /// Step name.
+    pub step: &'static str,
+    /// Samples.
+    pub count: u64,
+    /// Minimum (ms).
+    pub min_ms: f64,
+    /// Mean (ms).
+    pub mean_ms: f64,
+    /// Median (ms).
+    pub p50_ms: f64,
+    /// 90th percentile (ms).
+    pub p90_ms: f64,
+    /// 99th percentile (ms).
+    pub p99_ms: f64,
+    /// 99.9th percentile (ms).
+    pub p999_ms: f64,
+    /// Maximum (ms).
+    pub max_ms: f64,
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+impl StepStats {
+    fn of(step: Step, h: &Histogram<u64>) -> Self {
+        Self {
+            step: step.name(),
+            count: h.len(),
+            min_ms: ms(h.min()),
+            mean_ms: h.mean() / 1000.0,
+            p50_ms: ms(h.value_at_quantile(0.5)),
+            p90_ms: ms(h.value_at_quantile(0.9)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+        }
+    }
+}
+
+/// Totals with derived ratios and rates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Totals {
+    /// The raw counts.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Logins + logouts started.
+    pub attempted: u64,
+    /// Logins + logouts that succeeded.
+    pub succeeded: u64,
+    /// succeeded / (attempted − busy − abandoned); 1 when nothing counted.
+    pub success_ratio: f64,
+    /// busy / attempted; 0 when nothing was attempted.
+    pub busy_ratio: f64,
+    /// Journeys finished per second.
+    pub journeys_per_s: f64,
+    /// Successful logins per second.
+    pub logins_ok_per_s: f64,
+}
+
+impl Totals {
+    fn of(c: Counts, secs: f64) -> Self {
+        let attempted = c.attempted();
+        let succeeded = c.succeeded();
+        let denom = attempted.saturating_sub(c.busy + c.abandoned);
+        let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        Self {
+            attempted,
+            succeeded,
+            success_ratio: if denom == 0 {
+                1.0
+            } else {
+                succeeded as f64 / denom as f64
+            },
+            busy_ratio: if attempted == 0 {
+                0.0
+            } else {
+                c.busy as f64 / attempted as f64
+            },
+            journeys_per_s: per_s(attempted),
+            logins_ok_per_s: per_s(c.logins_ok),
+            counts: c,
+        }
+    }
+}
+
+/// One cluster's part.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterSummary {
+    /// Cluster name.
+    pub cluster: String,
+    /// Its counts.
+    pub counts: Counts,
+    /// Its steps.
+    pub steps: Vec<StepStats>,
+}
+
+/// One threshold, checked.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SloResult {
+    /// `success_ratio`, `busy_ratio`, `p99.<step>`.
+    pub name: String,
+    /// The threshold (ms for latencies).
+    pub threshold: f64,
+    /// The measured value.
+    pub actual: f64,
+    /// Whether it held (a threshold with nothing measured does not).
+    pub passed: bool,
+    /// Why it failed without a measurement (`no samples`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The JSON summary (see the module docs for the schema).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Profile name.
+    pub profile: String,
+    /// Wall time.
+    pub elapsed_s: f64,
+    /// Cut short by Ctrl-C.
+    pub cancelled: bool,
+    /// Always `intended_start`.
+    pub latency_from: &'static str,
+    /// Totals.
+    pub totals: Totals,
+    /// Steps, all clusters merged.
+    pub steps: Vec<StepStats>,
+    /// Per cluster.
+    pub clusters: Vec<ClusterSummary>,
+    /// Thresholds.
+    pub slo: Vec<SloResult>,
+    /// Reconciliation.
+    pub reconcile: Option<Reconciliation>,
+    /// Faults fired.
+    pub faults: Vec<FaultResult>,
+}
+
+impl Summary {
+    /// Builds the summary of a run.
+    pub fn of(run: &RunResult, reconcile: Option<Reconciliation>) -> Self {
+        let secs = run.elapsed.as_secs_f64();
+        let steps = steps_of(&run.total, None);
+        let clusters = run
+            .profile
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ClusterSummary {
+                cluster: t.cluster.clone(),
+                counts: run.total.clusters()[i].counts.clone(),
+                steps: steps_of(&run.total, Some(i)),
+            })
+            .collect();
+        let totals = Totals::of(run.total.totals(), secs);
+        let slo = evaluate(run, &totals);
+        Self {
+            schema: SCHEMA,
+            schema_version: SCHEMA_VERSION,
+            profile: run.profile.name.clone(),
+            elapsed_s: secs,
+            cancelled: run.cancelled,
+            latency_from: "intended_start",
+            totals,
+            steps,
+            clusters,
+            slo,
+            reconcile,
+            faults: run.faults.clone(),
+        }
+    }
+
+    /// Whether every threshold held.
+    pub fn passed(&self) -> bool {
+        self.slo.iter().all(|s| s.passed)
+    }
+
+    /// The final table for a terminal.
+    pub fn table(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "emroam fleet `{}`: {:.1} s{}; latency measured from each journey's intended start",
+            self.profile,
+            self.elapsed_s,
+            if self.cancelled { " (cancelled)" } else { "" }
+        );
+        let _ = writeln!(
+            o,
+            "\n{:<15} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}   (ms)",
+            "step", "count", "p50", "p90", "p99", "p99.9", "max"
+        );
+        for s in &self.steps {
+            let _ = writeln!(
+                o,
+                "{:<15} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+                s.step, s.count, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
+            );
+        }
+        let t = &self.totals;
+        let c = &t.counts;
+        let _ = writeln!(
+            o,
+            "\nlogins {}/{} ok, logouts {}/{} ok, {:.1} journeys/s, {:.1} logins/s",
+            c.logins_ok,
+            c.logins_attempted,
+            c.logouts_ok,
+            c.logouts_attempted,
+            t.journeys_per_s,
+            t.logins_ok_per_s
+        );
+        let _ = writeln!(
+            o,
+            "busy (26): {}  failed: {}  late starts: {}  dropped: {}  abandoned: {}  success ratio: {:.4}",
+            c.busy, c.failed, c.late_starts, c.dropped, c.abandoned, t.success_ratio
+        );
+        if c.roaming_attempted > 0 {
+            let _ = writeln!(
+                o,
+                "roaming logins (superusers on another cluster's phones): {}/{} ok",
+                c.roaming_ok, c.roaming_attempted
+            );
+        }
+        if !c.by_cause.is_empty() {
+            let causes: Vec<String> = c.by_cause.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(o, "outcomes by cause: {}", causes.join("  "));
+        }
+        if self.clusters.len() > 1 {
+            for cl in &self.clusters {
+                let j = cl.steps.iter().find(|s| s.step == "journey");
+                let _ = writeln!(
+                    o,
+                    "  {:<12} logins {}/{}  logouts {}/{}  busy {}  failed {}  journey p99 {}",
+                    cl.cluster,
+                    cl.counts.logins_ok,
+                    cl.counts.logins_attempted,
+                    cl.counts.logouts_ok,
+                    cl.counts.logouts_attempted,
+                    cl.counts.busy,
+                    cl.counts.failed,
+                    j.map_or("-".into(), |s| format!("{:.1} ms", s.p99_ms))
+                );
+            }
+        }
+        for f in &self.faults {
+            let _ = writeln!(o, "fault at {:.1} s: {} → {}", f.at_s, f.request, f.result);
+        }
+        match &self.reconcile {
+            Some(r) => {
+                let _ = writeln!(
+                    o,
+                    "reconcile: {} devices checked, {} agree, {} leaked, {} missing, {} unknown{}{}",
+                    r.checked,
+                    r.agree,
+                    r.leaked.len(),
+                    r.missing.len(),
+                    r.unknown,
+                    if r.skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", no EM API for {}", r.skipped.join(", "))
+                    },
+                    if r.errors.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", errors: {}", r.errors.join("; "))
+                    },
+                );
+                if r.users_checked > 0 {
+                    let _ = writeln!(
+                        o,
+                        "reconcile: {} users checked, {} logged in on devices outside the fleet",
+                        r.users_checked,
+                        r.users_elsewhere.len()
+                    );
+                }
+                for u in r.users_elsewhere.iter().take(10) {
+                    let _ = writeln!(o, "  {} is logged in on {}", u.user, u.devices.join(", "));
+                }
+                for m in r.leaked.iter().chain(&r.missing).take(10) {
+                    let _ = writeln!(
+                        o,
+                        "  {}: fleet thinks {:?}, cluster says {:?}",
+                        m.device, m.fleet, m.cluster
+                    );
+                }
+            }
+            None => {
+                let _ = writeln!(o, "reconcile: not run");
+            }
+        }
+        for s in &self.slo {
+            let _ = writeln!(
+                o,
+                "SLO {} {}: {:.4} (threshold {:.4}){}",
+                if s.passed { "✔" } else { "✘" },
+                s.name,
+                s.actual,
+                s.threshold,
+                s.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            );
+        }
+        o
+    }
+}
+
+fn steps_of(total: &Recorder, cluster: Option<usize>) -> Vec<StepStats> {
+    Step::ALL
+        .iter()
+        .filter_map(|&step| {
+            let h = match cluster {
+                Some(i) => total.clusters()[i].hist(step).cloned(),
+                None => total.step_all(step),
+            }?;
+            (!h.is_empty()).then(|| StepStats::of(step, &h))
+        })
+        .collect()
+}
+
+fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
+    let slo = &run.profile.slo;
+    let mut out = Vec::new();
+    let nothing = (totals.attempted == 0).then(|| "nothing attempted".to_owned());
+    if let Some(min) = slo.success_ratio {
+        out.push(SloResult {
+            name: "success_ratio".into(),
+            threshold: min,
+            actual: totals.success_ratio,
+            passed: nothing.is_none() && totals.success_ratio >= min,
+            note: nothing.clone(),
+        });
+    }
+    if let Some(max) = slo.busy_ratio {
+        out.push(SloResult {
+            name: "busy_ratio".into(),
+            threshold: max,
+            actual: totals.busy_ratio,
+            passed: nothing.is_none() && totals.busy_ratio <= max,
+            note: nothing.clone(),
+        });
+    }
+    for (step, max) in &slo.p99 {
+        let h = run.total.step_all(*step).filter(|h| !h.is_empty());
+        let actual = h.as_ref().map_or(0.0, |h| ms(h.value_at_quantile(0.99)));
+        let threshold = max.as_secs_f64() * 1000.0;
+        out.push(SloResult {
+            name: format!("p99.{}", step.name()),
+            threshold,
+            actual,
+            passed: h.is_some() && actual <= threshold,
+            note: h.is_none().then(|| "no samples".to_owned()),
+        });
+    }
+    out
+}

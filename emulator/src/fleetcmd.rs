@@ -1,0 +1,153 @@
+//! `emroam fleet PROFILE`: validate the profile, run it with a live progress line, reconcile,
+//! print the final table, write `--out DIR`, and map the result to an exit code (0 thresholds
+//! met, 99 a threshold failed, 2 bad profile or arguments, 1 anything else).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::Exit;
+use crate::cli::FleetArgs;
+use crate::fleet::profile::Profile;
+use crate::fleet::report::Summary;
+use crate::fleet::stats::Snapshot;
+use crate::fleet::{self, OutFiles, reconcile};
+use crate::phone::Step;
+
+/// A validated `emroam fleet` invocation.
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    /// The profile.
+    pub profile: Profile,
+    /// Where to write the summary, interval log and CSV.
+    pub out: Option<OutFiles>,
+    /// Show the progress line.
+    pub progress: bool,
+}
+
+impl FleetConfig {
+    /// Validates the arguments (the profile is read and checked here).
+    ///
+    /// # Errors
+    /// A message naming the profile line, or the bad argument.
+    pub fn from_args(a: &FleetArgs) -> Result<Self, String> {
+        if a.tui {
+            return Err("--tui is not built yet (issue #7); run headless".into());
+        }
+        let mut profile = Profile::load(&a.profile).map_err(|e| e.to_string())?;
+        if let Some(d) = a.duration {
+            profile.scale_to(d);
+        }
+        Ok(Self {
+            profile,
+            out: a.out.clone().map(|dir| OutFiles { dir }),
+            progress: true,
+        })
+    }
+}
+
+/// One progress line from a snapshot.
+pub fn progress_line(s: &Snapshot) -> String {
+    let t = s.total.totals();
+    let p99 = s.total.step_all(Step::Journey).map_or("-".into(), |h| {
+        format!("{:.1}ms", h.value_at_quantile(0.99) as f64 / 1000.0)
+    });
+    format!(
+        "{:>6.1}s {:<10} logins {}/{} logouts {}/{} busy {} failed {} late {} dropped {} in-flight {} logged-in {} journey p99 {}",
+        s.elapsed.as_secs_f64(),
+        s.phase,
+        t.logins_ok,
+        t.logins_attempted,
+        t.logouts_ok,
+        t.logouts_attempted,
+        t.busy,
+        t.failed,
+        t.late_starts,
+        t.dropped,
+        s.in_flight,
+        s.logged_in.iter().sum::<u64>(),
+        p99
+    )
+}
+
+/// Shows snapshots as they come: an indicatif line on a terminal, a plain line every 5 s
+/// otherwise (CI logs).
+async fn show_progress(mut rx: watch::Receiver<Arc<Snapshot>>) {
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    });
+    let mut last_print = Duration::ZERO;
+    while rx.changed().await.is_ok() {
+        let s = rx.borrow_and_update().clone();
+        let line = progress_line(&s);
+        match &bar {
+            Some(b) => b.set_message(line),
+            None if s.elapsed >= last_print + Duration::from_secs(5) => {
+                last_print = s.elapsed;
+                eprintln!("{line}");
+            }
+            None => {}
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}
+
+/// Runs a validated fleet to its end; returns the summary.
+///
+/// # Errors
+/// Output files that cannot be written.
+pub async fn run_config(cfg: FleetConfig, token: CancellationToken) -> anyhow::Result<Summary> {
+    let n = cfg.profile.targets.len();
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
+    let progress = cfg.progress.then(|| tokio::spawn(show_progress(snap_rx)));
+    let timeout = cfg.profile.request_timeout;
+    let out = cfg.out.clone();
+    let result = fleet::run(cfg.profile, out.clone(), token, snap_tx).await?;
+    if let Some(p) = progress {
+        let _ = p.await;
+    }
+    let rec = reconcile::reconcile(&result.profile, &result.beliefs, timeout).await;
+    let summary = Summary::of(&result, Some(rec));
+    if let Some(o) = &out {
+        let json = serde_json::to_string_pretty(&summary)?;
+        std::fs::write(o.summary(), json)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", o.summary().display()))?;
+    }
+    Ok(summary)
+}
+
+/// Runs `emroam fleet`.
+///
+/// # Errors
+/// Anything but a bad profile (exit 2) or a failed threshold (exit 99).
+pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
+    let cfg = match FleetConfig::from_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("emroam fleet: {e}");
+            return Ok(Exit::BadInput);
+        }
+    };
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        eprintln!("emroam fleet: stopping: no new journeys, in-flight ones get the drain deadline");
+        t.cancel();
+    });
+    let summary = run_config(cfg, token).await?;
+    print!("{}", summary.table());
+    Ok(if summary.passed() {
+        Exit::Ok
+    } else {
+        Exit::ThresholdFailed
+    })
+}

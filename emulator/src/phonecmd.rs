@@ -1,0 +1,414 @@
+//! `emroam phone`: one phone against any server, for developers. Prints every request and
+//! response (PIN redacted), what the screen shows and how long each step took; `--step`
+//! waits for Enter before each request. The exit code says whether it worked.
+//!
+//! The arguments become a [`PhoneConfig`] first; the run uses the same driver and state
+//! machine as the fleet.
+
+use std::io::{BufRead, Write};
+use std::time::Duration;
+
+use emroam_protocol::cipxml;
+
+use crate::Exit;
+use crate::cli::{LoginType as CliLoginType, PhoneArgs, PhoneCmd};
+use crate::driver::{self, HttpClient, Observer};
+use crate::phone::http::redact;
+use crate::phone::{
+    Credentials, HttpFailure, HttpRequest, HttpResponse, LoginType, Model, Phone, PhoneSpec,
+    StepSample, Task,
+};
+
+/// A validated `emroam phone` invocation.
+#[derive(Debug, Clone)]
+pub struct PhoneConfig {
+    /// The phone.
+    pub spec: PhoneSpec,
+    /// The tasks to run, in order.
+    pub tasks: Vec<Task>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Wait for Enter before each request.
+    pub step: bool,
+}
+
+/// Why the arguments cannot make a phone.
+#[derive(Debug, thiserror::Error)]
+pub enum PhoneArgsError {
+    /// Something required is missing.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// A malformed value.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<CliLoginType> for LoginType {
+    fn from(l: CliLoginType) -> Self {
+        match l {
+            CliLoginType::Uid => LoginType::Uid,
+            CliLoginType::Dn => LoginType::Dn,
+            CliLoginType::Sp => LoginType::Sp,
+        }
+    }
+}
+
+impl TryFrom<&PhoneArgs> for PhoneConfig {
+    type Error = PhoneArgsError;
+
+    fn try_from(a: &PhoneArgs) -> Result<Self, Self::Error> {
+        // Where the phone is: its cluster's config server from the topology (the service URL
+        // then comes from its config file, as on a real phone), or the URLs given.
+        let mut topo_pin = None;
+        let (device, config_url, service, model) = match &a.topology {
+            Some(path) => {
+                let topo = emroam_server::Topology::load(path)
+                    .map_err(|e| PhoneArgsError::Invalid(e.to_string()))?;
+                // Without --pin, the PIN of the topology's user with that ID, extension or
+                // self-service ID (by login type).
+                topo_pin = a.id.as_deref().and_then(|id| {
+                    topo.users
+                        .iter()
+                        .find(|u| match a.login_type {
+                            CliLoginType::Uid => u.id == id,
+                            CliLoginType::Dn => u.primary_extension.as_deref() == Some(id),
+                            CliLoginType::Sp => u.self_service_id.as_deref() == Some(id),
+                        })
+                        .map(|u| u.pin.clone())
+                });
+                let device = a.device.clone().ok_or(PhoneArgsError::Missing(
+                    "--device SEP… is required with --topology",
+                ))?;
+                let phone = topo
+                    .phones
+                    .iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(&device))
+                    .ok_or_else(|| {
+                        PhoneArgsError::Invalid(format!("no phone {device} in {}", path.display()))
+                    })?;
+                let c = topo.cluster(&phone.cluster).ok_or_else(|| {
+                    PhoneArgsError::Invalid(format!("no cluster {} in the topology", phone.cluster))
+                })?;
+                let host = match c.address {
+                    std::net::IpAddr::V6(a) => format!("[{a}]"),
+                    v4 => v4.to_string(),
+                };
+                let cnf = format!("http://{host}:{}/{}.cnf.xml", c.ports.config, phone.name);
+                (
+                    phone.name.clone(),
+                    Some(a.config_url.clone().unwrap_or(cnf)),
+                    a.service.clone(),
+                    phone.model.clone(),
+                )
+            }
+            None => {
+                let service = a.service.clone().ok_or(PhoneArgsError::Missing(
+                    "--service URL (or --topology FILE --device SEP…) is required",
+                ))?;
+                let device = a.device.clone().or_else(|| {
+                    // `…?device=SEP…` in the URL names the phone too.
+                    service
+                        .split(['?', '&'])
+                        .find_map(|kv| kv.strip_prefix("device="))
+                        .filter(|d| !d.contains('#'))
+                        .map(str::to_owned)
+                });
+                let device = device.ok_or(PhoneArgsError::Missing(
+                    "--device SEP… is required (or a service URL with device=SEP…)",
+                ))?;
+                (device, a.config_url.clone(), Some(service), a.model.clone())
+            }
+        };
+        if let Some(s) = &service
+            && !s.starts_with("http://")
+        {
+            return Err(PhoneArgsError::Invalid(format!(
+                "--service must be an http:// URL, got `{s}`"
+            )));
+        }
+        let needs_creds = matches!(a.action, PhoneCmd::Login | PhoneCmd::LoginLogout);
+        let creds = if needs_creds {
+            Some(Credentials {
+                login_type: a.login_type.into(),
+                id: a
+                    .id
+                    .clone()
+                    .ok_or(PhoneArgsError::Missing("--id is required to log in"))?,
+                pin: a.pin.clone().or(topo_pin).ok_or(PhoneArgsError::Missing(
+                    "--pin is required to log in (or --topology with a user of that --id)",
+                ))?,
+                profile: a.profile.clone(),
+            })
+        } else {
+            None
+        };
+        let login = || Task::Login(creds.clone().expect("checked above"));
+        let mut tasks = Vec::new();
+        if config_url.is_some() {
+            tasks.push(Task::Boot);
+        }
+        match a.action {
+            PhoneCmd::Login => tasks.push(login()),
+            PhoneCmd::Logout => tasks.push(Task::Logout),
+            PhoneCmd::LoginLogout => tasks.extend([login(), Task::Logout]),
+            PhoneCmd::Status => tasks.push(Task::Status),
+        }
+        Ok(PhoneConfig {
+            spec: PhoneSpec {
+                device,
+                model: Model::from_topology_name(&model),
+                config_url,
+                service_url: service,
+            },
+            tasks,
+            timeout: a.timeout,
+            step: a.step,
+        })
+    }
+}
+
+/// Prints the trace of one phone to `out`.
+#[derive(Debug)]
+pub struct Tracer<W: Write> {
+    out: W,
+    step: bool,
+    secrets: Vec<String>,
+}
+
+impl<W: Write> Tracer<W> {
+    /// A tracer writing to `out`, hiding `secrets`; `step` waits for Enter before requests.
+    pub fn new(out: W, step: bool, secrets: Vec<String>) -> Self {
+        Self { out, step, secrets }
+    }
+
+    /// Gives the writer back.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn pretty(&self, body: &[u8]) -> String {
+        let text = match cipxml::parse(body) {
+            Ok(obj) => obj.to_xml(),
+            Err(_) => String::from_utf8_lossy(body).into_owned(),
+        };
+        redact(&text, &self.secrets)
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+impl<W: Write> Observer for Tracer<W> {
+    fn before_send(&mut self) -> Duration {
+        if !self.step {
+            return Duration::ZERO;
+        }
+        let _ = write!(self.out, "[Enter] for the next request… ");
+        let _ = self.out.flush();
+        let t = std::time::Instant::now();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        t.elapsed()
+    }
+
+    fn request(&mut self, req: &HttpRequest) {
+        let _ = writeln!(self.out, "> {} {}", req.method, req.redacted_url());
+        for (n, v) in &req.headers {
+            let _ = writeln!(self.out, ">   {n}: {v}");
+        }
+        if let Some(b) = req.redacted_body() {
+            let _ = writeln!(self.out, ">\n>   {b}");
+        }
+    }
+
+    fn response(&mut self, r: &Result<HttpResponse, HttpFailure>, took: Duration) {
+        match r {
+            Ok(resp) => {
+                let _ = writeln!(self.out, "< {} ({})", resp.status, ms(took));
+                for (n, v) in &resp.headers {
+                    let _ = writeln!(self.out, "<   {n}: {v}");
+                }
+                let body = self.pretty(&resp.body);
+                for line in body.lines() {
+                    let _ = writeln!(self.out, "<   {line}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(self.out, "< failed after {}: {e} ({e:?})", ms(took));
+            }
+        }
+    }
+
+    fn screen(&mut self, s: &cipxml::Screen) {
+        let _ = writeln!(self.out, "┌─ screen ({})", s.object);
+        for line in s.to_string().lines() {
+            let _ = writeln!(self.out, "│ {}", redact(line, &self.secrets));
+        }
+        let _ = writeln!(self.out, "└─");
+    }
+
+    fn sample(&mut self, s: &StepSample) {
+        let _ = writeln!(self.out, "⏱ {} took {}\n", s.step, ms(s.latency()));
+    }
+}
+
+/// Runs `emroam phone`, writing the trace to `out`.
+///
+/// # Errors
+/// Only when `out` cannot be written; a phone that fails is an exit code, not an error.
+pub async fn run(args: &PhoneArgs, out: &mut impl Write) -> anyhow::Result<Exit> {
+    let cfg = match PhoneConfig::try_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("emroam phone: {e}");
+            return Ok(Exit::BadInput);
+        }
+    };
+    run_config(cfg, out).await
+}
+
+/// Runs a validated phone configuration.
+///
+/// # Errors
+/// Only when `out` cannot be written.
+pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Result<Exit> {
+    let secrets: Vec<String> = cfg
+        .tasks
+        .iter()
+        .filter_map(|t| match t {
+            Task::Login(c) => Some(c.pin.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut tracer = Tracer::new(&mut *out, cfg.step, secrets);
+    let mut client = HttpClient::new(cfg.timeout);
+    let mut phone = Phone::new(cfg.spec.clone()).with_trace(true);
+    let mut exit = Exit::Ok;
+    for task in cfg.tasks {
+        let kind = task.kind();
+        writeln!(tracer.out, "=== {} {:?} ===", cfg.spec.device, kind)?;
+        let (p, outcome) = driver::run_task(
+            phone,
+            task,
+            tokio::time::Instant::now(),
+            &mut client,
+            &mut tracer,
+        )
+        .await;
+        phone = p;
+        if let Some(c) = phone.config().filter(|c| c.parsed) {
+            writeln!(
+                tracer.out,
+                "config file: user {}, lines [{}] (SIP registration comes with a later issue)",
+                c.user_id.as_deref().unwrap_or("none (logout profile)"),
+                c.lines.join(", ")
+            )?;
+        }
+        match outcome.result {
+            Ok(s) => writeln!(tracer.out, "✔ {kind:?}: {s:?}\n")?,
+            Err(f) => {
+                writeln!(
+                    tracer.out,
+                    "✘ {kind:?} failed at {}: {} [{}]\n",
+                    f.step,
+                    f.shown,
+                    f.cause.key()
+                )?;
+                exit = Exit::Other;
+                break;
+            }
+        }
+    }
+    tracer.out.flush()?;
+    Ok(exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn args(v: &[&str]) -> PhoneArgs {
+        match Cli::try_parse_from(v).unwrap().command {
+            Command::Phone(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn arguments_become_a_config() {
+        let a = args(&[
+            "emroam",
+            "phone",
+            "login-logout",
+            "--service",
+            "http://127.0.0.1:8080/emapp/EMAppServlet?device=#DEVICENAME#",
+            "--device",
+            "SEP000000001001",
+            "--login-type",
+            "dn",
+            "--id",
+            "1000001",
+            "--pin",
+            "12345",
+        ]);
+        let c = PhoneConfig::try_from(&a).unwrap();
+        assert_eq!(c.tasks.len(), 2);
+        assert!(matches!(&c.tasks[0], Task::Login(cr) if cr.login_type == LoginType::Dn));
+        let a = args(&[
+            "emroam",
+            "phone",
+            "login",
+            "--service",
+            "http://h/e?device=SEP1",
+        ]);
+        assert!(matches!(
+            PhoneConfig::try_from(&a),
+            Err(PhoneArgsError::Missing(_))
+        ));
+        let a = args(&[
+            "emroam",
+            "phone",
+            "status",
+            "--service",
+            "http://h/e?device=SEP00000000AB01",
+        ]);
+        assert_eq!(
+            PhoneConfig::try_from(&a).unwrap().spec.device,
+            "SEP00000000AB01"
+        );
+        let seed = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../profiles/topologies/seed.toml"
+        );
+        let a = args(&[
+            "emroam",
+            "phone",
+            "--topology",
+            seed,
+            "--device",
+            "SEP000000002003",
+        ]);
+        let c = PhoneConfig::try_from(&a).unwrap();
+        assert_eq!(
+            c.spec.config_url.as_deref(),
+            Some("http://127.0.0.2:6970/SEP000000002003.cnf.xml")
+        );
+        assert_eq!(c.spec.service_url, None);
+        assert!(matches!(c.tasks[..], [Task::Boot, Task::Status]));
+        let a = args(&[
+            "emroam",
+            "phone",
+            "--topology",
+            seed,
+            "--device",
+            "SEP00000000FFFF",
+        ]);
+        assert!(matches!(
+            PhoneConfig::try_from(&a),
+            Err(PhoneArgsError::Invalid(_))
+        ));
+    }
+}

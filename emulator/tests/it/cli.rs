@@ -1,0 +1,208 @@
+//! The `emroam` binary end to end against the fake cluster: exit codes (0, 1, 2, 99), output
+//! files, SIGTERM.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::util::{Fake, Knobs, seed_users, spawn_fake};
+
+fn write_profile(fake: &Fake, name: &str, extra: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("emroam-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    let src = format!(
+        r##"name = "{name}"
+request_timeout = "5s"
+drain = "3s"
+[[target]]
+cluster = "c1"
+service_url = "{svc}"
+config_url = "http://{addr}/#DEVICENAME#.cnf.xml"
+emservice_url = "http://{addr}/emservice/EMServiceServlet"
+app_user = {{ id = "emapi", password = "secret" }}
+devices = {{ first = "SEP000000009001", count = 4 }}
+users = {{ prefix = "user", first = 0, count = 4, width = 5, pin = "12345" }}
+{extra}
+"##,
+        svc = fake.service_url(),
+        addr = fake.addr,
+    );
+    std::fs::write(&path, src).unwrap();
+    path
+}
+
+async fn emroam(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_emroam"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+const CYCLE: &str = r#"
+[[phase]]
+duration = "1s"
+phones = 4
+think = { dist = "constant", value = "50ms" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_exit_codes_and_files() {
+    let fake = spawn_fake(seed_users(4), Knobs::default()).await;
+    let ok = write_profile(
+        &fake,
+        "ok",
+        &format!("{CYCLE}\n[slo]\nsuccess_ratio = 0.9\n"),
+    );
+    let out_dir = ok.parent().unwrap().join("out");
+    let o = emroam(vec![
+        "fleet".into(),
+        ok.display().to_string(),
+        "--out".into(),
+        out_dir.display().to_string(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("SLO ✔ success_ratio"), "{stdout}");
+    assert!(
+        stdout.contains("reconcile: 4 devices checked, 4 agree, 0 leaked, 0 missing"),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["schema"], "emroam.fleet.summary");
+    assert!(json["totals"]["logins_ok"].as_u64().unwrap() > 0);
+    assert!(out_dir.join("latency.hlog").exists() && out_dir.join("timeseries.csv").exists());
+
+    let strict = write_profile(
+        &fake,
+        "strict",
+        &format!("{CYCLE}\n[slo]\np99 = {{ journey = \"1us\" }}\n"),
+    );
+    let o = emroam(vec!["fleet".into(), strict.display().to_string()]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(99),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SLO ✘ p99.journey"));
+
+    let bad = write_profile(&fake, "bad", "[[phase]]\nduration = \"1s\"\n");
+    let o = emroam(vec!["fleet".into(), bad.display().to_string()]).await;
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:12: phase `phase1`: give login_rate/logout_rate"),
+        "{err}"
+    );
+    for p in [ok, strict, bad] {
+        let _ = std::fs::remove_dir_all(p.parent().unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_fleet_and_still_reports() {
+    let fake = spawn_fake(seed_users(4), Knobs::default()).await;
+    let long = write_profile(
+        &fake,
+        "long",
+        "[[phase]]\nduration = \"60s\"\nphones = 4\nthink = { dist = \"constant\", value = \"50ms\" }\n",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_emroam"))
+        .args(["fleet", &long.display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Through the shell's builtin, which every CI image has.
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status();
+    let started = std::time::Instant::now();
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("(cancelled)"), "{stdout}");
+    assert!(stdout.contains("0 leaked, 0 missing"), "{stdout}");
+    let _ = std::fs::remove_dir_all(long.parent().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_exit_code_says_whether_it_worked() {
+    let fake = spawn_fake(seed_users(0), Knobs::default()).await;
+    let base = |action: &str, pin: &str| {
+        vec![
+            "phone".to_owned(),
+            action.to_owned(),
+            "--service".to_owned(),
+            fake.service_url(),
+            "--device".to_owned(),
+            "SEP000000001001".to_owned(),
+            "--id".to_owned(),
+            "bob".to_owned(),
+            "--pin".to_owned(),
+            pin.to_owned(),
+        ]
+    };
+    let o = emroam(base("login", "99999")).await;
+    assert_eq!(o.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("Please try to login again (201)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("99999"), "PIN leaked: {stdout}");
+    let o = emroam(base("login", "12345")).await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = emroam(base("status", "")).await;
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("logged_in: true"));
+    let o = emroam(vec!["phone".into(), "login".into()]).await;
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_ends_by_itself_with_the_report() {
+    let o = emroam(vec![
+        "demo".into(),
+        "--headless".into(),
+        "--duration".into(),
+        "3s".into(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("emroam fleet `demo`: "), "{stdout}");
+    assert!(
+        stdout.contains("reconcile: 9 devices checked, 9 agree, 0 leaked, 0 missing"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cluster3: LoginsSuccessful"), "{stdout}");
+}
