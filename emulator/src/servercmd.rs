@@ -43,6 +43,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
             drain_deadline: Duration::from_secs(args.drain_secs),
             ..Limits::default()
         },
+        sip: emroam_server::sip::SipOptions::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

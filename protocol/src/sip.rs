@@ -451,6 +451,50 @@ pub fn uri_host_port(uri: &str) -> Option<(&str, u16)> {
     }
 }
 
+/// Splits a comma-separated header value (`Record-Route`, `Route`, `Via`) at commas outside
+/// `<…>` and quotes.
+pub fn split_list(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut angle, mut quote, mut from) = (false, false, 0);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' if !angle => quote = !quote,
+            '<' if !quote => angle = true,
+            '>' if !quote => angle = false,
+            ',' if !angle && !quote => {
+                out.push(value[from..i].trim());
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[from..].trim());
+    out.retain(|v| !v.is_empty());
+    out
+}
+
+/// Where a response to this `Via` goes: `received`/`rport` when present, else the sent-by
+/// host and port (default 5060).
+pub fn via_target(via: &str) -> Option<(&str, u16)> {
+    let rest = via.strip_prefix("SIP/2.0/")?;
+    let (_, rest) = rest.split_once(char::is_whitespace)?;
+    let sent_by = rest.split(';').next()?.trim();
+    let (host, port) = match sent_by.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && !h.starts_with('[') || h.ends_with(']') => (
+            h.trim_start_matches('[').trim_end_matches(']'),
+            p.parse().ok()?,
+        ),
+        _ => (sent_by, 5060),
+    };
+    let host = param(via, "received")
+        .filter(|h| !h.is_empty())
+        .unwrap_or(host);
+    let port = param(via, "rport")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(port);
+    (!host.is_empty()).then_some((host, port))
+}
+
 /// The MAC in a Cisco Contact's `+sip.instance="<urn:uuid:00000000-0000-0000-0000-AABBCCDDEEFF>"`,
 /// upper case (the device is `SEP` + this).
 pub fn instance_mac(contact: &str) -> Option<String> {
@@ -706,6 +750,28 @@ Content-Length: 0\r\n\r\n";
             .as_deref(),
             Some("0011AABBCCDD")
         );
+    }
+
+    #[test]
+    fn lists_and_vias() {
+        assert_eq!(
+            split_list("<sip:a;lr>, <sip:b,c;lr>,\"x,y\" <sip:d>"),
+            vec!["<sip:a;lr>", "<sip:b,c;lr>", "\"x,y\" <sip:d>"]
+        );
+        assert_eq!(
+            via_target("SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK1"),
+            Some(("10.0.0.9", 5070))
+        );
+        assert_eq!(
+            via_target("SIP/2.0/UDP h;branch=z9hG4bK1;received=1.2.3.4;rport=9"),
+            Some(("1.2.3.4", 9))
+        );
+        assert_eq!(
+            via_target("SIP/2.0/UDP [::1]:5062;branch=x"),
+            Some(("::1", 5062))
+        );
+        assert_eq!(via_target("garbage"), None);
+        assert_eq!(via_target("SIP/2.0/UDP h:x;branch=1"), None);
     }
 
     #[test]

@@ -9,4 +9,5 @@ mod emapp;
 mod emservice;
 mod lifecycle;
 mod roaming;
+mod sip;
 mod util;
