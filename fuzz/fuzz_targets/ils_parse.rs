@@ -17,13 +17,13 @@ fuzz_target!(|data: &[u8]| {
             let _ = s.seal(&msg);
         }
         // The body alone, as if its MAC were right: parse + validate must not panic.
-        if let Ok(msg) = serde_json_from(&frame.body) {
+        if let Ok(msg) = open_as_sealed(&frame.body) {
             let _ = msg.validate();
         }
     }
 });
 
-fn serde_json_from(b: &[u8]) -> Result<ils::Message, ()> {
+fn open_as_sealed(b: &[u8]) -> Result<ils::Message, ()> {
     let key = [9u8; ils::MAC_LEN];
     let mut s = ils::Sealer::new(key, ils::Direction::ToDialer);
     let bytes = s.seal_body(b.to_vec());

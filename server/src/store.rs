@@ -61,13 +61,9 @@ pub enum StoreOp {
     PutAck(ils::Ack),
     /// Record a deferred logout (`cluster` must log `user` out, version `version`).
     PutPending(ils::Ack),
-    /// A deferred logout was acknowledged.
-    DeletePending {
-        /// User ID.
-        user: String,
-        /// The cluster that logged out.
-        cluster: String,
-    },
+    /// A deferred logout was acknowledged (by `cluster`, at `version`): removed unless a newer
+    /// one is stored.
+    DeletePending(ils::Ack),
     /// Keep a superuser set unless a newer version is stored.
     PutSuperusers(ils::SuperuserSet),
 }
@@ -255,15 +251,24 @@ fn apply(conn: &mut Connection, batch: &[Job]) -> Result<(), StoreError> {
                 }
                 StoreOp::PutPending(a) => {
                     tx.prepare_cached(
-                        "INSERT OR REPLACE INTO roam_pending (user_id, cluster, counter, vcluster) VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT INTO roam_pending (user_id, cluster, counter, vcluster) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(user_id, cluster) DO UPDATE SET counter = excluded.counter,
+                           vcluster = excluded.vcluster
+                         WHERE (excluded.counter, excluded.vcluster) > (counter, vcluster)",
                     )?
                     .execute(params![a.user, a.cluster, counter(a.version.counter), a.version.cluster])?;
                 }
-                StoreOp::DeletePending { user, cluster } => {
+                StoreOp::DeletePending(a) => {
                     tx.prepare_cached(
-                        "DELETE FROM roam_pending WHERE user_id = ?1 AND cluster = ?2",
+                        "DELETE FROM roam_pending WHERE user_id = ?1 AND cluster = ?2
+                         AND (counter, vcluster) <= (?3, ?4)",
                     )?
-                    .execute(params![user, cluster])?;
+                    .execute(params![
+                        a.user,
+                        a.cluster,
+                        counter(a.version.counter),
+                        a.version.cluster
+                    ])?;
                 }
                 StoreOp::PutSuperusers(set) => {
                     let body = serde_json::to_string(set)

@@ -88,7 +88,11 @@ impl RoamTable {
             self.acks.insert((a.user, a.cluster), a.version);
         }
         for p in rows.pending {
-            self.pending.insert((p.user, p.cluster), p.version);
+            let key = (p.user, p.cluster);
+            // Writes may land out of order: an ack already covering it wins.
+            if self.acks.get(&key).is_none_or(|a| *a < p.version) {
+                self.pending.insert(key, p.version);
+            }
         }
         for s in rows.superusers {
             self.superusers.insert(s.origin.clone(), s);
@@ -211,10 +215,7 @@ impl RoamTable {
         if self.pending.get(&key).is_some_and(|p| *p <= a.version) {
             self.pending.remove(&key);
             ch.cleared += 1;
-            ch.ops.push(StoreOp::DeletePending {
-                user: key.0,
-                cluster: key.1,
-            });
+            ch.ops.push(StoreOp::DeletePending(a.clone()));
         }
         ch.ops.push(StoreOp::PutAck(a.clone()));
         ch.acks.push(a);
