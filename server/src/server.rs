@@ -224,6 +224,9 @@ pub async fn start(
         if let Ok(a) = l.http.local_addr() {
             c.set_http_addr(a);
         }
+        if let Some(a) = l.sip.as_ref().and_then(|s| s.local_addr().ok()) {
+            c.set_sip_addr(a);
+        }
         clusters.push(c);
     }
     let all: Arc<[Cluster]> = clusters.into();

@@ -6,5 +6,6 @@ mod pacing;
 mod phone;
 mod reference;
 mod server;
+mod sip;
 mod util;
 mod xml;

@@ -1,0 +1,89 @@
+//! The phone's SIP side against the reference cluster (in-process on 127.0.0.1:0): it
+//! registers at boot, the cluster restarts it with a NOTIFY after EM login and logout, and it
+//! registers its new profile's lines.
+
+use std::time::Duration;
+
+use emroam::driver::{HttpClient, Quiet, SipHttpClient, run_task};
+use emroam::phone::{Credentials, LoginType, Model, Phone, PhoneSpec, Step, Success, Task};
+use emroam_server::{Options, Topology};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const SEED: &str = include_str!("../../../profiles/topologies/seed.toml");
+
+/// Records the steps a task took.
+#[derive(Default)]
+struct Steps(Vec<Step>, usize);
+impl emroam::driver::Observer for Steps {
+    fn sample(&mut self, s: &emroam::phone::StepSample) {
+        self.0.push(s.step);
+    }
+    fn sip(&mut self, _out: bool, _d: &[u8]) {
+        self.1 += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_registers_at_boot_and_after_the_restart_notify() {
+    let mut topo = Topology::parse(SEED).unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let token = CancellationToken::new();
+    let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
+        .await
+        .unwrap();
+    let c = &topo.clusters[0];
+    let device = "SEP000000001001";
+    let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
+    let contact = sock.local_addr().unwrap().to_string();
+    let mut client = SipHttpClient {
+        http: HttpClient::new(Duration::from_secs(5)),
+        sip: sock,
+    };
+    let phone = Phone::new(PhoneSpec {
+        device: device.into(),
+        model: Model::from_topology_name("Cisco 8865"),
+        config_url: Some(format!(
+            "http://{}:{}/{device}.cnf.xml",
+            c.address, c.ports.config
+        )),
+        service_url: None,
+    })
+    .with_sip(&contact);
+    let (sip, _) = running.sip("cluster1").unwrap();
+
+    let mut obs = Steps::default();
+    let (phone, o) = run_task(phone, Task::Boot, Instant::now(), &mut client, &mut obs).await;
+    assert_eq!(o.result, Ok(Success::Booted));
+    assert!(obs.0.contains(&Step::Register), "{:?}", obs.0);
+    assert_eq!(phone.sip().unwrap().registered_lines(), [device]);
+    assert_eq!(sip.registered_device(device).as_deref(), Some(device));
+
+    let creds = Credentials {
+        id: "bob".into(),
+        pin: "12345".into(),
+        login_type: LoginType::Uid,
+        profile: None,
+    };
+    let mut obs = Steps::default();
+    let (phone, o) = run_task(
+        phone,
+        Task::Login(creds),
+        Instant::now(),
+        &mut client,
+        &mut obs,
+    )
+    .await;
+    assert_eq!(o.result, Ok(Success::LoggedIn), "{o:?}");
+    assert_eq!(phone.sip().unwrap().registered_lines(), ["1000001"]);
+    assert_eq!(sip.registered_device("1000001").as_deref(), Some(device));
+    assert_eq!(sip.counters().notifies, 1);
+    assert!(obs.0.contains(&Step::Restart) && obs.0.contains(&Step::Register));
+
+    let (phone, o) = run_task(phone, Task::Logout, Instant::now(), &mut client, &mut Quiet).await;
+    assert_eq!(o.result, Ok(Success::LoggedOut), "{o:?}");
+    assert_eq!(phone.sip().unwrap().registered_lines(), [device]);
+    assert_eq!(sip.registered_device("1000001"), None);
+    assert_eq!(sip.counters().notifies, 2);
+    running.shutdown().await;
+}
