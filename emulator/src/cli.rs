@@ -100,6 +100,10 @@ pub struct PhoneArgs {
     /// Wait for Enter between steps.
     #[arg(long)]
     pub step: bool,
+    /// Register over SIP (at boot and after each restart) and wait for the cluster's
+    /// service-control NOTIFY to restart, printing every SIP message.
+    #[arg(long)]
+    pub sip: bool,
     /// The phone's config file URL (`http://host:6970/SEP….cnf.xml`): fetched at boot and
     /// after each login or logout (the restart).
     #[arg(long)]

@@ -87,3 +87,51 @@ async fn a_phone_registers_at_boot_and_after_the_restart_notify() {
     assert_eq!(sip.counters().notifies, 2);
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emroam_phone_sip_prints_the_sip_trace() {
+    let mut topo = Topology::parse(SEED).unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let running = emroam_server::start(
+        &topo,
+        listeners,
+        &Options::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let c = &topo.clusters[0];
+    let device = "SEP000000001002";
+    let cfg = emroam::phonecmd::PhoneConfig {
+        spec: PhoneSpec {
+            device: device.into(),
+            model: Model::from_topology_name("Cisco 8865"),
+            config_url: Some(format!(
+                "http://{}:{}/{device}.cnf.xml",
+                c.address, c.ports.config
+            )),
+            service_url: None,
+        },
+        tasks: vec![
+            Task::Boot,
+            Task::Login(Credentials {
+                id: "bob".into(),
+                pin: "12345".into(),
+                login_type: LoginType::Uid,
+                profile: None,
+            }),
+        ],
+        timeout: Duration::from_secs(5),
+        step: false,
+        sip: true,
+    };
+    let mut out = Vec::new();
+    let exit = emroam::phonecmd::run_config(cfg, &mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(exit, emroam::Exit::Ok, "{text}");
+    assert!(text.contains("SIP > REGISTER sip:"), "{text}");
+    assert!(text.contains("SIP < NOTIFY sip:"), "{text}");
+    assert!(text.contains("SIP < Event: service-control"), "{text}");
+    assert!(text.contains("registered: [1000001]"), "{text}");
+    running.shutdown().await;
+}
