@@ -10,4 +10,5 @@ mod emservice;
 mod lifecycle;
 mod roaming;
 mod sip;
+mod sipp;
 mod util;
