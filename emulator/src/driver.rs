@@ -278,6 +278,32 @@ pub trait Observer {
 pub struct Quiet;
 impl Observer for Quiet {}
 
+/// Lets an idle phone answer SIP (incoming calls, hang-ups, NOTIFYs) until `stop` resolves.
+/// A NOTIFY that asks for a restart is answered; the restart itself is the next task's job.
+pub async fn serve_idle<T: Transport>(
+    mut phone: Phone,
+    client: &mut T,
+    obs: &mut impl Observer,
+    stop: impl std::future::Future<Output = ()>,
+) -> Phone {
+    tokio::pin!(stop);
+    loop {
+        let d = tokio::select! {
+            () = &mut stop => return phone,
+            Some(d) = client.recv_sip() => d,
+        };
+        obs.sip(false, &d);
+        let (p, actions) = phone.step(PhoneEvent::Sip(d), Instant::now().into_std());
+        phone = p;
+        for a in actions {
+            if let PhoneAction::SendSip { to, datagram } = a {
+                obs.sip(true, &datagram);
+                client.send_sip(&to, &datagram).await;
+            }
+        }
+    }
+}
+
 /// Runs one task on `phone` to its end, starting at `intended` (latency counts from it).
 ///
 /// Never panics on what a server sends: every path ends in a [`TaskOutcome`].

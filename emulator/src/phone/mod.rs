@@ -74,6 +74,13 @@ pub enum Task {
     Logout,
     /// Open the EM service and report whether someone is logged in.
     Status,
+    /// Call a directory number over SIP, hold, hang up (needs [`Phone::with_sip`] and a boot).
+    Call {
+        /// The number called.
+        dn: String,
+        /// How long to stay in the call once answered.
+        hold: Duration,
+    },
 }
 
 /// The kind of a [`Task`], without its data.
@@ -88,6 +95,8 @@ pub enum TaskKind {
     Logout,
     /// [`Task::Status`].
     Status,
+    /// [`Task::Call`].
+    Call,
 }
 
 impl Task {
@@ -98,6 +107,7 @@ impl Task {
             Task::Login(_) => TaskKind::Login,
             Task::Logout => TaskKind::Logout,
             Task::Status => TaskKind::Status,
+            Task::Call { .. } => TaskKind::Call,
         }
     }
 }
@@ -122,13 +132,15 @@ pub enum Step {
     Restart,
     /// Registering the lines (every REGISTER sent until every 200 OK).
     Register,
+    /// Call setup: INVITE sent until 200 OK.
+    CallSetup,
     /// The whole task, from its intended start to its end.
     Journey,
 }
 
 impl Step {
     /// Every step, in journey order.
-    pub const ALL: [Step; 9] = [
+    pub const ALL: [Step; 10] = [
         Step::Config,
         Step::EmPage,
         Step::LoginSubmit,
@@ -137,6 +149,7 @@ impl Step {
         Step::Refresh,
         Step::Restart,
         Step::Register,
+        Step::CallSetup,
         Step::Journey,
     ];
 
@@ -151,6 +164,7 @@ impl Step {
             Step::Refresh => "refresh",
             Step::Restart => "restart",
             Step::Register => "register",
+            Step::CallSetup => "call_setup",
             Step::Journey => "journey",
         }
     }
@@ -231,6 +245,12 @@ pub enum Cause {
     RegisterTimeout,
     /// Registered, logged in or out, but no `service-control` NOTIFY came to restart the phone.
     NoRestart,
+    /// A call ended with this final SIP status (404, 480, 486, 503, ...).
+    CallFailed(u16),
+    /// An INVITE or BYE got no final answer in time.
+    CallTimeout,
+    /// A call needs SIP and a registration.
+    NotRegistered,
 }
 
 impl Cause {
@@ -259,6 +279,9 @@ impl Cause {
             Cause::RegisterRefused(c) => format!("sip_register_{c}"),
             Cause::RegisterTimeout => "sip_register_timeout".into(),
             Cause::NoRestart => "no_restart".into(),
+            Cause::CallFailed(c) => format!("sip_{c}"),
+            Cause::CallTimeout => "sip_call_timeout".into(),
+            Cause::NotRegistered => "not_registered".into(),
         }
     }
 
@@ -288,6 +311,9 @@ impl Cause {
             Cause::Internal => "Internal error".into(),
             Cause::RegisterRefused(_) | Cause::RegisterTimeout => "Registering".into(),
             Cause::NoRestart => "Restart not received".into(),
+            Cause::CallFailed(c) => format!("Call failed ({c})"),
+            Cause::CallTimeout => "Call failed (no answer)".into(),
+            Cause::NotRegistered => "Registering".into(),
         }
     }
 
@@ -310,6 +336,8 @@ pub enum Success {
     LoggedIn,
     /// Logged out and restarted with the logout profile.
     LoggedOut,
+    /// A call was answered, held and hung up.
+    Called,
     /// The EM service says someone is (true) or nobody is (false) logged in.
     Status {
         /// Whether the service offered a logout (someone is logged in).
@@ -400,6 +428,12 @@ enum Phase {
     },
     /// Logged in or out, waiting for the cluster's `service-control` NOTIFY.
     AwaitRestart { deadline: Instant },
+    /// A call's INVITE is out; waiting for its final answer.
+    Calling { deadline: Instant },
+    /// In the call until `until`, then BYE.
+    InCall { until: Instant },
+    /// BYE sent; waiting for its answer.
+    HangingUp { deadline: Instant },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -584,6 +618,21 @@ impl Phone {
             hops: 0,
             restarting: false,
         };
+        if let Task::Call { dn, hold } = &task {
+            flow.step = Step::CallSetup;
+            let Some(ua) = self.sip.as_mut().filter(|u| u.is_registered()) else {
+                return self.fail(&flow, Cause::NotRegistered, out);
+            };
+            let Some(proxy) = self.config.as_ref().and_then(|c| c.sip_proxy.clone()) else {
+                return self.fail(&flow, Cause::NotRegistered, out);
+            };
+            ua.invite(&proxy, dn, *hold, out);
+            flow.hops = 1;
+            let deadline = now + sipua::CALL_WAIT;
+            flow.phase = Phase::Calling { deadline };
+            out.push(PhoneAction::SleepUntil(deadline));
+            return PhoneState::Busy(Box::new(FlowState(flow)));
+        }
         if kind == TaskKind::Boot {
             flow.step = Step::Config;
             let Some(url) = self.spec.config_url.clone() else {
@@ -743,6 +792,38 @@ impl Phone {
                 PhoneState::Busy(Box::new(FlowState(flow)))
             }
             (Phase::AwaitRestart { .. }, sipua::Got::Restart) => self.restart_now(flow, now, out),
+            (Phase::Calling { deadline }, sipua::Got::CallAnswer { code }) => {
+                if code < 200 {
+                    out.push(PhoneAction::SleepUntil(deadline));
+                    return PhoneState::Busy(Box::new(FlowState(flow)));
+                }
+                if code >= 300 {
+                    return self.fail(&flow, Cause::CallFailed(code), out);
+                }
+                Self::end_step(&mut flow, Step::Journey, now, out);
+                let until = now + self.sip.as_ref().map_or(Duration::ZERO, |u| u.hold());
+                flow.phase = Phase::InCall { until };
+                out.push(PhoneAction::SleepUntil(until));
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
+            (Phase::HangingUp { deadline }, sipua::Got::ByeAnswer) => {
+                let _ = deadline;
+                flow.hops = 0;
+                self.done(&flow, Success::Called, now, out)
+            }
+            (Phase::InCall { .. }, sipua::Got::ByeReceived) => {
+                flow.hops = 0;
+                self.done(&flow, Success::Called, now, out)
+            }
+            (
+                Phase::Calling { deadline }
+                | Phase::HangingUp { deadline }
+                | Phase::InCall { until: deadline },
+                _,
+            ) => {
+                out.push(PhoneAction::SleepUntil(deadline));
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
             (Phase::Registering { deadline, .. } | Phase::AwaitRestart { deadline }, _) => {
                 out.push(PhoneAction::SleepUntil(deadline));
                 PhoneState::Busy(Box::new(FlowState(flow)))
@@ -774,6 +855,22 @@ impl Phone {
         match flow.phase.clone() {
             Phase::Registering { .. } => self.fail(&flow, Cause::RegisterTimeout, out),
             Phase::AwaitRestart { .. } => self.fail(&flow, Cause::NoRestart, out),
+            Phase::Calling { .. } | Phase::HangingUp { .. } => {
+                if let Some(ua) = &mut self.sip {
+                    ua.end_call();
+                }
+                self.fail(&flow, Cause::CallTimeout, out)
+            }
+            Phase::InCall { .. } => {
+                let mut flow = flow;
+                if let Some(ua) = &mut self.sip {
+                    ua.bye(out);
+                }
+                let deadline = now + sipua::CALL_WAIT;
+                flow.phase = Phase::HangingUp { deadline };
+                out.push(PhoneAction::SleepUntil(deadline));
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
             Phase::RefreshWait { url, resume } => {
                 let mut flow = flow;
                 flow.phase = *resume;

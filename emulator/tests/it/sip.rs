@@ -135,3 +135,110 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
     assert!(text.contains("registered: [1000001]"), "{text}");
     running.shutdown().await;
 }
+
+/// A booted, logged-in, registered phone with its own socket.
+async fn ready_phone(
+    topo: &Topology,
+    cluster: usize,
+    device: &str,
+    user: &str,
+) -> (Phone, SipHttpClient) {
+    let c = &topo.clusters[cluster];
+    let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
+    let contact = sock.local_addr().unwrap().to_string();
+    let mut client = SipHttpClient {
+        http: HttpClient::new(Duration::from_secs(5)),
+        sip: sock,
+    };
+    let phone = Phone::new(PhoneSpec {
+        device: device.into(),
+        model: Model::from_topology_name("Cisco 8865"),
+        config_url: Some(format!(
+            "http://{}:{}/{device}.cnf.xml",
+            c.address, c.ports.config
+        )),
+        service_url: None,
+    })
+    .with_sip(&contact);
+    let (phone, o) = run_task(phone, Task::Boot, Instant::now(), &mut client, &mut Quiet).await;
+    assert_eq!(o.result, Ok(Success::Booted));
+    let creds = Credentials {
+        id: user.into(),
+        pin: "12345".into(),
+        login_type: LoginType::Uid,
+        profile: None,
+    };
+    let (phone, o) = run_task(
+        phone,
+        Task::Login(creds),
+        Instant::now(),
+        &mut client,
+        &mut Quiet,
+    )
+    .await;
+    assert_eq!(o.result, Ok(Success::LoggedIn), "{o:?}");
+    (phone, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_call_each_other_across_clusters() {
+    let mut topo = Topology::parse(SEED).unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let running = emroam_server::start(
+        &topo,
+        listeners,
+        &Options::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let (bob, mut bob_client) = ready_phone(&topo, 0, "SEP000000001001", "bob").await;
+    let (kally, mut kally_client) = ready_phone(&topo, 2, "SEP000000003001", "kally").await;
+    // Bob's phone answers while idle.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let bob_side = tokio::spawn(async move {
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        emroam::driver::serve_idle(bob, &mut bob_client, &mut Quiet, stop).await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running
+        .cluster("cluster3")
+        .unwrap()
+        .locate_dn("1000001")
+        .map(|l| l.cluster)
+        != Some("cluster1".into())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ILS did not place Bob"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut obs = Steps::default();
+    let call = Task::Call {
+        dn: "1000001".into(),
+        hold: Duration::from_millis(50),
+    };
+    let (kally, o) = run_task(kally, call, Instant::now(), &mut kally_client, &mut obs).await;
+    assert_eq!(o.result, Ok(Success::Called), "{o:?}");
+    assert!(obs.0.contains(&Step::CallSetup), "{:?}", obs.0);
+    // An unknown number: 404.
+    let call = Task::Call {
+        dn: "9999999".into(),
+        hold: Duration::ZERO,
+    };
+    let (_kally, o) = run_task(kally, call, Instant::now(), &mut kally_client, &mut Quiet).await;
+    assert_eq!(
+        o.result.unwrap_err().cause,
+        emroam::phone::Cause::CallFailed(404)
+    );
+    stop_tx.send(()).unwrap();
+    let bob = bob_side.await.unwrap();
+    assert_eq!(bob.sip().unwrap().answered_calls(), 1);
+    assert!(!bob.sip().unwrap().in_call(), "Kally hung up");
+    let (sip3, _) = running.sip("cluster3").unwrap();
+    assert_eq!(sip3.counters().routed_trunk, 1);
+    running.shutdown().await;
+}
