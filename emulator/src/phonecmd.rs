@@ -33,6 +33,8 @@ pub struct PhoneConfig {
     pub step: bool,
     /// Register over SIP and restart on the cluster's NOTIFY.
     pub sip: bool,
+    /// Answer calls this long after the tasks that log in (before a logout).
+    pub answer_for: Option<Duration>,
 }
 
 /// Why the arguments cannot make a phone.
@@ -156,6 +158,19 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
             PhoneCmd::LoginLogout => tasks.extend([login(), Task::Logout]),
             PhoneCmd::Status => tasks.push(Task::Status),
         }
+        if let Some(dn) = &a.call {
+            let call = Task::Call {
+                dn: dn.clone(),
+                hold: a.hold,
+            };
+            // Call while logged in: before the logout of login-logout.
+            match tasks.last() {
+                Some(Task::Logout) if a.action == PhoneCmd::LoginLogout => {
+                    tasks.insert(tasks.len() - 1, call);
+                }
+                _ => tasks.push(call),
+            }
+        }
         Ok(PhoneConfig {
             spec: PhoneSpec {
                 device,
@@ -167,6 +182,7 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
             timeout: a.timeout,
             step: a.step,
             sip: a.sip,
+            answer_for: a.answer_for,
         })
     }
 }
@@ -262,6 +278,20 @@ impl<W: Write> Observer for Tracer<W> {
             let _ = writeln!(self.out, "{arrow} {line}");
         }
     }
+}
+
+/// Stays registered for `d`, answering calls, then reports how many were answered.
+async fn answer<W: Write>(
+    phone: Phone,
+    client: &mut Client,
+    tracer: &mut Tracer<W>,
+    d: Duration,
+) -> anyhow::Result<Phone> {
+    writeln!(tracer.out, "=== answering calls for {} ===", ms(d))?;
+    let phone = driver::serve_idle(phone, client, tracer, tokio::time::sleep(d)).await;
+    let n = phone.sip().map_or(0, |u| u.answered_calls());
+    writeln!(tracer.out, "answered {n} call(s)\n")?;
+    Ok(phone)
 }
 
 /// The phone's HTTP client, with a SIP socket under `--sip`.
@@ -364,8 +394,16 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
         None => Client::Http(HttpClient::new(cfg.timeout)),
     };
     let mut exit = Exit::Ok;
-    for task in cfg.tasks {
+    let mut answer_for = cfg.answer_for;
+    let n_tasks = cfg.tasks.len();
+    for (i, task) in cfg.tasks.into_iter().enumerate() {
         let kind = task.kind();
+        // Answer calls once logged in: before a logout, or after the last task.
+        if task == Task::Logout
+            && let Some(d) = answer_for.take()
+        {
+            phone = answer(phone, &mut client, &mut tracer, d).await?;
+        }
         writeln!(tracer.out, "=== {} {:?} ===", cfg.spec.device, kind)?;
         let (p, outcome) = driver::run_task(
             phone,
@@ -390,7 +428,14 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
             )?;
         }
         match outcome.result {
-            Ok(s) => writeln!(tracer.out, "✔ {kind:?}: {s:?}\n")?,
+            Ok(s) => {
+                writeln!(tracer.out, "✔ {kind:?}: {s:?}\n")?;
+                if i + 1 == n_tasks
+                    && let Some(d) = answer_for.take()
+                {
+                    phone = answer(phone, &mut client, &mut tracer, d).await?;
+                }
+            }
             Err(f) => {
                 writeln!(
                     tracer.out,

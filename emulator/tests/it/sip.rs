@@ -120,15 +120,28 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
                 login_type: LoginType::Uid,
                 profile: None,
             }),
+            // Kally is registered nowhere: cluster1 sends the call to her home, which
+            // answers 480.
+            Task::Call {
+                dn: "3000001".into(),
+                hold: Duration::ZERO,
+            },
         ],
         timeout: Duration::from_secs(5),
         step: false,
         sip: true,
+        answer_for: Some(Duration::from_millis(50)),
     };
     let mut out = Vec::new();
     let exit = emroam::phonecmd::run_config(cfg, &mut out).await.unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert_eq!(exit, emroam::Exit::Ok, "{text}");
+    assert_eq!(exit, emroam::Exit::Other, "{text}");
+    assert!(text.contains("SIP > INVITE sip:3000001@"), "{text}");
+    assert!(
+        text.contains("SIP < SIP/2.0 480 Temporarily Unavailable"),
+        "{text}"
+    );
+    assert!(text.contains("[sip_480]"), "{text}");
     assert!(text.contains("SIP > REGISTER sip:"), "{text}");
     assert!(text.contains("SIP < NOTIFY sip:"), "{text}");
     assert!(text.contains("SIP < Event: service-control"), "{text}");
