@@ -13,6 +13,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = sip::uri_user(uri);
             let _ = sip::uri_host_port(uri);
             let _ = sip::instance_mac(v);
+            for item in sip::split_list(v) {
+                let _ = sip::via_target(item);
+            }
         }
         let _ = (m.cseq(), m.expires(), m.top_branch(), m.method());
         let _ = sip::parse_service_control(&m.body);
