@@ -327,9 +327,9 @@ impl Message {
         self.header("Call-ID").unwrap_or("")
     }
 
-    /// The `branch` parameter of the top `Via`.
+    /// The `branch` parameter of the top `Via` (the first of a comma-separated list).
     pub fn top_branch(&self) -> Option<&str> {
-        param(self.header("Via")?, "branch")
+        param(split_list(self.header("Via")?).first()?, "branch")
     }
 
     /// The `Expires` header as seconds.
@@ -771,6 +771,11 @@ Content-Length: 0\r\n\r\n";
             Some(("::1", 5062))
         );
         assert_eq!(via_target("garbage"), None);
+        let joined = "INVITE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP a:1;branch=z9hG4bKone, SIP/2.0/UDP b:2;branch=z9hG4bKtwo\r\nFrom: <sip:x@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+        assert_eq!(
+            parse(joined.as_bytes()).unwrap().top_branch(),
+            Some("z9hG4bKone")
+        );
         assert_eq!(via_target("SIP/2.0/UDP h:x;branch=1"), None);
     }
 

@@ -349,7 +349,12 @@ impl Sip {
     ) {
         // RFC 3261 §18.2.1 / RFC 3581: note where the request really came from.
         if let Some(v) = req.headers.iter_mut().find(|(n, _)| n == "Via") {
-            let mut via = v.1.clone();
+            // Only the top Via of a comma-separated list is the sender's.
+            let list: Vec<String> = sip::split_list(&v.1)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            let mut via = list.first().cloned().unwrap_or_default();
             if sip::param(&via, "received").is_none() {
                 via.push_str(&format!(";received={}", from.ip()));
             }
@@ -359,7 +364,9 @@ impl Sip {
             if sip::param(&via, "rport").is_none() {
                 via.push_str(&format!(";rport={}", from.port()));
             }
-            v.1 = via;
+            let mut all = vec![via];
+            all.extend(list.into_iter().skip(1));
+            v.1 = all.join(", ");
         }
         let method = req.method().unwrap_or("").to_owned();
         let local = self.local();

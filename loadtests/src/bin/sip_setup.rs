@@ -173,7 +173,7 @@ async fn main() {
     let s1 = running.sip("cluster1").expect("sip").0.counters();
     let s3 = running.sip("cluster3").expect("sip").0.counters();
     println!(
-        "route {route}: {calls} calls offered at {rate}/s in {:.2} s = {:.0} calls/s (SIPp exit {:?}); cluster1 routed_local {} ; cluster3 routed_trunk {} ; 480 {} 503 {}",
+        "route {route}: {calls} calls offered at {rate}/s in {:.2} s = {:.0} calls/s (SIPp exit {:?}); cluster1 routed_local {} ; cluster3 routed_trunk {} ; 480 {} 503 {}\n{s1:?}\n{s3:?}",
         elapsed.as_secs_f64(),
         f64::from(calls) / elapsed.as_secs_f64(),
         out.status.code(),
