@@ -6,7 +6,9 @@
 //! caller (`uac.xml`, hold 0) places CALLS calls at RATE/s to 1000001 at `ROUTE`: `trunk`
 //! (cluster3 → SIP trunk → cluster1 → phone, the ILS-located path) or `local` (cluster1).
 //! A call setup is INVITE to 200 OK; SIPp's response-time repartition is printed with its
-//! counts. Needs `sipp` (Debian `sip-tester`) on PATH.
+//! counts. In the same run, two emulated phones (the `emroam` phone machine) call back to
+//! back: Kally at cluster3 calls Alice at cluster2 (trunk), and Alice's phone counts what it
+//! answers, so a misrouted call shows. Needs `sipp` (Debian `sip-tester`) on PATH.
 //!
 //! Usage: `cargo run --release -p emroam-loadtests --bin sip-setup -- [RATE] [CALLS] [trunk|local]`
 
@@ -14,6 +16,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use emroam::driver::{HttpClient, Quiet, SipHttpClient, run_task};
+use emroam::phone::{
+    Credentials, LoginType as PhoneLoginType, Model, Phone, PhoneSpec, Step, Task,
+};
 use emroam_server::cluster::Origin;
 use emroam_server::ops::{Credential, Login, LoginDuration, LoginType};
 use emroam_server::{ClusterListeners, Options, Topology};
@@ -25,6 +31,54 @@ fn scenario(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
+}
+
+/// Call-setup samples (µs) of the emulated caller.
+struct Setups(hdrhistogram::Histogram<u64>);
+impl emroam::driver::Observer for Setups {
+    fn sample(&mut self, s: &emroam::phone::StepSample) {
+        if s.step == Step::CallSetup {
+            let _ = self.0.record(s.latency().as_micros() as u64);
+        }
+    }
+}
+
+/// A booted, logged-in, registered emulated phone with its own SIP socket.
+async fn ready_phone(
+    running: &emroam_server::Running,
+    cluster: &str,
+    device: &str,
+    user: &str,
+) -> (Phone, SipHttpClient) {
+    let (_, config) = running.addrs(cluster).expect("cluster");
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("udp");
+    let contact = sock.local_addr().expect("addr").to_string();
+    let mut client = SipHttpClient {
+        http: HttpClient::new(Duration::from_secs(5)),
+        sip: sock,
+    };
+    let phone = Phone::new(PhoneSpec {
+        device: device.into(),
+        model: Model::from_topology_name("Cisco 8865"),
+        config_url: Some(format!("http://{config}/{device}.cnf.xml")),
+        service_url: None,
+    })
+    .with_sip(&contact);
+    let now = tokio::time::Instant::now();
+    let (phone, o) = run_task(phone, Task::Boot, now, &mut client, &mut Quiet).await;
+    assert!(o.result.is_ok(), "{device} boot: {o:?}");
+    let creds = Credentials {
+        id: user.into(),
+        pin: "12345".into(),
+        login_type: PhoneLoginType::Uid,
+        profile: None,
+    };
+    let now = tokio::time::Instant::now();
+    let (phone, o) = run_task(phone, Task::Login(creds), now, &mut client, &mut Quiet).await;
+    assert!(o.result.is_ok(), "{user} login: {o:?}");
+    (phone, client)
 }
 
 fn free_udp_port() -> u16 {
@@ -123,8 +177,46 @@ async fn main() {
         .spawn()
         .expect("sipp uas");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
-    let out = sipp(
+    // Emulated phones in the same run: Kally (cluster3) calls Alice (cluster2) back to back;
+    // Alice's phone counts what it answers, so a call that reached another phone shows.
+    let alice = ready_phone(&running, "cluster2", "SEP000000002001", "alice").await;
+    let kally = ready_phone(&running, "cluster3", "SEP000000003001", "kally").await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let alice_side = tokio::spawn(async move {
+        let (phone, mut client) = alice;
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        emroam::driver::serve_idle(phone, &mut client, &mut Quiet, stop).await
+    });
+    let emu_stop = CancellationToken::new();
+    let emu_token = emu_stop.clone();
+    let kally_side = tokio::spawn(async move {
+        let (mut phone, mut client) = kally;
+        let mut obs = Setups(hdrhistogram::Histogram::new(3).expect("histogram"));
+        let (mut ok, mut failed) = (0u64, std::collections::BTreeMap::<String, u64>::new());
+        while !emu_token.is_cancelled() {
+            let task = Task::Call {
+                dn: "2000001".into(),
+                hold: Duration::ZERO,
+            };
+            let (p, o) = run_task(
+                phone,
+                task,
+                tokio::time::Instant::now(),
+                &mut client,
+                &mut obs,
+            )
+            .await;
+            phone = p;
+            match o.result {
+                Ok(_) => ok += 1,
+                Err(f) => *failed.entry(f.cause.key()).or_default() += 1,
+            }
+        }
+        (ok, failed, obs.0)
+    });
+    let mut uac = sipp(
         &[
             "-sf",
             &scenario("uac.xml"),
@@ -146,9 +238,26 @@ async fn main() {
         ],
         target,
         free_udp_port(),
-    )
-    .output()
-    .expect("sipp uac");
+    );
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking(move || uac.output())
+        .await
+        .expect("join")
+        .expect("sipp uac");
+    emu_stop.cancel();
+    let emu_elapsed = started.elapsed();
+    let (emu_ok, emu_failed, hist) = kally_side.await.expect("kally");
+    let _ = stop_tx.send(());
+    let alice = alice_side.await.expect("alice");
+    let answered = alice.sip().map_or(0, |u| u.answered_calls());
+    println!(
+        "emulator: Kally (cluster3) → Alice (cluster2) back to back: {emu_ok} ok, failed {emu_failed:?}, {:.0} calls/s; setup p50 {} µs p99 {} µs max {} µs; Alice answered {answered} (misrouted: {})",
+        emu_ok as f64 / emu_elapsed.as_secs_f64(),
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.99),
+        hist.max(),
+        emu_ok.saturating_sub(answered),
+    );
     let elapsed = started.elapsed();
     let text = String::from_utf8_lossy(&out.stdout);
     let last_screen = text
