@@ -508,4 +508,41 @@ mod tests {
         assert!(matches!(&out[0], PhoneAction::SendSip { to, .. } if to == "127.0.0.1:5060"));
         assert_eq!(ua.on_datagram(b"garbage", &mut Vec::new()), Got::Other);
     }
+
+    #[test]
+    fn answers_an_incoming_call_and_is_busy_for_a_second() {
+        let mut ua = SipUa::new("SEP0011AABBCCDD", "127.0.0.9:5062");
+        let invite = |call_id: &str| {
+            Message::request("INVITE", "sip:1000@127.0.0.9:5062")
+                .with("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-em-1")
+                .with("Record-Route", "<sip:127.0.0.1:5060;lr>")
+                .with("From", "<sip:2000@127.0.0.1>;tag=c")
+                .with("To", "<sip:1000@127.0.0.1>")
+                .with("Call-ID", call_id)
+                .with("CSeq", "1 INVITE")
+                .with("Contact", "<sip:2000@127.0.0.8:5070>")
+                .render()
+        };
+        let mut out = Vec::new();
+        ua.on_datagram(&invite("one"), &mut out);
+        let codes: Vec<_> = sent(&out).iter().map(|m| m.code().unwrap()).collect();
+        assert_eq!(codes, [180, 200]);
+        assert!(sent(&out)[1].header("Record-Route").is_some());
+        assert!(ua.in_call());
+        let mut out = Vec::new();
+        ua.on_datagram(&invite("two"), &mut out);
+        assert_eq!(sent(&out)[0].code(), Some(486));
+        assert_eq!(ua.answered_calls(), 1);
+        let bye = Message::request("BYE", "sip:SEP0011AABBCCDD@127.0.0.9:5062")
+            .with("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-em-2")
+            .with("From", "<sip:2000@127.0.0.1>;tag=c")
+            .with("To", "<sip:1000@127.0.0.1>;tag=x")
+            .with("Call-ID", "one")
+            .with("CSeq", "2 BYE")
+            .render();
+        let mut out = Vec::new();
+        assert_eq!(ua.on_datagram(&bye, &mut out), Got::ByeReceived);
+        assert_eq!(sent(&out)[0].code(), Some(200));
+        assert!(!ua.in_call());
+    }
 }

@@ -359,3 +359,71 @@ async fn calls_reach_the_phone_where_the_user_is_now() {
     assert_eq!(s3.trunk_down, 1);
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_call_ends_487_and_its_ack_reaches_the_callee() {
+    let net = Net::seed().await;
+    let c1 = sip_addr(&net, "cluster1");
+    assert!(
+        net.login("cluster1", "SEP000000001001", "bob")
+            .await
+            .contains("Successful")
+    );
+    let mut bob = Ua::new("SEP000000001001", c1).await;
+    assert_eq!(bob.register("1000001", "b1").await, 200);
+    let mut caller = Ua::new("SEP000000001002", c1).await;
+    let inv = caller
+        .base(
+            "INVITE",
+            &format!("sip:1000001@{c1}"),
+            &format!("<sip:1000001@{c1}>"),
+            "cx",
+        )
+        .with("Contact", format!("<sip:x@{}>", caller.me()));
+    caller.send(&inv, c1).await;
+    // Bob rings but does not answer.
+    let got = bob.recv().await.unwrap();
+    assert_eq!(got.method(), Some("INVITE"));
+    let back = sip::via_target(sip::split_list(got.header("Via").unwrap())[0]).unwrap();
+    let back: SocketAddr = format!("{}:{}", back.0, back.1).parse().unwrap();
+    bob.send(&Message::response_to(&got, 180, Some("bob")), back)
+        .await;
+    // The caller cancels: same branch, CSeq number and Request-URI as its INVITE.
+    let mut cancel = inv.clone();
+    cancel.start = sip::StartLine::Request {
+        method: "CANCEL".into(),
+        uri: format!("sip:1000001@{c1}"),
+    };
+    cancel.set_header("CSeq", format!("{} CANCEL", caller.n));
+    cancel.remove_header("Contact");
+    caller.send(&cancel, c1).await;
+    let c = bob.recv().await.unwrap();
+    assert_eq!(c.method(), Some("CANCEL"));
+    bob.send(&Message::response_to(&c, 200, Some("bob")), back)
+        .await;
+    bob.send(&Message::response_to(&got, 487, Some("bob")), back)
+        .await;
+    // The caller: 100, 180, 200 (CANCEL), 487 (INVITE).
+    let mut codes = Vec::new();
+    while !codes.contains(&487) {
+        let m = caller.recv().await.expect("responses");
+        codes.push(m.code().unwrap());
+        if m.code() == Some(487) {
+            let mut ack = inv.clone();
+            ack.start = sip::StartLine::Request {
+                method: "ACK".into(),
+                uri: format!("sip:1000001@{c1}"),
+            };
+            ack.set_header("CSeq", format!("{} ACK", caller.n));
+            ack.set_header("To", m.header("To").unwrap().to_owned());
+            caller.send(&ack, c1).await;
+        }
+    }
+    assert!(codes.contains(&200) && codes.contains(&180), "{codes:?}");
+    let ack = bob
+        .recv()
+        .await
+        .expect("the ACK of the 487 reaches the callee");
+    assert_eq!(ack.method(), Some("ACK"));
+    net.shutdown().await;
+}
