@@ -70,19 +70,21 @@ impl ClusterListeners {
         } else {
             Some(bind(spec.ports.ils).await?)
         };
+        // SIP came after EM: a cluster whose SIP port is taken still serves EM (warned), so
+        // topologies written before SIP (default 5060 everywhere) keep starting.
         let sip_addr = SocketAddr::new(spec.address, spec.ports.sip);
-        let sip = UdpSocket::bind(sip_addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                cluster: spec.id.clone(),
-                addr: sip_addr,
-                source,
-            })?;
+        let sip = match UdpSocket::bind(sip_addr).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(cluster = %spec.id, addr = %sip_addr, error = %e, "SIP port unavailable; this cluster runs without SIP");
+                None
+            }
+        };
         Ok(ClusterListeners {
             http: bind(spec.ports.http).await?,
             config: bind(spec.ports.config).await?,
             ils,
-            sip: Some(sip),
+            sip,
         })
     }
 
