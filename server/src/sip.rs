@@ -26,6 +26,8 @@
 //!   CANCEL follows its INVITE) and `Record-Route` (`;lr`) so ACK and BYE come through the
 //!   clusters; only INVITE keeps a small transaction for the no-answer timer. No UDP
 //!   retransmissions (loopback and LAN tests); OPTIONS to the cluster is answered 200.
+//! - [`crate::ClusterListeners::bind`] runs a cluster without SIP (warned) when its SIP port is
+//!   taken, so topologies that predate SIP (5060 everywhere) still start.
 //! - After EM login/logout ([`Cluster::take_pending_restarts`]) each registered device gets a
 //!   NOTIFY with `action=restart` (or `reset`) carrying its REGISTER's Call-ID, and its
 //!   bindings are dropped (the phone re-registers the lines of its new profile).
