@@ -131,6 +131,19 @@ pub struct PhoneArgs {
     /// Wait for Enter between steps.
     #[arg(long)]
     pub step: bool,
+    /// Register over SIP (at boot and after each restart) and wait for the cluster's
+    /// service-control NOTIFY to restart, printing every SIP message.
+    #[arg(long)]
+    pub sip: bool,
+    /// After logging in (or booting), call this directory number over SIP, hold, hang up.
+    #[arg(long, requires = "sip", value_name = "DN")]
+    pub call: Option<String>,
+    /// How long to stay in the call placed with --call.
+    #[arg(long, default_value = "2s", value_parser = crate::units::parse_duration)]
+    pub hold: std::time::Duration,
+    /// After logging in (or booting), stay registered this long, answering calls.
+    #[arg(long, requires = "sip", value_parser = crate::units::parse_duration)]
+    pub answer_for: Option<std::time::Duration>,
     /// The phone's config file URL (`http://host:6970/SEP….cnf.xml`): fetched at boot and
     /// after each login or logout (the restart).
     #[arg(long)]

@@ -43,11 +43,23 @@ pub async fn bind_ephemeral(
         let ils = if c.ils == emroam_server::topology::IlsRole::Standalone {
             None
         } else {
-            let ils = bind(c.address).await?;
-            c.ports.ils = ils.local_addr()?.port();
-            Some(ils)
+            let l = bind(c.address).await?;
+            c.ports.ils = l.local_addr()?.port();
+            Some(l)
         };
-        out.push((c.id.clone(), ClusterListeners { http, config, ils }));
+        let sip = tokio::net::UdpSocket::bind(SocketAddr::new(c.address, 0))
+            .await
+            .with_context(|| format!("binding {}:0 (UDP)", c.address))?;
+        c.ports.sip = sip.local_addr()?.port();
+        out.push((
+            c.id.clone(),
+            ClusterListeners {
+                http,
+                config,
+                ils,
+                sip: Some(sip),
+            },
+        ));
     }
     Ok(out)
 }

@@ -186,6 +186,59 @@ pub trait Transport: Send {
     /// The phone is idle until its next journey: let go of what it holds (its connection),
     /// so that a fleet's open sockets track its journeys in flight, not its phones.
     fn idle(&mut self) {}
+
+    /// Sends one SIP datagram to `to` (`host:port`); a transport without SIP drops it.
+    fn send_sip(
+        &mut self,
+        _to: &str,
+        _datagram: &[u8],
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// The next SIP datagram for this phone; a transport without SIP never has one.
+    fn recv_sip(&mut self) -> impl std::future::Future<Output = Option<Vec<u8>>> + Send {
+        std::future::pending()
+    }
+}
+
+/// [`HttpClient`] plus the phone's own UDP socket for SIP (`emroam phone`, tests).
+#[derive(Debug)]
+pub struct SipHttpClient {
+    /// HTTP.
+    pub http: HttpClient,
+    /// The phone's SIP socket (its Contact address).
+    pub sip: tokio::net::UdpSocket,
+}
+
+impl Transport for SipHttpClient {
+    fn idle(&mut self) {
+        self.http.conn = None;
+    }
+
+    fn send(
+        &mut self,
+        req: &HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send {
+        self.http.send(req)
+    }
+
+    async fn send_sip(&mut self, to: &str, datagram: &[u8]) {
+        if let Err(e) = self.sip.send_to(datagram, to).await {
+            tracing::debug!(%to, error = %e, "SIP send failed");
+        }
+    }
+
+    async fn recv_sip(&mut self) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match self.sip.recv_from(&mut buf).await {
+                Ok((n, _)) => return Some(buf[..n].to_vec()),
+                // ICMP port unreachable from an earlier send: keep listening.
+                Err(_) => continue,
+            }
+        }
+    }
 }
 
 impl Transport for HttpClient {
@@ -211,6 +264,8 @@ pub trait Observer {
     fn screen(&mut self, _s: &emroam_protocol::cipxml::Screen) {}
     /// A step completed.
     fn sample(&mut self, _s: &StepSample) {}
+    /// A SIP datagram went out (`true`) or came in (`false`).
+    fn sip(&mut self, _out: bool, _datagram: &[u8]) {}
     /// Called before each request; `emroam phone --step` waits for Enter here and returns how
     /// long it waited (left out of the step timings).
     fn before_send(&mut self) -> Duration {
@@ -222,6 +277,32 @@ pub trait Observer {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Quiet;
 impl Observer for Quiet {}
+
+/// Lets an idle phone answer SIP (incoming calls, hang-ups, NOTIFYs) until `stop` resolves.
+/// A NOTIFY that asks for a restart is answered; the restart itself is the next task's job.
+pub async fn serve_idle<T: Transport>(
+    mut phone: Phone,
+    client: &mut T,
+    obs: &mut impl Observer,
+    stop: impl std::future::Future<Output = ()>,
+) -> Phone {
+    tokio::pin!(stop);
+    loop {
+        let d = tokio::select! {
+            () = &mut stop => return phone,
+            Some(d) = client.recv_sip() => d,
+        };
+        obs.sip(false, &d);
+        let (p, actions) = phone.step(PhoneEvent::Sip(d), Instant::now().into_std());
+        phone = p;
+        for a in actions {
+            if let PhoneAction::SendSip { to, datagram } = a {
+                obs.sip(true, &datagram);
+                client.send_sip(&to, &datagram).await;
+            }
+        }
+    }
+}
 
 /// Runs one task on `phone` to its end, starting at `intended` (latency counts from it).
 ///
@@ -254,8 +335,19 @@ pub async fn run_task<T: Transport>(
                     next = Some(PhoneEvent::Response(r));
                 }
                 PhoneAction::SleepUntil(at) => {
-                    tokio::time::sleep_until(Instant::from_std(at)).await;
-                    next = Some(PhoneEvent::Wake);
+                    tokio::select! {
+                        () = tokio::time::sleep_until(Instant::from_std(at)) => {
+                            next = Some(PhoneEvent::Wake);
+                        }
+                        Some(d) = client.recv_sip() => {
+                            obs.sip(false, &d);
+                            next = Some(PhoneEvent::Sip(d));
+                        }
+                    }
+                }
+                PhoneAction::SendSip { to, datagram } => {
+                    obs.sip(true, &datagram);
+                    client.send_sip(&to, &datagram).await;
                 }
                 PhoneAction::Show(s) => obs.screen(&s),
                 PhoneAction::Record(s) => obs.sample(&s),

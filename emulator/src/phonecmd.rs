@@ -12,12 +12,13 @@ use emroam_protocol::cipxml;
 
 use crate::Exit;
 use crate::cli::{LoginType as CliLoginType, PhoneArgs, PhoneCmd};
-use crate::driver::{self, HttpClient, Observer};
+use crate::driver::{self, HttpClient, Observer, SipHttpClient};
 use crate::phone::http::redact;
 use crate::phone::{
     Credentials, HttpFailure, HttpRequest, HttpResponse, LoginType, Model, Phone, PhoneSpec,
     StepSample, Task,
 };
+use anyhow::Context as _;
 
 /// A validated `emroam phone` invocation.
 #[derive(Debug, Clone)]
@@ -30,6 +31,10 @@ pub struct PhoneConfig {
     pub timeout: Duration,
     /// Wait for Enter before each request.
     pub step: bool,
+    /// Register over SIP and restart on the cluster's NOTIFY.
+    pub sip: bool,
+    /// Answer calls this long after the tasks that log in (before a logout).
+    pub answer_for: Option<Duration>,
 }
 
 /// Why the arguments cannot make a phone.
@@ -153,6 +158,19 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
             PhoneCmd::LoginLogout => tasks.extend([login(), Task::Logout]),
             PhoneCmd::Status => tasks.push(Task::Status),
         }
+        if let Some(dn) = &a.call {
+            let call = Task::Call {
+                dn: dn.clone(),
+                hold: a.hold,
+            };
+            // Call while logged in: before the logout of login-logout.
+            match tasks.last() {
+                Some(Task::Logout) if a.action == PhoneCmd::LoginLogout => {
+                    tasks.insert(tasks.len() - 1, call);
+                }
+                _ => tasks.push(call),
+            }
+        }
         Ok(PhoneConfig {
             spec: PhoneSpec {
                 device,
@@ -163,6 +181,8 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
             tasks,
             timeout: a.timeout,
             step: a.step,
+            sip: a.sip,
+            answer_for: a.answer_for,
         })
     }
 }
@@ -251,6 +271,81 @@ impl<W: Write> Observer for Tracer<W> {
     fn sample(&mut self, s: &StepSample) {
         let _ = writeln!(self.out, "⏱ {} took {}\n", s.step, ms(s.latency()));
     }
+
+    fn sip(&mut self, out: bool, datagram: &[u8]) {
+        let arrow = if out { "SIP >" } else { "SIP <" };
+        for line in String::from_utf8_lossy(datagram).lines() {
+            let _ = writeln!(self.out, "{arrow} {line}");
+        }
+    }
+}
+
+/// Stays registered for `d`, answering calls, then reports how many were answered.
+async fn answer<W: Write>(
+    phone: Phone,
+    client: &mut Client,
+    tracer: &mut Tracer<W>,
+    d: Duration,
+) -> anyhow::Result<Phone> {
+    writeln!(tracer.out, "=== answering calls for {} ===", ms(d))?;
+    let phone = driver::serve_idle(phone, client, tracer, tokio::time::sleep(d)).await;
+    let n = phone.sip().map_or(0, |u| u.answered_calls());
+    writeln!(tracer.out, "answered {n} call(s)\n")?;
+    Ok(phone)
+}
+
+/// The phone's HTTP client, with a SIP socket under `--sip`.
+enum Client {
+    Http(HttpClient),
+    Sip(SipHttpClient),
+}
+
+impl driver::Transport for Client {
+    fn idle(&mut self) {
+        match self {
+            Client::Http(c) => driver::Transport::idle(c),
+            Client::Sip(c) => driver::Transport::idle(c),
+        }
+    }
+
+    async fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse, HttpFailure> {
+        match self {
+            Client::Http(c) => c.send(req).await,
+            Client::Sip(c) => c.http.send(req).await,
+        }
+    }
+
+    async fn send_sip(&mut self, to: &str, datagram: &[u8]) {
+        if let Client::Sip(c) = self {
+            c.send_sip(to, datagram).await;
+        }
+    }
+
+    async fn recv_sip(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Client::Sip(c) => c.recv_sip().await,
+            Client::Http(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// A UDP socket for the phone's SIP, on the address that reaches the config server's host
+/// (its Contact must be reachable from the cluster).
+async fn sip_socket(spec: &PhoneSpec) -> anyhow::Result<(tokio::net::UdpSocket, String)> {
+    let host = spec
+        .config_url
+        .as_deref()
+        .and_then(|u| crate::phone::http::split_http_url(u).map(|(a, _)| a.to_owned()))
+        .ok_or_else(|| anyhow::anyhow!("--sip needs the phone's config file URL"))?;
+    let probe = tokio::net::UdpSocket::bind("0.0.0.0:0").await?;
+    probe
+        .connect(&host)
+        .await
+        .with_context(|| format!("finding the address that reaches {host}"))?;
+    let ip = probe.local_addr()?.ip();
+    let sock = tokio::net::UdpSocket::bind((ip, 0)).await?;
+    let contact = sock.local_addr()?.to_string();
+    Ok((sock, contact))
 }
 
 /// Runs `emroam phone`, writing the trace to `out`.
@@ -282,11 +377,33 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
         })
         .collect();
     let mut tracer = Tracer::new(&mut *out, cfg.step, secrets);
-    let mut client = HttpClient::new(cfg.timeout);
+    let sip = if cfg.sip {
+        Some(sip_socket(&cfg.spec).await?)
+    } else {
+        None
+    };
     let mut phone = Phone::new(cfg.spec.clone()).with_trace(true);
+    if let Some((_, contact)) = &sip {
+        phone = phone.with_sip(contact);
+    }
+    let mut client = match sip {
+        Some((sock, _)) => Client::Sip(SipHttpClient {
+            http: HttpClient::new(cfg.timeout),
+            sip: sock,
+        }),
+        None => Client::Http(HttpClient::new(cfg.timeout)),
+    };
     let mut exit = Exit::Ok;
-    for task in cfg.tasks {
+    let mut answer_for = cfg.answer_for;
+    let n_tasks = cfg.tasks.len();
+    for (i, task) in cfg.tasks.into_iter().enumerate() {
         let kind = task.kind();
+        // Answer calls once logged in: before a logout, or after the last task.
+        if task == Task::Logout
+            && let Some(d) = answer_for.take()
+        {
+            phone = answer(phone, &mut client, &mut tracer, d).await?;
+        }
         writeln!(tracer.out, "=== {} {:?} ===", cfg.spec.device, kind)?;
         let (p, outcome) = driver::run_task(
             phone,
@@ -300,13 +417,25 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
         if let Some(c) = phone.config().filter(|c| c.parsed) {
             writeln!(
                 tracer.out,
-                "config file: user {}, lines [{}] (SIP registration comes with a later issue)",
+                "config file: user {}, lines [{}], SIP proxy {}; registered: [{}]",
                 c.user_id.as_deref().unwrap_or("none (logout profile)"),
-                c.lines.join(", ")
+                c.lines.join(", "),
+                c.sip_proxy.as_deref().unwrap_or("none"),
+                phone
+                    .sip()
+                    .map(|u| u.registered_lines().join(", "))
+                    .unwrap_or_else(|| "not registering (no --sip)".into())
             )?;
         }
         match outcome.result {
-            Ok(s) => writeln!(tracer.out, "✔ {kind:?}: {s:?}\n")?,
+            Ok(s) => {
+                writeln!(tracer.out, "✔ {kind:?}: {s:?}\n")?;
+                if i + 1 == n_tasks
+                    && let Some(d) = answer_for.take()
+                {
+                    phone = answer(phone, &mut client, &mut tracer, d).await?;
+                }
+            }
             Err(f) => {
                 writeln!(
                     tracer.out,

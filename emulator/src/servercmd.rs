@@ -47,6 +47,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
             drain_deadline: Duration::from_secs(args.drain_secs),
             ..Limits::default()
         },
+        sip: emroam_server::sip::SipOptions::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -59,18 +60,14 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
             let mut out = std::io::stdout().lock();
             for c in running.clusters() {
                 if let Some((http, config)) = running.addrs(c.id()) {
-                    match c.ils_addr() {
-                        Some(ils) => {
-                            let _ = writeln!(
-                                out,
-                                "cluster {} http {http} config {config} ils {ils}",
-                                c.id()
-                            );
-                        }
-                        None => {
-                            let _ = writeln!(out, "cluster {} http {http} config {config}", c.id());
-                        }
+                    let mut line = format!("cluster {} http {http} config {config}", c.id());
+                    if let Some(ils) = c.ils_addr() {
+                        line.push_str(&format!(" ils {ils}"));
                     }
+                    if let Some((_, sip)) = running.sip(c.id()) {
+                        line.push_str(&format!(" sip {sip}"));
+                    }
+                    let _ = writeln!(out, "{line}");
                 }
             }
             let _ = out.flush();

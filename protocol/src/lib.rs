@@ -14,9 +14,12 @@
 //! - [`devicecfg`]: the `SEP<MAC>.cnf.xml` device configuration file (lines, SIP proxy, services).
 //! - [`ils`]: ILS between reference clusters: frames, the password handshake, sealed sync
 //!   messages carrying EM roaming locations and superusers.
+//! - [`sip`]: SIP messages over UDP (an RFC 3261 subset), the Cisco `+sip.instance` MAC and
+//!   the `service-control` NOTIFY that restarts a phone after EM login/logout.
 
 pub mod cipxml;
 pub mod codes;
 pub mod devicecfg;
 pub mod emapi;
 pub mod ils;
+pub mod sip;

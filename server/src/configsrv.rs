@@ -57,7 +57,7 @@ pub fn device_config(c: &Cluster, device: &str) -> Option<DeviceConfig> {
                     feature_id: FEATURE_LINE,
                     feature_label: l.label.clone(),
                     proxy: "USECALLMANAGER".into(),
-                    port: spec.ports.sip,
+                    port: c.sip_addr().port(),
                     name: l.dn.clone(),
                     display_name: l.display_name.clone(),
                 })
@@ -85,9 +85,9 @@ pub fn device_config(c: &Cluster, device: &str) -> Option<DeviceConfig> {
         call_managers: vec![CallManager {
             priority: 0,
             name: spec.id.clone(),
-            sip_port: spec.ports.sip,
-            secured_sip_port: spec.ports.sip.saturating_add(1),
-            process_node_name: spec.address.to_string(),
+            sip_port: c.sip_addr().port(),
+            secured_sip_port: c.sip_addr().port().saturating_add(1),
+            process_node_name: c.sip_addr().ip().to_string(),
         }],
         load_information: load_for(&phone.model).into(),
         vendor_config: vec![

@@ -12,6 +12,9 @@
 //!   [`admin`] (admin and fault injection), all served by [`http`].
 //! - [`ils`]: EM Roaming Across Clusters: ILS between clusters (hub mesh, spokes), the
 //!   superuser sync tool, roaming logins and deferred logouts (the conflict rule is there).
+//! - [`sip`]: each cluster's SIP registrar and proxy over UDP (REGISTER, INVITE routing
+//!   local / over a trunk to where ILS says a number is / 404 / 480 / 503) and the
+//!   `service-control` NOTIFY restarting phones after EM login and logout; statuses listed there.
 //! - [`server`]: starting clusters on listeners, and [`run`] for `emroam server`.
 //!
 //! Starting clusters in-process (tests bind `127.0.0.1:0`):
@@ -83,6 +86,7 @@ pub mod ils;
 pub mod ops;
 pub mod params;
 pub mod server;
+pub mod sip;
 pub mod store;
 pub mod topology;
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hyper::StatusCode;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -32,6 +32,8 @@ pub struct Options {
     pub limits: Limits,
     /// How hard a login commit holds (SQLite `synchronous`): survives a crash by default.
     pub durability: crate::store::Durability,
+    /// SIP timers.
+    pub sip: crate::sip::SipOptions,
 }
 
 /// The listeners of one cluster.
@@ -43,6 +45,8 @@ pub struct ClusterListeners {
     pub config: TcpListener,
     /// ILS port (7502); `None` for a standalone cluster.
     pub ils: Option<TcpListener>,
+    /// SIP port (5060, UDP); `None`: no SIP (registrar and proxy off).
+    pub sip: Option<UdpSocket>,
 }
 
 impl ClusterListeners {
@@ -68,14 +72,26 @@ impl ClusterListeners {
         } else {
             Some(bind(spec.ports.ils).await?)
         };
+        // SIP came after EM: a cluster whose SIP port is taken still serves EM (warned), so
+        // topologies written before SIP (default 5060 everywhere) keep starting.
+        let sip_addr = SocketAddr::new(spec.address, spec.ports.sip);
+        let sip = match UdpSocket::bind(sip_addr).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(cluster = %spec.id, addr = %sip_addr, error = %e, "SIP port unavailable; this cluster runs without SIP");
+                None
+            }
+        };
         Ok(ClusterListeners {
             http: bind(spec.ports.http).await?,
             config: bind(spec.ports.config).await?,
             ils,
+            sip,
         })
     }
 
-    /// Binds three ephemeral ports on 127.0.0.1 (tests); a standalone cluster ignores the ILS one.
+    /// Binds four ephemeral ports on 127.0.0.1 (tests; SIP on UDP); a standalone cluster
+    /// ignores the ILS one.
     ///
     /// # Errors
     /// The bind failed.
@@ -84,6 +100,7 @@ impl ClusterListeners {
             http: TcpListener::bind("127.0.0.1:0").await?,
             config: TcpListener::bind("127.0.0.1:0").await?,
             ils: Some(TcpListener::bind("127.0.0.1:0").await?),
+            sip: Some(UdpSocket::bind("127.0.0.1:0").await?),
         })
     }
 }
@@ -122,6 +139,7 @@ pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
 #[derive(Debug)]
 pub struct Running {
     clusters: Arc<[Cluster]>,
+    sips: Vec<Option<(crate::sip::Sip, SocketAddr)>>,
     addrs: Vec<(SocketAddr, SocketAddr)>,
     serving: TaskTracker,
     shutdown: CancellationToken,
@@ -145,6 +163,12 @@ impl Running {
             .iter()
             .position(|c| c.id() == id)
             .map(|i| self.addrs[i])
+    }
+
+    /// A cluster's SIP state and bound SIP address (`None`: no SIP socket).
+    pub fn sip(&self, id: &str) -> Option<(&crate::sip::Sip, SocketAddr)> {
+        let i = self.clusters.iter().position(|c| c.id() == id)?;
+        self.sips[i].as_ref().map(|(s, a)| (s, *a))
     }
 
     /// Waits until the shutdown token is cancelled and everything has drained (each step
@@ -211,6 +235,9 @@ pub async fn start(
         if let Ok(a) = l.http.local_addr() {
             c.set_http_addr(a);
         }
+        if let Some(a) = l.sip.as_ref().and_then(|s| s.local_addr().ok()) {
+            c.set_sip_addr(a);
+        }
         clusters.push(c);
     }
     let all: Arc<[Cluster]> = clusters.into();
@@ -222,6 +249,19 @@ pub async fn start(
     for c in all.iter() {
         c.set_ils_peer_addrs(&ils_addrs);
     }
+    // SIP trunks: every topology cluster at its address, in-process ones at their bound port.
+    let mut sip_peers: std::collections::HashMap<String, SocketAddr> = topo
+        .clusters
+        .iter()
+        .map(|c| (c.id.clone(), SocketAddr::new(c.address, c.ports.sip)))
+        .collect();
+    for (id, l) in &listeners {
+        if let Some(a) = l.sip.as_ref().and_then(|s| s.local_addr().ok()) {
+            sip_peers.insert(id.clone(), a);
+        }
+    }
+    let homes = Arc::new(crate::sip::Sip::homes_of(topo));
+    let mut sips = Vec::new();
     let serving = TaskTracker::new();
     let token: Option<Arc<str>> = opts.admin_token.as_deref().map(Arc::from);
     let mut addrs = Vec::new();
@@ -273,6 +313,18 @@ pub async fn start(
             c.watch_listeners(),
             shutdown.clone(),
         ));
+        match l.sip {
+            Some(sock) => {
+                let addr = sock
+                    .local_addr()
+                    .map_err(|e| ServerError::Internal(e.to_string()))?;
+                let sip =
+                    crate::sip::Sip::new(c.clone(), sip_peers.clone(), homes.clone(), opts.sip);
+                serving.spawn(crate::sip::serve(sock, sip.clone(), shutdown.clone()));
+                sips.push(Some((sip, addr)));
+            }
+            None => sips.push(None),
+        }
         if let (Some(l), Some(_)) = (l.ils, c.ils_addr()) {
             serving.spawn(crate::ils::net::serve(l, c.clone(), shutdown.clone()));
             crate::ils::net::spawn_dialers(c);
@@ -284,6 +336,7 @@ pub async fn start(
     }
     Ok(Running {
         clusters: all,
+        sips,
         addrs,
         serving,
         shutdown,

@@ -12,6 +12,8 @@ pub struct ConfigInfo {
     pub user_id: Option<String>,
     /// Directory numbers of the lines to register.
     pub lines: Vec<String>,
+    /// Where to register (`host:port`, the first call manager's SIP port).
+    pub sip_proxy: Option<String>,
 }
 
 /// Why a config file could not be used.
@@ -34,6 +36,7 @@ pub fn read(body: &[u8]) -> Result<ConfigInfo, ConfigFileError> {
         em_service_url: cfg.em_service_url().map(str::to_owned),
         user_id: cfg.user_id.clone(),
         lines: cfg.lines.iter().map(|l| l.name.clone()).collect(),
+        sip_proxy: cfg.sip_proxy().map(|(h, p)| format!("{h}:{p}")),
     })
 }
 

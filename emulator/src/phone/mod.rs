@@ -1,6 +1,7 @@
-//! One phone as a sans-IO state machine: boot (config file) → register (SIP: a later issue,
-//! a no-op step here) → EM login (UID, DN or SP) → restart → config → logged in → logout →
-//! restart with the logout profile.
+//! One phone as a sans-IO state machine: boot (config file) → register its lines (SIP, when
+//! given a contact with [`Phone::with_sip`]; else a no-op step) → EM login (UID, DN or SP) →
+//! restart (the cluster's `service-control` NOTIFY when registered, else the result page
+//! stands for it) → config → register → logged in → logout → restart with the logout profile.
 //!
 //! [`Phone::step`] takes an event and the current time and returns the next phone and the
 //! actions for the driver ([`crate::driver`]) to carry out; it never reads a clock, never
@@ -10,6 +11,7 @@
 pub mod config;
 pub mod http;
 pub mod page;
+pub mod sipua;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -72,6 +74,13 @@ pub enum Task {
     Logout,
     /// Open the EM service and report whether someone is logged in.
     Status,
+    /// Call a directory number over SIP, hold, hang up (needs [`Phone::with_sip`] and a boot).
+    Call {
+        /// The number called.
+        dn: String,
+        /// How long to stay in the call once answered.
+        hold: Duration,
+    },
 }
 
 /// The kind of a [`Task`], without its data.
@@ -86,6 +95,8 @@ pub enum TaskKind {
     Logout,
     /// [`Task::Status`].
     Status,
+    /// [`Task::Call`].
+    Call,
 }
 
 impl Task {
@@ -96,6 +107,7 @@ impl Task {
             Task::Login(_) => TaskKind::Login,
             Task::Logout => TaskKind::Logout,
             Task::Status => TaskKind::Status,
+            Task::Call { .. } => TaskKind::Call,
         }
     }
 }
@@ -118,13 +130,17 @@ pub enum Step {
     Refresh,
     /// Restart after login or logout: the config file again, then registration.
     Restart,
+    /// Registering the lines (every REGISTER sent until every 200 OK).
+    Register,
+    /// Call setup: INVITE sent until 200 OK.
+    CallSetup,
     /// The whole task, from its intended start to its end.
     Journey,
 }
 
 impl Step {
     /// Every step, in journey order.
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 10] = [
         Step::Config,
         Step::EmPage,
         Step::LoginSubmit,
@@ -132,6 +148,8 @@ impl Step {
         Step::LogoutConfirm,
         Step::Refresh,
         Step::Restart,
+        Step::Register,
+        Step::CallSetup,
         Step::Journey,
     ];
 
@@ -145,6 +163,8 @@ impl Step {
             Step::LogoutConfirm => "logout_confirm",
             Step::Refresh => "refresh",
             Step::Restart => "restart",
+            Step::Register => "register",
+            Step::CallSetup => "call_setup",
             Step::Journey => "journey",
         }
     }
@@ -219,6 +239,18 @@ pub enum Cause {
     Abandoned,
     /// The emulator itself failed (a bug; the fleet retires that phone and carries on).
     Internal,
+    /// The cluster refused a REGISTER with this SIP status.
+    RegisterRefused(u16),
+    /// A REGISTER got no answer in time.
+    RegisterTimeout,
+    /// Registered, logged in or out, but no `service-control` NOTIFY came to restart the phone.
+    NoRestart,
+    /// A call ended with this final SIP status (404, 480, 486, 503, ...).
+    CallFailed(u16),
+    /// An INVITE or BYE got no final answer in time.
+    CallTimeout,
+    /// A call needs SIP and a registration.
+    NotRegistered,
 }
 
 impl Cause {
@@ -244,6 +276,12 @@ impl Cause {
             Cause::UnexpectedPage(_) => "unexpected_page".into(),
             Cause::Abandoned => "abandoned".into(),
             Cause::Internal => "internal_error".into(),
+            Cause::RegisterRefused(c) => format!("sip_register_{c}"),
+            Cause::RegisterTimeout => "sip_register_timeout".into(),
+            Cause::NoRestart => "no_restart".into(),
+            Cause::CallFailed(c) => format!("sip_{c}"),
+            Cause::CallTimeout => "sip_call_timeout".into(),
+            Cause::NotRegistered => "not_registered".into(),
         }
     }
 
@@ -271,6 +309,11 @@ impl Cause {
             Cause::UnexpectedPage(what) => format!("Unexpected page: {what}"),
             Cause::Abandoned => "Abandoned".into(),
             Cause::Internal => "Internal error".into(),
+            Cause::RegisterRefused(_) | Cause::RegisterTimeout => "Registering".into(),
+            Cause::NoRestart => "Restart not received".into(),
+            Cause::CallFailed(c) => format!("Call failed ({c})"),
+            Cause::CallTimeout => "Call failed (no answer)".into(),
+            Cause::NotRegistered => "Registering".into(),
         }
     }
 
@@ -293,6 +336,8 @@ pub enum Success {
     LoggedIn,
     /// Logged out and restarted with the logout profile.
     LoggedOut,
+    /// A call was answered, held and hung up.
+    Called,
     /// The EM service says someone is (true) or nobody is (false) logged in.
     Status {
         /// Whether the service offered a logout (someone is logged in).
@@ -336,6 +381,8 @@ pub enum PhoneEvent {
     Wake,
     /// Give up the task in flight (shutdown).
     Abandon,
+    /// A SIP datagram arrived on the phone's socket.
+    Sip(Vec<u8>),
 }
 
 /// What the driver must do, in order.
@@ -343,8 +390,16 @@ pub enum PhoneEvent {
 pub enum PhoneAction {
     /// Send this request and feed back [`PhoneEvent::Response`].
     Send(HttpRequest),
-    /// Wait until then and feed back [`PhoneEvent::Wake`].
+    /// Wait until then and feed back [`PhoneEvent::Wake`]; a SIP datagram that arrives first
+    /// is fed back as [`PhoneEvent::Sip`] instead (the machine then says how to go on).
     SleepUntil(Instant),
+    /// Send this SIP datagram to `to` (`host:port`); nothing is fed back.
+    SendSip {
+        /// The cluster's SIP address.
+        to: String,
+        /// The rendered message.
+        datagram: Vec<u8>,
+    },
     /// The screen now shows this (emitted only when tracing, see [`Phone::with_trace`]).
     Show(Box<Screen>),
     /// A step completed.
@@ -366,6 +421,19 @@ enum Phase {
     Confirmed,
     /// Waiting out a `Refresh`, then fetching `url` and going back to `resume`.
     RefreshWait { url: String, resume: Box<Phase> },
+    /// Waiting for the 200 OKs of these REGISTERs (by Call-ID) until `deadline`.
+    Registering {
+        pending: Vec<String>,
+        deadline: Instant,
+    },
+    /// Logged in or out, waiting for the cluster's `service-control` NOTIFY.
+    AwaitRestart { deadline: Instant },
+    /// A call's INVITE is out; waiting for its final answer.
+    Calling { deadline: Instant },
+    /// In the call until `until`, then BYE.
+    InCall { until: Instant },
+    /// BYE sent; waiting for its answer.
+    HangingUp { deadline: Instant },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -409,6 +477,8 @@ pub struct Phone {
     /// What the last config file said (user, lines), for traces and checks.
     config: Option<config::ConfigInfo>,
     trace: bool,
+    /// The SIP side, when the phone registers (see [`Phone::with_sip`]).
+    sip: Option<sipua::SipUa>,
     state: PhoneState,
 }
 
@@ -422,8 +492,21 @@ impl Phone {
             logged_in: None,
             config: None,
             trace: false,
+            sip: None,
             state: PhoneState::Idle,
         }
+    }
+
+    /// Registers its lines over SIP, with this Contact `host:port` (the driver's socket), and
+    /// waits for the cluster's NOTIFY to restart after EM login and logout.
+    pub fn with_sip(mut self, contact: &str) -> Self {
+        self.sip = Some(sipua::SipUa::new(&self.spec.device, contact));
+        self
+    }
+
+    /// The SIP side (registrations), if the phone registers.
+    pub fn sip(&self) -> Option<&sipua::SipUa> {
+        self.sip.as_ref()
     }
 
     /// Emit [`PhoneAction::Show`] for every page (for `emroam phone`).
@@ -483,6 +566,14 @@ impl Phone {
                 self.on_response(flow.0, r, now, &mut out)
             }
             (PhoneState::Busy(flow), PhoneEvent::Wake) => self.on_wake(flow.0, now, &mut out),
+            (PhoneState::Busy(flow), PhoneEvent::Sip(d)) => self.on_sip(flow.0, &d, now, &mut out),
+            (PhoneState::Idle, PhoneEvent::Sip(d)) => {
+                // Idle: answer what asks for an answer (a NOTIFY), nothing else to do.
+                if let Some(ua) = &mut self.sip {
+                    let _ = ua.on_datagram(&d, &mut out);
+                }
+                PhoneState::Idle
+            }
             (PhoneState::Busy(flow), PhoneEvent::Abandon) => {
                 self.fail(&flow.0, Cause::Abandoned, &mut out)
             }
@@ -527,6 +618,21 @@ impl Phone {
             hops: 0,
             restarting: false,
         };
+        if let Task::Call { dn, hold } = &task {
+            flow.step = Step::CallSetup;
+            let Some(ua) = self.sip.as_mut().filter(|u| u.is_registered()) else {
+                return self.fail(&flow, Cause::NotRegistered, out);
+            };
+            let Some(proxy) = self.config.as_ref().and_then(|c| c.sip_proxy.clone()) else {
+                return self.fail(&flow, Cause::NotRegistered, out);
+            };
+            ua.invite(&proxy, dn, *hold, out);
+            flow.hops = 1;
+            let deadline = now + sipua::CALL_WAIT;
+            flow.phase = Phase::Calling { deadline };
+            out.push(PhoneAction::SleepUntil(deadline));
+            return PhoneState::Busy(Box::new(FlowState(flow)));
+        }
         if kind == TaskKind::Boot {
             flow.step = Step::Config;
             let Some(url) = self.spec.config_url.clone() else {
@@ -651,8 +757,120 @@ impl Phone {
         PhoneState::Idle
     }
 
+    fn on_sip(
+        &mut self,
+        mut flow: Flow,
+        d: &[u8],
+        now: Instant,
+        out: &mut Vec<PhoneAction>,
+    ) -> PhoneState {
+        let Some(ua) = &mut self.sip else {
+            return PhoneState::Busy(Box::new(FlowState(flow)));
+        };
+        let got = ua.on_datagram(d, out);
+        match (flow.phase.clone(), got) {
+            (
+                Phase::Registering {
+                    mut pending,
+                    deadline,
+                },
+                sipua::Got::RegisterAnswer { call_id, code },
+            ) => {
+                if !pending.contains(&call_id) {
+                    out.push(PhoneAction::SleepUntil(deadline));
+                    return PhoneState::Busy(Box::new(FlowState(flow)));
+                }
+                if code != 200 {
+                    return self.fail(&flow, Cause::RegisterRefused(code), out);
+                }
+                pending.retain(|c| c != &call_id);
+                if pending.is_empty() {
+                    return self.registered(flow, now, out);
+                }
+                flow.phase = Phase::Registering { pending, deadline };
+                out.push(PhoneAction::SleepUntil(deadline));
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
+            (Phase::AwaitRestart { .. }, sipua::Got::Restart) => self.restart_now(flow, now, out),
+            (Phase::Calling { deadline }, sipua::Got::CallAnswer { code }) => {
+                if code < 200 {
+                    out.push(PhoneAction::SleepUntil(deadline));
+                    return PhoneState::Busy(Box::new(FlowState(flow)));
+                }
+                if code >= 300 {
+                    return self.fail(&flow, Cause::CallFailed(code), out);
+                }
+                Self::end_step(&mut flow, Step::Journey, now, out);
+                let until = now + self.sip.as_ref().map_or(Duration::ZERO, |u| u.hold());
+                flow.phase = Phase::InCall { until };
+                out.push(PhoneAction::SleepUntil(until));
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
+            (Phase::HangingUp { deadline }, sipua::Got::ByeAnswer) => {
+                let _ = deadline;
+                flow.hops = 0;
+                self.done(&flow, Success::Called, now, out)
+            }
+            (Phase::InCall { .. }, sipua::Got::ByeReceived) => {
+                flow.hops = 0;
+                self.done(&flow, Success::Called, now, out)
+            }
+            (
+                Phase::Calling { deadline }
+                | Phase::HangingUp { deadline }
+                | Phase::InCall { until: deadline },
+                _,
+            ) => {
+                out.push(PhoneAction::SleepUntil(deadline));
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
+            (Phase::Registering { deadline, .. } | Phase::AwaitRestart { deadline }, _) => {
+                out.push(PhoneAction::SleepUntil(deadline));
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
+            // Waiting for something else (a Refresh): a datagram does not end that wait, and
+            // a restart that comes early is taken when the result page asks for it.
+            (Phase::RefreshWait { .. }, got) => {
+                if got == sipua::Got::Restart
+                    && let Some(ua) = &mut self.sip
+                {
+                    ua.early_restart = true;
+                }
+                flow.phase = match flow.phase {
+                    Phase::RefreshWait { url, resume } => {
+                        // Fetch the refresh target now rather than lose the wait: the
+                        // driver's sleep was cut short by the datagram.
+                        flow.phase = *resume;
+                        return self.send(flow, url, None, now, out);
+                    }
+                    p => p,
+                };
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
+            _ => PhoneState::Busy(Box::new(FlowState(flow))),
+        }
+    }
+
     fn on_wake(&mut self, flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
         match flow.phase.clone() {
+            Phase::Registering { .. } => self.fail(&flow, Cause::RegisterTimeout, out),
+            Phase::AwaitRestart { .. } => self.fail(&flow, Cause::NoRestart, out),
+            Phase::Calling { .. } | Phase::HangingUp { .. } => {
+                if let Some(ua) = &mut self.sip {
+                    ua.end_call();
+                }
+                self.fail(&flow, Cause::CallTimeout, out)
+            }
+            Phase::InCall { .. } => {
+                let mut flow = flow;
+                if let Some(ua) = &mut self.sip {
+                    ua.bye(out);
+                }
+                let deadline = now + sipua::CALL_WAIT;
+                flow.phase = Phase::HangingUp { deadline };
+                out.push(PhoneAction::SleepUntil(deadline));
+                PhoneState::Busy(Box::new(FlowState(flow)))
+            }
             Phase::RefreshWait { url, resume } => {
                 let mut flow = flow;
                 flow.phase = *resume;
@@ -810,8 +1028,29 @@ impl Phone {
     }
 
     fn restart(&mut self, mut flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
-        // The cluster restarts the phone (SIP NOTIFY service-control; SIP is a later issue,
-        // so a successful result page stands for it): fetch the config file again.
+        // A registered phone waits for the cluster's NOTIFY service-control; one that does not
+        // register takes the successful result page as the restart.
+        if let Some(ua) = &mut self.sip
+            && std::mem::take(&mut ua.early_restart)
+        {
+            return self.restart_now(flow, now, out);
+        }
+        if self.sip.as_ref().is_some_and(sipua::SipUa::is_registered) && !flow.restarting {
+            let deadline = now + sipua::RESTART_WAIT;
+            flow.phase = Phase::AwaitRestart { deadline };
+            out.push(PhoneAction::SleepUntil(deadline));
+            return PhoneState::Busy(Box::new(FlowState(flow)));
+        }
+        self.restart_now(flow, now, out)
+    }
+
+    /// Restarts: the config file again (then registration).
+    fn restart_now(
+        &mut self,
+        mut flow: Flow,
+        now: Instant,
+        out: &mut Vec<PhoneAction>,
+    ) -> PhoneState {
         match self.spec.config_url.clone() {
             Some(url) => {
                 Self::end_step(&mut flow, Step::Restart, now, out);
@@ -860,10 +1099,28 @@ impl Phone {
         self.register(flow, now, out)
     }
 
-    /// Registers the lines of the profile the config file carries. SEAM: SIP comes with a
-    /// later issue; then this sends REGISTERs (a `PhoneAction` for the driver's SIP side) and
-    /// the task ends when they are answered. Today it is a no-op step that ends the task.
-    fn register(&mut self, flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
+    /// Registers the lines of the profile the config file carries (the device name when it
+    /// has none), at the config file's SIP proxy; the task ends when every REGISTER is
+    /// answered 200. A phone without SIP (or a config without a proxy) ends the task here.
+    fn register(&mut self, mut flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
+        let proxy = self.config.as_ref().and_then(|c| c.sip_proxy.clone());
+        let lines = self
+            .config
+            .as_ref()
+            .map(|c| c.lines.clone())
+            .unwrap_or_default();
+        if let (Some(ua), Some(proxy)) = (&mut self.sip, proxy) {
+            let pending = ua.register_all(&proxy, &lines, out);
+            Self::end_step(&mut flow, Step::Register, now, out);
+            let deadline = now + sipua::REGISTER_WAIT;
+            flow.phase = Phase::Registering { pending, deadline };
+            out.push(PhoneAction::SleepUntil(deadline));
+            return PhoneState::Busy(Box::new(FlowState(flow)));
+        }
+        self.registered(flow, now, out)
+    }
+
+    fn registered(&mut self, flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
         let success = if flow.restarting {
             Self::success_of(flow.task)
         } else {

@@ -88,6 +88,7 @@ fn run(
                     now = t;
                     next = Some(PhoneEvent::Wake);
                 }
+                PhoneAction::SendSip { .. } => {}
                 PhoneAction::Record(s) => samples.push(s),
                 PhoneAction::Show(_) => {}
                 PhoneAction::Done(o) => {
@@ -605,7 +606,7 @@ mod hostile {
                         }
                         PhoneAction::Done(_) => break 'run,
                         PhoneAction::Record(s) => prop_assert!(s.end >= s.start),
-                        PhoneAction::Show(_) => {}
+                        PhoneAction::Show(_) | PhoneAction::SendSip { .. } => {}
                     }
                 }
                 let ev = next.expect("an action to wait for, or Done");

@@ -6,6 +6,7 @@ mod pacing;
 mod phone;
 mod reference;
 mod server;
+mod sip;
 mod tui;
 mod util;
 mod xml;

@@ -2,3 +2,4 @@
 
 mod cipxml;
 mod emapi;
+mod sip;

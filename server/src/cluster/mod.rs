@@ -229,6 +229,8 @@ struct Inner {
     tickets: Mutex<HashMap<String, Ticket>>,
     /// The HTTP address phones reach (the bound listener's, set when serving starts).
     http_addr: OnceLock<SocketAddr>,
+    /// The bound SIP address (config files name it; tests bind port 0).
+    sip_addr: OnceLock<SocketAddr>,
     /// Cancelled when the cluster shuts down: stops timers.
     token: CancellationToken,
     /// Timer tasks and detached EM operations.
@@ -331,6 +333,7 @@ impl Cluster {
                 restart_seq: watch::Sender::new(0),
                 tickets: Mutex::new(HashMap::new()),
                 http_addr: OnceLock::new(),
+                sip_addr: OnceLock::new(),
                 token,
                 tracker: TaskTracker::new(),
                 rand_seq: AtomicU64::new(0),
@@ -426,6 +429,20 @@ impl Cluster {
             .get()
             .copied()
             .unwrap_or_else(|| SocketAddr::new(self.inner.spec.address, self.inner.spec.ports.http))
+    }
+
+    /// The SIP address phones register at (bound address once serving, else the topology's).
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.inner
+            .sip_addr
+            .get()
+            .copied()
+            .unwrap_or_else(|| SocketAddr::new(self.inner.spec.address, self.inner.spec.ports.sip))
+    }
+
+    /// Records the bound SIP address (first call wins).
+    pub(crate) fn set_sip_addr(&self, addr: SocketAddr) {
+        let _ = self.inner.sip_addr.set(addr);
     }
 
     /// Records the bound HTTP address (first call wins).

@@ -89,7 +89,10 @@ async fn config_file_follows_the_login() {
         em,
         format!("http://{}/emapp/EMAppServlet?device=#DEVICENAME#", s.http)
     );
-    assert_eq!(cfg.sip_proxy(), Some(("127.0.0.1", 5060)));
+    // The cluster's bound SIP address (port 0 in tests), where phones register.
+    let sip = s.cluster().sip_addr();
+    assert_eq!(cfg.sip_proxy(), Some(("127.0.0.1", sip.port())));
+    assert_ne!(sip.port(), 0);
     // Follow the URL from the config file like a phone.
     let url = em.replace("#DEVICENAME#", P1);
     let pq = url.split_once(&s.http.to_string()).unwrap().1.to_owned();

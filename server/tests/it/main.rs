@@ -9,4 +9,6 @@ mod emapp;
 mod emservice;
 mod lifecycle;
 mod roaming;
+mod sip;
+mod sipp;
 mod util;

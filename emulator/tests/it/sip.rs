@@ -1,0 +1,257 @@
+//! The phone's SIP side against the reference cluster (in-process on 127.0.0.1:0): it
+//! registers at boot, the cluster restarts it with a NOTIFY after EM login and logout, and it
+//! registers its new profile's lines.
+
+use std::time::Duration;
+
+use emroam::driver::{HttpClient, Quiet, SipHttpClient, run_task};
+use emroam::phone::{Credentials, LoginType, Model, Phone, PhoneSpec, Step, Success, Task};
+use emroam_server::{Options, Topology};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const SEED: &str = include_str!("../../../profiles/topologies/seed.toml");
+
+/// Records the steps a task took.
+#[derive(Default)]
+struct Steps(Vec<Step>, usize);
+impl emroam::driver::Observer for Steps {
+    fn sample(&mut self, s: &emroam::phone::StepSample) {
+        self.0.push(s.step);
+    }
+    fn sip(&mut self, _out: bool, _d: &[u8]) {
+        self.1 += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_registers_at_boot_and_after_the_restart_notify() {
+    let mut topo = Topology::parse(SEED).unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let token = CancellationToken::new();
+    let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
+        .await
+        .unwrap();
+    let c = &topo.clusters[0];
+    let device = "SEP000000001001";
+    let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
+    let contact = sock.local_addr().unwrap().to_string();
+    let mut client = SipHttpClient {
+        http: HttpClient::new(Duration::from_secs(5)),
+        sip: sock,
+    };
+    let phone = Phone::new(PhoneSpec {
+        device: device.into(),
+        model: Model::from_topology_name("Cisco 8865"),
+        config_url: Some(format!(
+            "http://{}:{}/{device}.cnf.xml",
+            c.address, c.ports.config
+        )),
+        service_url: None,
+    })
+    .with_sip(&contact);
+    let (sip, _) = running.sip("cluster1").unwrap();
+
+    let mut obs = Steps::default();
+    let (phone, o) = run_task(phone, Task::Boot, Instant::now(), &mut client, &mut obs).await;
+    assert_eq!(o.result, Ok(Success::Booted));
+    assert!(obs.0.contains(&Step::Register), "{:?}", obs.0);
+    assert_eq!(phone.sip().unwrap().registered_lines(), [device]);
+    assert_eq!(sip.registered_device(device).as_deref(), Some(device));
+
+    let creds = Credentials {
+        id: "bob".into(),
+        pin: "12345".into(),
+        login_type: LoginType::Uid,
+        profile: None,
+    };
+    let mut obs = Steps::default();
+    let (phone, o) = run_task(
+        phone,
+        Task::Login(creds),
+        Instant::now(),
+        &mut client,
+        &mut obs,
+    )
+    .await;
+    assert_eq!(o.result, Ok(Success::LoggedIn), "{o:?}");
+    assert_eq!(phone.sip().unwrap().registered_lines(), ["1000001"]);
+    assert_eq!(sip.registered_device("1000001").as_deref(), Some(device));
+    assert_eq!(sip.counters().notifies, 1);
+    assert!(obs.0.contains(&Step::Restart) && obs.0.contains(&Step::Register));
+
+    let (phone, o) = run_task(phone, Task::Logout, Instant::now(), &mut client, &mut Quiet).await;
+    assert_eq!(o.result, Ok(Success::LoggedOut), "{o:?}");
+    assert_eq!(phone.sip().unwrap().registered_lines(), [device]);
+    assert_eq!(sip.registered_device("1000001"), None);
+    assert_eq!(sip.counters().notifies, 2);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emroam_phone_sip_prints_the_sip_trace() {
+    let mut topo = Topology::parse(SEED).unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let running = emroam_server::start(
+        &topo,
+        listeners,
+        &Options::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let c = &topo.clusters[0];
+    let device = "SEP000000001002";
+    let cfg = emroam::phonecmd::PhoneConfig {
+        spec: PhoneSpec {
+            device: device.into(),
+            model: Model::from_topology_name("Cisco 8865"),
+            config_url: Some(format!(
+                "http://{}:{}/{device}.cnf.xml",
+                c.address, c.ports.config
+            )),
+            service_url: None,
+        },
+        tasks: vec![
+            Task::Boot,
+            Task::Login(Credentials {
+                id: "bob".into(),
+                pin: "12345".into(),
+                login_type: LoginType::Uid,
+                profile: None,
+            }),
+            // Kally is registered nowhere: cluster1 sends the call to her home, which
+            // answers 480.
+            Task::Call {
+                dn: "3000001".into(),
+                hold: Duration::ZERO,
+            },
+        ],
+        timeout: Duration::from_secs(5),
+        step: false,
+        sip: true,
+        answer_for: Some(Duration::from_millis(50)),
+    };
+    let mut out = Vec::new();
+    let exit = emroam::phonecmd::run_config(cfg, &mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(exit, emroam::Exit::Other, "{text}");
+    assert!(text.contains("SIP > INVITE sip:3000001@"), "{text}");
+    assert!(
+        text.contains("SIP < SIP/2.0 480 Temporarily Unavailable"),
+        "{text}"
+    );
+    assert!(text.contains("[sip_480]"), "{text}");
+    assert!(text.contains("SIP > REGISTER sip:"), "{text}");
+    assert!(text.contains("SIP < NOTIFY sip:"), "{text}");
+    assert!(text.contains("SIP < Event: service-control"), "{text}");
+    assert!(text.contains("registered: [1000001]"), "{text}");
+    running.shutdown().await;
+}
+
+/// A booted, logged-in, registered phone with its own socket.
+async fn ready_phone(
+    topo: &Topology,
+    cluster: usize,
+    device: &str,
+    user: &str,
+) -> (Phone, SipHttpClient) {
+    let c = &topo.clusters[cluster];
+    let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
+    let contact = sock.local_addr().unwrap().to_string();
+    let mut client = SipHttpClient {
+        http: HttpClient::new(Duration::from_secs(5)),
+        sip: sock,
+    };
+    let phone = Phone::new(PhoneSpec {
+        device: device.into(),
+        model: Model::from_topology_name("Cisco 8865"),
+        config_url: Some(format!(
+            "http://{}:{}/{device}.cnf.xml",
+            c.address, c.ports.config
+        )),
+        service_url: None,
+    })
+    .with_sip(&contact);
+    let (phone, o) = run_task(phone, Task::Boot, Instant::now(), &mut client, &mut Quiet).await;
+    assert_eq!(o.result, Ok(Success::Booted));
+    let creds = Credentials {
+        id: user.into(),
+        pin: "12345".into(),
+        login_type: LoginType::Uid,
+        profile: None,
+    };
+    let (phone, o) = run_task(
+        phone,
+        Task::Login(creds),
+        Instant::now(),
+        &mut client,
+        &mut Quiet,
+    )
+    .await;
+    assert_eq!(o.result, Ok(Success::LoggedIn), "{o:?}");
+    (phone, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_call_each_other_across_clusters() {
+    let mut topo = Topology::parse(SEED).unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let running = emroam_server::start(
+        &topo,
+        listeners,
+        &Options::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let (bob, mut bob_client) = ready_phone(&topo, 0, "SEP000000001001", "bob").await;
+    let (kally, mut kally_client) = ready_phone(&topo, 2, "SEP000000003001", "kally").await;
+    // Bob's phone answers while idle.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let bob_side = tokio::spawn(async move {
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        emroam::driver::serve_idle(bob, &mut bob_client, &mut Quiet, stop).await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running
+        .cluster("cluster3")
+        .unwrap()
+        .locate_dn("1000001")
+        .map(|l| l.cluster)
+        != Some("cluster1".into())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ILS did not place Bob"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut obs = Steps::default();
+    let call = Task::Call {
+        dn: "1000001".into(),
+        hold: Duration::from_millis(50),
+    };
+    let (kally, o) = run_task(kally, call, Instant::now(), &mut kally_client, &mut obs).await;
+    assert_eq!(o.result, Ok(Success::Called), "{o:?}");
+    assert!(obs.0.contains(&Step::CallSetup), "{:?}", obs.0);
+    // An unknown number: 404.
+    let call = Task::Call {
+        dn: "9999999".into(),
+        hold: Duration::ZERO,
+    };
+    let (_kally, o) = run_task(kally, call, Instant::now(), &mut kally_client, &mut Quiet).await;
+    assert_eq!(
+        o.result.unwrap_err().cause,
+        emroam::phone::Cause::CallFailed(404)
+    );
+    stop_tx.send(()).unwrap();
+    let bob = bob_side.await.unwrap();
+    assert_eq!(bob.sip().unwrap().answered_calls(), 1);
+    assert!(!bob.sip().unwrap().in_call(), "Kally hung up");
+    let (sip3, _) = running.sip("cluster3").unwrap();
+    assert_eq!(sip3.counters().routed_trunk, 1);
+    running.shutdown().await;
+}

@@ -1,0 +1,298 @@
+//! `sip-setup`: SIP call setups per second through the reference clusters, driven by SIPp.
+//!
+//! The seed's three clusters run in-process on loopback (ephemeral ports). Bob logs in on
+//! SEP000000001001 at cluster1; a SIPp callee registers as that phone (its MAC in
+//! `+sip.instance`) for 1000001 and answers every call (`loadtests/sipp/uas.xml`). A SIPp
+//! caller (`uac.xml`, hold 0) places CALLS calls at RATE/s to 1000001 at `ROUTE`: `trunk`
+//! (cluster3 → SIP trunk → cluster1 → phone, the ILS-located path) or `local` (cluster1).
+//! A call setup is INVITE to 200 OK; SIPp's response-time repartition is printed with its
+//! counts. In the same run, two emulated phones (the `emroam` phone machine) call back to
+//! back: Kally at cluster3 calls Alice at cluster2 (trunk), and Alice's phone counts what it
+//! answers, so a misrouted call shows. Needs `sipp` (Debian `sip-tester`) on PATH.
+//!
+//! Usage: `cargo run --release -p emroam-loadtests --bin sip-setup -- [RATE] [CALLS] [trunk|local]`
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use emroam::driver::{HttpClient, Quiet, SipHttpClient, run_task};
+use emroam::phone::{
+    Credentials, LoginType as PhoneLoginType, Model, Phone, PhoneSpec, Step, Task,
+};
+use emroam_server::cluster::Origin;
+use emroam_server::ops::{Credential, Login, LoginDuration, LoginType};
+use emroam_server::{ClusterListeners, Options, Topology};
+use tokio_util::sync::CancellationToken;
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sipp")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Call-setup samples (µs) of the emulated caller.
+struct Setups(hdrhistogram::Histogram<u64>);
+impl emroam::driver::Observer for Setups {
+    fn sample(&mut self, s: &emroam::phone::StepSample) {
+        if s.step == Step::CallSetup {
+            let _ = self.0.record(s.latency().as_micros() as u64);
+        }
+    }
+}
+
+/// A booted, logged-in, registered emulated phone with its own SIP socket.
+async fn ready_phone(
+    running: &emroam_server::Running,
+    cluster: &str,
+    device: &str,
+    user: &str,
+) -> (Phone, SipHttpClient) {
+    let (_, config) = running.addrs(cluster).expect("cluster");
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("udp");
+    let contact = sock.local_addr().expect("addr").to_string();
+    let mut client = SipHttpClient {
+        http: HttpClient::new(Duration::from_secs(5)),
+        sip: sock,
+    };
+    let phone = Phone::new(PhoneSpec {
+        device: device.into(),
+        model: Model::from_topology_name("Cisco 8865"),
+        config_url: Some(format!("http://{config}/{device}.cnf.xml")),
+        service_url: None,
+    })
+    .with_sip(&contact);
+    let now = tokio::time::Instant::now();
+    let (phone, o) = run_task(phone, Task::Boot, now, &mut client, &mut Quiet).await;
+    assert!(o.result.is_ok(), "{device} boot: {o:?}");
+    let creds = Credentials {
+        id: user.into(),
+        pin: "12345".into(),
+        login_type: PhoneLoginType::Uid,
+        profile: None,
+    };
+    let now = tokio::time::Instant::now();
+    let (phone, o) = run_task(phone, Task::Login(creds), now, &mut client, &mut Quiet).await;
+    assert!(o.result.is_ok(), "{user} login: {o:?}");
+    (phone, client)
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rate: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let calls: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let route = args.get(3).map_or("trunk", String::as_str);
+    let topo = Topology::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies/seed.toml"),
+    )
+    .expect("seed topology");
+    let mut listeners = Vec::new();
+    for c in &topo.clusters {
+        listeners.push((
+            c.id.clone(),
+            ClusterListeners::ephemeral().await.expect("bind"),
+        ));
+    }
+    let token = CancellationToken::new();
+    let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
+        .await
+        .expect("clusters");
+    let c1 = running.cluster("cluster1").expect("cluster1").clone();
+    Login {
+        device: "SEP000000001001".into(),
+        credential: Credential::Phone {
+            login_type: LoginType::Uid,
+            id: "bob".into(),
+            pin: "12345".into(),
+        },
+        profile: None,
+        duration: LoginDuration::Default,
+        origin: Origin::default(),
+    }
+    .apply(&c1)
+    .await
+    .expect("login");
+    let c3 = running.cluster("cluster3").expect("cluster3").clone();
+    let t = Instant::now();
+    while c3.locate_dn("1000001").map(|l| l.cluster).as_deref() != Some("cluster1") {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "ILS did not converge"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let sip1 = running.sip("cluster1").expect("sip").1;
+    let target = match route {
+        "local" => sip1,
+        _ => running.sip("cluster3").expect("sip").1,
+    };
+    let dir = std::env::temp_dir().join(format!("emroam-sip-setup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let port = free_udp_port();
+    let sipp = |extra: &[&str], to: std::net::SocketAddr, port: u16| {
+        let mut cmd = Command::new("sipp");
+        cmd.arg(to.to_string())
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-nostdin"])
+            .args(extra)
+            .current_dir(&dir)
+            .stdin(Stdio::null());
+        cmd
+    };
+    let reg = sipp(
+        &[
+            "-sf",
+            &scenario("register.xml"),
+            "-m",
+            "1",
+            "-key",
+            "line",
+            "1000001",
+            "-key",
+            "mac",
+            "000000001001",
+            "-timeout",
+            "10s",
+        ],
+        sip1,
+        port,
+    )
+    .stdout(Stdio::null())
+    .status()
+    .expect("sipp (apt-get install sip-tester)");
+    assert!(reg.success(), "SIPp could not register");
+    let mut uas = sipp(&["-sf", &scenario("uas.xml")], sip1, port)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("sipp uas");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Emulated phones in the same run: Kally (cluster3) calls Alice (cluster2) back to back;
+    // Alice's phone counts what it answers, so a call that reached another phone shows.
+    let alice = ready_phone(&running, "cluster2", "SEP000000002001", "alice").await;
+    let kally = ready_phone(&running, "cluster3", "SEP000000003001", "kally").await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let alice_side = tokio::spawn(async move {
+        let (phone, mut client) = alice;
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        emroam::driver::serve_idle(phone, &mut client, &mut Quiet, stop).await
+    });
+    let emu_stop = CancellationToken::new();
+    let emu_token = emu_stop.clone();
+    let kally_side = tokio::spawn(async move {
+        let (mut phone, mut client) = kally;
+        let mut obs = Setups(hdrhistogram::Histogram::new(3).expect("histogram"));
+        let (mut ok, mut failed) = (0u64, std::collections::BTreeMap::<String, u64>::new());
+        while !emu_token.is_cancelled() {
+            let task = Task::Call {
+                dn: "2000001".into(),
+                hold: Duration::ZERO,
+            };
+            let (p, o) = run_task(
+                phone,
+                task,
+                tokio::time::Instant::now(),
+                &mut client,
+                &mut obs,
+            )
+            .await;
+            phone = p;
+            match o.result {
+                Ok(_) => ok += 1,
+                Err(f) => *failed.entry(f.cause.key()).or_default() += 1,
+            }
+        }
+        (ok, failed, obs.0)
+    });
+    let mut uac = sipp(
+        &[
+            "-sf",
+            &scenario("uac.xml"),
+            "-s",
+            "1000001",
+            "-r",
+            &rate.to_string(),
+            "-m",
+            &calls.to_string(),
+            "-d",
+            "0",
+            "-l",
+            "5000",
+            "-timeout",
+            "120s",
+            "-trace_stat",
+            "-fd",
+            "1",
+        ],
+        target,
+        free_udp_port(),
+    );
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking(move || uac.output())
+        .await
+        .expect("join")
+        .expect("sipp uac");
+    emu_stop.cancel();
+    let emu_elapsed = started.elapsed();
+    let (emu_ok, emu_failed, hist) = kally_side.await.expect("kally");
+    let _ = stop_tx.send(());
+    let alice = alice_side.await.expect("alice");
+    let answered = alice.sip().map_or(0, |u| u.answered_calls());
+    println!(
+        "emulator: Kally (cluster3) → Alice (cluster2) back to back: {emu_ok} ok, failed {emu_failed:?}, {:.0} calls/s; setup p50 {} µs p99 {} µs max {} µs; Alice answered {answered} (misrouted: {})",
+        emu_ok as f64 / emu_elapsed.as_secs_f64(),
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.99),
+        hist.max(),
+        emu_ok.saturating_sub(answered),
+    );
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last_screen = text
+        .rsplit("------------------------------ Scenario Screen")
+        .next()
+        .unwrap_or("");
+    for line in last_screen.lines().chain(
+        text.lines()
+            .filter(|l| l.contains("Successful call") || l.contains("Failed call")),
+    ) {
+        if line.contains("Successful call")
+            || line.contains("Failed call")
+            || line.contains("Call Rate")
+            || line.contains("Response Time")
+            || line.contains("ms <=")
+            || line.contains("ms <")
+            || line.contains("ms >=")
+        {
+            println!("sipp: {}", line.trim());
+        }
+    }
+    let s1 = running.sip("cluster1").expect("sip").0.counters();
+    let s3 = running.sip("cluster3").expect("sip").0.counters();
+    println!(
+        "route {route}: {calls} calls offered at {rate}/s in {:.2} s = {:.0} calls/s (SIPp exit {:?}); cluster1 routed_local {} ; cluster3 routed_trunk {} ; 480 {} 503 {}\n{s1:?}\n{s3:?}",
+        elapsed.as_secs_f64(),
+        f64::from(calls) / elapsed.as_secs_f64(),
+        out.status.code(),
+        s1.routed_local,
+        s3.routed_trunk,
+        s1.unavailable + s3.unavailable,
+        s1.trunk_down + s3.trunk_down,
+    );
+    // The callee SIPp is this process's child: stop it by its id.
+    let _ = uas.kill();
+    let _ = uas.wait();
+    running.shutdown().await;
+}

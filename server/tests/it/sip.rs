@@ -1,0 +1,429 @@
+//! SIP: the registrar (known devices and lines only), the service-control NOTIFY after EM
+//! login/logout, and INVITE routing (local, over a trunk to where ILS says the number is, 404,
+//! 480, 503 for a down cluster). Phones here are raw UDP sockets on 127.0.0.1:0.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use emroam_protocol::sip::{self, Message};
+use hyper::Method;
+use tokio::net::UdpSocket;
+
+use crate::roaming::{Net, until};
+
+/// A bare SIP phone: one socket, one device.
+struct Ua {
+    sock: UdpSocket,
+    mac: String,
+    cluster: SocketAddr,
+    n: u32,
+}
+
+impl Ua {
+    async fn new(device: &str, cluster: SocketAddr) -> Ua {
+        Ua {
+            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            mac: device.trim_start_matches("SEP").to_owned(),
+            cluster,
+            n: 0,
+        }
+    }
+
+    fn me(&self) -> SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    fn base(&mut self, method: &str, uri: &str, to: &str, call_id: &str) -> Message {
+        self.n += 1;
+        Message::request(method, uri)
+            .with(
+                "Via",
+                format!(
+                    "SIP/2.0/UDP {};branch=z9hG4bKua{}{}",
+                    self.me(),
+                    self.mac,
+                    self.n
+                ),
+            )
+            .with(
+                "From",
+                format!("<sip:{}@{}>;tag=ua{}", self.mac, self.cluster, self.n),
+            )
+            .with("To", to.to_owned())
+            .with("Call-ID", call_id.to_owned())
+            .with("CSeq", format!("{} {method}", self.n))
+            .with("Max-Forwards", "70")
+    }
+
+    async fn send(&self, m: &Message, to: SocketAddr) {
+        self.sock.send_to(&m.render(), to).await.unwrap();
+    }
+
+    async fn recv(&self) -> Option<Message> {
+        let mut buf = vec![0u8; 65536];
+        let r = tokio::time::timeout(Duration::from_secs(5), self.sock.recv_from(&mut buf)).await;
+        let (n, _) = r.ok()?.ok()?;
+        Some(sip::parse(&buf[..n]).expect("the cluster sends valid SIP"))
+    }
+
+    /// Receives until a final response (skipping 100/180) and returns it.
+    async fn final_response(&self) -> Message {
+        loop {
+            let m = self.recv().await.expect("a response");
+            if m.code().is_some_and(|c| c >= 200) {
+                return m;
+            }
+        }
+    }
+
+    async fn register(&mut self, line: &str, call_id: &str) -> u16 {
+        let to = format!("<sip:{line}@{}>", self.cluster);
+        let m = self
+            .base("REGISTER", &format!("sip:{}", self.cluster), &to, call_id)
+            .with(
+                "Contact",
+                format!(
+                    "<sip:{line}@{};transport=udp>;+sip.instance={};expires=3600",
+                    self.me(),
+                    sip::instance_for_mac(&self.mac)
+                ),
+            );
+        self.send(&m, self.cluster).await;
+        self.final_response().await.code().unwrap()
+    }
+}
+
+fn sip_addr(net: &Net, id: &str) -> SocketAddr {
+    net.running.as_ref().unwrap().sip(id).unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrar_accepts_known_devices_and_their_lines_only() {
+    let net = Net::seed().await;
+    let c1 = sip_addr(&net, "cluster1");
+    let mut stranger = Ua::new("SEP00000000FFFF", c1).await;
+    assert_eq!(
+        stranger.register("1000001", "x1").await,
+        403,
+        "unknown device"
+    );
+    let mut p = Ua::new("SEP000000001001", c1).await;
+    assert_eq!(
+        p.register("1000001", "x2").await,
+        404,
+        "Bob is not logged in here"
+    );
+    assert_eq!(
+        p.register("SEP000000001001", "x3").await,
+        200,
+        "the device itself"
+    );
+    // A device of another cluster is unknown here.
+    let mut other = Ua::new("SEP000000002001", c1).await;
+    assert_eq!(other.register("SEP000000002001", "x4").await, 403);
+    // OPTIONS is answered 200; garbage gets 400 or nothing, and the cluster keeps serving.
+    let o = p.base(
+        "OPTIONS",
+        &format!("sip:{c1}"),
+        &format!("<sip:{c1}>"),
+        "o1",
+    );
+    p.send(&o, c1).await;
+    assert_eq!(p.final_response().await.code(), Some(200));
+    p.sock
+        .send_to(
+            format!(
+                "INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKg\r\nFrom: <sip:a@h>;tag=1\r\n\
+                 To: <sip:x@h>\r\nCall-ID: g\r\nCSeq: 1 INVITE\r\nbroken\r\n\r\n",
+                p.me()
+            )
+            .as_bytes(),
+            c1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.final_response().await.code(), Some(400));
+    p.sock.send_to(&[0xff; 300], c1).await.unwrap();
+    assert_eq!(p.register("SEP000000001001", "x3").await, 200);
+    let sip1 = net
+        .running
+        .as_ref()
+        .unwrap()
+        .sip("cluster1")
+        .unwrap()
+        .0
+        .counters();
+    assert_eq!(sip1.register_refused_403, 2);
+    assert_eq!(sip1.register_refused_404, 1);
+    assert!(sip1.malformed >= 2);
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn em_login_and_logout_restart_the_phone_by_notify() {
+    let net = Net::seed().await;
+    let c1 = sip_addr(&net, "cluster1");
+    let mut p = Ua::new("SEP000000001001", c1).await;
+    assert_eq!(p.register("SEP000000001001", "reg-1").await, 200);
+    assert!(
+        net.login("cluster1", "SEP000000001001", "bob")
+            .await
+            .contains("Login Successful")
+    );
+    let n = p.recv().await.expect("a NOTIFY after login");
+    assert_eq!(n.method(), Some("NOTIFY"));
+    assert_eq!(n.header("Event"), Some("service-control"));
+    assert_eq!(
+        sip::parse_service_control(&n.body),
+        Some((sip::ServiceAction::Restart, "reg-1".to_owned()))
+    );
+    p.send(&Message::response_to(&n, 200, Some("p")), c1).await;
+    // After the restart Bob's line registers.
+    assert_eq!(p.register("1000001", "reg-2").await, 200);
+    let (sip, _) = net.running.as_ref().unwrap().sip("cluster1").unwrap();
+    assert_eq!(
+        sip.registered_device("1000001").as_deref(),
+        Some("SEP000000001001")
+    );
+    assert!(net.logout("cluster1", "SEP000000001001").await);
+    let n = p.recv().await.expect("a NOTIFY after logout");
+    assert_eq!(
+        sip::parse_service_control(&n.body),
+        Some((sip::ServiceAction::Restart, "reg-2".to_owned()))
+    );
+    assert_eq!(
+        sip.registered_device("1000001"),
+        None,
+        "bindings dropped at restart"
+    );
+    assert_eq!(
+        p.register("1000001", "reg-3").await,
+        404,
+        "the line left with Bob"
+    );
+    net.shutdown().await;
+}
+
+/// Answers one INVITE with 180 then 200, and returns it.
+async fn answer(callee: &Ua) -> Message {
+    let inv = loop {
+        let m = callee.recv().await.expect("an INVITE");
+        if m.method() == Some("INVITE") && m.code().is_none() {
+            break m;
+        }
+    };
+    let from = sip::via_target(inv.header("Via").unwrap()).unwrap();
+    let to: SocketAddr = format!("{}:{}", from.0, from.1).parse().unwrap();
+    callee
+        .send(&Message::response_to(&inv, 180, Some("callee")), to)
+        .await;
+    let mut ok = Message::response_to(&inv, 200, Some("callee"))
+        .with("Contact", format!("<sip:callee@{}>", callee.me()));
+    for rr in inv.headers_named("Record-Route") {
+        ok = ok.with("Record-Route", rr.to_owned());
+    }
+    callee.send(&ok, to).await;
+    inv
+}
+
+/// Places a call; returns the final status and (for 200) completes ACK and BYE.
+async fn call(caller: &mut Ua, dn: &str, callee: Option<&Ua>) -> u16 {
+    let c = caller.cluster;
+    let call_id = format!("call-{dn}-{}", caller.n);
+    let inv = caller
+        .base(
+            "INVITE",
+            &format!("sip:{dn}@{c}"),
+            &format!("<sip:{dn}@{c}>"),
+            &call_id,
+        )
+        .with("Contact", format!("<sip:{}@{}>", caller.mac, caller.me()));
+    caller.send(&inv, c).await;
+    if let Some(callee) = callee {
+        answer(callee).await;
+    }
+    let r = caller.final_response().await;
+    let code = r.code().unwrap();
+    if code == 200 {
+        // ACK and BYE along the route set (reversed Record-Route), through the clusters.
+        let mut routes: Vec<String> = r
+            .headers_named("Record-Route")
+            .flat_map(sip::split_list)
+            .map(str::to_owned)
+            .collect();
+        routes.reverse();
+        assert!(!routes.is_empty());
+        let remote = sip::addr_uri(r.header("Contact").unwrap()).to_owned();
+        let to = r.header("To").unwrap().to_owned();
+        let first = sip::uri_host_port(sip::addr_uri(&routes[0])).unwrap();
+        let hop: SocketAddr = format!("{}:{}", first.0, first.1).parse().unwrap();
+        let mut ack = caller.base("ACK", &remote, &to, &call_id);
+        ack.set_header("CSeq", format!("{} ACK", caller.n - 1));
+        ack = ack.with("Route", routes.join(", "));
+        caller.send(&ack, hop).await;
+        let bye = caller
+            .base("BYE", &remote, &to, &call_id)
+            .with("Route", routes.join(", "));
+        caller.send(&bye, hop).await;
+        let callee = callee.unwrap();
+        let got_ack = callee.recv().await.unwrap();
+        assert_eq!(got_ack.method(), Some("ACK"));
+        let got_bye = callee.recv().await.unwrap();
+        assert_eq!(got_bye.method(), Some("BYE"));
+        let back = sip::via_target(got_bye.header("Via").unwrap()).unwrap();
+        let back: SocketAddr = format!("{}:{}", back.0, back.1).parse().unwrap();
+        callee
+            .send(&Message::response_to(&got_bye, 200, None), back)
+            .await;
+        assert_eq!(
+            caller.final_response().await.code(),
+            Some(200),
+            "BYE answered"
+        );
+    }
+    code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_reach_the_phone_where_the_user_is_now() {
+    let net = Net::seed().await;
+    let (c1, c2, c3) = (
+        sip_addr(&net, "cluster1"),
+        sip_addr(&net, "cluster2"),
+        sip_addr(&net, "cluster3"),
+    );
+    // Kally at home on cluster3; Bob at home on cluster1.
+    assert!(
+        net.login("cluster3", "SEP000000003001", "kally")
+            .await
+            .contains("Successful")
+    );
+    assert!(
+        net.login("cluster1", "SEP000000001001", "bob")
+            .await
+            .contains("Successful")
+    );
+    let mut kally = Ua::new("SEP000000003001", c3).await;
+    assert_eq!(kally.register("3000001", "k1").await, 200);
+    let mut bob1 = Ua::new("SEP000000001001", c1).await;
+    assert_eq!(bob1.register("1000001", "b1").await, 200);
+    until("cluster3 places 1000001 at cluster1", || {
+        net.located("cluster3", "1000001").as_deref() == Some("cluster1")
+    })
+    .await;
+
+    // Kally → Bob: cluster3 → trunk → cluster1 → Bob's phone.
+    assert_eq!(call(&mut kally, "1000001", Some(&bob1)).await, 200);
+    // Bob → Kally: same cluster? No: cluster1 → trunk → cluster3.
+    assert_eq!(call(&mut bob1, "3000001", Some(&kally)).await, 200);
+    // Unknown number: 404. Alice's number, nobody registered at cluster2: 480.
+    assert_eq!(call(&mut kally, "9999999", None).await, 404);
+    assert_eq!(call(&mut kally, "2000001", None).await, 480);
+
+    // Bob roams to cluster2: cluster1 logs him out there (its phone restarts).
+    assert!(
+        net.login("cluster2", "SEP000000002001", "bob")
+            .await
+            .contains("Successful")
+    );
+    until("cluster3 places 1000001 at cluster2", || {
+        net.located("cluster3", "1000001").as_deref() == Some("cluster2")
+    })
+    .await;
+    let n = bob1.recv().await.expect("the old phone restarts");
+    assert_eq!(n.header("Event"), Some("service-control"));
+    let mut bob2 = Ua::new("SEP000000002001", c2).await;
+    assert_eq!(bob2.register("1000001", "b2").await, 200);
+    assert_eq!(call(&mut kally, "1000001", Some(&bob2)).await, 200);
+
+    // cluster2 goes down: the trunk does not answer, the caller gets 503.
+    let (st, body) = net
+        .http(
+            "cluster2",
+            Method::POST,
+            "/admin/clusters/cluster2/listeners/stop",
+        )
+        .await;
+    assert!(st.is_success(), "{st} {body}");
+    assert_eq!(call(&mut kally, "1000001", None).await, 503);
+    let s3 = net
+        .running
+        .as_ref()
+        .unwrap()
+        .sip("cluster3")
+        .unwrap()
+        .0
+        .counters();
+    assert!(s3.routed_trunk >= 3, "{s3:?}");
+    assert_eq!(s3.not_found, 1);
+    assert_eq!(s3.trunk_down, 1);
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_call_ends_487_and_its_ack_reaches_the_callee() {
+    let net = Net::seed().await;
+    let c1 = sip_addr(&net, "cluster1");
+    assert!(
+        net.login("cluster1", "SEP000000001001", "bob")
+            .await
+            .contains("Successful")
+    );
+    let mut bob = Ua::new("SEP000000001001", c1).await;
+    assert_eq!(bob.register("1000001", "b1").await, 200);
+    let mut caller = Ua::new("SEP000000001002", c1).await;
+    let inv = caller
+        .base(
+            "INVITE",
+            &format!("sip:1000001@{c1}"),
+            &format!("<sip:1000001@{c1}>"),
+            "cx",
+        )
+        .with("Contact", format!("<sip:x@{}>", caller.me()));
+    caller.send(&inv, c1).await;
+    // Bob rings but does not answer.
+    let got = bob.recv().await.unwrap();
+    assert_eq!(got.method(), Some("INVITE"));
+    let back = sip::via_target(sip::split_list(got.header("Via").unwrap())[0]).unwrap();
+    let back: SocketAddr = format!("{}:{}", back.0, back.1).parse().unwrap();
+    bob.send(&Message::response_to(&got, 180, Some("bob")), back)
+        .await;
+    // The caller cancels: same branch, CSeq number and Request-URI as its INVITE.
+    let mut cancel = inv.clone();
+    cancel.start = sip::StartLine::Request {
+        method: "CANCEL".into(),
+        uri: format!("sip:1000001@{c1}"),
+    };
+    cancel.set_header("CSeq", format!("{} CANCEL", caller.n));
+    cancel.remove_header("Contact");
+    caller.send(&cancel, c1).await;
+    let c = bob.recv().await.unwrap();
+    assert_eq!(c.method(), Some("CANCEL"));
+    bob.send(&Message::response_to(&c, 200, Some("bob")), back)
+        .await;
+    bob.send(&Message::response_to(&got, 487, Some("bob")), back)
+        .await;
+    // The caller: 100, 180, 200 (CANCEL), 487 (INVITE).
+    let mut codes = Vec::new();
+    while !codes.contains(&487) {
+        let m = caller.recv().await.expect("responses");
+        codes.push(m.code().unwrap());
+        if m.code() == Some(487) {
+            let mut ack = inv.clone();
+            ack.start = sip::StartLine::Request {
+                method: "ACK".into(),
+                uri: format!("sip:1000001@{c1}"),
+            };
+            ack.set_header("CSeq", format!("{} ACK", caller.n));
+            ack.set_header("To", m.header("To").unwrap().to_owned());
+            caller.send(&ack, c1).await;
+        }
+    }
+    assert!(codes.contains(&200) && codes.contains(&180), "{codes:?}");
+    let ack = bob
+        .recv()
+        .await
+        .expect("the ACK of the 487 reaches the callee");
+    assert_eq!(ack.method(), Some("ACK"));
+    net.shutdown().await;
+}
