@@ -70,6 +70,13 @@ pub async fn bind_ephemeral(
 /// The clusters cannot start, or the report cannot be written.
 pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let duration = args.duration;
+    // The dashboard needs a terminal; piped or in CI, the demo runs headless rather than fail.
+    let headless = args.headless || !std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if headless && !args.headless {
+        eprintln!(
+            "emroam demo: stdout is not a terminal, running headless (progress line and report)"
+        );
+    }
     let mut topo = Topology::parse(SEED_TOPOLOGY).context("the built-in seed topology")?;
     let listeners = bind_ephemeral(&mut topo).await?;
     let token = CancellationToken::new();
@@ -96,10 +103,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let cfg = FleetConfig {
         profile,
         out: None,
-        progress: args.headless,
-        tui: !args.headless,
+        progress: headless,
+        tui: !headless,
     };
-    let (summary, ended) = if args.headless {
+    let (summary, ended) = if headless {
         (fleetcmd::run_config(cfg, fleet_token).await?, true)
     } else {
         let views = crate::tui::target_views(&cfg.profile, Some(&topo));
