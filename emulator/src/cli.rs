@@ -197,6 +197,11 @@ pub struct FleetArgs {
     /// Shorten (or stretch) the profile's phases to last this long in total (e.g. `20s`).
     #[arg(long, value_parser = crate::units::parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Serve the fleet's controls (pause, resume, arrival rate) over HTTP on this loopback
+    /// address (`127.0.0.1:9990`; port 0 picks one): `GET /control`, `POST /control/pause`,
+    /// `POST /control/resume`, `POST /control/rate?factor=F` or `?times=F`.
+    #[arg(long)]
+    pub control: Option<std::net::SocketAddr>,
 }
 
 /// `emroam tui`.

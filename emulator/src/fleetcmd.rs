@@ -170,10 +170,21 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         eprintln!("emroam fleet: stopping: no new journeys, in-flight ones get the drain deadline");
         t.cancel();
     });
+    let control = tokio::sync::watch::channel(fleet::Control::default()).0;
+    if let Some(addr) = args.control {
+        match crate::control::start(addr, control.clone(), token.child_token()).await {
+            Ok(bound) => eprintln!("emroam fleet: controls at http://{bound}/control"),
+            Err(e) => {
+                eprintln!("emroam fleet: {e:#}");
+                return Ok(Exit::BadInput);
+            }
+        }
+    }
     let summary = if cfg.tui {
         let topo = topology_of(&args.profile);
         let views = crate::tui::target_views(&cfg.profile, topo.as_ref());
-        let (summary, ended) = crate::tui::with_fleet(cfg, views, token).await?;
+        let (summary, ended) =
+            crate::tui::with_fleet_controlled(cfg, views, token, control).await?;
         if !ended {
             // Quit from the dashboard: the user's choice, exit 0 with the report.
             print!("{}", summary.table());
@@ -181,7 +192,13 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         }
         summary
     } else {
-        run_config(cfg, token).await?
+        let n = cfg.profile.targets.len();
+        let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
+        let taps = fleet::Taps {
+            control: control.subscribe(),
+            ..fleet::Taps::none()
+        };
+        run_controlled(cfg, token, snap_tx, snap_rx, taps).await?
     };
     print!("{}", summary.table());
     Ok(if summary.passed() {

@@ -27,6 +27,7 @@
 //! [`run`] is what `main` calls; tests call it too.
 
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod driver;
 pub mod fleet;

@@ -18,8 +18,8 @@
 //! | `x` / `h` | cut / heal its ILS link to its first peer | `POST /admin/clusters/{id}/ils/links/{peer}/cut` / `heal` |
 //! | `s` | superuser sync now (the sync tool's "Sync now") | `POST /admin/superuser-sync` |
 //! | `S` | ILS full sync from it to every peer now | `POST /admin/clusters/{id}/ils/sync` |
-//! | `p` / `Space` | pause / resume starting work | [`crate::fleet::run_controlled`]'s `watch::Sender<Control>`: `paused` |
-//! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | the same sender: `rate_factor` |
+//! | `p` / `Space` | pause / resume starting work | `emroam fleet --control ADDR`: `POST /control/pause` / `resume` ([`crate::control`]; in-process: the `watch::Sender<Control>` of [`with_fleet_controlled`]) |
+//! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | `POST /control/rate?times=1.25` / `?times=0.8` (or `?factor=F`) |
 //! | `5`, `↑` `↓` | trace the selected phone (its last journey's messages on screen 5) | [`crate::fleet::Taps`]: `watch_device`, `trace` |
 //! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report, exit 0 | Ctrl-C / SIGTERM |
 //!
@@ -214,6 +214,17 @@ async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> an
         term.draw(&app)?;
         while let Some(ev) = events.recv().await {
             let tick = matches!(ev, Event::Tick);
+            if tick {
+                // The fleet's HTTP control port may have changed pause or rate: show it.
+                if let (Some(tx), Some(fv)) = (&wiring.control, app.fleet.as_mut()) {
+                    let c = *tx.borrow();
+                    if fv.paused != c.paused || fv.rate_factor != c.rate_factor {
+                        fv.paused = c.paused;
+                        fv.rate_factor = c.rate_factor;
+                        app.dirty = true;
+                    }
+                }
+            }
             match update(&mut app, ev) {
                 Some(Command::Quit) => break,
                 Some(Command::Fleet(c)) => {
@@ -304,9 +315,23 @@ pub async fn with_fleet(
     clusters: Vec<ClusterView>,
     token: CancellationToken,
 ) -> anyhow::Result<(crate::fleet::report::Summary, bool)> {
+    with_fleet_controlled(cfg, clusters, token, watch::channel(Control::default()).0).await
+}
+
+/// [`with_fleet`] steered through `control_tx` too (the fleet's HTTP control port shares it
+/// with the dashboard's keys).
+///
+/// # Errors
+/// As [`with_fleet`].
+pub async fn with_fleet_controlled(
+    cfg: crate::fleetcmd::FleetConfig,
+    clusters: Vec<ClusterView>,
+    token: CancellationToken,
+    control_tx: watch::Sender<Control>,
+) -> anyhow::Result<(crate::fleet::report::Summary, bool)> {
     let n = cfg.profile.targets.len();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
-    let (control_tx, control_rx) = watch::channel(Control::default());
+    let control_rx = control_tx.subscribe();
     let (device_tx, device_rx) = watch::channel(None);
     let (trace_tx, trace_rx) = watch::channel(Arc::default());
     let (done_tx, done_rx) = mpsc::channel(16);

@@ -206,3 +206,102 @@ async fn demo_ends_by_itself_with_the_report() {
     );
     assert!(stdout.contains("cluster3: LoginsSuccessful"), "{stdout}");
 }
+
+/// `POST` (or `GET`) `path` on a loopback HTTP port; the whole answer as text.
+fn http(addr: &str, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_pauses_and_resumes_the_fleet_over_its_control_port() {
+    use std::io::BufRead;
+    let fake = spawn_fake(seed_users(4), Knobs::default()).await;
+    let long = write_profile(
+        &fake,
+        "ctl",
+        "[[phase]]\nduration = \"60s\"\nphones = 4\nthink = { dist = \"constant\", value = \"20ms\" }\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emroam"))
+        .args([
+            "fleet",
+            &long.display().to_string(),
+            "--control",
+            "127.0.0.1:0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The fleet says where its controls are on stderr; the rest of stderr is drained so its
+    // later lines ("stopping: ...") never meet a closed pipe.
+    let stderr = child.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("controls at http://").nth(1) {
+                let _ = addr_tx.send(rest.trim_end_matches("/control").to_owned());
+            }
+        }
+    });
+    let addr = tokio::task::spawn_blocking(move || {
+        addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the control address on stderr")
+    })
+    .await
+    .unwrap();
+    let requests = || fake.state.lock().unwrap().counters.requests;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(requests() > 0, "the fleet is working");
+
+    let a = addr.clone();
+    let paused = tokio::task::spawn_blocking(move || http(&a, "POST", "/control/pause"))
+        .await
+        .unwrap();
+    assert!(paused.starts_with("HTTP/1.1 200"), "{paused}");
+    assert!(paused.contains("\"paused\":true"), "{paused}");
+    // In-flight journeys finish (a journey is 3 requests, a phone thinks 20 ms between them).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_pause = requests();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(requests(), at_pause, "no new work while paused");
+
+    let a = addr.clone();
+    let resumed = tokio::task::spawn_blocking(move || {
+        (
+            http(&a, "POST", "/control/resume"),
+            http(&a, "POST", "/control/rate?factor=abc"),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(resumed.0.contains("\"paused\":false"), "{}", resumed.0);
+    assert!(resumed.1.starts_with("HTTP/1.1 400"), "{}", resumed.1);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(requests() > at_pause, "work starts again after resume");
+
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status();
+    let started = std::time::Instant::now();
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "SIGTERM stops the run"
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(long.parent().unwrap());
+}
