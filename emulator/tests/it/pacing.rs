@@ -27,6 +27,19 @@ struct Scripted {
     fail_on: Option<&'static str>,
 }
 
+impl Scripted {
+    /// A transport answering every request after `service`, with no stall and no faults.
+    fn new(service: Duration) -> Self {
+        Scripted {
+            logged_in: Arc::default(),
+            stall: (Instant::now(), Instant::now()),
+            service,
+            panic_on: None,
+            fail_on: None,
+        }
+    }
+}
+
 fn param<'a>(url: &'a str, k: &str) -> Option<&'a str> {
     url.split(['?', '&'])
         .find_map(|kv| kv.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
@@ -131,11 +144,8 @@ fn ms(us: u64) -> f64 {
 async fn open_model_latency_counts_from_the_intended_start() {
     let t0 = Instant::now();
     let t = Scripted {
-        logged_in: Arc::default(),
         stall: (t0 + Duration::from_secs(2), t0 + Duration::from_secs(3)),
-        service: Duration::from_millis(20),
-        panic_on: None,
-        fail_on: None,
+        ..Scripted::new(Duration::from_millis(20))
     };
     let (r, snap) = run_snap(
         profile("[[phase]]\nduration = \"10s\"\nlogin_rate = 10.0\n", 100),
@@ -164,13 +174,7 @@ async fn open_model_latency_counts_from_the_intended_start() {
 
 #[tokio::test(start_paused = true)]
 async fn closed_model_cycles_with_think_time() {
-    let t = Scripted {
-        logged_in: Arc::default(),
-        stall: (Instant::now(), Instant::now()),
-        service: Duration::from_millis(100),
-        panic_on: None,
-        fail_on: None,
-    };
+    let t = Scripted::new(Duration::from_millis(100));
     let p = profile(
         "[[phase]]\nduration = \"10s\"\nphones = 5\nthink = { dist = \"constant\", value = \"1s\" }\n",
         5,
@@ -193,13 +197,7 @@ async fn closed_model_cycles_with_think_time() {
 
 #[tokio::test(start_paused = true)]
 async fn closed_phones_without_a_free_user_wait_their_turn() {
-    let t = Scripted {
-        logged_in: Arc::default(),
-        stall: (Instant::now(), Instant::now()),
-        service: Duration::from_millis(10),
-        panic_on: None,
-        fail_on: None,
-    };
+    let t = Scripted::new(Duration::from_millis(10));
     // Three phones, one user: only one can be logged in at a time; the others retry.
     let src = r##"
 name = "scarce"
@@ -249,13 +247,7 @@ fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
 
 #[tokio::test(start_paused = true)]
 async fn the_json_summary_matches_its_documented_schema() {
-    let t = Scripted {
-        logged_in: Arc::default(),
-        stall: (Instant::now(), Instant::now()),
-        service: Duration::from_millis(5),
-        panic_on: None,
-        fail_on: None,
-    };
+    let t = Scripted::new(Duration::from_millis(5));
     let src = r#"
 [[phase]]
 duration = "2s"
@@ -289,11 +281,8 @@ success_ratio = 0.5
 #[tokio::test(start_paused = true)]
 async fn a_journey_that_panics_costs_only_its_phone() {
     let t = Scripted {
-        logged_in: Arc::default(),
-        stall: (Instant::now(), Instant::now()),
-        service: Duration::from_millis(10),
         panic_on: Some("SEP000000009002"),
-        fail_on: None,
+        ..Scripted::new(Duration::from_millis(10))
     };
     let p = profile(
         "[[phase]]\nduration = \"3s\"\nphones = 4\nthink = { dist = \"constant\", value = \"100ms\" }\n",
@@ -310,13 +299,7 @@ async fn a_journey_that_panics_costs_only_its_phone() {
 
 #[tokio::test(start_paused = true)]
 async fn roaming_logins_use_superusers_homed_elsewhere() {
-    let t = Scripted {
-        logged_in: Arc::default(),
-        stall: (Instant::now(), Instant::now()),
-        service: Duration::from_millis(10),
-        panic_on: None,
-        fail_on: None,
-    };
+    let t = Scripted::new(Duration::from_millis(10));
     let src = r##"
 name = "roam"
 roaming = 1.0
@@ -356,13 +339,7 @@ login_rate = 4.0
 
 #[tokio::test(start_paused = true)]
 async fn logins_and_logouts_in_one_open_phase() {
-    let t = Scripted {
-        logged_in: Arc::default(),
-        stall: (Instant::now(), Instant::now()),
-        service: Duration::from_millis(10),
-        panic_on: None,
-        fail_on: None,
-    };
+    let t = Scripted::new(Duration::from_millis(10));
     // 512 phones: 8 shards. 3 logins then 1 logout, over and over: logouts must reach the
     // shards that hold logged-in phones.
     let r = run(
@@ -381,11 +358,8 @@ async fn logins_and_logouts_in_one_open_phase() {
 #[tokio::test(start_paused = true)]
 async fn a_failing_cluster_gets_its_share_of_arrivals_not_more() {
     let t = Scripted {
-        logged_in: Arc::default(),
-        stall: (Instant::now(), Instant::now()),
-        service: Duration::from_millis(10),
-        panic_on: None,
         fail_on: Some("SEP000000001"),
+        ..Scripted::new(Duration::from_millis(10))
     };
     let src = r##"
 name = "share"
