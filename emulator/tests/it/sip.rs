@@ -32,24 +32,8 @@ async fn a_phone_registers_at_boot_and_after_the_restart_notify() {
     let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
         .await
         .unwrap();
-    let c = &topo.clusters[0];
     let device = "SEP000000001001";
-    let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
-    let contact = sock.local_addr().unwrap().to_string();
-    let mut client = SipHttpClient {
-        http: HttpClient::new(Duration::from_secs(5)),
-        sip: sock,
-    };
-    let phone = Phone::new(PhoneSpec {
-        device: device.into(),
-        model: Model::from_topology_name("Cisco 8865"),
-        config_url: Some(format!(
-            "http://{}:{}/{device}.cnf.xml",
-            c.address, c.ports.config
-        )),
-        service_url: None,
-    })
-    .with_sip(&contact);
+    let (phone, mut client) = sip_phone(&topo.clusters[0], device).await;
     let (sip, _) = running.sip("cluster1").unwrap();
 
     let mut obs = Steps::default();
@@ -149,17 +133,14 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
     running.shutdown().await;
 }
 
-/// A booted, logged-in, registered phone with its own socket.
-async fn ready_phone(
-    topo: &Topology,
-    cluster: usize,
+/// A phone of cluster `c` with SIP on a socket of its own, not yet booted.
+async fn sip_phone(
+    c: &emroam_server::topology::ClusterSpec,
     device: &str,
-    user: &str,
 ) -> (Phone, SipHttpClient) {
-    let c = &topo.clusters[cluster];
     let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
     let contact = sock.local_addr().unwrap().to_string();
-    let mut client = SipHttpClient {
+    let client = SipHttpClient {
         http: HttpClient::new(Duration::from_secs(5)),
         sip: sock,
     };
@@ -173,6 +154,17 @@ async fn ready_phone(
         service_url: None,
     })
     .with_sip(&contact);
+    (phone, client)
+}
+
+/// A booted, logged-in, registered phone with its own socket.
+async fn ready_phone(
+    topo: &Topology,
+    cluster: usize,
+    device: &str,
+    user: &str,
+) -> (Phone, SipHttpClient) {
+    let (phone, mut client) = sip_phone(&topo.clusters[cluster], device).await;
     let (phone, o) = run_task(phone, Task::Boot, Instant::now(), &mut client, &mut Quiet).await;
     assert_eq!(o.result, Ok(Success::Booted));
     let creds = Credentials {
