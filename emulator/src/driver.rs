@@ -266,6 +266,8 @@ pub trait Observer {
     fn sample(&mut self, _s: &StepSample) {}
     /// A SIP datagram went out (`true`) or came in (`false`).
     fn sip(&mut self, _out: bool, _datagram: &[u8]) {}
+    /// A task [`serve_idle`] ran on its own (an answered call, a refresh, a restart) ended.
+    fn side_outcome(&mut self, _o: &TaskOutcome) {}
     /// Called before each request; `emroam phone --step` waits for Enter here and returns how
     /// long it waited (left out of the step timings).
     fn before_send(&mut self) -> Duration {
@@ -278,8 +280,9 @@ pub trait Observer {
 pub struct Quiet;
 impl Observer for Quiet {}
 
-/// Lets an idle phone answer SIP (incoming calls, hang-ups, NOTIFYs) until `stop` resolves.
-/// A NOTIFY that asks for a restart is answered; the restart itself is the next task's job.
+/// Lets an idle phone answer SIP (incoming calls, hang-ups, NOTIFYs) until `stop` resolves:
+/// an incoming call is rung and answered as the phone's policy says, a restart NOTIFY
+/// restarts it, and its registrations are refreshed when due.
 pub async fn serve_idle<T: Transport>(
     mut phone: Phone,
     client: &mut T,
@@ -288,19 +291,36 @@ pub async fn serve_idle<T: Transport>(
 ) -> Phone {
     tokio::pin!(stop);
     loop {
-        let d = tokio::select! {
+        let refresh = phone.refresh_due();
+        let actions = tokio::select! {
             () = &mut stop => return phone,
-            Some(d) = client.recv_sip() => d,
-        };
-        obs.sip(false, &d);
-        let (p, actions) = phone.step(PhoneEvent::Sip(d), Instant::now().into_std());
-        phone = p;
-        for a in actions {
-            if let PhoneAction::SendSip { to, datagram } = a {
-                obs.sip(true, &datagram);
-                client.send_sip(&to, &datagram).await;
+            Some(d) = client.recv_sip() => {
+                obs.sip(false, &d);
+                let (p, actions) = phone.step(PhoneEvent::Sip(d), Instant::now().into_std());
+                phone = p;
+                actions
             }
+            () = sleep_until_opt(refresh) => {
+                let (p, actions) = phone.step(
+                    PhoneEvent::Start { task: Task::Refresh, intended: Instant::now().into_std() },
+                    Instant::now().into_std(),
+                );
+                phone = p;
+                actions
+            }
+        };
+        let (p, outcome) = drive(phone, actions, client, obs).await;
+        phone = p;
+        if let Some(o) = outcome {
+            obs.side_outcome(&o);
         }
+    }
+}
+
+async fn sleep_until_opt(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -314,14 +334,34 @@ pub async fn run_task<T: Transport>(
     client: &mut T,
     obs: &mut impl Observer,
 ) -> (Phone, TaskOutcome) {
-    let mut ev = PhoneEvent::Start {
+    let kind = task.kind();
+    let ev = PhoneEvent::Start {
         task,
         intended: intended.into_std(),
     };
-    let mut phone = phone;
+    let (phone, actions) = phone.step(ev, Instant::now().into_std());
+    let (phone, outcome) = drive(phone, actions, client, obs).await;
+    let outcome = outcome.unwrap_or(TaskOutcome {
+        task: kind,
+        result: Err(crate::phone::Failure {
+            cause: crate::phone::Cause::Abandoned,
+            step: crate::phone::Step::Journey,
+            shown: "Abandoned".into(),
+        }),
+    });
+    (phone, outcome)
+}
+
+/// Carries out `actions` (what the phone answered to its last event) and keeps stepping the
+/// phone until its task ends. `None`: no task was in flight (the actions only answered a
+/// datagram).
+pub async fn drive<T: Transport>(
+    mut phone: Phone,
+    mut actions: Vec<PhoneAction>,
+    client: &mut T,
+    obs: &mut impl Observer,
+) -> (Phone, Option<TaskOutcome>) {
     loop {
-        let (p, actions) = phone.step(ev, Instant::now().into_std());
-        phone = p;
         let mut next = None;
         for a in actions {
             match a {
@@ -351,28 +391,17 @@ pub async fn run_task<T: Transport>(
                 }
                 PhoneAction::Show(s) => obs.screen(&s),
                 PhoneAction::Record(s) => obs.sample(&s),
-                PhoneAction::Done(o) => return (phone, o),
+                PhoneAction::Done(o) => return (phone, Some(o)),
             }
         }
-        match next {
-            Some(e) => ev = e,
+        let ev = match next {
+            Some(e) => e,
+            None if phone.is_idle() => return (phone, None),
             // Cannot happen with a well-formed machine; end the task rather than hang.
-            None => {
-                let (p, mut acts) = phone.step(PhoneEvent::Abandon, Instant::now().into_std());
-                let outcome = acts.drain(..).find_map(|a| match a {
-                    PhoneAction::Done(o) => Some(o),
-                    _ => None,
-                });
-                let outcome = outcome.unwrap_or(TaskOutcome {
-                    task: crate::phone::TaskKind::Status,
-                    result: Err(crate::phone::Failure {
-                        cause: crate::phone::Cause::Abandoned,
-                        step: crate::phone::Step::Journey,
-                        shown: "Abandoned".into(),
-                    }),
-                });
-                return (p, outcome);
-            }
-        }
+            None => PhoneEvent::Abandon,
+        };
+        let (p, acts) = phone.step(ev, Instant::now().into_std());
+        phone = p;
+        actions = acts;
     }
 }

@@ -8,6 +8,7 @@
 //! Latency is measured from each journey's intended start. Cancellation: stop starting work,
 //! give in-flight journeys [`Profile::drain`], abandon the rest, report.
 
+pub mod directory;
 pub mod profile;
 pub mod reconcile;
 pub mod report;
@@ -26,12 +27,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::driver::{HttpClient, Observer, Transport, run_task};
+use crate::driver::{HttpClient, Observer, Transport, drive, run_task, serve_idle};
+use crate::phone::sipua::addressee;
 use crate::phone::{
-    Cause, Credentials, LoginType, Model as PhoneModel, Phone, PhoneSpec, StepSample, Task,
-    TaskKind, TaskOutcome,
+    Cause, Credentials, LoginType, Model as PhoneModel, Phone, PhoneAction, PhoneEvent, PhoneSpec,
+    Step, StepSample, Task, TaskKind, TaskOutcome,
 };
-use profile::{Model, Profile, Think, UserSpec};
+use directory::Directory;
+use profile::{Model, Profile, SipSpec, Think, UserSpec};
 use schedule::{Arrivals, Rng};
 use stats::{Recorder, Snapshot};
 
@@ -132,7 +135,22 @@ pub enum FleetError {
         /// Why.
         source: std::io::Error,
     },
+    /// A shard's SIP socket could not be bound.
+    #[error("binding the phones' SIP socket at {addr}: {source}")]
+    SipBind {
+        /// The `[sip] bind` address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
+
+/// Phones booting at once per shard before the first phase.
+pub const BOOT_PARALLEL: usize = 32;
+
+/// Datagrams queued for one phone in a journey before more are dropped (UDP: the sender's
+/// retransmissions cover a drop).
+pub const INBOX: usize = 32;
 
 /// What a run produced.
 #[derive(Debug)]
@@ -164,6 +182,8 @@ pub struct FaultResult {
 }
 
 enum ShardCmd {
+    /// Boot every phone (config file, REGISTER); answer when all are done.
+    Boot(tokio::sync::oneshot::Sender<()>),
     Arrival {
         task: TaskKind,
         intended: Instant,
@@ -218,15 +238,115 @@ struct JourneyEnd<T> {
     lag: Duration,
     /// The messages, when this phone is the one traced.
     lines: Option<Vec<String>>,
+    /// For a call: whom it was meant for.
+    call: Option<CallPlan>,
+    /// Tasks the phone ran on its own while waiting to start (answered calls, refreshes).
+    side: Vec<TaskOutcome>,
+    /// Datagrams the phone sent again during the journey.
+    retransmissions: u64,
+}
+
+/// A call the fleet placed: the callee it chose and where it believed them to be.
+#[derive(Debug, Clone)]
+struct CallPlan {
+    dn: String,
+    mac: String,
+    route: stats::Route,
+}
+
+/// What a journey does: a task from the start, or the rest of one the phone began itself
+/// (an incoming call, a restart the cluster asked for).
+enum Work {
+    Start(Task),
+    Continue(Vec<PhoneAction>),
+}
+
+impl Work {
+    async fn run<T: Transport>(
+        self,
+        kind: TaskKind,
+        phone: Phone,
+        intended: Instant,
+        client: &mut T,
+        obs: &mut Collect,
+    ) -> (Phone, TaskOutcome) {
+        match self {
+            Work::Start(task) => run_task(phone, task, intended, client, obs).await,
+            Work::Continue(actions) => {
+                let (p, o) = drive(phone, actions, client, obs).await;
+                let o = o.unwrap_or(TaskOutcome {
+                    task: kind,
+                    result: Ok(crate::phone::Success::Restarted),
+                });
+                (p, o)
+            }
+        }
+    }
+}
+
+/// A fleet phone's transport in a journey: its HTTP client, the shard's shared SIP socket,
+/// and the journey's inbox (the datagrams the shard routed to this phone).
+struct SipLink<T> {
+    inner: T,
+    socket: Arc<tokio::net::UdpSocket>,
+    inbox: mpsc::Receiver<Vec<u8>>,
+}
+
+impl<T: Transport> Transport for SipLink<T> {
+    fn send(
+        &mut self,
+        req: &crate::phone::HttpRequest,
+    ) -> impl std::future::Future<
+        Output = Result<crate::phone::HttpResponse, crate::phone::HttpFailure>,
+    > + Send {
+        self.inner.send(req)
+    }
+
+    fn idle(&mut self) {
+        self.inner.idle();
+    }
+
+    async fn send_sip(&mut self, to: &str, datagram: &[u8]) {
+        if let Err(e) = self.socket.send_to(datagram, to).await {
+            tracing::debug!(%to, error = %e, "SIP send failed");
+        }
+    }
+
+    async fn recv_sip(&mut self) -> Option<Vec<u8>> {
+        self.inbox.recv().await
+    }
+}
+
+/// A shard's SIP side: one socket for all its phones, and where each datagram goes.
+struct ShardSip {
+    socket: Arc<tokio::net::UdpSocket>,
+    /// Lower-case MAC → slot.
+    by_mac: HashMap<String, usize>,
+    /// Slot → the inbox of its journey in flight.
+    inboxes: HashMap<usize, mpsc::Sender<Vec<u8>>>,
+    spec: SipSpec,
 }
 
 /// Collects a journey's step samples (at most a handful) for the shard to record, and its
 /// messages when the phone is the one traced.
 #[derive(Default)]
-struct Collect(Vec<StepSample>, Option<Vec<String>>);
+struct Collect(Vec<StepSample>, Option<Vec<String>>, Vec<TaskOutcome>);
 impl Observer for Collect {
     fn sample(&mut self, s: &StepSample) {
         self.0.push(*s);
+    }
+    fn side_outcome(&mut self, o: &TaskOutcome) {
+        self.2.push(o.clone());
+    }
+    fn sip(&mut self, out: bool, d: &[u8]) {
+        if let Some(l) = &mut self.1 {
+            let first = d.split(|&b| b == b'\r').next().unwrap_or_default();
+            l.push(format!(
+                "{} SIP {}",
+                if out { "→" } else { "←" },
+                String::from_utf8_lossy(first)
+            ));
+        }
     }
     fn request(&mut self, req: &crate::phone::HttpRequest) {
         if let Some(l) = &mut self.1 {
@@ -275,6 +395,17 @@ struct Shard<T> {
     watch_device: watch::Receiver<Option<String>>,
     /// Where the traced phone's journeys go (shared by the shards).
     trace: Arc<watch::Sender<Arc<PhoneTrace>>>,
+    /// SIP, when the profile has `[sip]`.
+    sip: Option<ShardSip>,
+    /// Where the fleet believes numbers are (shared by the shards).
+    dir: Arc<Directory>,
+    /// Phones still to boot, and who waits for the boot to end.
+    boot_queue: std::collections::VecDeque<usize>,
+    boot_done: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Idle phones' registration refreshes, earliest first.
+    refresh: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
+    /// Next phone to place a call.
+    call_cursor: usize,
 }
 
 /// A closed-model phone that found no free user waits at least this long to try again.
@@ -352,8 +483,29 @@ impl<T: Transport + 'static> Shard<T> {
                 (Task::Login(self.credentials(u)), Some(u))
             }
             TaskKind::Logout => (Task::Logout, self.slots[i].user),
+            TaskKind::Boot => (Task::Boot, None),
+            TaskKind::Refresh => (Task::Refresh, None),
             _ => (Task::Status, None),
         };
+        let kind = task.kind();
+        let started = self.spawn(i, kind, Work::Start(task), intended, user, None);
+        if !started && let Some(u) = user.filter(|_| kind == TaskKind::Login) {
+            self.users[u].busy = false;
+        }
+        started
+    }
+
+    /// Runs `work` on slot `i`'s phone as a journey task.
+    fn spawn(
+        &mut self,
+        i: usize,
+        kind: TaskKind,
+        work: Work,
+        intended: Instant,
+        user: Option<usize>,
+        call: Option<CallPlan>,
+    ) -> bool {
+        let cluster = self.slots[i].cluster;
         let (Some(phone), Some(mut client)) =
             (self.slots[i].phone.take(), self.slots[i].client.take())
         else {
@@ -364,13 +516,42 @@ impl<T: Transport + 'static> Shard<T> {
             .borrow()
             .as_deref()
             .is_some_and(|d| d == phone.spec().device);
-        self.in_flight.insert(i, (cluster, task.kind()));
+        self.in_flight.insert(i, (cluster, kind));
+        let link = self.sip.as_mut().map(|s| {
+            let (tx, rx) = mpsc::channel(INBOX);
+            s.inboxes.insert(i, tx);
+            (s.socket.clone(), rx)
+        });
         let handle = self.running.spawn(async move {
-            tokio::time::sleep_until(intended).await;
-            let lag = Instant::now().saturating_duration_since(intended);
-            let mut obs = Collect(Vec::new(), traced.then(Vec::new));
-            let (phone, outcome) = run_task(phone, task, intended, &mut client, &mut obs).await;
+            let mut obs = Collect(Vec::new(), traced.then(Vec::new), Vec::new());
+            let retx0 = phone.sip().map_or(0, |u| u.retransmissions());
+            let (phone, lag, outcome, client) = match link {
+                Some((socket, inbox)) => {
+                    let mut l = SipLink {
+                        inner: client,
+                        socket,
+                        inbox,
+                    };
+                    // Until the journey starts the phone is idle: it takes calls, refreshes.
+                    let phone =
+                        serve_idle(phone, &mut l, &mut obs, tokio::time::sleep_until(intended))
+                            .await;
+                    let lag = Instant::now().saturating_duration_since(intended);
+                    let (p, o) = work.run(kind, phone, intended, &mut l, &mut obs).await;
+                    (p, lag, o, l.inner)
+                }
+                None => {
+                    tokio::time::sleep_until(intended).await;
+                    let lag = Instant::now().saturating_duration_since(intended);
+                    let (p, o) = work.run(kind, phone, intended, &mut client, &mut obs).await;
+                    (p, lag, o, client)
+                }
+            };
+            let mut client = client;
             client.idle();
+            let retransmissions = phone
+                .sip()
+                .map_or(0, |u| u.retransmissions().saturating_sub(retx0));
             JourneyEnd {
                 slot: i,
                 phone,
@@ -380,10 +561,173 @@ impl<T: Transport + 'static> Shard<T> {
                 user,
                 lag,
                 lines: obs.1,
+                call,
+                side: obs.2,
+                retransmissions,
             }
         });
         self.tasks.insert(handle.id(), i);
         true
+    }
+
+    /// A datagram on the shard's SIP socket: to the journey of its phone, else to the idle
+    /// phone itself (which may begin answering a call or restarting).
+    fn on_datagram(&mut self, d: &[u8]) {
+        let Some(sip) = &self.sip else { return };
+        let Some(i) = addressee(d).and_then(|m| sip.by_mac.get(&m).copied()) else {
+            tracing::debug!("SIP datagram for no phone of this shard dropped");
+            return;
+        };
+        if let Some(tx) = sip.inboxes.get(&i) {
+            // Full: dropped, as a socket buffer would; the sender sends it again.
+            let _ = tx.try_send(d.to_vec());
+            return;
+        }
+        if self.slots[i].unknown {
+            return;
+        }
+        let Some(phone) = self.slots[i].phone.take() else {
+            return;
+        };
+        let now = Instant::now();
+        let (phone, actions) = phone.step(PhoneEvent::Sip(d.to_vec()), now.into_std());
+        if phone.is_idle() {
+            for a in actions {
+                if let PhoneAction::SendSip { to, datagram } = a
+                    && let Ok(addr) = to.parse::<std::net::SocketAddr>()
+                {
+                    let _ = sip.socket.try_send_to(&datagram, addr);
+                }
+            }
+            self.slots[i].phone = Some(phone);
+            return;
+        }
+        let kind = if phone.sip().is_some_and(crate::phone::sipua::SipUa::in_call) {
+            TaskKind::Answer
+        } else {
+            TaskKind::Restart
+        };
+        self.slots[i].phone = Some(phone);
+        self.spawn(i, kind, Work::Continue(actions), now, None, None);
+    }
+
+    /// Boots every phone, [`BOOT_PARALLEL`] at a time; `done` is told when all have.
+    fn boot(&mut self, done: tokio::sync::oneshot::Sender<()>) {
+        self.boot_queue = (0..self.slots.len()).collect();
+        self.boot_done = Some(done);
+        self.boot_more();
+    }
+
+    fn boot_more(&mut self) {
+        let booting = self
+            .in_flight
+            .values()
+            .filter(|(_, k)| *k == TaskKind::Boot)
+            .count();
+        for _ in booting..BOOT_PARALLEL {
+            let Some(i) = self.boot_queue.pop_front() else {
+                break;
+            };
+            self.start(i, TaskKind::Boot, Instant::now());
+        }
+        let booting = self.in_flight.values().any(|(_, k)| *k == TaskKind::Boot);
+        if self.boot_queue.is_empty()
+            && !booting
+            && let Some(done) = self.boot_done.take()
+        {
+            let _ = done.send(());
+        }
+    }
+
+    /// Refreshes the registrations of idle phones that are due.
+    fn refresh_due(&mut self, now: Instant) {
+        while let Some(std::cmp::Reverse((at, i))) = self.refresh.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.refresh.pop();
+            let due = self.slots[i]
+                .phone
+                .as_ref()
+                .and_then(Phone::refresh_due)
+                .map(Instant::from_std);
+            match due {
+                Some(d) if d <= now && self.idle(i) => {
+                    self.start(i, TaskKind::Refresh, now);
+                }
+                // Not yet (refreshed meanwhile), or busy: looked at again when due or when
+                // its journey ends.
+                Some(d) if d > now => self.refresh.push(std::cmp::Reverse((d, i))),
+                _ => {}
+            }
+        }
+    }
+
+    /// A call arrival: an idle registered phone (one with a user logged in first) calls a
+    /// number the directory places, chosen by the profile's callee mix.
+    fn call_arrival(&mut self, intended: Instant) {
+        let n = self.slots.len();
+        let Some(spec) = self.sip.as_ref().map(|s| s.spec.clone()) else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        let from = self.call_cursor % n;
+        self.call_cursor = from + 1;
+        let registered = |s: &Slot<T>| {
+            s.phone
+                .as_ref()
+                .and_then(Phone::sip)
+                .is_some_and(crate::phone::sipua::SipUa::is_registered)
+        };
+        let caller = [true, false].into_iter().find_map(|with_user| {
+            (0..n).map(|k| (from + k) % n).find(|&i| {
+                self.idle(i)
+                    && registered(&self.slots[i])
+                    && (!with_user || self.slots[i].user.is_some())
+            })
+        });
+        let want = self.slots[from].cluster;
+        let Some(i) = caller else {
+            self.rec.call_dropped(want);
+            return;
+        };
+        let cluster = self.slots[i].cluster;
+        let mac = self.slots[i]
+            .phone
+            .as_ref()
+            .and_then(Phone::sip)
+            .map(|u| u.mac().to_owned())
+            .unwrap_or_default();
+        let kind = spec.callee.kind(self.rng.unit());
+        let (u, v) = (self.rng.unit(), self.rng.unit());
+        let Some(callee) = self.dir.pick(kind, cluster, &mac, u, v) else {
+            self.rec.call_dropped(cluster);
+            return;
+        };
+        let hold = spec.hold.sample(self.rng.unit());
+        let plan = CallPlan {
+            route: if callee.cluster == cluster {
+                stats::Route::Local
+            } else {
+                stats::Route::Trunk
+            },
+            dn: callee.dn.clone(),
+            mac: callee.mac,
+        };
+        let task = Task::Call {
+            dn: callee.dn,
+            hold,
+        };
+        self.spawn(
+            i,
+            TaskKind::Call,
+            Work::Start(task),
+            intended,
+            None,
+            Some(plan),
+        );
     }
 
     fn logged_in(&self, i: usize) -> bool {
@@ -505,11 +849,39 @@ impl<T: Transport + 'static> Shard<T> {
             }));
         }
         let (cluster, _) = self.in_flight.remove(&i).unwrap_or((0, end.outcome.task));
-        self.rec.started(cluster, end.outcome.task, end.lag);
+        if let Some(sip) = &mut self.sip {
+            sip.inboxes.remove(&i);
+        }
         for s in &end.samples {
             self.rec.sample(cluster, s);
         }
-        self.rec.outcome(cluster, &end.outcome);
+        self.rec.retransmitted(cluster, end.retransmissions);
+        for o in &end.side {
+            self.rec.sip_task(cluster, o);
+        }
+        match end.outcome.task {
+            TaskKind::Login | TaskKind::Logout | TaskKind::Status => {
+                self.rec.started(cluster, end.outcome.task, end.lag);
+                self.rec.outcome(cluster, &end.outcome);
+            }
+            TaskKind::Call => {
+                if let Some(plan) = &end.call {
+                    let result = self.judge_call(&end.phone, plan, &end.outcome);
+                    let setup = end
+                        .samples
+                        .iter()
+                        .find(|s| s.step == Step::CallSetup)
+                        .map(StepSample::latency);
+                    self.rec.call(cluster, plan.route, &result, setup);
+                }
+            }
+            _ => self.rec.sip_task(cluster, &end.outcome),
+        }
+        let mac = end
+            .phone
+            .sip()
+            .map(|u| u.mac().to_owned())
+            .unwrap_or_default();
         if end.outcome.task == TaskKind::Login
             && end.user.is_some_and(|u| self.users[u].cluster != cluster)
         {
@@ -517,6 +889,28 @@ impl<T: Transport + 'static> Shard<T> {
         }
         if let Err(f) = &end.outcome.result {
             tracing::debug!(device = %end.phone.spec().device, task = ?end.outcome.task, step = %f.step, cause = %f.cause.key(), shown = %f.shown, "journey failed");
+        }
+        // A restart into the logout profile: someone else logged the user out here.
+        if end.phone.logged_in_user().is_none()
+            && matches!(end.outcome.task, TaskKind::Restart)
+            && let Some(u) = self.slots[i].user.take()
+        {
+            if let Some(dn) = &self.users[u].spec.dn {
+                self.dir.remove(dn, &mac);
+            }
+            self.users[u].busy = false;
+        }
+        if let Some(u) = end.user
+            && let Some(dn) = self.users[u].spec.dn.clone()
+        {
+            match (&end.outcome.task, &end.outcome.result) {
+                (TaskKind::Login, Ok(_)) => {
+                    let roamed = self.users[u].cluster != cluster;
+                    self.dir.set(&dn, cluster, &mac, roamed);
+                }
+                (TaskKind::Logout, _) => self.dir.remove(&dn, &mac),
+                _ => {}
+            }
         }
         let slot = &mut self.slots[i];
         match (&end.outcome.task, &end.outcome.result) {
@@ -542,13 +936,45 @@ impl<T: Transport + 'static> Shard<T> {
             }
             _ => {}
         }
+        if let Some(due) = end.phone.refresh_due() {
+            self.refresh
+                .push(std::cmp::Reverse((Instant::from_std(due), i)));
+        }
+        let was_boot = end.outcome.task == TaskKind::Boot;
         let slot = &mut self.slots[i];
         slot.phone = Some(end.phone);
         slot.client = Some(end.client);
-        if restart {
+        if was_boot {
+            self.boot_more();
+        } else if restart {
             self.next_closed(i, Instant::now());
         } else {
             self.slots[i].closed_until = None;
+        }
+    }
+
+    /// How a placed call went: answered by the phone where the callee is (or now is), by
+    /// another of the fleet's phones (misrouted), or not at all.
+    fn judge_call(&self, phone: &Phone, plan: &CallPlan, o: &TaskOutcome) -> stats::CallResult {
+        use stats::CallResult;
+        match &o.result {
+            Ok(_) => match phone.sip().and_then(|u| u.last_answered_by()) {
+                None | Some("") => CallResult::Ok { verified: false },
+                Some(by) => {
+                    let now_at = self.dir.locate(&plan.dn).map(|(_, m)| m);
+                    if by == plan.mac || now_at.as_deref() == Some(by) {
+                        CallResult::Ok { verified: true }
+                    } else {
+                        tracing::warn!(dn = %plan.dn, expected = %plan.mac, answered_by = %by, "misrouted call");
+                        CallResult::Misrouted
+                    }
+                }
+            },
+            Err(f) => match &f.cause {
+                Cause::CallFailed(code) => CallResult::Status(*code),
+                Cause::CallTimeout => CallResult::Timeout,
+                c => CallResult::Other(c.key()),
+            },
         }
     }
 
@@ -561,13 +987,24 @@ impl<T: Transport + 'static> Shard<T> {
     ) -> Vec<(String, Option<String>, bool)> {
         let mut flush = tokio::time::interval(FLUSH);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let socket = self.sip.as_ref().map(|s| s.socket.clone());
+        let mut buf = vec![0u8; 65_536];
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
+                    Some(ShardCmd::Boot(done)) => self.boot(done),
+                    Some(ShardCmd::Arrival { task: TaskKind::Call, intended }) => self.call_arrival(intended),
                     Some(ShardCmd::Arrival { task, intended }) => self.arrival(task, intended),
                     Some(ShardCmd::Closed { phones, think, until }) => self.closed(phones, think, until),
                     None => break,
                 },
+                n = recv_opt(socket.as_deref(), &mut buf) => {
+                    if let Some(n) = n {
+                        self.on_datagram(&buf[..n]);
+                    }
+                }
+                () = tokio::time::sleep_until(self.refresh.peek().map_or_else(Instant::now, |r| r.0.0)),
+                    if !self.refresh.is_empty() => self.refresh_due(Instant::now()),
                 Some(r) = self.running.join_next_with_id(), if !self.running.is_empty() => {
                     self.joined(r, !token.is_cancelled());
                 }
@@ -676,6 +1113,7 @@ impl<T: Transport + 'static> Shard<T> {
             if let Some(st) = states.get_mut(s.cluster) {
                 let n = match (s.unknown, self.in_flight.get(&i), on) {
                     (true, _, _) => &mut st.unknown,
+                    (false, Some((_, TaskKind::Call | TaskKind::Answer)), _) => &mut st.in_call,
                     (false, Some((_, TaskKind::Login)), _) => &mut st.logging_in,
                     (false, Some((_, TaskKind::Logout)), _) => &mut st.logging_out,
                     (false, Some(_), _) => &mut st.busy_other,
@@ -694,6 +1132,15 @@ impl<T: Transport + 'static> Shard<T> {
                 states,
             })
             .await;
+    }
+}
+
+/// The next datagram on `socket`, if there is one; never ready without a socket. A receive
+/// error (an ICMP port unreachable from an earlier send) yields `None`.
+async fn recv_opt(socket: Option<&tokio::net::UdpSocket>, buf: &mut [u8]) -> Option<usize> {
+    match socket {
+        Some(s) => s.recv_from(buf).await.ok().map(|(n, _)| n),
+        None => std::future::pending().await,
     }
 }
 
@@ -946,6 +1393,20 @@ async fn run_inner<T: Transport + 'static>(
     let n_shards = n_phones.div_ceil(PHONES_PER_SHARD).clamp(1, MAX_SHARDS);
     let (spare_txs, mut spare_rxs): (Vec<_>, Vec<_>) =
         (0..n_shards).map(|_| mpsc::channel::<Recorder>(2)).unzip();
+    let dir = Arc::new(Directory::new(clusters.len()));
+    // One SIP socket per shard: its phones share it (their Contact address).
+    let mut sockets = Vec::new();
+    if let Some(spec) = &profile.sip {
+        for _ in 0..n_shards {
+            let sock = tokio::net::UdpSocket::bind(spec.bind)
+                .await
+                .map_err(|source| FleetError::SipBind {
+                    addr: spec.bind,
+                    source,
+                })?;
+            sockets.push(Arc::new(sock));
+        }
+    }
     let mut shards: Vec<Shard<T>> = (0..n_shards)
         .map(|i| Shard {
             spare: spare_rxs.remove(0),
@@ -965,6 +1426,17 @@ async fn run_inner<T: Transport + 'static>(
             control: taps.control.clone(),
             watch_device: taps.watch_device.clone(),
             trace: trace.clone(),
+            sip: profile.sip.as_ref().map(|spec| ShardSip {
+                socket: sockets[i].clone(),
+                by_mac: HashMap::new(),
+                inboxes: HashMap::new(),
+                spec: spec.clone(),
+            }),
+            dir: dir.clone(),
+            boot_queue: std::collections::VecDeque::new(),
+            boot_done: None,
+            refresh: std::collections::BinaryHeap::new(),
+            call_cursor: 0,
         })
         .collect();
     // Who is logged in already (a previous run, a person): asked through the EM API where
@@ -994,6 +1466,16 @@ async fn run_inner<T: Transport + 'static>(
                 shard.users.len() - 1
             });
             let mut phone = Phone::new(spec);
+            if let (Some(sip), Some(sock)) = (&profile.sip, sockets.get(j % n_shards)) {
+                let contact = sock
+                    .local_addr()
+                    .map_or_else(|_| sip.bind.to_string(), |a| a.to_string());
+                phone = phone.with_sip(&contact).with_answer_policy(sip.answer);
+                let mac = d.trim_start_matches("SEP").to_ascii_lowercase();
+                if let Some(dn) = user.and_then(|u| shard.users[u].spec.dn.clone()) {
+                    dir.set(&dn, ci, &mac, false);
+                }
+            }
             phone.set_logged_in_user(on.clone());
             shard.slots.push(Slot {
                 phone: Some(phone),
@@ -1032,16 +1514,27 @@ async fn run_inner<T: Transport + 'static>(
             .collect();
         keyed.sort_by_key(|(r, c, _)| (*r, *c));
         shard.slots = keyed.into_iter().map(|(_, _, s)| s).collect();
+        let by_mac: HashMap<String, usize> = shard
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(k, s)| {
+                let p = s.phone.as_ref()?;
+                Some((p.sip()?.mac().to_owned(), k))
+            })
+            .collect();
+        if let Some(ss) = &mut shard.sip {
+            ss.by_mac = by_mac;
+        }
     }
 
     let tracker = TaskTracker::new();
     let (agg_tx, agg_rx) = mpsc::channel(64);
-    let start = Instant::now();
     let agg = tracker.spawn(aggregate(
         agg_rx,
         spare_txs,
         clusters.clone(),
-        start,
+        Instant::now(),
         out,
         snap,
     ));
@@ -1057,6 +1550,24 @@ async fn run_inner<T: Transport + 'static>(
             profile.drain,
         )));
     }
+    // With SIP, every phone boots (config file, REGISTER) before the first phase, as a
+    // phone does when it powers on; the phases' clock starts after.
+    if profile.sip.is_some() {
+        let _ = agg_tx.send(AggMsg::Phase("boot".into())).await;
+        let mut waits = Vec::new();
+        for tx in &txs {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            let _ = tx.send(ShardCmd::Boot(done)).await;
+            waits.push(wait);
+        }
+        for w in waits {
+            tokio::select! {
+                _ = w => {}
+                () = token.cancelled() => break,
+            }
+        }
+    }
+    let start = Instant::now();
     let fault_token = token.child_token();
     let faults = {
         let fs = profile.faults.clone();
@@ -1085,39 +1596,15 @@ async fn run_inner<T: Transport + 'static>(
     let mut phase_start = start;
     // One round-robin per kind: a shared counter would alias (3 logins then 1 logout over 8
     // shards sends every logout to the 2 shards that never get a login).
-    let mut rr = [0usize; 2];
+    let mut rr = [0usize; 3];
     // Draws for the rate factor's thinning and extra arrivals (apart from the shards' draws,
     // so a run at factor 1 is the same run as before).
     let mut control_rng = Rng::new(profile.seed ^ 0x5eed_c0de);
     'phases: for phase in &profile.phases {
         let _ = agg_tx.send(AggMsg::Phase(phase.name.clone())).await;
         let phase_end = phase_start + phase.duration;
-        match &phase.model {
-            Model::Open { login, logout } => {
-                let mut logins = Arrivals::new(*login, phase.duration).peekable();
-                let mut logouts = Arrivals::new(*logout, phase.duration).peekable();
-                loop {
-                    let (offset, task) = match (logins.peek(), logouts.peek()) {
-                        (Some(a), Some(b)) if b < a => (logouts.next(), TaskKind::Logout),
-                        (Some(_), _) => (logins.next(), TaskKind::Login),
-                        (None, Some(_)) => (logouts.next(), TaskKind::Logout),
-                        (None, None) => break,
-                    };
-                    let Some(offset) = offset else { break };
-                    let intended = phase_start + offset;
-                    tokio::select! {
-                        () = tokio::time::sleep_until(intended) => {}
-                        () = token.cancelled() => break 'phases,
-                    }
-                    let copies = control.borrow().copies(control_rng.unit());
-                    for _ in 0..copies {
-                        let k = usize::from(task == TaskKind::Logout);
-                        let tx = &txs[rr[k] % txs.len()];
-                        rr[k] += 1;
-                        let _ = tx.send(ShardCmd::Arrival { task, intended }).await;
-                    }
-                }
-            }
+        let (login, logout) = match &phase.model {
+            Model::Open { login, logout } => (*login, *logout),
             Model::Closed { phones, think } => {
                 let per = phones / txs.len();
                 let extra = phones % txs.len();
@@ -1133,6 +1620,45 @@ async fn run_inner<T: Transport + 'static>(
                             .await;
                     }
                 }
+                (profile::Rate::ZERO, profile::Rate::ZERO)
+            }
+        };
+        // Open-model arrivals: logins, logouts and calls, merged in time order.
+        let mut streams = [
+            (
+                Arrivals::new(login, phase.duration).peekable(),
+                TaskKind::Login,
+            ),
+            (
+                Arrivals::new(logout, phase.duration).peekable(),
+                TaskKind::Logout,
+            ),
+            (
+                Arrivals::new(phase.calls, phase.duration).peekable(),
+                TaskKind::Call,
+            ),
+        ];
+        loop {
+            let next = streams
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(k, (a, _))| a.peek().map(|o| (*o, k)))
+                .min_by(|x, y| x.0.cmp(&y.0));
+            let Some((_, k)) = next else { break };
+            let task = streams[k].1;
+            let Some(offset) = streams[k].0.next() else {
+                break;
+            };
+            let intended = phase_start + offset;
+            tokio::select! {
+                () = tokio::time::sleep_until(intended) => {}
+                () = token.cancelled() => break 'phases,
+            }
+            let copies = control.borrow().copies(control_rng.unit());
+            for _ in 0..copies {
+                let tx = &txs[rr[k] % txs.len()];
+                rr[k] += 1;
+                let _ = tx.send(ShardCmd::Arrival { task, intended }).await;
             }
         }
         tokio::select! {

@@ -49,6 +49,19 @@
 //! action = "emapp-stop"         # emapp-/emservice-/listeners- stop|start, params (+ body)
 //!                               # or path = "/admin/…" (+ method, body), or url = "http://…"
 //!
+//! [sip]                         # phones boot, register over SIP, take and place calls
+//! bind = "127.0.0.1:0"          # each shard's UDP socket (the phones' Contact address)
+//! ring = "500ms"                # a called phone rings this long, then answers
+//! auto_answer = true            # false: it rings until the caller gives up
+//! busy = 0.05                   # share of incoming calls declined with 486
+//! hold = { dist = "exponential", mean = "3s" }     # how long an answered call lasts
+//! callee = { same_cluster = 2, other_cluster = 1, roamed = 1 }   # whom calls go to
+//!
+//! [[phase]]                     # calls: any phase may add open-model call arrivals
+//! name = "calls"
+//! duration = "30s"
+//! call_rate = [1.0, 10.0]       # calls per second (a phase of calls alone is open)
+//!
 //! [slo]
 //! success_ratio = 0.99          # successful / (attempted - busy)
 //! busy_ratio = 0.05             # busy (26) / attempted, at most
@@ -148,6 +161,33 @@ pub struct Phase {
     pub duration: Duration,
     /// Open or closed.
     pub model: Model,
+    /// Calls per second (open model, beside the logins and logouts); needs [`Profile::sip`].
+    pub calls: Rate,
+}
+
+/// Whom calls go to: weights of the three kinds of callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CalleeMix {
+    /// A user logged in at the caller's cluster (a local call).
+    pub same_cluster: u32,
+    /// A user logged in at another cluster (over the SIP trunk).
+    pub other_cluster: u32,
+    /// A user who just logged in away from home (EM roaming): the call must find them where
+    /// they are now.
+    pub roamed: u32,
+}
+
+/// SIP for the fleet: phones boot and register, take calls as told, place the phases' calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SipSpec {
+    /// Where each shard's UDP socket binds (the phones' Contact address).
+    pub bind: std::net::SocketAddr,
+    /// How phones take calls.
+    pub answer: crate::phone::sipua::AnswerPolicy,
+    /// How long an answered call is held.
+    pub hold: Think,
+    /// Whom calls go to.
+    pub callee: CalleeMix,
 }
 
 /// One generated or listed user.
@@ -236,6 +276,8 @@ pub struct Slo {
     pub busy_ratio: Option<f64>,
     /// Maximum p99 per step.
     pub p99: BTreeMap<Step, Duration>,
+    /// Minimum calls ok / (calls placed − busy); misrouted calls are failures.
+    pub call_success_ratio: Option<f64>,
 }
 
 /// A validated load profile.
@@ -262,6 +304,8 @@ pub struct Profile {
     pub faults: Vec<Fault>,
     /// Thresholds.
     pub slo: Slo,
+    /// SIP (registration, calls), when the profile has `[sip]`.
+    pub sip: Option<SipSpec>,
 }
 
 impl Profile {
@@ -363,6 +407,18 @@ struct RawProfile {
     #[serde(default)]
     fault: Vec<Spanned<RawFault>>,
     slo: Option<Spanned<RawSlo>>,
+    sip: Option<Spanned<RawSip>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSip {
+    bind: Option<String>,
+    ring: Option<String>,
+    auto_answer: Option<bool>,
+    busy: Option<f64>,
+    hold: Option<RawThink>,
+    callee: Option<BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -446,6 +502,7 @@ struct RawPhase {
     duration: String,
     login_rate: Option<RawRate>,
     logout_rate: Option<RawRate>,
+    call_rate: Option<RawRate>,
     phones: Option<usize>,
     think: Option<RawThink>,
 }
@@ -477,6 +534,7 @@ struct RawFault {
 struct RawSlo {
     success_ratio: Option<f64>,
     busy_ratio: Option<f64>,
+    call_success_ratio: Option<f64>,
     #[serde(default)]
     p99: BTreeMap<String, String>,
 }
@@ -617,7 +675,9 @@ impl Validator<'_> {
             if duration.is_zero() {
                 return Err(self.err(at, format!("phase `{name}`: duration must be > 0")));
             }
-            let open = r.login_rate.is_some() || r.logout_rate.is_some();
+            let open = r.login_rate.is_some()
+                || r.logout_rate.is_some()
+                || (r.call_rate.is_some() && r.phones.is_none());
             let model = match (open, r.phones) {
                 (true, Some(_)) => {
                     return Err(self.err(
@@ -660,10 +720,18 @@ impl Validator<'_> {
                     Model::Closed { phones: n, think }
                 }
             };
+            let calls = self.rate(at, "call_rate", r.call_rate.as_ref())?;
+            if !calls.is_zero() && raw.sip.is_none() {
+                return Err(self.err(
+                    at,
+                    format!("phase `{name}`: call_rate needs a [sip] table (phones must register)"),
+                ));
+            }
             phases.push(Phase {
                 name,
                 duration,
                 model,
+                calls,
             });
         }
         let request_timeout = match &raw.request_timeout {
@@ -700,6 +768,85 @@ impl Validator<'_> {
             },
             faults,
             slo,
+            sip: match &raw.sip {
+                None => None,
+                Some(s) => Some(self.sip(s)?),
+            },
+        })
+    }
+
+    fn sip(&self, s: &Spanned<RawSip>) -> Result<SipSpec, ProfileError> {
+        let at = s.span().start;
+        let r = s.get_ref();
+        let bind = match &r.bind {
+            None => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            Some(b) => b.parse().map_err(|_| {
+                self.err(
+                    at,
+                    format!("sip.bind: `{b}` is not IP:port (127.0.0.1:0, say)"),
+                )
+            })?,
+        };
+        let ring = match &r.ring {
+            None => Duration::ZERO,
+            Some(d) => self.dur(at, "sip.ring", d)?,
+        };
+        if ring > crate::phone::sipua::CALL_WAIT {
+            return Err(self.err(
+                at,
+                format!(
+                    "sip.ring: callers give up after {} s; ring for less",
+                    crate::phone::sipua::CALL_WAIT.as_secs()
+                ),
+            ));
+        }
+        let busy = r.busy.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&busy) {
+            return Err(self.err(at, "sip.busy is a share within 0..=1"));
+        }
+        let hold = match &r.hold {
+            None => Think::Constant(Duration::from_secs(1)),
+            Some(t) => self.think(at, t)?,
+        };
+        let mut callee = CalleeMix {
+            same_cluster: 1,
+            other_cluster: 1,
+            roamed: 0,
+        };
+        if let Some(m) = &r.callee {
+            callee = CalleeMix {
+                same_cluster: 0,
+                other_cluster: 0,
+                roamed: 0,
+            };
+            for (k, w) in m {
+                match k.as_str() {
+                    "same_cluster" => callee.same_cluster = *w,
+                    "other_cluster" => callee.other_cluster = *w,
+                    "roamed" => callee.roamed = *w,
+                    other => {
+                        return Err(self.err(
+                            at,
+                            format!(
+                                "sip.callee: unknown kind `{other}` (same_cluster, other_cluster, roamed)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            if callee.same_cluster + callee.other_cluster + callee.roamed == 0 {
+                return Err(self.err(at, "sip.callee: the weights add up to 0"));
+            }
+        }
+        Ok(SipSpec {
+            bind,
+            answer: crate::phone::sipua::AnswerPolicy {
+                ring,
+                auto_answer: r.auto_answer.unwrap_or(true),
+                busy_share: busy,
+            },
+            hold,
+            callee,
         })
     }
 
@@ -1002,6 +1149,7 @@ impl Validator<'_> {
         for (k, v) in [
             ("success_ratio", r.success_ratio),
             ("busy_ratio", r.busy_ratio),
+            ("call_success_ratio", r.call_success_ratio),
         ] {
             if let Some(v) = v
                 && !(0.0..=1.0).contains(&v)
@@ -1024,6 +1172,7 @@ impl Validator<'_> {
             success_ratio: r.success_ratio,
             busy_ratio: r.busy_ratio,
             p99,
+            call_success_ratio: r.call_success_ratio,
         })
     }
 }

@@ -15,11 +15,18 @@
 //!   "reconcile": null | { "checked", "agree", "leaked": [..], "missing": [..],
 //!                         "unknown", "users_checked", "users_elsewhere": [..],
 //!                         "skipped": [..], "errors": [..] },
-//!   "faults":   [{ "at_s", "request", "result" }]
+//!   "faults":   [{ "at_s", "request", "result" }],
+//!   "call_setup_by_route": [StepStats]          // step = "call_setup.local" | ".trunk"
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
 //!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
-//!               by_cause: { "em_26": n, "timeout": n, ... } }
+//!               by_cause: { "em_26": n, "timeout": n, ... }, sip: SipCounts }
+//! SipCounts = { boots_ok, boots_failed, refreshes_ok, refreshes_failed, restarts,
+//!               calls_attempted, calls_ok, calls_busy, calls_failed, calls_misrouted,
+//!               calls_unverified, calls_dropped, answered, missed, retransmissions,
+//!               by_route: { "local" | "trunk": { attempted, ok,
+//!                                                by_status: { "200": n, "486": n,
+//!                                                             "timeout": n, ... } } } }
 //! StepStats = { step, count, min_ms, mean_ms, p50_ms, p90_ms, p99_ms, p999_ms, max_ms }
 //! ```
 //!
@@ -71,8 +78,12 @@ fn ms(us: u64) -> f64 {
 
 impl StepStats {
     fn of(step: Step, h: &Histogram<u64>) -> Self {
+        Self::named(step.name(), h)
+    }
+
+    fn named(step: &'static str, h: &Histogram<u64>) -> Self {
         Self {
-            step: step.name(),
+            step,
             count: h.len(),
             min_ms: ms(h.min()),
             mean_ms: h.mean() / 1000.0,
@@ -185,6 +196,8 @@ pub struct Summary {
     pub reconcile: Option<Reconciliation>,
     /// Faults fired.
     pub faults: Vec<FaultResult>,
+    /// Call setup (INVITE to 200 OK) by route, all clusters merged.
+    pub call_setup_by_route: Vec<StepStats>,
 }
 
 impl Summary {
@@ -218,6 +231,7 @@ impl Summary {
             slo,
             reconcile,
             faults: run.faults.clone(),
+            call_setup_by_route: route_setups(&run.total),
         }
     }
 
@@ -271,6 +285,54 @@ impl Summary {
                 "roaming logins (superusers on another cluster's phones): {}/{} ok",
                 c.roaming_ok, c.roaming_attempted
             );
+        }
+        let sip = &c.sip;
+        if sip.boots_ok + sip.boots_failed + sip.calls_attempted + sip.answered > 0 {
+            let _ = writeln!(
+                o,
+                "SIP: {} phones booted ({} failed), {} refreshes ({} failed), {} restarts asked by a cluster, {} retransmissions",
+                sip.boots_ok,
+                sip.boots_failed,
+                sip.refreshes_ok,
+                sip.refreshes_failed,
+                sip.restarts,
+                sip.retransmissions
+            );
+            let _ = writeln!(
+                o,
+                "calls: {}/{} ok, busy (486) {}, failed {}, misrouted {}, unverified {}, dropped {}; answered {}, missed {}; success ratio {:.4}",
+                sip.calls_ok,
+                sip.calls_attempted,
+                sip.calls_busy,
+                sip.calls_failed,
+                sip.calls_misrouted,
+                sip.calls_unverified,
+                sip.calls_dropped,
+                sip.answered,
+                sip.missed,
+                sip.call_success_ratio()
+            );
+            for (route, r) in &sip.by_route {
+                let st: Vec<String> = r
+                    .by_status
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let setup = self
+                    .call_setup_by_route
+                    .iter()
+                    .find(|s| s.step.ends_with(route.as_str()))
+                    .map_or("-".into(), |s| {
+                        format!("setup p50 {:.1} / p99 {:.1} ms", s.p50_ms, s.p99_ms)
+                    });
+                let _ = writeln!(
+                    o,
+                    "  {route:<6} {}/{} ok, {setup}; by status: {}",
+                    r.ok,
+                    r.attempted,
+                    st.join("  ")
+                );
+            }
         }
         if !c.by_cause.is_empty() {
             let causes: Vec<String> = c.by_cause.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -371,6 +433,30 @@ fn steps_of(total: &Recorder, cluster: Option<usize>) -> Vec<StepStats> {
         .collect()
 }
 
+fn route_setups(total: &Recorder) -> Vec<StepStats> {
+    use super::stats::Route;
+    [
+        (Route::Local, "call_setup.local"),
+        (Route::Trunk, "call_setup.trunk"),
+    ]
+    .into_iter()
+    .filter_map(|(route, name)| {
+        let mut all: Option<Histogram<u64>> = None;
+        for c in total.clusters() {
+            if let Some(h) = c.route_hist(route) {
+                match &mut all {
+                    Some(a) => {
+                        let _ = a.add(h);
+                    }
+                    None => all = Some(h.clone()),
+                }
+            }
+        }
+        all.map(|h| StepStats::named(name, &h))
+    })
+    .collect()
+}
+
 fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
     let slo = &run.profile.slo;
     let mut out = Vec::new();
@@ -391,6 +477,18 @@ fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
             actual: totals.busy_ratio,
             passed: nothing.is_none() && totals.busy_ratio <= max,
             note: nothing.clone(),
+        });
+    }
+    if let Some(min) = slo.call_success_ratio {
+        let sip = &totals.counts.sip;
+        let none = (sip.calls_attempted == 0).then(|| "no calls placed".to_owned());
+        let actual = sip.call_success_ratio();
+        out.push(SloResult {
+            name: "call_success_ratio".into(),
+            threshold: min,
+            actual,
+            passed: none.is_none() && actual >= min,
+            note: none,
         });
     }
     for (step, max) in &slo.p99 {

@@ -49,6 +49,138 @@ pub struct Counts {
     pub abandoned: u64,
     /// Busy and failures by cause key (`em_26`, `em_201`, `http_503`, `timeout`, ...).
     pub by_cause: BTreeMap<String, u64>,
+    /// SIP: registrations and calls (all zero when the profile has no `[sip]`).
+    pub sip: SipCounts,
+}
+
+/// How a call went from one cluster to its callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The callee is logged in at the caller's cluster.
+    Local,
+    /// The callee is at another cluster: over the SIP trunk.
+    Trunk,
+}
+
+impl Route {
+    /// `local` or `trunk`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Local => "local",
+            Route::Trunk => "trunk",
+        }
+    }
+}
+
+/// Calls by route.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RouteCounts {
+    /// Calls placed.
+    pub attempted: u64,
+    /// Answered by the phone where the callee is logged in, held and hung up.
+    pub ok: u64,
+    /// Final answers by SIP status (`200`, `404`, `480`, `486`, `503`, ...; `timeout`: none).
+    pub by_status: BTreeMap<String, u64>,
+}
+
+impl RouteCounts {
+    fn merge(&mut self, o: &RouteCounts) {
+        self.attempted += o.attempted;
+        self.ok += o.ok;
+        for (k, v) in &o.by_status {
+            *self.by_status.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// SIP figures of the phones on one cluster: their registrations, the calls they placed
+/// (by route and status) and the calls they took.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SipCounts {
+    /// Phones booted before the first phase (config file, then REGISTER).
+    pub boots_ok: u64,
+    /// Boots that failed (by cause in `by_cause`, prefixed `boot_`).
+    pub boots_failed: u64,
+    /// Registration refreshes that were answered 200.
+    pub refreshes_ok: u64,
+    /// Refreshes that failed.
+    pub refreshes_failed: u64,
+    /// Restarts the cluster asked for while the phone was idle (someone else logged the
+    /// user out: a roaming login elsewhere, auto-logout, an administrator).
+    pub restarts: u64,
+    /// Calls placed.
+    pub calls_attempted: u64,
+    /// Calls answered by the phone where the callee really is, held, and hung up.
+    pub calls_ok: u64,
+    /// Calls answered 486 Busy Here (callee in a call or declining): not failures.
+    pub calls_busy: u64,
+    /// Calls that failed: any other status, no answer, or misrouted.
+    pub calls_failed: u64,
+    /// Calls answered by a phone other than the one where the callee was logged in.
+    pub calls_misrouted: u64,
+    /// Calls answered by something that is not one of this fleet's phones.
+    pub calls_unverified: u64,
+    /// Call arrivals that found no registered idle caller or no callee logged in.
+    pub calls_dropped: u64,
+    /// Calls placed, by route.
+    pub by_route: BTreeMap<String, RouteCounts>,
+    /// Incoming calls this cluster's phones answered (the caller hung up).
+    pub answered: u64,
+    /// Incoming calls that rang until the caller gave up.
+    pub missed: u64,
+    /// Datagrams phones sent again (no answer in time: RFC 3261 timers).
+    pub retransmissions: u64,
+}
+
+impl SipCounts {
+    fn merge(&mut self, o: &SipCounts) {
+        self.boots_ok += o.boots_ok;
+        self.boots_failed += o.boots_failed;
+        self.refreshes_ok += o.refreshes_ok;
+        self.refreshes_failed += o.refreshes_failed;
+        self.restarts += o.restarts;
+        self.calls_attempted += o.calls_attempted;
+        self.calls_ok += o.calls_ok;
+        self.calls_busy += o.calls_busy;
+        self.calls_failed += o.calls_failed;
+        self.calls_misrouted += o.calls_misrouted;
+        self.calls_unverified += o.calls_unverified;
+        self.calls_dropped += o.calls_dropped;
+        for (k, v) in &o.by_route {
+            self.by_route.entry(k.clone()).or_default().merge(v);
+        }
+        self.answered += o.answered;
+        self.missed += o.missed;
+        self.retransmissions += o.retransmissions;
+    }
+
+    /// calls_ok / (calls_attempted − calls_busy); 1 when nothing counted.
+    pub fn call_success_ratio(&self) -> f64 {
+        let d = self.calls_attempted.saturating_sub(self.calls_busy);
+        if d == 0 {
+            1.0
+        } else {
+            self.calls_ok as f64 / d as f64
+        }
+    }
+}
+
+/// How one placed call ended, as the fleet judged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallResult {
+    /// Answered by the phone where the callee is (`verified`: the answerer was identified).
+    Ok {
+        /// Whether the answering phone was identified as one of the fleet's.
+        verified: bool,
+    },
+    /// Answered by another of the fleet's phones than the callee's.
+    Misrouted,
+    /// A final status other than 2xx.
+    Status(u16),
+    /// No final answer in time.
+    Timeout,
+    /// Failed for another reason (not registered, abandoned, ...): the cause key.
+    Other(String),
 }
 
 impl Counts {
@@ -67,6 +199,7 @@ impl Counts {
         for (k, v) in &o.by_cause {
             *self.by_cause.entry(k.clone()).or_default() += v;
         }
+        self.sip.merge(&o.sip);
     }
 
     /// Journeys attempted (login + logout).
@@ -84,11 +217,20 @@ impl Counts {
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStats {
     hists: Vec<Option<Histogram<u64>>>,
+    /// Call setup (INVITE to 200 OK) by route: local, trunk.
+    route_hists: [Option<Histogram<u64>>; 2],
     /// Its counts.
     pub counts: Counts,
 }
 
 impl ClusterStats {
+    /// Call setup latency of calls placed on `route`, if any.
+    pub fn route_hist(&self, route: Route) -> Option<&Histogram<u64>> {
+        self.route_hists[route as usize]
+            .as_ref()
+            .filter(|h| !h.is_empty())
+    }
+
     /// The histogram of a step, if it has samples.
     pub fn hist(&self, step: Step) -> Option<&Histogram<u64>> {
         self.hists
@@ -111,6 +253,7 @@ impl Recorder {
             clusters: (0..n)
                 .map(|_| ClusterStats {
                     hists: vec![None; Step::ALL.len()],
+                    route_hists: [None, None],
                     counts: Counts::default(),
                 })
                 .collect(),
@@ -180,6 +323,110 @@ impl Recorder {
         }
     }
 
+    /// Counts the end of a phone's SIP housekeeping: boot, refresh, idle restart, or a call it
+    /// took (answer).
+    pub fn sip_task(&mut self, cluster: usize, o: &TaskOutcome) {
+        let Some(c) = self.clusters.get_mut(cluster) else {
+            return;
+        };
+        let s = &mut c.counts.sip;
+        let ok = o.result.is_ok();
+        match o.task {
+            TaskKind::Boot if ok => s.boots_ok += 1,
+            TaskKind::Boot => s.boots_failed += 1,
+            TaskKind::Refresh if ok => s.refreshes_ok += 1,
+            TaskKind::Refresh => s.refreshes_failed += 1,
+            TaskKind::Restart => s.restarts += 1,
+            TaskKind::Answer => match &o.result {
+                Ok(crate::phone::Success::Missed) => s.missed += 1,
+                Ok(_) => s.answered += 1,
+                Err(_) => s.missed += 1,
+            },
+            _ => {}
+        }
+        if let Err(f) = &o.result
+            && f.cause != Cause::Abandoned
+        {
+            let kind = match o.task {
+                TaskKind::Boot => "boot",
+                TaskKind::Refresh => "refresh",
+                TaskKind::Restart => "restart",
+                _ => "answer",
+            };
+            *c.counts
+                .by_cause
+                .entry(format!("{kind}_{}", f.cause.key()))
+                .or_default() += 1;
+        }
+    }
+
+    /// Counts one placed call on `route`, with its setup time when it was answered.
+    pub fn call(
+        &mut self,
+        cluster: usize,
+        route: Route,
+        result: &CallResult,
+        setup: Option<Duration>,
+    ) {
+        let Some(c) = self.clusters.get_mut(cluster) else {
+            return;
+        };
+        if let Some(d) = setup {
+            let us = (d.as_micros() as u64).clamp(1, HIST_MAX_US);
+            c.route_hists[route as usize]
+                .get_or_insert_with(new_hist)
+                .saturating_record(us);
+        }
+        let s = &mut c.counts.sip;
+        s.calls_attempted += 1;
+        let r = s.by_route.entry(route.name().to_owned()).or_default();
+        r.attempted += 1;
+        let status = match result {
+            CallResult::Ok { verified } => {
+                s.calls_ok += 1;
+                r.ok += 1;
+                s.calls_unverified += u64::from(!verified);
+                "200".to_owned()
+            }
+            CallResult::Misrouted => {
+                s.calls_misrouted += 1;
+                s.calls_failed += 1;
+                "200_misrouted".to_owned()
+            }
+            CallResult::Status(486) => {
+                s.calls_busy += 1;
+                "486".to_owned()
+            }
+            CallResult::Status(code) => {
+                s.calls_failed += 1;
+                code.to_string()
+            }
+            CallResult::Timeout => {
+                s.calls_failed += 1;
+                "timeout".to_owned()
+            }
+            CallResult::Other(key) => {
+                s.calls_failed += 1;
+                key.clone()
+            }
+        };
+        *r.by_status.entry(status).or_default() += 1;
+    }
+
+    /// Counts a call arrival that found no caller or no callee.
+    pub fn call_dropped(&mut self, cluster: usize) {
+        if let Some(c) = self.clusters.get_mut(cluster) {
+            c.counts.sip.calls_dropped += 1;
+        }
+    }
+
+    /// Counts datagrams phones sent again.
+    pub fn retransmitted(&mut self, cluster: usize, n: u64) {
+        if let Some(c) = self.clusters.get_mut(cluster) {
+            c.counts.sip.retransmissions += n;
+        }
+    }
+
     /// Counts an arrival nobody could take.
     pub fn dropped(&mut self, cluster: usize) {
         if let Some(c) = self.clusters.get_mut(cluster) {
@@ -190,7 +437,12 @@ impl Recorder {
     /// Adds another recorder's contents.
     pub fn merge(&mut self, o: &Recorder) {
         for (mine, theirs) in self.clusters.iter_mut().zip(&o.clusters) {
-            for (h, t) in mine.hists.iter_mut().zip(&theirs.hists) {
+            for (h, t) in mine
+                .hists
+                .iter_mut()
+                .chain(mine.route_hists.iter_mut())
+                .zip(theirs.hists.iter().chain(theirs.route_hists.iter()))
+            {
                 if let Some(t) = t.as_ref().filter(|t| !t.is_empty()) {
                     match h {
                         Some(h) => {
@@ -207,7 +459,7 @@ impl Recorder {
     /// Empties it, keeping its histograms' memory (a recycled recorder allocates nothing).
     pub fn reset(&mut self) {
         for c in &mut self.clusters {
-            for h in c.hists.iter_mut().flatten() {
+            for h in c.hists.iter_mut().chain(c.route_hists.iter_mut()).flatten() {
                 h.reset();
             }
             c.counts = Counts::default();
@@ -281,8 +533,10 @@ pub struct PhoneStates {
     pub logged_in: u64,
     /// A logout journey in flight.
     pub logging_out: u64,
-    /// Another journey in flight (boot, status).
+    /// Another journey in flight (boot, status, a registration refresh).
     pub busy_other: u64,
+    /// In a call, placed or answered (ringing included).
+    pub in_call: u64,
     /// Unknown: its journey was abandoned at a deadline.
     pub unknown: u64,
 }
@@ -295,6 +549,7 @@ impl PhoneStates {
         self.logged_in += o.logged_in;
         self.logging_out += o.logging_out;
         self.busy_other += o.busy_other;
+        self.in_call += o.in_call;
         self.unknown += o.unknown;
     }
 }

@@ -81,6 +81,8 @@ pub enum Task {
         /// How long to stay in the call once answered.
         hold: Duration,
     },
+    /// Refresh the SIP registrations before they expire (see [`Phone::refresh_due`]).
+    Refresh,
 }
 
 /// The kind of a [`Task`], without its data.
@@ -97,6 +99,13 @@ pub enum TaskKind {
     Status,
     /// [`Task::Call`].
     Call,
+    /// [`Task::Refresh`].
+    Refresh,
+    /// An incoming call, started by the INVITE itself (no [`Task`] asks for it).
+    Answer,
+    /// A restart the cluster asked for while the phone was idle (a `service-control` NOTIFY
+    /// after someone else logged the user out: EM roaming, an administrator, auto-logout).
+    Restart,
 }
 
 impl Task {
@@ -108,6 +117,7 @@ impl Task {
             Task::Logout => TaskKind::Logout,
             Task::Status => TaskKind::Status,
             Task::Call { .. } => TaskKind::Call,
+            Task::Refresh => TaskKind::Refresh,
         }
     }
 }
@@ -332,6 +342,14 @@ impl Cause {
 pub enum Success {
     /// Booted (config fetched, registered).
     Booted,
+    /// The registrations were refreshed.
+    Refreshed,
+    /// Restarted as the cluster asked (config again, registered again).
+    Restarted,
+    /// An incoming call was answered, and the caller hung up.
+    Answered,
+    /// An incoming call rang until the caller gave up (CANCEL).
+    Missed,
     /// Logged in and restarted with the user's profile.
     LoggedIn,
     /// Logged out and restarted with the logout profile.
@@ -434,6 +452,10 @@ enum Phase {
     InCall { until: Instant },
     /// BYE sent; waiting for its answer.
     HangingUp { deadline: Instant },
+    /// An incoming call: 180 sent; the 200 OK goes at `until` (when auto-answering).
+    Ringing { until: Instant },
+    /// An incoming call answered; waiting for the caller's BYE until `deadline`.
+    Answered { deadline: Instant },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -504,6 +526,21 @@ impl Phone {
         self
     }
 
+    /// Takes incoming calls as `policy` says (ring time, auto-answer, busy share); needs
+    /// [`Phone::with_sip`] first.
+    pub fn with_answer_policy(mut self, policy: sipua::AnswerPolicy) -> Self {
+        if let Some(ua) = &mut self.sip {
+            ua.set_policy(policy);
+        }
+        self
+    }
+
+    /// When its SIP registrations are due for a refresh ([`Task::Refresh`]), if it is
+    /// registered.
+    pub fn refresh_due(&self) -> Option<Instant> {
+        self.sip.as_ref().and_then(sipua::SipUa::refresh_at)
+    }
+
     /// The SIP side (registrations), if the phone registers.
     pub fn sip(&self) -> Option<&sipua::SipUa> {
         self.sip.as_ref()
@@ -567,13 +604,7 @@ impl Phone {
             }
             (PhoneState::Busy(flow), PhoneEvent::Wake) => self.on_wake(flow.0, now, &mut out),
             (PhoneState::Busy(flow), PhoneEvent::Sip(d)) => self.on_sip(flow.0, &d, now, &mut out),
-            (PhoneState::Idle, PhoneEvent::Sip(d)) => {
-                // Idle: answer what asks for an answer (a NOTIFY), nothing else to do.
-                if let Some(ua) = &mut self.sip {
-                    let _ = ua.on_datagram(&d, &mut out);
-                }
-                PhoneState::Idle
-            }
+            (PhoneState::Idle, PhoneEvent::Sip(d)) => self.on_idle_sip(&d, now, &mut out),
             (PhoneState::Busy(flow), PhoneEvent::Abandon) => {
                 self.fail(&flow.0, Cause::Abandoned, &mut out)
             }
@@ -623,15 +654,27 @@ impl Phone {
             let Some(ua) = self.sip.as_mut().filter(|u| u.is_registered()) else {
                 return self.fail(&flow, Cause::NotRegistered, out);
             };
-            let Some(proxy) = self.config.as_ref().and_then(|c| c.sip_proxy.clone()) else {
+            if !ua.invite(dn, *hold, now, out) {
                 return self.fail(&flow, Cause::NotRegistered, out);
-            };
-            ua.invite(&proxy, dn, *hold, out);
+            }
             flow.hops = 1;
             let deadline = now + sipua::CALL_WAIT;
             flow.phase = Phase::Calling { deadline };
-            out.push(PhoneAction::SleepUntil(deadline));
-            return PhoneState::Busy(Box::new(FlowState(flow)));
+            return self.sip_wait(flow, deadline, out);
+        }
+        if kind == TaskKind::Refresh {
+            flow.step = Step::Register;
+            let pending = match &mut self.sip {
+                Some(ua) => ua.refresh(now, out),
+                None => Vec::new(),
+            };
+            if pending.is_empty() {
+                return self.done(&flow, Success::Refreshed, now, out);
+            }
+            flow.hops = 1;
+            let deadline = now + sipua::REGISTER_WAIT;
+            flow.phase = Phase::Registering { pending, deadline };
+            return self.sip_wait(flow, deadline, out);
         }
         if kind == TaskKind::Boot {
             flow.step = Step::Config;
@@ -748,6 +791,10 @@ impl Phone {
                 self.logged_in = flow.creds.as_ref().map(|c| c.id.clone());
             }
             Success::LoggedOut => self.logged_in = None,
+            Success::Restarted if self.config.as_ref().is_some_and(|c| c.user_id.is_none()) => {
+                // Restarted into the logout profile: someone logged the user out.
+                self.logged_in = None;
+            }
             _ => {}
         }
         out.push(PhoneAction::Done(TaskOutcome {
@@ -755,6 +802,85 @@ impl Phone {
             result: Ok(success),
         }));
         PhoneState::Idle
+    }
+
+    /// A datagram while no task is in flight: answer what asks for an answer; an incoming
+    /// call starts the answering flow, a restart NOTIFY the restart flow.
+    fn on_idle_sip(&mut self, d: &[u8], now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
+        let Some(ua) = &mut self.sip else {
+            return PhoneState::Idle;
+        };
+        let got = ua.on_datagram(d, now, out);
+        let mut flow = Flow {
+            task: TaskKind::Answer,
+            creds: None,
+            journey_start: now,
+            step: Step::Journey,
+            step_start: now,
+            phase: Phase::Answered { deadline: now },
+            url: String::new(),
+            hops: 0,
+            restarting: false,
+        };
+        match got {
+            sipua::Got::Offered => {
+                if ua.offer_is_declined() {
+                    ua.reject(486, out);
+                    return PhoneState::Idle;
+                }
+                ua.ring(out);
+                let policy = ua.policy();
+                let until = if policy.auto_answer {
+                    now + policy.ring
+                } else {
+                    now + sipua::CALLEE_GUARD
+                };
+                if policy.auto_answer && policy.ring.is_zero() {
+                    ua.answer(now, out);
+                    let deadline = now + sipua::CALLEE_GUARD;
+                    flow.phase = Phase::Answered { deadline };
+                    return self.sip_wait(flow, deadline, out);
+                }
+                flow.phase = Phase::Ringing { until };
+                self.sip_wait(flow, until, out)
+            }
+            sipua::Got::Restart => {
+                // The config file again (timed as the restart step), then registration.
+                let Some(url) = self.spec.config_url.clone() else {
+                    return PhoneState::Idle;
+                };
+                flow.task = TaskKind::Restart;
+                flow.step = Step::Restart;
+                flow.phase = Phase::FetchConfig;
+                flow.restarting = true;
+                self.send(flow, url, None, now, out)
+            }
+            _ => PhoneState::Idle,
+        }
+    }
+
+    /// Waits for a datagram until `deadline`, waking earlier for the UA's retransmissions.
+    fn sip_wait(&self, flow: Flow, deadline: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
+        let at = self
+            .sip
+            .as_ref()
+            .and_then(sipua::SipUa::next_timer)
+            .map_or(deadline, |t| t.min(deadline));
+        out.push(PhoneAction::SleepUntil(at));
+        PhoneState::Busy(Box::new(FlowState(flow)))
+    }
+
+    /// The deadline of a phase that waits for SIP.
+    fn sip_deadline(phase: &Phase) -> Option<Instant> {
+        match phase {
+            Phase::Registering { deadline, .. }
+            | Phase::AwaitRestart { deadline }
+            | Phase::Calling { deadline }
+            | Phase::HangingUp { deadline }
+            | Phase::Answered { deadline } => Some(*deadline),
+            Phase::InCall { until } | Phase::Ringing { until } => Some(*until),
+            _ => None,
+        }
     }
 
     fn on_sip(
@@ -767,7 +893,11 @@ impl Phone {
         let Some(ua) = &mut self.sip else {
             return PhoneState::Busy(Box::new(FlowState(flow)));
         };
-        let got = ua.on_datagram(d, out);
+        let got = ua.on_datagram(d, now, out);
+        if got == sipua::Got::Offered {
+            // Busy with something else (an EM login, a restart): Busy Here.
+            ua.reject(486, out);
+        }
         match (flow.phase.clone(), got) {
             (
                 Phase::Registering {
@@ -777,8 +907,7 @@ impl Phone {
                 sipua::Got::RegisterAnswer { call_id, code },
             ) => {
                 if !pending.contains(&call_id) {
-                    out.push(PhoneAction::SleepUntil(deadline));
-                    return PhoneState::Busy(Box::new(FlowState(flow)));
+                    return self.sip_wait(flow, deadline, out);
                 }
                 if code != 200 {
                     return self.fail(&flow, Cause::RegisterRefused(code), out);
@@ -788,14 +917,12 @@ impl Phone {
                     return self.registered(flow, now, out);
                 }
                 flow.phase = Phase::Registering { pending, deadline };
-                out.push(PhoneAction::SleepUntil(deadline));
-                PhoneState::Busy(Box::new(FlowState(flow)))
+                self.sip_wait(flow, deadline, out)
             }
             (Phase::AwaitRestart { .. }, sipua::Got::Restart) => self.restart_now(flow, now, out),
             (Phase::Calling { deadline }, sipua::Got::CallAnswer { code }) => {
                 if code < 200 {
-                    out.push(PhoneAction::SleepUntil(deadline));
-                    return PhoneState::Busy(Box::new(FlowState(flow)));
+                    return self.sip_wait(flow, deadline, out);
                 }
                 if code >= 300 {
                     return self.fail(&flow, Cause::CallFailed(code), out);
@@ -803,76 +930,92 @@ impl Phone {
                 Self::end_step(&mut flow, Step::Journey, now, out);
                 let until = now + self.sip.as_ref().map_or(Duration::ZERO, |u| u.hold());
                 flow.phase = Phase::InCall { until };
-                out.push(PhoneAction::SleepUntil(until));
-                PhoneState::Busy(Box::new(FlowState(flow)))
+                self.sip_wait(flow, until, out)
             }
-            (Phase::HangingUp { deadline }, sipua::Got::ByeAnswer) => {
-                let _ = deadline;
+            (Phase::HangingUp { .. }, sipua::Got::ByeAnswer)
+            | (Phase::InCall { .. }, sipua::Got::ByeReceived) => {
                 flow.hops = 0;
                 self.done(&flow, Success::Called, now, out)
             }
-            (Phase::InCall { .. }, sipua::Got::ByeReceived) => {
-                flow.hops = 0;
-                self.done(&flow, Success::Called, now, out)
+            (Phase::Ringing { .. } | Phase::Answered { .. }, sipua::Got::Cancelled) => {
+                self.done(&flow, Success::Missed, now, out)
             }
-            (
-                Phase::Calling { deadline }
-                | Phase::HangingUp { deadline }
-                | Phase::InCall { until: deadline },
-                _,
-            ) => {
-                out.push(PhoneAction::SleepUntil(deadline));
-                PhoneState::Busy(Box::new(FlowState(flow)))
-            }
-            (Phase::Registering { deadline, .. } | Phase::AwaitRestart { deadline }, _) => {
-                out.push(PhoneAction::SleepUntil(deadline));
-                PhoneState::Busy(Box::new(FlowState(flow)))
+            (Phase::Answered { .. }, sipua::Got::ByeReceived) => {
+                self.done(&flow, Success::Answered, now, out)
             }
             // Waiting for something else (a Refresh): a datagram does not end that wait, and
             // a restart that comes early is taken when the result page asks for it.
-            (Phase::RefreshWait { .. }, got) => {
+            (Phase::RefreshWait { url, resume }, got) => {
                 if got == sipua::Got::Restart
                     && let Some(ua) = &mut self.sip
                 {
                     ua.early_restart = true;
                 }
-                flow.phase = match flow.phase {
-                    Phase::RefreshWait { url, resume } => {
-                        // Fetch the refresh target now rather than lose the wait: the
-                        // driver's sleep was cut short by the datagram.
-                        flow.phase = *resume;
-                        return self.send(flow, url, None, now, out);
-                    }
-                    p => p,
-                };
-                PhoneState::Busy(Box::new(FlowState(flow)))
+                // Fetch the refresh target now rather than lose the wait: the driver's sleep
+                // was cut short by the datagram.
+                flow.phase = *resume;
+                self.send(flow, url, None, now, out)
             }
-            _ => PhoneState::Busy(Box::new(FlowState(flow))),
+            (phase, _) => match Self::sip_deadline(&phase) {
+                Some(deadline) => self.sip_wait(flow, deadline, out),
+                None => PhoneState::Busy(Box::new(FlowState(flow))),
+            },
         }
     }
 
-    fn on_wake(&mut self, flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
+    fn on_wake(&mut self, mut flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
+        // A retransmission due before the phase's own deadline: send it, wait on.
+        if let Some(deadline) = Self::sip_deadline(&flow.phase)
+            && now < deadline
+        {
+            if let Some(ua) = &mut self.sip {
+                ua.on_timer(now, out);
+            }
+            return self.sip_wait(flow, deadline, out);
+        }
         match flow.phase.clone() {
             Phase::Registering { .. } => self.fail(&flow, Cause::RegisterTimeout, out),
             Phase::AwaitRestart { .. } => self.fail(&flow, Cause::NoRestart, out),
-            Phase::Calling { .. } | Phase::HangingUp { .. } => {
+            Phase::Calling { .. } => {
+                // Nobody answered in time: CANCEL, as a caller who hangs up while it rings.
+                if let Some(ua) = &mut self.sip {
+                    ua.cancel(out);
+                }
+                self.fail(&flow, Cause::CallTimeout, out)
+            }
+            Phase::HangingUp { .. } => {
                 if let Some(ua) = &mut self.sip {
                     ua.end_call();
                 }
                 self.fail(&flow, Cause::CallTimeout, out)
             }
             Phase::InCall { .. } => {
-                let mut flow = flow;
                 if let Some(ua) = &mut self.sip {
-                    ua.bye(out);
+                    ua.bye(now, out);
                 }
                 let deadline = now + sipua::CALL_WAIT;
                 flow.phase = Phase::HangingUp { deadline };
-                out.push(PhoneAction::SleepUntil(deadline));
-                PhoneState::Busy(Box::new(FlowState(flow)))
+                self.sip_wait(flow, deadline, out)
+            }
+            Phase::Ringing { .. } => {
+                let answered = self.sip.as_mut().is_some_and(|ua| ua.answer(now, out));
+                if !answered {
+                    if let Some(ua) = &mut self.sip {
+                        ua.end_call();
+                    }
+                    return self.done(&flow, Success::Missed, now, out);
+                }
+                let deadline = now + sipua::CALLEE_GUARD;
+                flow.phase = Phase::Answered { deadline };
+                self.sip_wait(flow, deadline, out)
+            }
+            Phase::Answered { .. } => {
+                if let Some(ua) = &mut self.sip {
+                    ua.end_call();
+                }
+                self.fail(&flow, Cause::CallTimeout, out)
             }
             Phase::RefreshWait { url, resume } => {
-                let mut flow = flow;
                 flow.phase = *resume;
                 self.send(flow, url, None, now, out)
             }
@@ -1069,6 +1212,8 @@ impl Phone {
         match task {
             TaskKind::Login => Success::LoggedIn,
             TaskKind::Logout => Success::LoggedOut,
+            TaskKind::Restart => Success::Restarted,
+            TaskKind::Refresh => Success::Refreshed,
             _ => Success::Booted,
         }
     }
@@ -1110,18 +1255,17 @@ impl Phone {
             .map(|c| c.lines.clone())
             .unwrap_or_default();
         if let (Some(ua), Some(proxy)) = (&mut self.sip, proxy) {
-            let pending = ua.register_all(&proxy, &lines, out);
+            let pending = ua.register_all(&proxy, &lines, now, out);
             Self::end_step(&mut flow, Step::Register, now, out);
             let deadline = now + sipua::REGISTER_WAIT;
             flow.phase = Phase::Registering { pending, deadline };
-            out.push(PhoneAction::SleepUntil(deadline));
-            return PhoneState::Busy(Box::new(FlowState(flow)));
+            return self.sip_wait(flow, deadline, out);
         }
         self.registered(flow, now, out)
     }
 
     fn registered(&mut self, flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
-        let success = if flow.restarting {
+        let success = if flow.restarting || flow.task == TaskKind::Refresh {
             Self::success_of(flow.task)
         } else {
             Success::Booted

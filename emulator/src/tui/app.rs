@@ -337,6 +337,7 @@ mod tests {
                     phones: 3,
                     think: Think::Constant(Duration::from_secs(1)),
                 },
+                calls: Rate::ZERO,
             },
             Phase {
                 name: "ramp".into(),
@@ -348,6 +349,7 @@ mod tests {
                     },
                     logout: Rate { from: 2.0, to: 2.0 },
                 },
+                calls: Rate::ZERO,
             },
         ];
         let mut f = FleetView::new("p", phases, vec![1]);

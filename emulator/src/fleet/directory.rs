@@ -1,0 +1,274 @@
+//! Where the fleet believes each user's number is now: which cluster, which phone (by MAC).
+//! Shards write it when a login or logout succeeds and read it to choose a callee, so the
+//! caller knows which phone should answer and a misrouted call can be told apart.
+//!
+//! Shared by the shards behind one short std mutex (never held across `.await`); every
+//! operation is O(1), so a pick costs the same with 100 users or 100,000.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::profile::CalleeMix;
+
+/// Whom a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalleeKind {
+    /// Someone logged in at the caller's cluster.
+    SameCluster,
+    /// Someone logged in at another cluster.
+    OtherCluster,
+    /// Someone logged in away from their home cluster (EM roaming).
+    Roamed,
+}
+
+/// A callee the fleet chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callee {
+    /// The number to call.
+    pub dn: String,
+    /// The cluster where the user is logged in.
+    pub cluster: usize,
+    /// The MAC of the phone that should answer.
+    pub mac: String,
+}
+
+#[derive(Debug)]
+struct Entry {
+    cluster: usize,
+    mac: String,
+    /// Position in `by_cluster[cluster]`.
+    idx: usize,
+    /// Position in `roamed`, when the user is away from home.
+    roam_idx: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct Dir {
+    at: HashMap<String, Entry>,
+    by_cluster: Vec<Vec<String>>,
+    roamed: Vec<String>,
+}
+
+/// The fleet's view of where numbers are (see the module docs).
+#[derive(Debug)]
+pub struct Directory {
+    inner: Mutex<Dir>,
+}
+
+impl Directory {
+    /// An empty directory of `clusters` clusters.
+    pub fn new(clusters: usize) -> Self {
+        Self {
+            inner: Mutex::new(Dir {
+                by_cluster: vec![Vec::new(); clusters],
+                ..Dir::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Dir> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `dn` is now logged in at `cluster` on the phone `mac`; `roamed`: away from home.
+    pub fn set(&self, dn: &str, cluster: usize, mac: &str, roamed: bool) {
+        let mut d = self.lock();
+        d.remove(dn);
+        let Some(list) = d.by_cluster.get_mut(cluster) else {
+            return;
+        };
+        list.push(dn.to_owned());
+        let idx = list.len() - 1;
+        let roam_idx = roamed.then(|| {
+            d.roamed.push(dn.to_owned());
+            d.roamed.len() - 1
+        });
+        d.at.insert(
+            dn.to_owned(),
+            Entry {
+                cluster,
+                mac: mac.to_owned(),
+                idx,
+                roam_idx,
+            },
+        );
+    }
+
+    /// `dn` is no longer logged in on `mac` (a later login elsewhere is left alone).
+    pub fn remove(&self, dn: &str, mac: &str) {
+        let mut d = self.lock();
+        if d.at.get(dn).is_some_and(|e| e.mac == mac) {
+            d.remove(dn);
+        }
+    }
+
+    /// Where `dn` is now: (cluster, MAC).
+    pub fn locate(&self, dn: &str) -> Option<(usize, String)> {
+        self.lock().at.get(dn).map(|e| (e.cluster, e.mac.clone()))
+    }
+
+    /// How many numbers are placed.
+    pub fn len(&self) -> usize {
+        self.lock().at.len()
+    }
+
+    /// Whether no number is placed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Chooses a callee of `kind` for a caller at `cluster` on phone `caller_mac`, from two
+    /// uniform draws in [0, 1); falls back to any placed number but the caller's own.
+    pub fn pick(
+        &self,
+        kind: CalleeKind,
+        cluster: usize,
+        caller_mac: &str,
+        u: f64,
+        v: f64,
+    ) -> Option<Callee> {
+        let d = self.lock();
+        let n_clusters = d.by_cluster.len();
+        let from = |list: &[String], u: f64| -> Option<Callee> {
+            if list.is_empty() {
+                return None;
+            }
+            let start = ((u * list.len() as f64) as usize).min(list.len() - 1);
+            // A few probes past the caller's own numbers.
+            (0..list.len().min(4)).find_map(|k| {
+                let dn = &list[(start + k) % list.len()];
+                let e = d.at.get(dn)?;
+                (e.mac != caller_mac).then(|| Callee {
+                    dn: dn.clone(),
+                    cluster: e.cluster,
+                    mac: e.mac.clone(),
+                })
+            })
+        };
+        let chosen = match kind {
+            CalleeKind::SameCluster => d.by_cluster.get(cluster).and_then(|l| from(l, u)),
+            CalleeKind::OtherCluster if n_clusters > 1 => {
+                let k = ((v * (n_clusters - 1) as f64) as usize).min(n_clusters - 2);
+                let other = (cluster + 1 + k) % n_clusters;
+                (0..n_clusters - 1).find_map(|j| {
+                    let c = (other + j) % n_clusters;
+                    if c == cluster {
+                        return None;
+                    }
+                    from(&d.by_cluster[c], u)
+                })
+            }
+            CalleeKind::OtherCluster => None,
+            CalleeKind::Roamed => from(&d.roamed, u),
+        };
+        chosen.or_else(|| {
+            (0..n_clusters).find_map(|j| from(&d.by_cluster[(cluster + j) % n_clusters], u))
+        })
+    }
+}
+
+impl Dir {
+    fn remove(&mut self, dn: &str) {
+        let Some(e) = self.at.remove(dn) else {
+            return;
+        };
+        let list = &mut self.by_cluster[e.cluster];
+        list.swap_remove(e.idx);
+        if let Some(moved) = list.get(e.idx).cloned()
+            && let Some(m) = self.at.get_mut(&moved)
+        {
+            m.idx = e.idx;
+        }
+        if let Some(r) = e.roam_idx {
+            self.roamed.swap_remove(r);
+            if let Some(moved) = self.roamed.get(r).cloned()
+                && let Some(m) = self.at.get_mut(&moved)
+            {
+                m.roam_idx = Some(r);
+            }
+        }
+    }
+}
+
+impl CalleeMix {
+    /// The kind of callee a uniform draw `u` in [0, 1) picks.
+    pub fn kind(&self, u: f64) -> CalleeKind {
+        let total = f64::from(self.same_cluster + self.other_cluster + self.roamed);
+        let x = u * total;
+        if x < f64::from(self.same_cluster) {
+            CalleeKind::SameCluster
+        } else if x < f64::from(self.same_cluster + self.other_cluster) {
+            CalleeKind::OtherCluster
+        } else {
+            CalleeKind::Roamed
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_by_kind_and_never_the_caller() {
+        let d = Directory::new(3);
+        d.set("1000", 0, "aaaaaaaaaaa0", false);
+        d.set("1001", 0, "aaaaaaaaaaa1", false);
+        d.set("2000", 1, "bbbbbbbbbbb0", false);
+        d.set("3000", 2, "ccccccccccc0", true);
+        for i in 0..20 {
+            let u = f64::from(i) / 20.0;
+            let c = d
+                .pick(CalleeKind::SameCluster, 0, "aaaaaaaaaaa0", u, u)
+                .unwrap();
+            assert_eq!(c.dn, "1001");
+            let c = d
+                .pick(CalleeKind::OtherCluster, 0, "aaaaaaaaaaa0", u, u)
+                .unwrap();
+            assert_ne!(c.cluster, 0);
+            let c = d.pick(CalleeKind::Roamed, 1, "bbbbbbbbbbb0", u, u).unwrap();
+            assert_eq!((c.dn.as_str(), c.mac.as_str()), ("3000", "ccccccccccc0"));
+        }
+    }
+
+    #[test]
+    fn moves_and_removals_keep_the_indexes_right() {
+        let d = Directory::new(2);
+        for i in 0..50 {
+            d.set(&format!("{i}"), i % 2, &format!("{i:012}"), i % 3 == 0);
+        }
+        // The user of 10 roams to cluster 1 on another phone; the old phone's logout does
+        // not remove the new location.
+        d.set("10", 1, "newphone0010", true);
+        d.remove("10", &format!("{:012}", 10));
+        assert_eq!(d.locate("10"), Some((1, "newphone0010".into())));
+        for i in (0..50).step_by(2) {
+            if i != 10 {
+                d.remove(&format!("{i}"), &format!("{i:012}"));
+            }
+        }
+        assert_eq!(d.len(), 26);
+        for i in 0..200 {
+            let u = f64::from(i) / 200.0;
+            let c = d.pick(CalleeKind::SameCluster, 0, "x", u, u).unwrap();
+            assert_eq!(d.locate(&c.dn), Some((c.cluster, c.mac.clone())));
+            let r = d.pick(CalleeKind::Roamed, 0, "x", u, u).unwrap();
+            assert_eq!(d.locate(&r.dn).map(|l| l.1), Some(r.mac));
+        }
+        // Nobody placed: nothing to pick.
+        let e = Directory::new(2);
+        assert_eq!(e.pick(CalleeKind::SameCluster, 0, "x", 0.5, 0.5), None);
+    }
+
+    #[test]
+    fn the_mix_weights_choose_kinds() {
+        let m = CalleeMix {
+            same_cluster: 1,
+            other_cluster: 2,
+            roamed: 1,
+        };
+        assert_eq!(m.kind(0.1), CalleeKind::SameCluster);
+        assert_eq!(m.kind(0.5), CalleeKind::OtherCluster);
+        assert_eq!(m.kind(0.9), CalleeKind::Roamed);
+    }
+}
