@@ -1027,12 +1027,23 @@ impl<T: Transport + 'static> Shard<T> {
         while !self.running.is_empty() {
             tokio::select! {
                 Some(r) = self.running.join_next_with_id() => self.joined(r, false),
+                // Calls in flight still need their datagrams (BYE, CANCEL, 200 OK).
+                n = recv_opt(socket.as_deref(), &mut buf) => {
+                    if let Some(n) = n {
+                        self.on_datagram(&buf[..n]);
+                    }
+                }
                 () = &mut deadline => {
                     self.running.abort_all();
                     while self.running.join_next().await.is_some() {}
                     self.tasks.clear();
                     for (slot, (cluster, task)) in std::mem::take(&mut self.in_flight) {
                         self.slots[slot].unknown = true;
+                        if !matches!(task, TaskKind::Login | TaskKind::Logout | TaskKind::Status) {
+                            // Not an EM journey: counted apart, not in the EM ratios.
+                            self.rec.abandoned_other(cluster, task);
+                            continue;
+                        }
                         self.rec.started(cluster, task, Duration::ZERO);
                         self.rec.outcome(cluster, &TaskOutcome {
                             task,

@@ -413,6 +413,25 @@ impl Recorder {
         *r.by_status.entry(status).or_default() += 1;
     }
 
+    /// Counts a SIP task (boot, refresh, restart, call, answer) abandoned at the shutdown
+    /// deadline, by cause `abandoned_<task>`.
+    pub fn abandoned_other(&mut self, cluster: usize, task: TaskKind) {
+        if let Some(c) = self.clusters.get_mut(cluster) {
+            let name = match task {
+                TaskKind::Boot => "boot",
+                TaskKind::Refresh => "refresh",
+                TaskKind::Restart => "restart",
+                TaskKind::Call => "call",
+                TaskKind::Answer => "answer",
+                _ => "other",
+            };
+            *c.counts
+                .by_cause
+                .entry(format!("abandoned_{name}"))
+                .or_default() += 1;
+        }
+    }
+
     /// Counts a call arrival that found no caller or no callee.
     pub fn call_dropped(&mut self, cluster: usize) {
         if let Some(c) = self.clusters.get_mut(cluster) {

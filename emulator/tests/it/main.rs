@@ -2,6 +2,7 @@
 
 mod cli;
 mod fleet;
+mod fleet_sip;
 mod pacing;
 mod phone;
 mod reference;

@@ -247,3 +247,84 @@ async fn phones_call_each_other_across_clusters() {
     assert_eq!(sip3.counters().routed_trunk, 1);
     running.shutdown().await;
 }
+
+/// Prints every SIP datagram (for the trace of a failing test).
+#[derive(Default)]
+struct Wire(Vec<String>);
+impl emroam::driver::Observer for Wire {
+    fn sip(&mut self, out: bool, d: &[u8]) {
+        let first = String::from_utf8_lossy(d)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        self.0
+            .push(format!("{} {first}", if out { "→" } else { "←" }));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_call_is_cancelled_across_the_trunk() {
+    let mut topo = Topology::parse(SEED).unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let running = emroam_server::start(
+        &topo,
+        listeners,
+        &Options::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let (bob, mut bob_client) = ready_phone(&topo, 0, "SEP000000001001", "bob").await;
+    let bob = bob.with_answer_policy(emroam::phone::sipua::AnswerPolicy {
+        auto_answer: false,
+        ..Default::default()
+    });
+    let (kally, mut kally_client) = ready_phone(&topo, 2, "SEP000000003001", "kally").await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let bob_side = tokio::spawn(async move {
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        let mut wire = Wire::default();
+        let bob = emroam::driver::serve_idle(bob, &mut bob_client, &mut wire, stop).await;
+        (bob, wire)
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running
+        .cluster("cluster3")
+        .unwrap()
+        .locate_dn("1000001")
+        .map(|l| l.cluster)
+        != Some("cluster1".into())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ILS did not place Bob"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let call = Task::Call {
+        dn: "1000001".into(),
+        hold: Duration::ZERO,
+    };
+    let mut wire = Wire::default();
+    let (_kally, o) = run_task(kally, call, Instant::now(), &mut kally_client, &mut wire).await;
+    assert_eq!(
+        o.result.unwrap_err().cause,
+        emroam::phone::Cause::CallTimeout,
+        "{:?}",
+        wire.0
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop_tx.send(()).unwrap();
+    let (bob, bob_wire) = bob_side.await.unwrap();
+    assert!(
+        !bob.sip().unwrap().in_call(),
+        "the CANCEL reached Bob's phone: caller {:?} callee {:?}",
+        wire.0,
+        bob_wire.0
+    );
+    assert_eq!(bob.sip().unwrap().answered_calls(), 0);
+    running.shutdown().await;
+}

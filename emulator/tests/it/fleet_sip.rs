@@ -1,0 +1,187 @@
+//! The fleet with SIP against the seed's three reference clusters (in-process, every port
+//! chosen by the OS): phones boot and register over shared UDP sockets, log in (superusers
+//! roaming), place calls to where their callees are now, and the fleet's call figures agree
+//! with what the clusters routed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use emroam::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
+use emroam_server::{Options, Topology};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+const SEED: &str = include_str!("../../../profiles/topologies/seed.toml");
+
+async fn seed() -> (Topology, emroam_server::Running) {
+    let mut topo = Topology::parse(SEED).unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let running = emroam_server::start(
+        &topo,
+        listeners,
+        &Options::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    (topo, running)
+}
+
+async fn run(src: &str, topo: &Topology) -> Summary {
+    let p = Profile::parse_with(src, "calls.toml", None, Some(topo)).unwrap();
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(p.targets.len())));
+    let r = fleet::run(p, None, CancellationToken::new(), tx)
+        .await
+        .unwrap();
+    Summary::of(&r, None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roamed_users_are_called_where_they_are_now_and_the_clusters_agree() {
+    let (topo, running) = seed().await;
+    let src = r#"
+name = "calls"
+topology = "inline"
+request_timeout = "5s"
+drain = "5s"
+seed = 3
+roaming = 1.0
+[population]
+devices_per_cluster = 1
+[sip]
+ring = "50ms"
+hold = { dist = "constant", value = "100ms" }
+callee = { other_cluster = 1, roamed = 1 }
+[[phase]]
+name = "logins"
+duration = "1500ms"
+login_rate = 3.0
+[[phase]]
+name = "calls"
+duration = "2s"
+call_rate = 5.0
+[slo]
+call_success_ratio = 1.0
+"#;
+    let s = run(src, &topo).await;
+    let table = s.table();
+    let t = &s.totals.counts;
+    let sip = &t.sip;
+    assert_eq!(sip.boots_ok, 3, "{table}");
+    assert_eq!(t.logins_ok, 3, "{table}");
+    assert!(t.roaming_ok >= 1, "{table}");
+    assert!(sip.calls_attempted >= 8, "{table}");
+    assert_eq!(sip.calls_failed, 0, "{table}");
+    assert_eq!(sip.calls_misrouted, 0, "{table}");
+    assert_eq!(sip.calls_unverified, 0, "{table}");
+    assert_eq!(
+        sip.calls_ok + sip.calls_busy,
+        sip.calls_attempted,
+        "{table}"
+    );
+    assert!(sip.calls_ok > 0, "{table}");
+    // Every answered call was taken by a fleet phone, which counted it.
+    assert_eq!(sip.answered, sip.calls_ok, "{table}");
+    // Every callee was at another cluster: each call crossed a trunk once.
+    let trunk = &sip.by_route["trunk"];
+    assert_eq!(trunk.attempted, sip.calls_attempted, "{table}");
+    let routed_trunk: u64 = ["cluster1", "cluster2", "cluster3"]
+        .iter()
+        .map(|c| running.sip(c).unwrap().0.counters().routed_trunk)
+        .sum();
+    assert_eq!(routed_trunk, trunk.attempted, "{table}");
+    assert!(s.passed(), "{table}");
+    assert!(
+        table.contains("calls: ") && table.contains("trunk"),
+        "{table}"
+    );
+    assert!(
+        s.call_setup_by_route
+            .iter()
+            .any(|r| r.step == "call_setup.trunk" && r.count == sip.calls_ok + sip.calls_busy),
+        "{table}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callee_that_never_answers_is_cancelled_and_a_busy_one_declines() {
+    let (topo, running) = seed().await;
+    // Kally (cluster3, not a superuser) and the others log in at home; nobody answers.
+    let src = r#"
+name = "no-answer"
+topology = "inline"
+request_timeout = "5s"
+drain = "10s"
+[population]
+devices_per_cluster = 1
+[sip]
+auto_answer = false
+callee = { same_cluster = 0, other_cluster = 1 }
+[[phase]]
+duration = "1500ms"
+login_rate = 3.0
+[[phase]]
+duration = "1s"
+call_rate = 3.0
+"#;
+    let s = run(src, &topo).await;
+    let table = s.table();
+    let sip = &s.totals.counts.sip;
+    assert!(sip.calls_attempted >= 1, "{table}");
+    // The caller gives up after CALL_WAIT and cancels; the callee's phone counts it missed.
+    // A second call to a phone that is ringing already gets 486.
+    let timeouts = sip.by_route["trunk"]
+        .by_status
+        .get("timeout")
+        .copied()
+        .unwrap_or(0);
+    assert!(timeouts >= 1, "{table}");
+    assert_eq!(timeouts + sip.calls_busy, sip.calls_attempted, "{table}");
+    assert_eq!(sip.missed, timeouts, "{table}");
+    assert_eq!(sip.answered, 0, "{table}");
+    assert!(
+        !s.totals.counts.by_cause.contains_key("abandoned_answer"),
+        "{table}"
+    );
+
+    // Every call declined: 486, busy, not a failure.
+    let src = src
+        .replace("auto_answer = false", "busy = 1.0")
+        .replace("no-answer", "declined");
+    let s = run(&src, &topo).await;
+    let table = s.table();
+    let sip = &s.totals.counts.sip;
+    assert!(sip.calls_attempted >= 1, "{table}");
+    assert_eq!(sip.calls_busy, sip.calls_attempted, "{table}");
+    assert_eq!(sip.calls_failed, 0, "{table}");
+    running.shutdown().await;
+}
+
+#[test]
+fn sip_profile_errors_name_the_line() {
+    let base = "topology = \"inline\"\n[[target]]\ncluster = \"c\"\nservice_url = \"http://127.0.0.1:1/x?device=#DEVICENAME#\"\ndevices = [\"SEP000000000001\"]\nusers = [{ id = \"u\", pin = \"1\" }]\n";
+    let topo: Option<&Topology> = None;
+    for (extra, want) in [
+        (
+            "[[phase]]\nduration = \"1s\"\ncall_rate = 1.0\n",
+            "call_rate needs a [sip] table",
+        ),
+        ("[sip]\nbind = \"nowhere\"\n", "sip.bind"),
+        ("[sip]\nbusy = 1.5\n", "sip.busy"),
+        ("[sip]\nring = \"30s\"\n", "sip.ring"),
+        ("[sip]\ncallee = { everyone = 1 }\n", "unknown kind"),
+        ("[sip]\ncallee = { same_cluster = 0 }\n", "add up to 0"),
+        ("[slo]\ncall_success_ratio = 2.0\n", "call_success_ratio"),
+    ] {
+        let src = format!("{}{extra}", base.replace("topology = \"inline\"\n", ""));
+        let src = if src.contains("[[phase]]") {
+            src
+        } else {
+            format!("{src}[[phase]]\nduration = \"1s\"\nlogin_rate = 1.0\n")
+        };
+        let e = Profile::parse_with(&src, "p.toml", None, topo).unwrap_err();
+        assert!(e.to_string().contains(want), "{extra}: {e}");
+        assert!(e.line > 0, "{extra}: {e}");
+    }
+}
