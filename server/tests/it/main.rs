@@ -10,5 +10,6 @@ mod emservice;
 mod lifecycle;
 mod roaming;
 mod sip;
+mod sip_metrics;
 mod sipp;
 mod util;
