@@ -10,6 +10,7 @@ mod emservice;
 mod lifecycle;
 mod roaming;
 mod sip;
+mod sip_expiry;
 mod sip_metrics;
 mod sipp;
 mod util;
