@@ -12,5 +12,6 @@ mod roaming;
 mod sip;
 mod sip_expiry;
 mod sip_metrics;
+mod sip_retrans;
 mod sipp;
 mod util;
