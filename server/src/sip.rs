@@ -1395,3 +1395,82 @@ pub async fn serve(socket: UdpSocket, sip: Sip, shutdown: CancellationToken) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:5060".parse().unwrap()
+    }
+
+    #[test]
+    fn a_transaction_is_its_branch_call_id_and_cseq() {
+        let m = Message::request("BYE", "sip:x@h")
+            .with(
+                "Via",
+                "SIP/2.0/UDP a:1;branch=z9hG4bKx1, SIP/2.0/UDP b:2;branch=z9hG4bKy",
+            )
+            .with("Call-ID", "c1")
+            .with("CSeq", "7 BYE");
+        assert_eq!(txn_key(&m).as_deref(), Some("z9hG4bKx1 c1 7 BYE"));
+        let mut other = m.clone();
+        other.set_header("CSeq", "8 BYE");
+        assert_ne!(txn_key(&other), txn_key(&m));
+        // RFC 2543 branches (no magic cookie) are never matched.
+        let mut old = m.clone();
+        old.set_header("Via", "SIP/2.0/UDP a:1;branch=1");
+        assert_eq!(txn_key(&old), None);
+    }
+
+    #[test]
+    fn finished_transactions_linger_then_go_and_stay_bounded() {
+        let t0 = Instant::now();
+        let mut r = Recent::default();
+        r.insert("a".into(), vec![(b"x".to_vec(), addr())], t0 + LINGER);
+        r.insert(
+            "b".into(),
+            vec![(b"y".to_vec(), addr())],
+            t0 + LINGER + Duration::from_secs(1),
+        );
+        r.expire(t0 + LINGER - Duration::from_millis(1));
+        assert_eq!(r.get("a").unwrap()[0].0, b"x");
+        r.expire(t0 + LINGER);
+        assert!(r.get("a").is_none());
+        assert!(r.get("b").is_some());
+        for i in 0..RECENT_MAX + 5 {
+            r.insert(format!("k{i}"), Vec::new(), t0 + LINGER * 2);
+        }
+        assert!(r.sent.len() <= RECENT_MAX && r.order.len() <= RECENT_MAX);
+        assert!(r.get("k0").is_none(), "the oldest forgotten first");
+    }
+
+    #[test]
+    fn prometheus_text_has_every_figure_with_its_cluster() {
+        let mut c = SipCounters {
+            registers: 3,
+            register_refused_404: 1,
+            bindings: 2,
+            unavailable: 4,
+            ..SipCounters::default()
+        };
+        c.retransmissions_absorbed = RETRANSMITTED.iter().map(|m| ((*m).to_owned(), 0)).collect();
+        c.retransmissions_absorbed.insert("INVITE".into(), 5);
+        let text = c.to_prometheus("cluster1");
+        for line in [
+            "emroam_sip_registers_total{cluster=\"cluster1\"} 3",
+            "emroam_sip_registers_refused_total{cluster=\"cluster1\",code=\"404\"} 1",
+            "emroam_sip_bindings{cluster=\"cluster1\"} 2",
+            "emroam_sip_invites_failed_total{cluster=\"cluster1\",code=\"480\"} 4",
+            "emroam_sip_retransmissions_absorbed_total{cluster=\"cluster1\",method=\"INVITE\"} 5",
+            "emroam_sip_retransmissions_absorbed_total{cluster=\"cluster1\",method=\"BYE\"} 0",
+            "# TYPE emroam_sip_bindings gauge",
+            "# TYPE emroam_sip_invite_transactions gauge",
+            "# TYPE emroam_sip_byes_forwarded_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(samples, 21);
+    }
+}
