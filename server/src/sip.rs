@@ -391,10 +391,12 @@ impl SipCounters {
 pub(crate) struct SipSlot(Mutex<Weak<Inner>>);
 
 impl SipSlot {
+    /// Points the slot at `sip` (the latest wins).
     pub(crate) fn set(&self, sip: &Sip) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&sip.inner);
     }
 
+    /// The SIP side, while it is alive.
     pub(crate) fn get(&self) -> Option<Sip> {
         let w = self.0.lock().unwrap_or_else(|e| e.into_inner());
         w.upgrade().map(|inner| Sip { inner })
