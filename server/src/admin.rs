@@ -9,6 +9,7 @@
 //! - `GET  /admin/clusters` — every cluster's status
 //! - `GET  /admin/clusters/{id}` — one cluster's status
 //! - `GET  /admin/clusters/{id}/params`, `PUT|POST` with a partial JSON object — service parameters
+//!   (the EM ones and `sip_station_keepalive_interval`, seconds)
 //! - `POST /admin/clusters/{id}/emapp/stop|start` — EM application (phones get HTTP 503)
 //! - `POST /admin/clusters/{id}/emservice/stop|start` — EM service (the application answers 208)
 //! - `POST /admin/clusters/{id}/listeners/stop|start[?for_secs=N]` — every listener (refused)
@@ -73,6 +74,8 @@ pub struct CountersDoc {
     /// ILS and roaming counters: learned DNs, sync status per peer, roaming logins in and out,
     /// deferred logouts pending, refused input.
     pub ils: crate::counters::IlsCounterSnapshot,
+    /// SIP registrar and proxy counters ([`crate::sip`] names them); `null` without SIP.
+    pub sip: Option<crate::sip::SipCounters>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,6 +108,7 @@ pub fn counters_doc(c: &Cluster) -> CountersDoc {
         cluster: c.id().to_owned(),
         counters: c.counters().snapshot(),
         ils: c.ils_counters(),
+        sip: c.sip().map(|s| s.counters()),
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Layout:
 //! - [`topology`]: the TOML topology file (clusters, users, profiles, phones) and patterns.
-//! - [`params`]: EM service parameters, changeable at run time.
+//! - [`params`]: EM service parameters (and the SIP Station KeepAlive Interval), changeable at
+//!   run time.
 //! - [`cluster`]: one cluster's state ([`Cluster`], a cheap handle): directory, logins,
 //!   switches, pending restarts. [`store`] persists logins in SQLite through a writer thread.
 //! - [`ops`]: the EM operations, one module each (login, logout, logoutAll, the queries).
@@ -14,7 +15,8 @@
 //!   superuser sync tool, roaming logins and deferred logouts (the conflict rule is there).
 //! - [`sip`]: each cluster's SIP registrar and proxy over UDP (REGISTER, INVITE routing
 //!   local / over a trunk to where ILS says a number is / 404 / 480 / 503) and the
-//!   `service-control` NOTIFY restarting phones after EM login and logout; statuses listed there.
+//!   `service-control` NOTIFY restarting phones after EM login and logout, registration expiry,
+//!   UDP retransmissions, and the `emroam_sip_*` counters; statuses listed there.
 //! - [`server`]: starting clusters on listeners, and [`run`] for `emroam server`.
 //!
 //! Starting clusters in-process (tests bind `127.0.0.1:0`):
@@ -50,7 +52,12 @@
 //! - Counters: `GET /metrics` (Prometheus text,
 //!   `cisco_extension_mobility{cluster="c1",counter="RequestsThrottled"} 3`, plus
 //!   `emroam_em_code_total{cluster,code}`) and `GET /metrics.json` (= `/api/counters`):
-//!   `{"cluster": "c1", "counters": {"RequestsHandled": n, …, "codes": {"26": n}}}`.
+//!   `{"cluster": "c1", "counters": {"RequestsHandled": n, …, "codes": {"26": n}}}`, with the
+//!   ILS counters under `ils` and the SIP ones under `sip` (`emroam_sip_*` in the text; names
+//!   in [`sip`]; `null` for a cluster without SIP).
+//! - SIP registration: the granted expiry is min(asked, SIP Station KeepAlive Interval); the
+//!   parameter's 120 s default is in Cisco's docs, its 60–7200 s range and the "min" rule (Cisco
+//!   says the parameter sets the registration period) are not.
 //! - Admin routes: see [`admin`].
 //!
 //! EM Roaming Across Clusters ([`ils`]; Cisco's wire format and several details are not public):

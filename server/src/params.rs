@@ -1,8 +1,11 @@
-//! The "Cisco Extension Mobility" service parameters of one cluster (reference §3).
+//! The "Cisco Extension Mobility" service parameters of one cluster (reference §3), plus the
+//! one "Cisco CallManager" service parameter the SIP registrar reads (SIP Station KeepAlive
+//! Interval).
 //!
 //! [`ServiceParams`] is the validated value a cluster runs with; [`ParamsPatch`] is the partial
 //! form read from the topology file's `[cluster.em]` table and from the admin API's JSON, so both
-//! go through the same validation. Pure: no I/O.
+//! go through the same validation (and the SIP parameter changes at run time like the EM ones).
+//! Pure: no I/O.
 
 use std::fmt;
 use std::time::Duration;
@@ -15,6 +18,11 @@ pub const MAX_CONCURRENT_LIMIT: u32 = 100;
 pub const MAX_LOGIN_TIME_LIMIT: Duration = Duration::from_secs(168 * 3600);
 /// Longest Trusted List of IPs CUCM accepts (characters, `;`-joined).
 pub const TRUSTED_LIST_MAX_CHARS: usize = 1024;
+/// SIP Station KeepAlive Interval's default: 120 s (Cisco's docs: "remains configured for 120
+/// seconds"; phones take "up to 120 seconds" to re-register elsewhere by default).
+pub const SIP_KEEPALIVE_DEFAULT_SECS: u32 = 120;
+/// SIP Station KeepAlive Interval's range in seconds (UNCONFIRMED: not found in Cisco's docs).
+pub const SIP_KEEPALIVE_RANGE_SECS: std::ops::RangeInclusive<u32> = 60..=7200;
 
 /// What a second login of the same user within the cluster does ("Multiple Login Behavior").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +164,9 @@ pub struct ServiceParams {
     /// Remember the Last User Logged In: the UID login form offers the device's last user
     /// (UNCONFIRMED default: false).
     pub remember_last_user: bool,
+    /// SIP Station KeepAlive Interval (a Cisco CallManager service parameter): the longest
+    /// registration the registrar grants a phone, in seconds (60–7200, default 120).
+    pub sip_station_keepalive_interval: u32,
 }
 
 impl Default for ServiceParams {
@@ -170,6 +181,7 @@ impl Default for ServiceParams {
             allow_proxy: true,
             service_time: ServiceTime::Fixed(Duration::ZERO),
             remember_last_user: false,
+            sip_station_keepalive_interval: SIP_KEEPALIVE_DEFAULT_SECS,
         }
     }
 }
@@ -207,6 +219,9 @@ pub struct ParamsPatch {
     /// Remember the Last User Logged In.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remember_last_user: Option<bool>,
+    /// SIP Station KeepAlive Interval, seconds (60–7200): the longest registration granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_station_keepalive_interval: Option<u32>,
 }
 
 /// A service parameter value that CUCM's admin page would refuse.
@@ -285,6 +300,15 @@ impl ServiceParams {
         if let Some(r) = p.remember_last_user {
             n.remember_last_user = r;
         }
+        if let Some(k) = p.sip_station_keepalive_interval {
+            if !SIP_KEEPALIVE_RANGE_SECS.contains(&k) {
+                return Err(perr(
+                    "sip_station_keepalive_interval",
+                    format!("{k} is outside 60–7200 seconds"),
+                ));
+            }
+            n.sip_station_keepalive_interval = k;
+        }
         Ok(n)
     }
 
@@ -300,6 +324,7 @@ impl ServiceParams {
             allow_proxy: Some(self.allow_proxy),
             service_time: Some(self.service_time.to_string()),
             remember_last_user: Some(self.remember_last_user),
+            sip_station_keepalive_interval: Some(self.sip_station_keepalive_interval),
         }
     }
 
@@ -321,6 +346,30 @@ mod tests {
         assert_eq!(p.multiple_login_behavior, MultipleLoginBehavior::NotAllowed);
         assert!(!p.enforce_max_login_time);
         assert_eq!(p.default_login_duration(), None);
+        assert_eq!(p.sip_station_keepalive_interval, 120);
+    }
+
+    #[test]
+    fn sip_keepalive_interval_is_validated() {
+        let p = ServiceParams::default();
+        let set = |k| ParamsPatch {
+            sip_station_keepalive_interval: Some(k),
+            ..Default::default()
+        };
+        for bad in [0, 59, 7201] {
+            assert_eq!(
+                p.apply(&set(bad)).unwrap_err().field,
+                "sip_station_keepalive_interval"
+            );
+        }
+        assert_eq!(
+            p.apply(&set(60)).unwrap().sip_station_keepalive_interval,
+            60
+        );
+        assert_eq!(
+            p.apply(&set(7200)).unwrap().sip_station_keepalive_interval,
+            7200
+        );
     }
 
     #[test]

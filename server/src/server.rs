@@ -122,11 +122,18 @@ pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
     match req.path.as_str() {
         emapp::PATH => emapp::handle(c, req).await,
         emservice::PATH => emservice::handle(c, req).await,
-        "/metrics" => respond(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            c.counters().snapshot().to_prometheus(c.id()) + &c.ils_counters().to_prometheus(c.id()),
-        ),
+        "/metrics" => {
+            let mut text = c.counters().snapshot().to_prometheus(c.id());
+            text.push_str(&c.ils_counters().to_prometheus(c.id()));
+            if let Some(sip) = c.sip() {
+                text.push_str(&sip.counters().to_prometheus(c.id()));
+            }
+            respond(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                text,
+            )
+        }
         "/metrics.json" | "/api/counters" => http::json(StatusCode::OK, &admin::counters_doc(c)),
         p if p == "/admin" || p.starts_with("/admin/") => {
             admin::handle(&ctx.all, ctx.admin_token.as_deref(), req).await

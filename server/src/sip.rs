@@ -8,8 +8,13 @@
 //! - REGISTER: the device is `SEP` + the MAC in the Contact's `+sip.instance`. No instance,
 //!   or a device this cluster does not know → **403 Forbidden**. A line (To user) that the
 //!   device's current profile (the user's after EM login, the logout profile's otherwise) does
-//!   not have → **404 Not Found**. Expiry from the Contact's `expires`, else `Expires`, else
-//!   3600 s, clamped to 60..=7200; `0` removes the binding. A phone whose profile has no
+//!   not have → **404 Not Found**. Expiry as CUCM grants it: the asked one (the Contact's
+//!   `expires`, else `Expires`, else 3600 s) cut to the cluster's SIP Station KeepAlive Interval
+//!   ([`crate::params::ServiceParams::sip_station_keepalive_interval`], default 120 s, changeable
+//!   at run time), carried in the 200's Contact `expires=` and `Expires`; `0` removes the
+//!   binding. Asked values under 60 s are granted as asked (whether CUCM answers 423 instead is
+//!   UNCONFIRMED). A binding not refreshed in time is gone: calls to it get 480 (or go where ILS
+//!   says the number is), and it is counted as expired when dropped. A phone whose profile has no
 //!   lines (the seed's logout profiles) registers its device name as the user
 //!   (`To: <sip:SEP…@cluster>`), so the cluster can still restart it (UNCONFIRMED).
 //! - Routing an INVITE to a number: registered here → that phone; else where ILS says it is
@@ -23,20 +28,50 @@
 //!   cluster whose listeners are down (`listeners/stop`) ignores every datagram, so calls to
 //!   it fail with 503 at the caller's cluster.
 //! - Proxy: stateless forwarding with `Via` (our branch derived from the incoming one, so a
-//!   CANCEL follows its INVITE) and `Record-Route` (`;lr`) so ACK and BYE come through the
-//!   clusters; only INVITE keeps a small transaction for the no-answer timer. No UDP
-//!   retransmissions (loopback and LAN tests); OPTIONS to the cluster is answered 200.
+//!   CANCEL follows its INVITE and a retransmission is one downstream too) and `Record-Route`
+//!   (`;lr`) so ACK and BYE come through the clusters; only INVITE keeps a small transaction
+//!   for the no-answer timer. OPTIONS to the cluster is answered 200.
+//! - UDP retransmissions (RFC 3261 §17.2; a phone resends at T1 = 500 ms, doubling): a request
+//!   with the top Via branch, Call-ID and CSeq of one seen before is not new. An INVITE in
+//!   progress gets 100 Trying again and goes onward again only while the next hop has said
+//!   nothing; an INVITE already answered with a final gets that final again (2xx included,
+//!   so a lost 200 is repaired); a REGISTER, BYE or CANCEL gets the same datagrams as the first
+//!   time (our answer, and the same forwarded copy for BYE and CANCEL). None is counted again
+//!   as a call, registration or forward; each is counted as absorbed. Finished transactions are
+//!   remembered for 64·T1 = 32 s (Timers H and J). The cluster does not retransmit itself.
 //! - [`crate::ClusterListeners::bind`] runs a cluster without SIP (warned) when its SIP port is
 //!   taken, so topologies that predate SIP (5060 everywhere) still start.
 //! - After EM login/logout ([`Cluster::take_pending_restarts`]) each registered device gets a
 //!   NOTIFY with `action=restart` (or `reset`) carrying its REGISTER's Call-ID, and its
 //!   bindings are dropped (the phone re-registers the lines of its new profile).
+//!
+//! Counters ([`SipCounters`]; emroam's own, CUCM's RTMT objects differ): in `/metrics.json`
+//! under `sip` by field name, and in `/metrics` as (label `cluster` on each):
+//! - `emroam_sip_registers_total`: REGISTERs accepted (refreshes included) — `registers`
+//! - `emroam_sip_registers_refused_total{code="403"|"404"}` — `register_refused_403`, `_404`
+//! - `emroam_sip_unregisters_total`: bindings removed by expiry 0 — `unregisters`
+//! - `emroam_sip_registrations_expired_total`: bindings dropped because the phone did not
+//!   refresh in time (within a second of expiry) — `registrations_expired`
+//! - `emroam_sip_bindings` (gauge): line bindings registered now — `bindings`
+//! - `emroam_sip_invites_total`: new calls (initial INVITEs) — `invites`
+//! - `emroam_sip_invites_routed_total{route="local"|"trunk"}` — `routed_local`, `routed_trunk`
+//! - `emroam_sip_invites_failed_total{code="404"|"480"|"503"}` — `not_found`, `unavailable`,
+//!   `trunk_down`
+//! - `emroam_sip_invite_transactions` (gauge): INVITEs forwarded, final response not yet
+//!   seen — `invite_transactions`
+//! - `emroam_sip_cancels_forwarded_total`, `emroam_sip_byes_forwarded_total` —
+//!   `cancels_forwarded`, `byes_forwarded`
+//! - `emroam_sip_notifies_total`: service-control NOTIFYs sent — `notifies`
+//! - `emroam_sip_malformed_total`: datagrams that did not parse — `malformed`
+//! - `emroam_sip_retransmissions_absorbed_total{method="INVITE"|"REGISTER"|"BYE"|"CANCEL"}`:
+//!   retransmissions recognised (see above) — `retransmissions_absorbed` (method → count)
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use emroam_protocol::sip::{self, Message, StartLine};
@@ -49,6 +84,19 @@ use crate::cluster::{Cluster, RestartKind};
 
 /// Private header marking a request that came over a trunk (delivered locally only).
 const TRUNK_HEADER: &str = "X-Emroam-Trunk";
+
+/// How long a finished transaction still answers retransmissions: 64·T1 with T1 = 500 ms
+/// (RFC 3261 Timers H and J over UDP).
+const LINGER: Duration = Duration::from_millis(64 * 500);
+
+/// Most finished transactions remembered at once (a REGISTER storm of 100,000 phones fits; the
+/// oldest are forgotten first, so memory stays bounded under any load).
+const RECENT_MAX: usize = 100_000;
+
+/// Methods whose retransmissions are recognised, in counter order.
+const RETRANSMITTED: [&str; 4] = ["INVITE", "REGISTER", "BYE", "CANCEL"];
+
+type Out = Vec<(Vec<u8>, SocketAddr)>;
 
 /// Timers and limits of a cluster's SIP side.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +139,53 @@ struct Txn {
     /// Where the INVITE went and its new Request-URI (for CANCEL and a non-2xx ACK).
     target: SocketAddr,
     uri: String,
+    /// The incoming transaction ([`txn_key`]): a retransmission must match it.
+    key: Option<String>,
+    /// The INVITE as forwarded, sent again for a retransmission while `target` is silent.
+    fwd: Vec<u8>,
+}
+
+/// Transactions that ended recently and what was sent for them, so a retransmission gets the
+/// same datagrams again (RFC 3261 §17.2: the server transaction absorbs it).
+#[derive(Debug, Default)]
+struct Recent {
+    sent: HashMap<String, (Out, Instant)>,
+    /// Keys in expiry order: every entry lingers equally long, so the front expires first.
+    order: VecDeque<(Instant, String)>,
+}
+
+impl Recent {
+    fn get(&self, key: &str) -> Option<Out> {
+        self.sent.get(key).map(|(o, _)| o.clone())
+    }
+
+    fn insert(&mut self, key: String, out: Out, until: Instant) {
+        if self.order.len() >= RECENT_MAX
+            && let Some((_, k)) = self.order.pop_front()
+        {
+            self.sent.remove(&k);
+        }
+        self.order.push_back((until, key.clone()));
+        self.sent.insert(key, (out, until));
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while self.order.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, k)) = self.order.pop_front()
+                && self.sent.get(&k).is_some_and(|(_, until)| *until <= now)
+            {
+                self.sent.remove(&k);
+            }
+        }
+    }
+}
+
+/// What identifies a request's transaction for retransmissions: its top Via branch (RFC 3261
+/// cookie `z9hG4bK` only), Call-ID and CSeq. `None`: no usable branch, never matched.
+fn txn_key(req: &Message) -> Option<String> {
+    let branch = req.top_branch().filter(|b| b.starts_with("z9hG4bK"))?;
+    let (n, method) = req.cseq()?;
+    Some(format!("{branch} {} {n} {method}", req.call_id()))
 }
 
 /// SIP counters of one cluster.
@@ -108,12 +203,17 @@ struct Counters {
     trunk_down: AtomicU64,
     notifies: AtomicU64,
     malformed: AtomicU64,
+    registrations_expired: AtomicU64,
+    cancels_forwarded: AtomicU64,
+    byes_forwarded: AtomicU64,
+    /// By [`RETRANSMITTED`] method.
+    retransmissions: [AtomicU64; 4],
 }
 
-/// A snapshot of a cluster's SIP counters.
+/// A snapshot of a cluster's SIP counters and gauges (names: the module docs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SipCounters {
-    /// REGISTERs accepted (refreshes included).
+    /// REGISTERs accepted (refreshes included, retransmissions not).
     pub registers: u64,
     /// REGISTERs refused with 403 (unknown device or no `+sip.instance`).
     pub register_refused_403: u64,
@@ -121,7 +221,11 @@ pub struct SipCounters {
     pub register_refused_404: u64,
     /// Bindings removed by `Expires: 0`.
     pub unregisters: u64,
-    /// Initial INVITEs received.
+    /// Bindings dropped because the phone did not refresh them within the granted expiry.
+    pub registrations_expired: u64,
+    /// Gauge: line bindings registered now.
+    pub bindings: u64,
+    /// Initial INVITEs received (new calls; retransmissions not).
     pub invites: u64,
     /// INVITEs sent to a phone registered here.
     pub routed_local: u64,
@@ -133,10 +237,170 @@ pub struct SipCounters {
     pub unavailable: u64,
     /// INVITEs answered 503 (trunk not answering).
     pub trunk_down: u64,
+    /// Gauge: INVITEs forwarded whose final response has not come yet.
+    pub invite_transactions: u64,
+    /// CANCELs forwarded to where their INVITE went (retransmissions not).
+    pub cancels_forwarded: u64,
+    /// BYEs forwarded (retransmissions not).
+    pub byes_forwarded: u64,
     /// service-control NOTIFYs sent.
     pub notifies: u64,
     /// Datagrams that did not parse (requests answered 400 when possible).
     pub malformed: u64,
+    /// Retransmissions recognised and not handled as new, by method (INVITE, REGISTER, BYE,
+    /// CANCEL; every method present).
+    pub retransmissions_absorbed: BTreeMap<String, u64>,
+}
+
+/// One metric family: HELP, TYPE and one sample per `(labels, value)`; `labels` is empty or
+/// starts with a comma (`,code="403"`).
+fn family(
+    s: &mut String,
+    cluster: &str,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(&str, u64)],
+) {
+    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, v) in samples {
+        let _ = writeln!(s, "{name}{{cluster=\"{cluster}\"{labels}}} {v}");
+    }
+}
+
+impl SipCounters {
+    /// Prometheus text exposition for one cluster (names: the module docs).
+    pub fn to_prometheus(&self, cluster: &str) -> String {
+        let mut s = String::new();
+        let c = "counter";
+        let g = "gauge";
+        let mut f = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            family(&mut s, cluster, name, kind, help, samples);
+        };
+        f(
+            "emroam_sip_registers_total",
+            c,
+            "SIP REGISTERs accepted (refreshes included, retransmissions not).",
+            &[("", self.registers)],
+        );
+        f(
+            "emroam_sip_registers_refused_total",
+            c,
+            "SIP REGISTERs refused, by status (403 unknown device, 404 line not in its profile).",
+            &[
+                (",code=\"403\"", self.register_refused_403),
+                (",code=\"404\"", self.register_refused_404),
+            ],
+        );
+        f(
+            "emroam_sip_unregisters_total",
+            c,
+            "SIP bindings removed by expires=0.",
+            &[("", self.unregisters)],
+        );
+        f(
+            "emroam_sip_registrations_expired_total",
+            c,
+            "SIP bindings dropped because the phone did not refresh them in time.",
+            &[("", self.registrations_expired)],
+        );
+        f(
+            "emroam_sip_bindings",
+            g,
+            "SIP line bindings registered now.",
+            &[("", self.bindings)],
+        );
+        f(
+            "emroam_sip_invites_total",
+            c,
+            "New calls: initial SIP INVITEs (retransmissions not).",
+            &[("", self.invites)],
+        );
+        f(
+            "emroam_sip_invites_routed_total",
+            c,
+            "INVITEs sent on, to a phone registered here (local) or over a trunk.",
+            &[
+                (",route=\"local\"", self.routed_local),
+                (",route=\"trunk\"", self.routed_trunk),
+            ],
+        );
+        f(
+            "emroam_sip_invites_failed_total",
+            c,
+            "INVITEs answered by the cluster with a failure, by status (404 unknown, 480 unavailable, 503 trunk down).",
+            &[
+                (",code=\"404\"", self.not_found),
+                (",code=\"480\"", self.unavailable),
+                (",code=\"503\"", self.trunk_down),
+            ],
+        );
+        f(
+            "emroam_sip_invite_transactions",
+            g,
+            "INVITEs forwarded whose final response has not come yet.",
+            &[("", self.invite_transactions)],
+        );
+        f(
+            "emroam_sip_cancels_forwarded_total",
+            c,
+            "CANCELs forwarded (retransmissions not).",
+            &[("", self.cancels_forwarded)],
+        );
+        f(
+            "emroam_sip_byes_forwarded_total",
+            c,
+            "BYEs forwarded (retransmissions not).",
+            &[("", self.byes_forwarded)],
+        );
+        f(
+            "emroam_sip_notifies_total",
+            c,
+            "service-control NOTIFYs sent (restarts and resets after EM login/logout).",
+            &[("", self.notifies)],
+        );
+        f(
+            "emroam_sip_malformed_total",
+            c,
+            "SIP datagrams that did not parse.",
+            &[("", self.malformed)],
+        );
+        let labels: Vec<String> = self
+            .retransmissions_absorbed
+            .keys()
+            .map(|m| format!(",method=\"{m}\""))
+            .collect();
+        let samples: Vec<(&str, u64)> = labels
+            .iter()
+            .zip(self.retransmissions_absorbed.values())
+            .map(|(l, v)| (l.as_str(), *v))
+            .collect();
+        f(
+            "emroam_sip_retransmissions_absorbed_total",
+            c,
+            "UDP retransmissions recognised and not handled as new requests, by method.",
+            &samples,
+        );
+        s
+    }
+}
+
+/// Where a [`Cluster`] finds the SIP side serving it (for its counters); weak, because that
+/// side holds the cluster.
+#[derive(Debug, Default)]
+pub(crate) struct SipSlot(Mutex<Weak<Inner>>);
+
+impl SipSlot {
+    /// Points the slot at `sip` (the latest wins).
+    pub(crate) fn set(&self, sip: &Sip) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&sip.inner);
+    }
+
+    /// The SIP side, while it is alive.
+    pub(crate) fn get(&self) -> Option<Sip> {
+        let w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        w.upgrade().map(|inner| Sip { inner })
+    }
 }
 
 #[derive(Debug)]
@@ -157,6 +421,10 @@ struct Inner {
     /// Directory number → its user's home cluster, for every cluster (ILS Global Dial Plan
     /// Replication's learned numbers; shared by every cluster of the process).
     homes: Arc<HashMap<String, String>>,
+    /// Finished transactions, for retransmissions ([`Recent`]).
+    recent: Mutex<Recent>,
+    /// When lapsed bindings are next swept out (at most once a second: the sweep walks all).
+    next_purge: Mutex<Instant>,
     counters: Counters,
     seq: AtomicU64,
 }
@@ -209,7 +477,7 @@ impl Sip {
         opts: SipOptions,
     ) -> Sip {
         let local = format!("{}:{}", cluster.spec().address, cluster.spec().ports.sip);
-        Sip {
+        let sip = Sip {
             inner: Arc::new(Inner {
                 cluster,
                 opts,
@@ -219,10 +487,14 @@ impl Sip {
                 done: Mutex::new(HashMap::new()),
                 peers: RwLock::new(peers),
                 homes,
+                recent: Mutex::new(Recent::default()),
+                next_purge: Mutex::new(Instant::now()),
                 counters: Counters::default(),
                 seq: AtomicU64::new(1),
             }),
-        }
+        };
+        sip.inner.cluster.attach_sip(&sip);
+        sip
     }
 
     /// The cluster.
@@ -261,6 +533,21 @@ impl Sip {
             trunk_down: g(&c.trunk_down),
             notifies: g(&c.notifies),
             malformed: g(&c.malformed),
+            registrations_expired: g(&c.registrations_expired),
+            bindings: self.binding_count() as u64,
+            invite_transactions: self
+                .inner
+                .txns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len() as u64,
+            cancels_forwarded: g(&c.cancels_forwarded),
+            byes_forwarded: g(&c.byes_forwarded),
+            retransmissions_absorbed: RETRANSMITTED
+                .iter()
+                .zip(&c.retransmissions)
+                .map(|(m, a)| ((*m).to_owned(), g(a)))
+                .collect(),
         }
     }
 
@@ -298,6 +585,74 @@ impl Sip {
 
     fn bump(&self, f: impl FnOnce(&Counters) -> &AtomicU64) {
         f(&self.inner.counters).fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn bump_retransmission(&self, method: &str) {
+        if let Some(i) = RETRANSMITTED.iter().position(|m| *m == method) {
+            self.inner.counters.retransmissions[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Remembers what was sent for a finished transaction, for its retransmissions.
+    fn remember(&self, key: String, sent: Out, now: Instant) {
+        self.inner
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, sent, now + LINGER);
+    }
+
+    /// Answers an initial INVITE with a final status here, remembering it for retransmissions.
+    fn final_reply(
+        &self,
+        req: &Message,
+        key: Option<String>,
+        code: u16,
+        to: SocketAddr,
+        now: Instant,
+        out: &mut Out,
+    ) {
+        let mut sent = Vec::new();
+        self.reply(req, code, to, &mut sent);
+        if let Some(k) = key {
+            self.remember(k, sent.clone(), now);
+        }
+        out.extend(sent);
+    }
+
+    /// Drops bindings whose expiry passed (at most once a second), counting them.
+    fn purge_bindings(&self, now: Instant) {
+        {
+            let mut next = self
+                .inner
+                .next_purge
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if *next > now {
+                return;
+            }
+            *next = now + Duration::from_secs(1);
+        }
+        let mut gone = 0;
+        {
+            let mut b = self
+                .inner
+                .bindings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for v in b.values_mut() {
+                let before = v.len();
+                v.retain(|x| x.expires > now);
+                gone += before - v.len();
+            }
+            b.retain(|_, v| !v.is_empty());
+        }
+        if gone > 0 {
+            self.inner
+                .counters
+                .registrations_expired
+                .fetch_add(gone as u64, Ordering::Relaxed);
+        }
     }
 
     /// Handles one datagram from `from`; returns what to send where. Callable without a socket.
@@ -380,15 +735,38 @@ impl Sip {
         {
             pop_first_route(&mut req);
         }
+        // A retransmission of a finished transaction: what was sent the first time, again.
+        let key = txn_key(&req).filter(|_| RETRANSMITTED.contains(&method.as_str()));
+        if let Some(k) = &key {
+            let again = self
+                .inner
+                .recent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(k);
+            if let Some(again) = again {
+                self.bump_retransmission(&method);
+                out.extend(again);
+                return;
+            }
+        }
+        let start = out.len();
         if method == "ACK" || method == "CANCEL" || method == "BYE" || has_to_tag(&req) {
             self.forward_in_dialog(req, from, &local, out);
-            return;
+        } else {
+            match method.as_str() {
+                "REGISTER" => self.on_register(&req, from, now, out),
+                "OPTIONS" => self.reply(&req, 200, from, out),
+                // An INVITE's transaction ends with its final response (remembered then).
+                "INVITE" => return self.on_invite(req, key, from, now, &local, out),
+                _ => self.reply(&req, 405, from, out),
+            }
         }
-        match method.as_str() {
-            "REGISTER" => self.on_register(&req, from, now, out),
-            "OPTIONS" => self.reply(&req, 200, from, out),
-            "INVITE" => self.on_invite(req, from, now, &local, out),
-            _ => self.reply(&req, 405, from, out),
+        // REGISTER, BYE and CANCEL end at once (the proxy is stateless for them).
+        if let Some(k) = key
+            && method != "INVITE"
+        {
+            self.remember(k, out[start..].to_vec(), now);
         }
     }
 
@@ -428,31 +806,44 @@ impl Sip {
             self.reply(req, 404, from, out);
             return;
         };
-        let expires: u32 = sip::param(&contact, "expires")
+        let asked: u32 = sip::param(&contact, "expires")
             .and_then(|e| e.parse().ok())
             .or(req.expires())
             .unwrap_or(3600);
+        // CUCM grants at most its SIP Station KeepAlive Interval (read per REGISTER, so a
+        // change through the admin API applies to the next grant).
+        let expires = asked.min(c.sip_keepalive_secs());
         let uri = sip::addr_uri(&contact).to_owned();
-        {
+        let lapsed = {
             let mut b = self
                 .inner
                 .bindings
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             let v = b.entry(dn.clone()).or_default();
-            v.retain(|b| b.device != device && b.expires > now);
+            let before = v.len();
+            v.retain(|b| b.expires > now);
+            let lapsed = before - v.len();
+            v.retain(|b| b.device != device);
             if expires > 0 {
                 v.push(Binding {
                     device: device.clone(),
                     contact: uri.clone(),
                     addr: from,
                     register_call_id: req.call_id().to_owned(),
-                    expires: now + Duration::from_secs(expires.clamp(60, 7200).into()),
+                    expires: now + Duration::from_secs(expires.into()),
                 });
             }
             if v.is_empty() {
                 b.remove(&dn);
             }
+            lapsed
+        };
+        if lapsed > 0 {
+            self.inner
+                .counters
+                .registrations_expired
+                .fetch_add(lapsed as u64, Ordering::Relaxed);
         }
         if expires == 0 {
             self.bump(|c| &c.unregisters);
@@ -462,11 +853,8 @@ impl Sip {
         self.bump(|c| &c.registers);
         let tag = format!("em{}", self.next());
         let r = Message::response_to(req, 200, Some(&tag))
-            .with(
-                "Contact",
-                format!("<{uri}>;expires={}", expires.clamp(60, 7200)),
-            )
-            .with("Expires", expires.clamp(60, 7200).to_string())
+            .with("Contact", format!("<{uri}>;expires={expires}"))
+            .with("Expires", expires.to_string())
             .with("Server", "Cisco-CUCM12.5");
         out.push((r.render(), from));
         tracing::debug!(cluster = %c.id(), %device, %dn, "registered");
@@ -493,19 +881,40 @@ impl Sip {
     fn on_invite(
         &self,
         mut req: Message,
+        key: Option<String>,
         from: SocketAddr,
         now: Instant,
         local: &str,
         out: &mut Vec<(Vec<u8>, SocketAddr)>,
     ) {
         let c = &self.inner.cluster;
+        let in_branch = req.top_branch().unwrap_or("").to_owned();
+        let branch = derived_branch(&in_branch, c.id());
+        // A retransmission while the INVITE is in progress: 100 Trying again, and onward again
+        // only while the next hop has not answered (it may have lost the first copy).
+        if let Some(k) = &key {
+            let again = self
+                .inner
+                .txns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&branch)
+                .filter(|t| t.key.as_ref() == Some(k))
+                .map(|t| (!t.answered).then(|| (t.fwd.clone(), t.target)));
+            if let Some(onward) = again {
+                self.bump_retransmission("INVITE");
+                out.push((Message::response_to(&req, 100, None).render(), from));
+                out.extend(onward);
+                return;
+            }
+        }
         self.bump(|c| &c.invites);
         let mf: u32 = req
             .header("Max-Forwards")
             .and_then(|v| v.parse().ok())
             .unwrap_or(70);
         if mf == 0 {
-            self.reply(&req, 483, from, out);
+            self.final_reply(&req, key, 483, from, now, out);
             return;
         }
         let uri = match &req.start {
@@ -514,7 +923,7 @@ impl Sip {
         };
         let Some(dn) = sip::uri_user(&uri).map(str::to_owned) else {
             self.bump(|c| &c.not_found);
-            self.reply(&req, 404, from, out);
+            self.final_reply(&req, key, 404, from, now, out);
             return;
         };
         let from_trunk = req.header(TRUNK_HEADER).is_some();
@@ -538,7 +947,7 @@ impl Sip {
                         .copied();
                     let Some(peer) = peer else {
                         self.bump(|c| &c.trunk_down);
-                        self.reply(&req, 503, from, out);
+                        self.final_reply(&req, key, 503, from, now, out);
                         return;
                     };
                     self.bump(|c| &c.routed_trunk);
@@ -546,12 +955,12 @@ impl Sip {
                 }
                 Some(_) => {
                     self.bump(|c| &c.unavailable);
-                    self.reply(&req, 480, from, out);
+                    self.final_reply(&req, key, 480, from, now, out);
                     return;
                 }
                 None => {
                     self.bump(|c| &c.not_found);
-                    self.reply(&req, 404, from, out);
+                    self.final_reply(&req, key, 404, from, now, out);
                     return;
                 }
             }
@@ -560,8 +969,6 @@ impl Sip {
         let trying = Message::response_to(&req, 100, None);
         out.push((trying.render(), from));
         let original = req.clone();
-        let in_branch = req.top_branch().unwrap_or("").to_owned();
-        let branch = derived_branch(&in_branch, c.id());
         let new_uri_copy = new_uri.clone();
         req.start = StartLine::Request {
             method: "INVITE".into(),
@@ -578,6 +985,7 @@ impl Sip {
             0,
             ("Via".into(), format!("SIP/2.0/UDP {local};branch={branch}")),
         );
+        let fwd = req.render();
         let wait = if trunk {
             self.inner.opts.trunk_no_answer
         } else {
@@ -597,9 +1005,11 @@ impl Sip {
                     answered: false,
                     target,
                     uri: new_uri_copy,
+                    key,
+                    fwd: fwd.clone(),
                 },
             );
-        out.push((req.render(), target));
+        out.push((fwd, target));
     }
 
     fn forward_in_dialog(
@@ -643,6 +1053,9 @@ impl Sip {
                 self.reply(&req, if hop.is_some() { 200 } else { 481 }, from, out);
             }
             if let Some((target, uri)) = hop {
+                if method == "CANCEL" {
+                    self.bump(|c| &c.cancels_forwarded);
+                }
                 req.start = StartLine::Request {
                     method: method.clone(),
                     uri,
@@ -680,15 +1093,23 @@ impl Sip {
             return;
         }
         req.set_header("Max-Forwards", (mf - 1).to_string());
-        let branch = format!("z9hG4bK-em-{}-{}", self.inner.cluster.id(), self.next());
+        // Derived, so a retransmission goes on as the same transaction (a request without an
+        // RFC 3261 branch gets a fresh one).
+        let branch = match req.top_branch() {
+            Some(b) if b.starts_with("z9hG4bK") => derived_branch(b, self.inner.cluster.id()),
+            _ => format!("z9hG4bK-em-{}-{}", self.inner.cluster.id(), self.next()),
+        };
         req.headers.insert(
             0,
             ("Via".into(), format!("SIP/2.0/UDP {local};branch={branch}")),
         );
+        if method == "BYE" {
+            self.bump(|c| &c.byes_forwarded);
+        }
         out.push((req.render(), target));
     }
 
-    fn on_response(&self, mut resp: Message, _now: Instant, out: &mut Vec<(Vec<u8>, SocketAddr)>) {
+    fn on_response(&self, mut resp: Message, now: Instant, out: &mut Vec<(Vec<u8>, SocketAddr)>) {
         let Some(top) = resp.top_branch().map(str::to_owned) else {
             return;
         };
@@ -697,20 +1118,20 @@ impl Sip {
         }
         let code = resp.code().unwrap_or(0);
         let method = resp.method().unwrap_or("").to_owned();
+        // The incoming INVITE transaction this final response ends (remembered once relayed).
+        let mut finished = None;
         if method == "INVITE" {
             let mut t = self.inner.txns.lock().unwrap_or_else(|e| e.into_inner());
             if code >= 200 {
-                if let Some(x) = t.remove(&top)
-                    && code >= 300
-                {
-                    self.inner
-                        .done
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(
-                            top.clone(),
-                            (x.target, x.uri, Instant::now() + Duration::from_secs(32)),
-                        );
+                if let Some(x) = t.remove(&top) {
+                    finished = x.key.clone();
+                    if code >= 300 {
+                        self.inner
+                            .done
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(top.clone(), (x.target, x.uri, now + LINGER));
+                    }
                 }
             } else if let Some(x) = t.get_mut(&top) {
                 x.answered = true;
@@ -741,11 +1162,16 @@ impl Sip {
         };
         let next = sip::split_list(next)[0].to_owned();
         if let Some(to) = sip::via_target(&next).and_then(|(h, p)| parse_addr(h, p)) {
-            out.push((resp.render(), to));
+            let bytes = resp.render();
+            if let Some(k) = finished {
+                self.remember(k, vec![(bytes.clone(), to)], now);
+            }
+            out.push((bytes, to));
         }
     }
 
-    /// INVITEs whose next hop did not answer in time: answer 480/503 upstream.
+    /// Timers: INVITEs whose next hop did not answer in time get 480/503 upstream; finished
+    /// transactions and lapsed bindings are forgotten.
     pub fn expire(&self, now: Instant) -> Vec<(Vec<u8>, SocketAddr)> {
         let due: Vec<Txn> = {
             let mut t = self.inner.txns.lock().unwrap_or_else(|e| e.into_inner());
@@ -763,6 +1189,12 @@ impl Sip {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, (_, _, until)| *until > now);
+        self.inner
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expire(now);
+        self.purge_bindings(now);
         let mut out = Vec::new();
         for x in due {
             let code = if x.trunk {
@@ -772,7 +1204,7 @@ impl Sip {
                 self.bump(|c| &c.unavailable);
                 480
             };
-            self.reply(&x.req, code, x.upstream, &mut out);
+            self.final_reply(&x.req, x.key, code, x.upstream, now, &mut out);
         }
         out
     }
@@ -782,13 +1214,15 @@ impl Sip {
         let mut out = Vec::new();
         // Restarts of devices not registered here stay pending (the admin API and tests read
         // them, and nothing here could deliver them); take only when one can be sent.
+        let now = Instant::now();
         let registered = |d: &str| {
             let b = self
                 .inner
                 .bindings
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            b.values().any(|v| v.iter().any(|x| x.device == d))
+            b.values()
+                .any(|v| v.iter().any(|x| x.device == d && x.expires > now))
         };
         let c = &self.inner.cluster;
         if !c.pending_restarts().iter().any(|(d, _)| registered(d)) {
@@ -814,7 +1248,9 @@ impl Sip {
                 let mut found = None;
                 for v in b.values_mut() {
                     if let Some(i) = v.iter().position(|x| x.device == device) {
-                        found.get_or_insert_with(|| v[i].clone());
+                        if v[i].expires > now {
+                            found.get_or_insert_with(|| v[i].clone());
+                        }
                         v.remove(i);
                     }
                 }
@@ -959,5 +1395,84 @@ pub async fn serve(socket: UdpSocket, sip: Sip, shutdown: CancellationToken) {
                 send(out).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:5060".parse().unwrap()
+    }
+
+    #[test]
+    fn a_transaction_is_its_branch_call_id_and_cseq() {
+        let m = Message::request("BYE", "sip:x@h")
+            .with(
+                "Via",
+                "SIP/2.0/UDP a:1;branch=z9hG4bKx1, SIP/2.0/UDP b:2;branch=z9hG4bKy",
+            )
+            .with("Call-ID", "c1")
+            .with("CSeq", "7 BYE");
+        assert_eq!(txn_key(&m).as_deref(), Some("z9hG4bKx1 c1 7 BYE"));
+        let mut other = m.clone();
+        other.set_header("CSeq", "8 BYE");
+        assert_ne!(txn_key(&other), txn_key(&m));
+        // RFC 2543 branches (no magic cookie) are never matched.
+        let mut old = m.clone();
+        old.set_header("Via", "SIP/2.0/UDP a:1;branch=1");
+        assert_eq!(txn_key(&old), None);
+    }
+
+    #[test]
+    fn finished_transactions_linger_then_go_and_stay_bounded() {
+        let t0 = Instant::now();
+        let mut r = Recent::default();
+        r.insert("a".into(), vec![(b"x".to_vec(), addr())], t0 + LINGER);
+        r.insert(
+            "b".into(),
+            vec![(b"y".to_vec(), addr())],
+            t0 + LINGER + Duration::from_secs(1),
+        );
+        r.expire(t0 + LINGER - Duration::from_millis(1));
+        assert_eq!(r.get("a").unwrap()[0].0, b"x");
+        r.expire(t0 + LINGER);
+        assert!(r.get("a").is_none());
+        assert!(r.get("b").is_some());
+        for i in 0..RECENT_MAX + 5 {
+            r.insert(format!("k{i}"), Vec::new(), t0 + LINGER * 2);
+        }
+        assert!(r.sent.len() <= RECENT_MAX && r.order.len() <= RECENT_MAX);
+        assert!(r.get("k0").is_none(), "the oldest forgotten first");
+    }
+
+    #[test]
+    fn prometheus_text_has_every_figure_with_its_cluster() {
+        let mut c = SipCounters {
+            registers: 3,
+            register_refused_404: 1,
+            bindings: 2,
+            unavailable: 4,
+            ..SipCounters::default()
+        };
+        c.retransmissions_absorbed = RETRANSMITTED.iter().map(|m| ((*m).to_owned(), 0)).collect();
+        c.retransmissions_absorbed.insert("INVITE".into(), 5);
+        let text = c.to_prometheus("cluster1");
+        for line in [
+            "emroam_sip_registers_total{cluster=\"cluster1\"} 3",
+            "emroam_sip_registers_refused_total{cluster=\"cluster1\",code=\"404\"} 1",
+            "emroam_sip_bindings{cluster=\"cluster1\"} 2",
+            "emroam_sip_invites_failed_total{cluster=\"cluster1\",code=\"480\"} 4",
+            "emroam_sip_retransmissions_absorbed_total{cluster=\"cluster1\",method=\"INVITE\"} 5",
+            "emroam_sip_retransmissions_absorbed_total{cluster=\"cluster1\",method=\"BYE\"} 0",
+            "# TYPE emroam_sip_bindings gauge",
+            "# TYPE emroam_sip_invite_transactions gauge",
+            "# TYPE emroam_sip_byes_forwarded_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(samples, 21);
     }
 }

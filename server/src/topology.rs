@@ -15,7 +15,8 @@
 //! em = { max_concurrent_requests = 5, multiple_login_behavior = "not-allowed",
 //!        max_login_time = "8:00", enforce_max_login_time = true, validate_ip = false,
 //!        trusted_ips = [], allow_proxy = true, remember_last_user = false,
-//!        service_time = "uniform(5ms,20ms)" }
+//!        service_time = "uniform(5ms,20ms)",
+//!        sip_station_keepalive_interval = 120 }   # seconds (60-7200): longest SIP registration
 //!
 //! [ils]                                # the ILS network (every key optional)
 //! password = "..."                     # shared by every cluster; default "emroam-ils"

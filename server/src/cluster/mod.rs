@@ -231,6 +231,8 @@ struct Inner {
     http_addr: OnceLock<SocketAddr>,
     /// The bound SIP address (config files name it; tests bind port 0).
     sip_addr: OnceLock<SocketAddr>,
+    /// The cluster's SIP side, for its counters (weak: the SIP state holds this cluster).
+    sip: crate::sip::SipSlot,
     /// Cancelled when the cluster shuts down: stops timers.
     token: CancellationToken,
     /// Timer tasks and detached EM operations.
@@ -334,6 +336,7 @@ impl Cluster {
                 tickets: Mutex::new(HashMap::new()),
                 http_addr: OnceLock::new(),
                 sip_addr: OnceLock::new(),
+                sip: crate::sip::SipSlot::default(),
                 token,
                 tracker: TaskTracker::new(),
                 rand_seq: AtomicU64::new(0),
@@ -438,6 +441,25 @@ impl Cluster {
             .get()
             .copied()
             .unwrap_or_else(|| SocketAddr::new(self.inner.spec.address, self.inner.spec.ports.sip))
+    }
+
+    /// The cluster's SIP registrar and proxy, while it runs (`None`: no SIP socket).
+    pub fn sip(&self) -> Option<crate::sip::Sip> {
+        self.inner.sip.get()
+    }
+
+    /// Links the SIP side that serves this cluster (the latest wins).
+    pub(crate) fn attach_sip(&self, sip: &crate::sip::Sip) {
+        self.inner.sip.set(sip);
+    }
+
+    /// SIP Station KeepAlive Interval now: the longest registration granted, in seconds.
+    pub fn sip_keepalive_secs(&self) -> u32 {
+        self.inner
+            .params
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .sip_station_keepalive_interval
     }
 
     /// Records the bound SIP address (first call wins).

@@ -10,5 +10,8 @@ mod emservice;
 mod lifecycle;
 mod roaming;
 mod sip;
+mod sip_expiry;
+mod sip_metrics;
+mod sip_retrans;
 mod sipp;
 mod util;

@@ -1,6 +1,7 @@
 //! SIP: the registrar (known devices and lines only), the service-control NOTIFY after EM
 //! login/logout, and INVITE routing (local, over a trunk to where ILS says the number is, 404,
-//! 480, 503 for a down cluster). Phones here are raw UDP sockets on 127.0.0.1:0.
+//! 480, 503 for a down cluster). Phones here are raw UDP sockets on 127.0.0.1:0; [`Ua`] and
+//! the call helpers are shared with `sip_metrics`, `sip_expiry` and `sip_retrans`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,15 +13,16 @@ use tokio::net::UdpSocket;
 use crate::roaming::{Net, until};
 
 /// A bare SIP phone: one socket, one device.
-struct Ua {
-    sock: UdpSocket,
-    mac: String,
-    cluster: SocketAddr,
-    n: u32,
+pub struct Ua {
+    pub sock: UdpSocket,
+    pub mac: String,
+    pub cluster: SocketAddr,
+    /// Bumped by every request built: branch, tag and CSeq number.
+    pub n: u32,
 }
 
 impl Ua {
-    async fn new(device: &str, cluster: SocketAddr) -> Ua {
+    pub async fn new(device: &str, cluster: SocketAddr) -> Ua {
         Ua {
             sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
             mac: device.trim_start_matches("SEP").to_owned(),
@@ -29,11 +31,11 @@ impl Ua {
         }
     }
 
-    fn me(&self) -> SocketAddr {
+    pub fn me(&self) -> SocketAddr {
         self.sock.local_addr().unwrap()
     }
 
-    fn base(&mut self, method: &str, uri: &str, to: &str, call_id: &str) -> Message {
+    pub fn base(&mut self, method: &str, uri: &str, to: &str, call_id: &str) -> Message {
         self.n += 1;
         Message::request(method, uri)
             .with(
@@ -55,19 +57,24 @@ impl Ua {
             .with("Max-Forwards", "70")
     }
 
-    async fn send(&self, m: &Message, to: SocketAddr) {
+    pub async fn send(&self, m: &Message, to: SocketAddr) {
         self.sock.send_to(&m.render(), to).await.unwrap();
     }
 
-    async fn recv(&self) -> Option<Message> {
+    pub async fn recv(&self) -> Option<Message> {
+        self.recv_within(Duration::from_secs(5)).await
+    }
+
+    /// The next datagram if one comes within `d`.
+    pub async fn recv_within(&self, d: Duration) -> Option<Message> {
         let mut buf = vec![0u8; 65536];
-        let r = tokio::time::timeout(Duration::from_secs(5), self.sock.recv_from(&mut buf)).await;
+        let r = tokio::time::timeout(d, self.sock.recv_from(&mut buf)).await;
         let (n, _) = r.ok()?.ok()?;
         Some(sip::parse(&buf[..n]).expect("the cluster sends valid SIP"))
     }
 
     /// Receives until a final response (skipping 100/180) and returns it.
-    async fn final_response(&self) -> Message {
+    pub async fn final_response(&self) -> Message {
         loop {
             let m = self.recv().await.expect("a response");
             if m.code().is_some_and(|c| c >= 200) {
@@ -76,21 +83,71 @@ impl Ua {
         }
     }
 
-    async fn register(&mut self, line: &str, call_id: &str) -> u16 {
+    /// A REGISTER of `line` asking `expires` seconds (in the Contact and `Expires`).
+    pub fn register_msg(&mut self, line: &str, call_id: &str, expires: u32) -> Message {
         let to = format!("<sip:{line}@{}>", self.cluster);
-        let m = self
-            .base("REGISTER", &format!("sip:{}", self.cluster), &to, call_id)
+        self.base("REGISTER", &format!("sip:{}", self.cluster), &to, call_id)
             .with(
                 "Contact",
                 format!(
-                    "<sip:{line}@{};transport=udp>;+sip.instance={};expires=3600",
+                    "<sip:{line}@{};transport=udp>;+sip.instance={};expires={expires}",
                     self.me(),
                     sip::instance_for_mac(&self.mac)
                 ),
-            );
-        self.send(&m, self.cluster).await;
-        self.final_response().await.code().unwrap()
+            )
+            .with("Expires", expires.to_string())
     }
+
+    /// Registers `line` asking `expires` seconds; the final response.
+    pub async fn register_for(&mut self, line: &str, call_id: &str, expires: u32) -> Message {
+        let m = self.register_msg(line, call_id, expires);
+        self.send(&m, self.cluster).await;
+        self.final_response().await
+    }
+
+    pub async fn register(&mut self, line: &str, call_id: &str) -> u16 {
+        self.register_for(line, call_id, 3600).await.code().unwrap()
+    }
+
+    /// The initial INVITE of a call to `dn` at this phone's cluster (not sent).
+    pub fn invite(&mut self, dn: &str) -> Message {
+        let c = self.cluster;
+        let call_id = format!("call-{dn}-{}-{}", self.mac, self.n);
+        let contact = format!("<sip:{}@{}>", self.mac, self.me());
+        self.base(
+            "INVITE",
+            &format!("sip:{dn}@{c}"),
+            &format!("<sip:{dn}@{c}>"),
+            &call_id,
+        )
+        .with("Contact", contact)
+    }
+
+    /// Receives until a request of `method` comes (skipping anything else).
+    pub async fn request(&self, method: &str) -> Message {
+        loop {
+            let m = self.recv().await.expect("a request");
+            if m.method() == Some(method) && m.code().is_none() {
+                return m;
+            }
+        }
+    }
+
+    /// Receives until a response with `code` comes (skipping others).
+    pub async fn response(&self, code: u16) -> Message {
+        loop {
+            let m = self.recv().await.expect("a response");
+            if m.code() == Some(code) {
+                return m;
+            }
+        }
+    }
+}
+
+/// Where a response to `req` goes: its top Via's sender.
+pub fn back_to(req: &Message) -> SocketAddr {
+    let v = sip::via_target(sip::split_list(req.header("Via").unwrap())[0]).unwrap();
+    format!("{}:{}", v.0, v.1).parse().unwrap()
 }
 
 fn sip_addr(net: &Net, id: &str) -> SocketAddr {
@@ -204,82 +261,98 @@ async fn em_login_and_logout_restart_the_phone_by_notify() {
     net.shutdown().await;
 }
 
-/// Answers one INVITE with 180 then 200, and returns it.
-async fn answer(callee: &Ua) -> Message {
-    let inv = loop {
-        let m = callee.recv().await.expect("an INVITE");
-        if m.method() == Some("INVITE") && m.code().is_none() {
-            break m;
-        }
-    };
-    let from = sip::via_target(inv.header("Via").unwrap()).unwrap();
-    let to: SocketAddr = format!("{}:{}", from.0, from.1).parse().unwrap();
+/// Waits for an INVITE at the callee and answers 180 Ringing; returns it.
+pub async fn ring(callee: &Ua) -> Message {
+    let inv = callee.request("INVITE").await;
     callee
-        .send(&Message::response_to(&inv, 180, Some("callee")), to)
+        .send(
+            &Message::response_to(&inv, 180, Some("callee")),
+            back_to(&inv),
+        )
         .await;
-    let mut ok = Message::response_to(&inv, 200, Some("callee"))
+    inv
+}
+
+/// Answers a ringing INVITE 200 OK (with its Record-Route, so ACK and BYE come through).
+pub async fn pick_up(callee: &Ua, inv: &Message) {
+    let mut ok = Message::response_to(inv, 200, Some("callee"))
         .with("Contact", format!("<sip:callee@{}>", callee.me()));
     for rr in inv.headers_named("Record-Route") {
         ok = ok.with("Record-Route", rr.to_owned());
     }
-    callee.send(&ok, to).await;
+    callee.send(&ok, back_to(inv)).await;
+}
+
+/// Answers one INVITE with 180 then 200, and returns it.
+pub async fn answer(callee: &Ua) -> Message {
+    let inv = ring(callee).await;
+    pick_up(callee, &inv).await;
     inv
 }
 
-/// Places a call; returns the final status and (for 200) completes ACK and BYE.
-async fn call(caller: &mut Ua, dn: &str, callee: Option<&Ua>) -> u16 {
-    let c = caller.cluster;
-    let call_id = format!("call-{dn}-{}", caller.n);
-    let inv = caller
-        .base(
-            "INVITE",
-            &format!("sip:{dn}@{c}"),
-            &format!("<sip:{dn}@{c}>"),
-            &call_id,
+/// The caller's in-dialog request after a 200 to `inv` (`ok`): along the route set (reversed
+/// Record-Route), through the clusters; returns it and the first hop.
+pub fn in_dialog(
+    caller: &mut Ua,
+    method: &str,
+    inv: &Message,
+    ok: &Message,
+) -> (Message, SocketAddr) {
+    let mut routes: Vec<String> = ok
+        .headers_named("Record-Route")
+        .flat_map(sip::split_list)
+        .map(str::to_owned)
+        .collect();
+    routes.reverse();
+    assert!(!routes.is_empty());
+    let remote = sip::addr_uri(ok.header("Contact").unwrap()).to_owned();
+    let to = ok.header("To").unwrap().to_owned();
+    let first = sip::uri_host_port(sip::addr_uri(&routes[0])).unwrap();
+    let hop: SocketAddr = format!("{}:{}", first.0, first.1).parse().unwrap();
+    let mut m = caller
+        .base(method, &remote, &to, inv.call_id())
+        .with("Route", routes.join(", "));
+    if method == "ACK" {
+        let n = inv.cseq().unwrap().0;
+        m.set_header("CSeq", format!("{n} ACK"));
+    }
+    (m, hop)
+}
+
+/// After a 200 to `inv`: ACK, then BYE, both reaching the callee, and the BYE answered.
+pub async fn hang_up(caller: &mut Ua, inv: &Message, ok: &Message, callee: &Ua) {
+    let (ack, hop) = in_dialog(caller, "ACK", inv, ok);
+    caller.send(&ack, hop).await;
+    let (bye, hop) = in_dialog(caller, "BYE", inv, ok);
+    caller.send(&bye, hop).await;
+    let got_ack = callee.recv().await.unwrap();
+    assert_eq!(got_ack.method(), Some("ACK"));
+    let got_bye = callee.recv().await.unwrap();
+    assert_eq!(got_bye.method(), Some("BYE"));
+    callee
+        .send(
+            &Message::response_to(&got_bye, 200, None),
+            back_to(&got_bye),
         )
-        .with("Contact", format!("<sip:{}@{}>", caller.mac, caller.me()));
-    caller.send(&inv, c).await;
+        .await;
+    assert_eq!(
+        caller.final_response().await.code(),
+        Some(200),
+        "BYE answered"
+    );
+}
+
+/// Places a call; returns the final status and (for 200) completes ACK and BYE.
+pub async fn call(caller: &mut Ua, dn: &str, callee: Option<&Ua>) -> u16 {
+    let inv = caller.invite(dn);
+    caller.send(&inv, caller.cluster).await;
     if let Some(callee) = callee {
         answer(callee).await;
     }
     let r = caller.final_response().await;
     let code = r.code().unwrap();
     if code == 200 {
-        // ACK and BYE along the route set (reversed Record-Route), through the clusters.
-        let mut routes: Vec<String> = r
-            .headers_named("Record-Route")
-            .flat_map(sip::split_list)
-            .map(str::to_owned)
-            .collect();
-        routes.reverse();
-        assert!(!routes.is_empty());
-        let remote = sip::addr_uri(r.header("Contact").unwrap()).to_owned();
-        let to = r.header("To").unwrap().to_owned();
-        let first = sip::uri_host_port(sip::addr_uri(&routes[0])).unwrap();
-        let hop: SocketAddr = format!("{}:{}", first.0, first.1).parse().unwrap();
-        let mut ack = caller.base("ACK", &remote, &to, &call_id);
-        ack.set_header("CSeq", format!("{} ACK", caller.n - 1));
-        ack = ack.with("Route", routes.join(", "));
-        caller.send(&ack, hop).await;
-        let bye = caller
-            .base("BYE", &remote, &to, &call_id)
-            .with("Route", routes.join(", "));
-        caller.send(&bye, hop).await;
-        let callee = callee.unwrap();
-        let got_ack = callee.recv().await.unwrap();
-        assert_eq!(got_ack.method(), Some("ACK"));
-        let got_bye = callee.recv().await.unwrap();
-        assert_eq!(got_bye.method(), Some("BYE"));
-        let back = sip::via_target(got_bye.header("Via").unwrap()).unwrap();
-        let back: SocketAddr = format!("{}:{}", back.0, back.1).parse().unwrap();
-        callee
-            .send(&Message::response_to(&got_bye, 200, None), back)
-            .await;
-        assert_eq!(
-            caller.final_response().await.code(),
-            Some(200),
-            "BYE answered"
-        );
+        hang_up(caller, &inv, &r, callee.unwrap()).await;
     }
     code
 }
