@@ -43,7 +43,9 @@
 //!   taken, so topologies that predate SIP (5060 everywhere) still start.
 //! - After EM login/logout ([`Cluster::take_pending_restarts`]) each registered device gets a
 //!   NOTIFY with `action=restart` (or `reset`) carrying its REGISTER's Call-ID, and its
-//!   bindings are dropped (the phone re-registers the lines of its new profile).
+//!   bindings are dropped (the phone re-registers the lines of its new profile). A restart
+//!   queued for a device that is not registered waits; when that device registers afresh (no
+//!   live binding: it booted and read its current config) the restart is dropped as stale.
 //!
 //! Counters ([`SipCounters`]; emroam's own, CUCM's RTMT objects differ): in `/metrics.json`
 //! under `sip` by field name, and in `/metrics` as (label `cluster` on each):
@@ -814,12 +816,17 @@ impl Sip {
         // change through the admin API applies to the next grant).
         let expires = asked.min(c.sip_keepalive_secs());
         let uri = sip::addr_uri(&contact).to_owned();
-        let lapsed = {
+        let (lapsed, first) = {
             let mut b = self
                 .inner
                 .bindings
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
+            // A device with no live binding anywhere is registering afresh (boot, or after a
+            // restart): it has just read its current config.
+            let first = !b
+                .values()
+                .any(|v| v.iter().any(|x| x.device == device && x.expires > now));
             let v = b.entry(dn.clone()).or_default();
             let before = v.len();
             v.retain(|b| b.expires > now);
@@ -837,8 +844,18 @@ impl Sip {
             if v.is_empty() {
                 b.remove(&dn);
             }
-            lapsed
+            (lapsed, first)
         };
+        // A restart queued while the device was not registered (an EM login before the phone
+        // booted) is stale once it registers afresh: delivered later, it would drop the
+        // bindings of a phone that already has the new profile.
+        if first && expires > 0 && c.pending_restarts().iter().any(|(d, _)| *d == device) {
+            for (d, kind) in c.take_pending_restarts() {
+                if d != device {
+                    c.push_restart(&d, kind);
+                }
+            }
+        }
         if lapsed > 0 {
             self.inner
                 .counters

@@ -10,7 +10,15 @@
 //! back: Kally at cluster3 calls Alice at cluster2 (trunk), and Alice's phone counts what it
 //! answers, so a misrouted call shows. Needs `sipp` (Debian `sip-tester`) on PATH.
 //!
-//! Usage: `cargo run --release -p emroam-loadtests --bin sip-setup -- [RATE] [CALLS] [trunk|local]`
+//! With FLEET_RATE > 0 the clusters are `profiles/topologies/load-3x10k.toml` instead, SIPp's
+//! callee is SEP00001000270F (c1u10000, 1110000) at cluster1, and in the same run
+//! `emroam fleet` (the library's `fleet::run`) drives 1,000 phones a cluster: they boot and
+//! register over the fleet's shared sockets, log in, then place FLEET_RATE calls/s to users
+//! at other clusters (every call over a trunk), hold 0, for as long as SIPp runs; the fleet's
+//! call figures (by route and status, misrouted, setup percentiles) are printed beside
+//! SIPp's.
+//!
+//! Usage: `cargo run --release -p emroam-loadtests --bin sip-setup -- [RATE] [CALLS] [trunk|local] [FLEET_RATE]`
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -94,27 +102,54 @@ async fn main() {
     let rate: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let calls: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let route = args.get(3).map_or("trunk", String::as_str);
-    let topo = Topology::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies/seed.toml"),
+    let fleet_rate: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0.0);
+    let with_fleet = fleet_rate > 0.0;
+    // (topology, SIPp callee device, its user, its number, its MAC)
+    let (topo_file, device, user, dn, mac) = if with_fleet {
+        (
+            "load-3x10k.toml",
+            "SEP00001000270F",
+            "c1u10000",
+            "1110000",
+            "00001000270F",
+        )
+    } else {
+        (
+            "seed.toml",
+            "SEP000000001001",
+            "bob",
+            "1000001",
+            "000000001001",
+        )
+    };
+    let mut topo = Topology::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../profiles/topologies")
+            .join(topo_file),
     )
-    .expect("seed topology");
-    let mut listeners = Vec::new();
-    for c in &topo.clusters {
-        listeners.push((
-            c.id.clone(),
-            ClusterListeners::ephemeral().await.expect("bind"),
-        ));
-    }
+    .expect("topology");
+    let listeners: Vec<(String, ClusterListeners)> = if with_fleet {
+        emroam::demo::bind_ephemeral(&mut topo).await.expect("bind")
+    } else {
+        let mut l = Vec::new();
+        for c in &topo.clusters {
+            l.push((
+                c.id.clone(),
+                ClusterListeners::ephemeral().await.expect("bind"),
+            ));
+        }
+        l
+    };
     let token = CancellationToken::new();
     let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
         .await
         .expect("clusters");
     let c1 = running.cluster("cluster1").expect("cluster1").clone();
     Login {
-        device: "SEP000000001001".into(),
+        device: device.into(),
         credential: Credential::Phone {
             login_type: LoginType::Uid,
-            id: "bob".into(),
+            id: user.into(),
             pin: "12345".into(),
         },
         profile: None,
@@ -126,7 +161,9 @@ async fn main() {
     .expect("login");
     let c3 = running.cluster("cluster3").expect("cluster3").clone();
     let t = Instant::now();
-    while c3.locate_dn("1000001").map(|l| l.cluster).as_deref() != Some("cluster1") {
+    // Seed: Bob is a superuser, so ILS places his number; load-3x10k's users are not, and
+    // the clusters route them by their home (Global Dial Plan Replication's role).
+    while !with_fleet && c3.locate_dn(dn).map(|l| l.cluster).as_deref() != Some("cluster1") {
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "ILS did not converge"
@@ -158,10 +195,10 @@ async fn main() {
             "1",
             "-key",
             "line",
-            "1000001",
+            dn,
             "-key",
             "mac",
-            "000000001001",
+            mac,
             "-timeout",
             "10s",
         ],
@@ -177,6 +214,17 @@ async fn main() {
         .spawn()
         .expect("sipp uas");
     tokio::time::sleep(Duration::from_millis(300)).await;
+    if with_fleet {
+        let secs = f64::from(calls) / f64::from(rate.max(1));
+        fleet_beside_sipp(
+            &topo, fleet_rate, secs, rate, calls, target, port, &dir, dn, &running,
+        )
+        .await;
+        let _ = uas.kill();
+        let _ = uas.wait();
+        running.shutdown().await;
+        return;
+    }
     // Emulated phones in the same run: Kally (cluster3) calls Alice (cluster2) back to back;
     // Alice's phone counts what it answers, so a call that reached another phone shows.
     let alice = ready_phone(&running, "cluster2", "SEP000000002001", "alice").await;
@@ -221,7 +269,7 @@ async fn main() {
             "-sf",
             &scenario("uac.xml"),
             "-s",
-            "1000001",
+            dn,
             "-r",
             &rate.to_string(),
             "-m",
@@ -295,4 +343,128 @@ async fn main() {
     let _ = uas.kill();
     let _ = uas.wait();
     running.shutdown().await;
+}
+
+/// SIPp's caller at `rate`/s for `calls` calls, and in the same run the fleet placing
+/// `fleet_rate` calls/s across clusters; prints both.
+#[allow(clippy::too_many_arguments)]
+async fn fleet_beside_sipp(
+    topo: &Topology,
+    fleet_rate: f64,
+    secs: f64,
+    rate: u32,
+    calls: u32,
+    target: std::net::SocketAddr,
+    _uas_port: u16,
+    dir: &Path,
+    dn: &str,
+    running: &emroam_server::Running,
+) {
+    use emroam::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
+    let src = format!(
+        r#"
+name = "sip-setup-fleet"
+topology = "inline"
+request_timeout = "5s"
+drain = "5s"
+[population]
+devices_per_cluster = 1000
+users_per_cluster = 1000
+[sip]
+hold = {{ dist = "constant", value = "0ms" }}
+callee = {{ other_cluster = 1 }}
+[[phase]]
+name = "logins"
+duration = "3s"
+login_rate = 1000.0
+[[phase]]
+name = "calls"
+duration = "{:.3}s"
+call_rate = {fleet_rate}
+"#,
+        secs + 1.0
+    );
+    let profile =
+        Profile::parse_with(&src, "sip-setup-fleet.toml", None, Some(topo)).expect("fleet profile");
+    let (tx, mut rx) = tokio::sync::watch::channel(std::sync::Arc::new(Snapshot::empty(3)));
+    let fleet_task = tokio::spawn(fleet::run(profile, None, CancellationToken::new(), tx));
+    // SIPp starts with the fleet's call phase.
+    while rx.borrow().phase != "calls" {
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.to_owned();
+        let dn = dn.to_owned();
+        move || {
+            Command::new("sipp")
+                .arg(target.to_string())
+                .args([
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    &free_udp_port().to_string(),
+                    "-nostdin",
+                ])
+                .args(["-sf", &scenario("uac.xml"), "-s", &dn])
+                .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-d", "0"])
+                .args(["-l", "5000", "-timeout", "120s", "-trace_stat", "-fd", "1"])
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .output()
+        }
+    })
+    .await
+    .expect("join")
+    .expect("sipp uac");
+    let sipp_secs = started.elapsed().as_secs_f64();
+    let r = fleet_task.await.expect("fleet").expect("fleet run");
+    let s = Summary::of(&r, None);
+    let sip = &s.totals.counts.sip;
+    let calls_phase = r.profile.phases[1].duration.as_secs_f64();
+    println!(
+        "fleet: {} phones booted, {} logins ok; {} calls placed in {:.1} s ({:.0}/s offered {fleet_rate}/s): {} ok, busy {}, failed {}, misrouted {}, unverified {}, dropped {}; retransmissions {}",
+        sip.boots_ok,
+        s.totals.counts.logins_ok,
+        sip.calls_attempted,
+        calls_phase,
+        sip.calls_attempted as f64 / calls_phase,
+        sip.calls_ok,
+        sip.calls_busy,
+        sip.calls_failed,
+        sip.calls_misrouted,
+        sip.calls_unverified,
+        sip.calls_dropped,
+        sip.retransmissions,
+    );
+    for (route, rc) in &sip.by_route {
+        println!("fleet route {route}: {rc:?}");
+    }
+    for st in &s.call_setup_by_route {
+        println!(
+            "fleet {}: n {} p50 {:.3} ms p90 {:.3} ms p99 {:.3} ms p99.9 {:.3} ms max {:.3} ms",
+            st.step, st.count, st.p50_ms, st.p90_ms, st.p99_ms, st.p999_ms, st.max_ms
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines().filter(|l| {
+        l.contains("Successful call") || l.contains("Failed call") || l.contains("ms <")
+    }) {
+        println!("sipp: {}", line.trim());
+    }
+    println!(
+        "sipp: {calls} calls offered at {rate}/s, finished in {sipp_secs:.2} s ({:.0}/s; exit {:?})",
+        f64::from(calls) / sipp_secs,
+        out.status.code()
+    );
+    let routed: u64 = ["cluster1", "cluster2", "cluster3"]
+        .iter()
+        .map(|c| running.sip(c).expect("sip").0.counters().routed_trunk)
+        .sum();
+    println!("clusters: {routed} INVITEs routed over trunks in all");
+    for c in ["cluster1", "cluster2", "cluster3"] {
+        println!("{c}: {:?}", running.sip(c).expect("sip").0.counters());
+    }
 }

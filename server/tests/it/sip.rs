@@ -261,6 +261,43 @@ async fn em_login_and_logout_restart_the_phone_by_notify() {
     net.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_before_the_phone_registers_is_not_a_restart_later() {
+    let net = Net::seed().await;
+    let c1 = sip_addr(&net, "cluster1");
+    // Bob logs in on a phone that has not registered yet: the restart waits for it.
+    assert!(
+        net.login("cluster1", "SEP000000001001", "bob")
+            .await
+            .contains("Login Successful")
+    );
+    let cluster = net.running.as_ref().unwrap().cluster("cluster1").unwrap();
+    assert_eq!(cluster.pending_restarts().len(), 1);
+    // The phone boots: it reads its config (Bob's profile) and registers Bob's line afresh,
+    // so the queued restart is stale and is dropped.
+    let mut p = Ua::new("SEP000000001001", c1).await;
+    assert_eq!(p.register("1000001", "reg-1").await, 200);
+    assert!(cluster.pending_restarts().is_empty());
+    // Another EM login on the cluster must not restart Bob's phone with that stale restart.
+    let mut other = Ua::new("SEP000000001002", c1).await;
+    assert_eq!(other.register("SEP000000001002", "reg-o").await, 200);
+    assert!(
+        net.login("cluster1", "SEP000000001002", "alice")
+            .await
+            .contains("Login Successful")
+    );
+    assert!(
+        p.recv_within(Duration::from_millis(500)).await.is_none(),
+        "no NOTIFY for Bob's freshly registered phone"
+    );
+    let (sip, _) = net.running.as_ref().unwrap().sip("cluster1").unwrap();
+    assert_eq!(
+        sip.registered_device("1000001").as_deref(),
+        Some("SEP000000001001")
+    );
+    net.shutdown().await;
+}
+
 /// Waits for an INVITE at the callee and answers 180 Ringing; returns it.
 pub async fn ring(callee: &Ua) -> Message {
     let inv = callee.request("INVITE").await;
