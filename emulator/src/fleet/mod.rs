@@ -331,6 +331,25 @@ struct ShardSip {
 /// messages when the phone is the one traced.
 #[derive(Default)]
 struct Collect(Vec<StepSample>, Option<Vec<String>>, Vec<TaskOutcome>);
+
+impl Collect {
+    /// A failed EM journey's time, from its intended start (a failure's latency is what the
+    /// user waited for the error).
+    fn failed(&mut self, o: &TaskOutcome, intended: Instant) {
+        if matches!(o.task, TaskKind::Login | TaskKind::Logout)
+            && o.result
+                .as_ref()
+                .is_err_and(|f| f.cause != Cause::Abandoned && !f.cause.is_busy())
+        {
+            self.0.push(StepSample {
+                step: Step::FailedJourney,
+                start: intended.into_std(),
+                end: Instant::now().into_std(),
+            });
+        }
+    }
+}
+
 impl Observer for Collect {
     fn sample(&mut self, s: &StepSample) {
         self.0.push(*s);
@@ -538,12 +557,14 @@ impl<T: Transport + 'static> Shard<T> {
                             .await;
                     let lag = Instant::now().saturating_duration_since(intended);
                     let (p, o) = work.run(kind, phone, intended, &mut l, &mut obs).await;
+                    obs.failed(&o, intended);
                     (p, lag, o, l.inner)
                 }
                 None => {
                     tokio::time::sleep_until(intended).await;
                     let lag = Instant::now().saturating_duration_since(intended);
                     let (p, o) = work.run(kind, phone, intended, &mut client, &mut obs).await;
+                    obs.failed(&o, intended);
                     (p, lag, o, client)
                 }
             };
@@ -1561,9 +1582,9 @@ async fn run_inner<T: Transport + 'static>(
             profile.drain,
         )));
     }
-    // With SIP, every phone boots (config file, REGISTER) before the first phase, as a
-    // phone does when it powers on; the phases' clock starts after.
-    if profile.sip.is_some() {
+    // Phones boot (config file; REGISTER with SIP) before the first phase, as a phone does
+    // when it powers on; the phases' clock starts after.
+    if profile.boot {
         let _ = agg_tx.send(AggMsg::Phase("boot".into())).await;
         let mut waits = Vec::new();
         for tx in &txs {

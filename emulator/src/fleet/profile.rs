@@ -9,6 +9,8 @@
 //! drain = "10s"                 # in-flight journeys get this long at the end / on Ctrl-C
 //! seed = 1                      # think times and login-type picks are deterministic
 //! roaming = 0.1                 # share of logins by superusers homed on another cluster
+//! boot = true                   # phones fetch their config file before the first phase
+//!                               # (default: with [sip] only, where they also register)
 //!
 //! topology = "topologies/seed.toml"   # the clusters, phones and users (relative to this
 //! [population]                  # file); or list them with [[target]] tables, as below
@@ -306,6 +308,8 @@ pub struct Profile {
     pub slo: Slo,
     /// SIP (registration, calls), when the profile has `[sip]`.
     pub sip: Option<SipSpec>,
+    /// Whether phones boot (config file; REGISTER with SIP) before the first phase.
+    pub boot: bool,
 }
 
 impl Profile {
@@ -404,6 +408,7 @@ struct RawProfile {
     drain: Option<Spanned<String>>,
     seed: Option<u64>,
     roaming: Option<Spanned<f64>>,
+    boot: Option<Spanned<bool>>,
     #[serde(default)]
     fault: Vec<Spanned<RawFault>>,
     slo: Option<Spanned<RawSlo>>,
@@ -768,6 +773,16 @@ impl Validator<'_> {
             },
             faults,
             slo,
+            boot: match (&raw.boot, &raw.sip) {
+                (Some(b), Some(_)) if !*b.get_ref() => {
+                    return Err(self.err(
+                        b.span().start,
+                        "boot = false with [sip]: SIP phones boot to register their lines",
+                    ));
+                }
+                (Some(b), _) => *b.get_ref(),
+                (None, sip) => sip.is_some(),
+            },
             sip: match &raw.sip {
                 None => None,
                 Some(s) => Some(self.sip(s)?),

@@ -146,11 +146,14 @@ pub enum Step {
     CallSetup,
     /// The whole task, from its intended start to its end.
     Journey,
+    /// An EM journey (login or logout) that failed: from its intended start to the failure
+    /// (how long a user waited for the error: a timeout shows as the request timeout).
+    FailedJourney,
 }
 
 impl Step {
     /// Every step, in journey order.
-    pub const ALL: [Step; 10] = [
+    pub const ALL: [Step; 11] = [
         Step::Config,
         Step::EmPage,
         Step::LoginSubmit,
@@ -161,6 +164,7 @@ impl Step {
         Step::Register,
         Step::CallSetup,
         Step::Journey,
+        Step::FailedJourney,
     ];
 
     /// Its name in reports and profiles (`em_page`, `login_submit`, ...).
@@ -176,6 +180,7 @@ impl Step {
             Step::Register => "register",
             Step::CallSetup => "call_setup",
             Step::Journey => "journey",
+            Step::FailedJourney => "failed_journey",
         }
     }
 

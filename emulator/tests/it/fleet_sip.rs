@@ -4,7 +4,6 @@
 //! with what the clusters routed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use emroam::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
 use emroam_server::{Options, Topology};
@@ -158,6 +157,31 @@ call_rate = 3.0
     running.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_boot_before_the_first_phase_when_asked() {
+    let (topo, running) = seed().await;
+    let src = r#"
+name = "boot"
+topology = "inline"
+boot = true
+[population]
+devices_per_cluster = 2
+[[phase]]
+duration = "1s"
+login_rate = 2.0
+"#;
+    let s = run(src, &topo).await;
+    let table = s.table();
+    let t = &s.totals.counts;
+    assert_eq!(t.sip.boots_ok, 6, "{table}");
+    // Each phone read its config at boot, and again at each restart after a login.
+    let config = s.steps.iter().find(|x| x.step == "config").unwrap();
+    assert_eq!(config.count, 6, "{table}");
+    let restart = s.steps.iter().find(|x| x.step == "restart").unwrap();
+    assert_eq!(restart.count, t.logins_ok, "{table}");
+    running.shutdown().await;
+}
+
 #[test]
 fn sip_profile_errors_name_the_line() {
     let base = "topology = \"inline\"\n[[target]]\ncluster = \"c\"\nservice_url = \"http://127.0.0.1:1/x?device=#DEVICENAME#\"\ndevices = [\"SEP000000000001\"]\nusers = [{ id = \"u\", pin = \"1\" }]\n";
@@ -173,8 +197,14 @@ fn sip_profile_errors_name_the_line() {
         ("[sip]\ncallee = { everyone = 1 }\n", "unknown kind"),
         ("[sip]\ncallee = { same_cluster = 0 }\n", "add up to 0"),
         ("[slo]\ncall_success_ratio = 2.0\n", "call_success_ratio"),
+        ("boot = false\n@@[sip]\n", "SIP phones boot"),
     ] {
-        let src = format!("{}{extra}", base.replace("topology = \"inline\"\n", ""));
+        // `top@@rest`: `top` goes before the tables.
+        let (top, extra) = extra.split_once("@@").unwrap_or(("", extra));
+        let src = format!(
+            "{top}{}{extra}",
+            base.replace("topology = \"inline\"\n", "")
+        );
         let src = if src.contains("[[phase]]") {
             src
         } else {

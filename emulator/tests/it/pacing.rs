@@ -388,3 +388,53 @@ logout_rate = 3.0
     );
     assert_eq!(c1.logins_attempted + c2.logins_attempted, 59);
 }
+
+#[tokio::test(start_paused = true)]
+async fn failed_journeys_have_their_own_latency_from_the_intended_start() {
+    // Every request takes 40 ms; cluster c1's phones get HTTP 503 on their first page.
+    let t = Scripted {
+        fail_on: Some("SEP000000001"),
+        ..Scripted::new(Duration::from_millis(40))
+    };
+    let src = r##"
+name = "failures"
+[[target]]
+cluster = "c1"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = { first = "SEP000000001001", count = 5 }
+users = { prefix = "a", first = 1, count = 5, pin = "1" }
+[[target]]
+cluster = "c2"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = { first = "SEP000000002001", count = 5 }
+users = { prefix = "b", first = 1, count = 5, pin = "1" }
+[[phase]]
+duration = "2s"
+login_rate = 4.0
+"##;
+    let r = run(Profile::parse(src, "failures.toml", None).unwrap(), t).await;
+    let c1 = &r.total.clusters()[0];
+    let failed = c1
+        .hist(Step::FailedJourney)
+        .expect("failed journeys recorded");
+    assert_eq!(failed.len(), c1.counts.failed);
+    assert!(c1.counts.failed > 0);
+    // One page, 40 ms: the error after 40 ms (paused clock; within the histogram's 3 digits).
+    assert!(
+        (ms(failed.min()) - 40.0).abs() < 0.1,
+        "{}",
+        ms(failed.min())
+    );
+    assert!(
+        (ms(failed.max()) - 40.0).abs() < 0.1,
+        "{}",
+        ms(failed.max())
+    );
+    assert!(
+        c1.hist(Step::Journey).is_none(),
+        "no journey succeeded on c1"
+    );
+    let c2 = &r.total.clusters()[1];
+    assert!(c2.hist(Step::FailedJourney).is_none());
+    assert_eq!(c2.hist(Step::Journey).unwrap().len(), c2.counts.logins_ok);
+}
