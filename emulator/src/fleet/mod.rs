@@ -330,7 +330,13 @@ struct ShardSip {
 /// Collects a journey's step samples (at most a handful) for the shard to record, and its
 /// messages when the phone is the one traced.
 #[derive(Default)]
-struct Collect(Vec<StepSample>, Option<Vec<String>>, Vec<TaskOutcome>);
+/// (samples, traced lines, side tasks' outcomes, when the last side task ended)
+struct Collect(
+    Vec<StepSample>,
+    Option<Vec<String>>,
+    Vec<TaskOutcome>,
+    Option<Instant>,
+);
 
 impl Collect {
     /// A failed EM journey's time, from its intended start (a failure's latency is what the
@@ -356,6 +362,7 @@ impl Observer for Collect {
     }
     fn side_outcome(&mut self, o: &TaskOutcome) {
         self.2.push(o.clone());
+        self.3 = Some(Instant::now());
     }
     fn sip(&mut self, out: bool, d: &[u8]) {
         if let Some(l) = &mut self.1 {
@@ -541,8 +548,17 @@ impl<T: Transport + 'static> Shard<T> {
             s.inboxes.insert(i, tx);
             (s.socket.clone(), rx)
         });
+        // A logout's number leaves the directory when the journey begins, so no new call is
+        // placed to a user on their way out.
+        let leaving = (kind == TaskKind::Logout)
+            .then(|| {
+                let dn = user.and_then(|u| self.users[u].spec.dn.clone())?;
+                let mac = phone.sip()?.mac().to_owned();
+                Some((self.dir.clone(), dn, mac))
+            })
+            .flatten();
         let handle = self.running.spawn(async move {
-            let mut obs = Collect(Vec::new(), traced.then(Vec::new), Vec::new());
+            let mut obs = Collect(Vec::new(), traced.then(Vec::new), Vec::new(), None);
             let retx0 = phone.sip().map_or(0, |u| u.retransmissions());
             let (phone, lag, outcome, client) = match link {
                 Some((socket, inbox)) => {
@@ -555,7 +571,14 @@ impl<T: Transport + 'static> Shard<T> {
                     let phone =
                         serve_idle(phone, &mut l, &mut obs, tokio::time::sleep_until(intended))
                             .await;
+                    // A call the phone took ran past the journey's start: the user could not
+                    // log in or out while on the phone, so the journey is due from the
+                    // call's end (the server did not delay it: not counted against it).
+                    let intended = obs.3.map_or(intended, |t| t.max(intended));
                     let lag = Instant::now().saturating_duration_since(intended);
+                    if let Some((dir, dn, mac)) = &leaving {
+                        dir.remove(dn, mac);
+                    }
                     let (p, o) = work.run(kind, phone, intended, &mut l, &mut obs).await;
                     obs.failed(&o, intended);
                     (p, lag, o, l.inner)
