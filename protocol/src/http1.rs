@@ -7,6 +7,8 @@
 //! [`Limits::max_body`] bytes (checked against `Content-Length` before any of it is read).
 //! Only responses to GET and POST are decoded (no `HEAD`, no upgrades).
 
+use std::io::Write as _;
+
 /// Most header lines accepted in a response head (hyper's default too).
 pub const MAX_HEADERS: usize = 100;
 /// Longest chunk-size line accepted (size plus extensions), and longest trailer section.
@@ -111,9 +113,7 @@ pub fn write_request(
     }
     if body.is_some() || method == "POST" {
         let len = body.map_or(0, <[u8]>::len);
-        buf.extend_from_slice(b"Content-Length: ");
-        buf.extend_from_slice(len.to_string().as_bytes());
-        buf.extend_from_slice(b"\r\n");
+        let _ = write!(buf, "Content-Length: {len}\r\n");
     }
     buf.extend_from_slice(b"\r\n");
     if let Some(b) = body {
@@ -124,8 +124,37 @@ pub fn write_request(
 
 /// RFC 9110 `tchar`.
 fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+/// [`is_token`] as a table: one load a byte (header names are checked on every request).
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// A field value: no control characters but tab (so no CR/LF smuggling).
 fn is_value(v: &str) -> bool {

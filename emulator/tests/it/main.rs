@@ -2,6 +2,7 @@
 
 mod cli;
 mod fleet;
+mod httpc;
 mod pacing;
 mod phone;
 mod reference;
