@@ -161,16 +161,19 @@ fn is_value(v: &str) -> bool {
     v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
-/// The end of the first blank line (`\n\n` or `\n\r\n`) ending at or after `from`, if any.
+/// The end of the first blank line (`\n\n` or `\n\r\n`) that ends after `from`, if any
+/// (one that ends at `from` exactly was seen already; one that starts just before it was not).
 fn blank_line(input: &[u8], from: usize) -> Option<usize> {
-    let start = from.saturating_sub(2);
-    let mut i = start;
+    let mut i = from.saturating_sub(2);
     while let Some(p) = input.get(i..)?.iter().position(|&b| b == b'\n') {
         let nl = i + p;
-        match input.get(nl + 1..nl + 3) {
-            Some([b'\n', _]) => return Some(nl + 2),
-            Some([b'\r', b'\n']) => return Some(nl + 3),
-            None if input.get(nl + 1) == Some(&b'\n') => return Some(nl + 2),
+        let end = match (input.get(nl + 1), input.get(nl + 2)) {
+            (Some(b'\n'), _) => Some(nl + 2),
+            (Some(b'\r'), Some(b'\n')) => Some(nl + 3),
+            _ => None,
+        };
+        match end {
+            Some(end) if end > from => return Some(end),
             _ => i = nl + 1,
         }
     }
@@ -446,6 +449,10 @@ impl ResponseDecoder {
                     return Err(Http1Error::Chunk);
                 }
                 match httparse::parse_chunk_size(input) {
+                    // As long as it would be refused if it came in pieces.
+                    Ok(httparse::Status::Complete((used, _))) if used > MAX_CHUNK_LINE => {
+                        Err(Http1Error::Chunk)
+                    }
                     Ok(httparse::Status::Complete((used, 0))) => {
                         self.state = State::Body(Body::Chunked(Chunk::Trailers));
                         Ok(Some(used))
@@ -634,6 +641,22 @@ mod tests {
         .unwrap();
         assert_eq!(r.status, 302);
         assert_eq!(r.headers.len(), 2);
+    }
+
+    #[test]
+    fn blank_lines_before_a_head_do_not_loop() {
+        for wire in [
+            &b"\n\n"[..],
+            b"\r\n\r\n\n\n",
+            b"\n\r\n\n\nHTTP/1.1 200 OK\r\n",
+        ] {
+            let mut d = ResponseDecoder::new(LIMITS);
+            let _ = d.feed(wire);
+            let _ = d.feed(wire);
+        }
+        assert_eq!(blank_line(b"a\n\nb\n\n", 3), Some(6));
+        assert_eq!(blank_line(b"a\n\r", 0), None);
+        assert_eq!(blank_line(b"a\n\r\n", 3), Some(4));
     }
 
     #[test]
