@@ -8,7 +8,8 @@
 //! phones on one single-threaded runtime sending the phone's GET with Cisco's headers through
 //! the fleet's HTTP transport, `emroam::driver::HttpClient`, keep-alive, and parsing every answer
 //! with `cipxml::parse` as the phone's page step does), then `oha -z SECSs -c CONNS --no-tui`
-//! with the same headers. Besides both rates, the table gives each client's CPU (as a waited-for
+//! with the same headers; and, for scale, the emulator once more without the parse
+//! (`client URL SECS CONNS no-parse`). Besides the rates, the table gives each client's CPU (as a waited-for
 //! child, from `/proc/self/stat`) and the endpoint's (`/proc/PID/stat`) in each phase, so that a
 //! rate capped by the endpoint shows as one.
 //!
@@ -38,7 +39,8 @@ fn main() {
             let url = args.get(2).expect("client URL SECS CONNS");
             let secs = args.get(3).and_then(|s| s.parse().ok()).expect("SECS");
             let conns = args.get(4).and_then(|s| s.parse().ok()).expect("CONNS");
-            let (ok, bad, took) = client(url, secs, conns);
+            let parse = args.get(5).is_none_or(|p| p != "no-parse");
+            let (ok, bad, took) = client(url, secs, conns, parse);
             println!("{ok} {bad} {took}");
         }
         _ => compare(&args[1..]),
@@ -92,9 +94,9 @@ fn phone_request(url: &str) -> HttpRequest {
     }
 }
 
-/// The emulator: `conns` phones on one single-threaded runtime for `secs` seconds; pages
-/// parsed, pages failed, seconds taken.
-fn client(url: &str, secs: u64, conns: usize) -> (u64, u64, f64) {
+/// The emulator: `conns` phones on one single-threaded runtime for `secs` seconds, parsing
+/// every page unless `parse` is off; pages answered (and parsed), pages failed, seconds taken.
+fn client(url: &str, secs: u64, conns: usize, parse: bool) -> (u64, u64, f64) {
     let done = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
@@ -112,7 +114,7 @@ fn client(url: &str, secs: u64, conns: usize) -> (u64, u64, f64) {
                 let mut client = HttpClient::new(Duration::from_secs(5));
                 while !done.load(Ordering::Relaxed) {
                     match client.send(&req).await {
-                        Ok(r) if r.status == 200 && cipxml::parse(&r.body).is_ok() => {
+                        Ok(r) if r.status == 200 && (!parse || cipxml::parse(&r.body).is_ok()) => {
                             ok.fetch_add(1, Ordering::Relaxed);
                         }
                         _ => {
@@ -201,23 +203,27 @@ fn compare(args: &[String]) {
     );
     let pid = endpoint.id();
 
-    let ours = measure(pid, || {
-        let out = Command::new("taskset")
-            .args(["-c", "1"])
-            .arg(&exe)
-            .args(["client", &url, &secs.to_string(), &conns.to_string()])
-            .output()
-            .expect("taskset runs the emulator");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let f: Vec<f64> = text
-            .split_whitespace()
-            .filter_map(|v| v.parse().ok())
-            .collect();
-        match f[..] {
-            [ok, bad, took] => (Some(ok / took), format!("{ok:.0} parsed, {bad:.0} failed")),
-            _ => (None, String::from_utf8_lossy(&out.stderr).trim().to_owned()),
-        }
-    });
+    let emulator = |parse: &str| {
+        measure(pid, || {
+            let out = Command::new("taskset")
+                .args(["-c", "1"])
+                .arg(&exe)
+                .args(["client", &url, &secs.to_string(), &conns.to_string(), parse])
+                .output()
+                .expect("taskset runs the emulator");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let f: Vec<f64> = text
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            match f[..] {
+                [ok, bad, took] => (Some(ok / took), format!("{ok:.0} ok, {bad:.0} failed")),
+                _ => (None, String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+            }
+        })
+    };
+    let ours = emulator("parse");
+    let bare = emulator("no-parse");
 
     let mut oha_args = vec![
         "-c".to_owned(),
@@ -265,6 +271,7 @@ fn compare(args: &[String]) {
             "emulator (fleet transport + cipxml parse of every page)",
             &ours,
         ),
+        ("emulator, transport only (pages not parsed)", &bare),
         ("oha, same headers", &theirs),
     ] {
         let rate = p
@@ -282,5 +289,8 @@ fn compare(args: &[String]) {
     }
     if let (Some(a), Some(b)) = (ours.rate, theirs.rate) {
         println!("| **emulator / oha** | **{:.2}×** | | | | |", a / b);
+    }
+    if let (Some(a), Some(b)) = (bare.rate, theirs.rate) {
+        println!("| transport only / oha | {:.2}× | | | | |", a / b);
     }
 }
