@@ -287,10 +287,16 @@ fn compare(args: &[String]) {
             p.detail
         );
     }
-    if let (Some(a), Some(b)) = (ours.rate, theirs.rate) {
-        println!("| **emulator / oha** | **{:.2}×** | | | | |", a / b);
-    }
-    if let (Some(a), Some(b)) = (bare.rate, theirs.rate) {
-        println!("| transport only / oha | {:.2}× | | | | |", a / b);
+    // On a shared machine a client may not get its whole core; requests per CPU-second
+    // (what each would do with a core to itself) compare them regardless.
+    let per_cpu = |p: &Phase| p.rate.map(|r| r * p.wall / p.client_cpu);
+    for (name, p) in [("emulator / oha", &ours), ("transport only / oha", &bare)] {
+        if let (Some(a), Some(b)) = (p.rate, theirs.rate) {
+            let cpu = match (per_cpu(p), per_cpu(&theirs)) {
+                (Some(x), Some(y)) => format!("{:.2}× per CPU-second", x / y),
+                _ => String::new(),
+            };
+            println!("| **{name}** | **{:.2}×** | {cpu} | | | |", a / b);
+        }
     }
 }
