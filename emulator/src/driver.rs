@@ -1,4 +1,4 @@
-//! The thin async driver: carries out a phone's actions with hyper and tokio timers and
+//! The thin async driver: carries out a phone's actions over [`httpc`] and tokio timers and
 //! feeds the results back into [`Phone::step`].
 //!
 //! Each phone has its own [`HttpClient`] (its own TCP connection, kept alive between
@@ -6,24 +6,22 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::phone::http::{MAX_BODY_BYTES, split_http_url};
+use crate::httpc;
+use crate::phone::http::split_http_url;
 use crate::phone::{
-    HttpFailure, HttpRequest, HttpResponse, Method, Phone, PhoneAction, PhoneEvent, StepSample,
-    Task, TaskOutcome,
+    HttpFailure, HttpRequest, HttpResponse, Phone, PhoneAction, PhoneEvent, StepSample, Task,
+    TaskOutcome,
 };
 
-/// Sends a phone's requests: one keep-alive connection at a time, a timeout per request.
+/// Sends a phone's requests: one keep-alive connection at a time ([`httpc::Conn`]), a timeout
+/// per request.
 #[derive(Debug)]
 pub struct HttpClient {
     timeout: Duration,
-    conn: Option<(String, SendRequest<Full<Bytes>>)>,
+    /// Boxed so that an idle phone (no connection) keeps one pointer, not a socket's worth.
+    conn: Option<Box<httpc::Conn>>,
 }
 
 impl HttpClient {
@@ -49,128 +47,41 @@ impl HttpClient {
         }
     }
 
-    async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>, HttpFailure> {
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
-                Ok(p) => (h, p),
-                Err(_) => (authority, 80),
-            },
-            _ => (authority, 80),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<_> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|_| HttpFailure::HostNotFound)?
-            .collect();
-        let Some(addr) = addrs.first() else {
-            return Err(HttpFailure::HostNotFound);
-        };
-        let stream = TcpStream::connect(addr).await.map_err(|e| match e.kind() {
-            // TSG: with Tomcat down (nothing listening) the phone shows "Host Not Found".
-            std::io::ErrorKind::ConnectionRefused => HttpFailure::HostNotFound,
-            _ => HttpFailure::ConnectionFailed(e.to_string()),
-        })?;
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| HttpFailure::ConnectionFailed(e.to_string()))?;
-        tokio::spawn(async move {
-            // The connection ends when the sender is dropped or the server closes it.
-            let _ = conn.await;
-        });
-        Ok(sender)
-    }
-
-    fn build(
-        req: &HttpRequest,
-        authority: &str,
-        path: &str,
-    ) -> Result<hyper::Request<Full<Bytes>>, HttpFailure> {
-        let path = if path.is_empty() { "/" } else { path };
-        let path = path.split('#').next().unwrap_or("/");
-        let mut b = hyper::Request::builder()
-            .method(match req.method {
-                Method::Get => hyper::Method::GET,
-                Method::Post => hyper::Method::POST,
-            })
-            .uri(path)
-            .header(hyper::header::HOST, authority);
-        for (n, v) in &req.headers {
-            b = b.header(n.as_str(), v.as_str());
-        }
-        let body = req.body.clone().map(Bytes::from).unwrap_or_default();
-        b.body(Full::new(body))
-            .map_err(|e| HttpFailure::BadUrl(e.to_string()))
-    }
-
     async fn send_inner(&mut self, req: &HttpRequest) -> Result<HttpResponse, HttpFailure> {
         let Some((authority, path)) = split_http_url(&req.url) else {
             return Err(HttpFailure::BadUrl(req.url.clone()));
         };
-        let mut reused = false;
-        let mut sender = match self.conn.take() {
-            Some((a, s)) if a == authority && !s.is_closed() => {
-                reused = true;
-                s
-            }
-            _ => Self::connect(authority).await?,
+        let path = match path.split('#').next() {
+            Some(p) if !p.is_empty() => p,
+            _ => "/",
         };
-        if sender.ready().await.is_err() {
-            reused = false;
-            sender = Self::connect(authority).await?;
-        }
-        let resp = match sender
-            .send_request(Self::build(req, authority, path)?)
-            .await
-        {
+        // Taken out while in use: a request that fails or is cancelled leaves no connection.
+        let (mut conn, reused) = match self.conn.take() {
+            Some(c) if c.authority() == authority => (c, true),
+            _ => (Box::new(httpc::Conn::connect(authority).await?), false),
+        };
+        let (resp, keep) = match conn.exchange(req, path).await {
             Ok(r) => r,
             // A kept-alive connection the server closed meanwhile: once more on a new one.
-            Err(e) if reused && (e.is_canceled() || e.is_incomplete_message()) => {
-                sender = Self::connect(authority).await?;
-                sender
-                    .send_request(Self::build(req, authority, path)?)
-                    .await
-                    .map_err(|e| HttpFailure::ConnectionFailed(e.to_string()))?
+            Err(httpc::ExchangeError::Closed) if reused => {
+                conn = Box::new(httpc::Conn::connect(authority).await?);
+                conn.exchange(req, path).await.map_err(Self::failure)?
             }
-            Err(e) => return Err(HttpFailure::ConnectionFailed(e.to_string())),
+            Err(e) => return Err(Self::failure(e)),
         };
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let keep = !resp
-            .headers()
-            .get(hyper::header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        let body = Limited::new(resp.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    HttpFailure::TooLarge
-                } else {
-                    HttpFailure::ConnectionFailed(e.to_string())
-                }
-            })?
-            .to_bytes()
-            .to_vec();
         if keep {
-            self.conn = Some((authority.to_owned(), sender));
+            self.conn = Some(conn);
         }
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+        Ok(resp)
+    }
+
+    fn failure(e: httpc::ExchangeError) -> HttpFailure {
+        match e {
+            httpc::ExchangeError::Closed => {
+                HttpFailure::ConnectionFailed("connection closed before the response".into())
+            }
+            httpc::ExchangeError::Failed(f) => f,
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! - [`cli`]: the command line (clap derive), one subcommand per job.
 //! - [`xmlcmd`]: `emroam xml`, what a phone shows for a CiscoIPPhone document.
 //! - [`phone`]: one phone as a sans-IO state machine ([`phone::Phone::step`]).
-//! - [`driver`]: the thin async driver carrying out a phone's actions with hyper.
+//! - [`driver`]: the thin async driver carrying out a phone's actions; [`httpc`] is its
+//!   HTTP/1.1 connection.
 //! - [`phonecmd`]: `emroam phone`, one phone with a full trace.
 //! - [`demo`]: `emroam demo`, the seed clusters in-process and the demo profile.
 //! - [`fleet`]: profiles, pacing, shards, statistics, reports, reconciliation; [`fleetcmd`]
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod driver;
 pub mod fleet;
 pub mod fleetcmd;
+pub mod httpc;
 pub mod logging;
 pub mod phone;
 pub mod phonecmd;

@@ -12,6 +12,8 @@
 //! - [`codes`]: the EM code catalogue (EMService 0–47, EMApp 201–216), the exact text a phone
 //!   shows for each ([`codes::login_display_text`]) and the way back ([`codes::code_from_page_text`]).
 //! - [`devicecfg`]: the `SEP<MAC>.cnf.xml` device configuration file (lines, SIP proxy, services).
+//! - [`http1`]: HTTP/1.1 requests rendered and responses decoded (head, `Content-Length`,
+//!   chunked or until-close bodies) for the phone's HTTP client, sans-IO.
 //! - [`ils`]: ILS between reference clusters: frames, the password handshake, sealed sync
 //!   messages carrying EM roaming locations and superusers.
 //! - [`sip`]: SIP messages over UDP (an RFC 3261 subset), the Cisco `+sip.instance` MAC and
@@ -21,5 +23,6 @@ pub mod cipxml;
 pub mod codes;
 pub mod devicecfg;
 pub mod emapi;
+pub mod http1;
 pub mod ils;
 pub mod sip;

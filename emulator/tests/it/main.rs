@@ -3,6 +3,7 @@
 mod cli;
 mod fleet;
 mod fleet_sip;
+mod httpc;
 mod pacing;
 mod phone;
 mod reference;

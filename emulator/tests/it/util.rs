@@ -488,3 +488,83 @@ pub(crate) async fn dead_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap()
 }
+
+/// What [`spawn_raw`] does with one request.
+#[derive(Debug, Clone)]
+pub(crate) enum Reply {
+    /// Writes these bytes and waits for the next request on the same connection.
+    Send(Vec<u8>),
+    /// Writes these bytes and closes the connection.
+    SendAndClose(Vec<u8>),
+    /// Writes these bytes, then neither reads nor writes again (the connection stays open).
+    SendAndHang(Vec<u8>),
+}
+
+/// A scripted HTTP server on `127.0.0.1:0` that writes raw bytes, for hostile responses: it
+/// reads each request (head up to its blank line, then a `Content-Length` body) and answers
+/// the n-th request, counted over all connections from 0, with `script(n)`. Returns its
+/// address and the number of connections accepted so far.
+pub(crate) async fn spawn_raw(
+    script: impl Fn(usize) -> Reply + Send + Sync + 'static,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let script = Arc::new(script);
+    let accepted = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let (script, requests) = (script.clone(), requests.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // One request: its head, then its body.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let body_len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + body_len {
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + body_len);
+                    match script(requests.fetch_add(1, Ordering::SeqCst)) {
+                        Reply::Send(bytes) => {
+                            if sock.write_all(&bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                        Reply::SendAndClose(bytes) => {
+                            let _ = sock.write_all(&bytes).await;
+                            return;
+                        }
+                        Reply::SendAndHang(bytes) => {
+                            let _ = sock.write_all(&bytes).await;
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, conns)
+}
