@@ -690,6 +690,11 @@ pub fn code_from_page_text(text: &str) -> Option<u16> {
             return Some(code);
         }
     }
+    // Everything below reads a number in parentheses or brackets: a page with neither (the
+    // login form, a menu, most pages a phone sees) has no code, and is done here.
+    if !norm.contains(['(', '[']) {
+        return None;
+    }
     for phrase in CODE_PHRASES {
         for (at, _) in norm.match_indices(phrase) {
             match paren_number(&norm[at + phrase.len()..]) {
@@ -704,15 +709,26 @@ pub fn code_from_page_text(text: &str) -> Option<u16> {
     if let Some(n) = bracket_code(&norm).filter(|&n| in_catalogue(n)) {
         return Some(n);
     }
-    for entry in all().iter().filter(|c| c.confirmed) {
-        let name = entry.name.to_lowercase();
+    for (name, code) in confirmed_names() {
         for (at, _) in norm.match_indices(name.as_str()) {
-            if paren_number(&norm[at + name.len()..]) == Some(entry.code) {
-                return Some(entry.code);
+            if paren_number(&norm[at + name.len()..]) == Some(*code) {
+                return Some(*code);
             }
         }
     }
     None
+}
+
+/// The confirmed codes' names, lower-cased once.
+fn confirmed_names() -> &'static [(String, u16)] {
+    static NAMES: std::sync::OnceLock<Vec<(String, u16)>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        all()
+            .iter()
+            .filter(|c| c.confirmed)
+            .map(|c| (c.name.to_lowercase(), c.code))
+            .collect()
+    })
 }
 
 /// Lowercases and collapses every run of whitespace (including NBSP and line breaks) to one space.

@@ -18,8 +18,13 @@ pub const HIST_MAX_US: u64 = 600_000_000;
 /// A start this much after its intended time counts as late.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
 
+/// A histogram that grows with the largest latency it has seen (up to [`HIST_MAX_US`], as
+/// samples are clamped): one sized for 10 minutes from the start is ~300 KiB of counts, which
+/// every interval's merge and reset would walk; one that has seen 50 ms is a tenth of that.
 fn new_hist() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds")
+    let mut h = Histogram::new_with_bounds(1, 2, 3).expect("valid histogram bounds");
+    h.auto(true);
+    h
 }
 
 /// Counts for one cluster.
@@ -273,7 +278,8 @@ impl Recorder {
         let us = (s.latency().as_micros() as u64).clamp(1, HIST_MAX_US);
         c.hists[s.step.index()]
             .get_or_insert_with(new_hist)
-            .saturating_record(us);
+            .record(us)
+            .unwrap_or(()); // auto-resizing: it grows; nothing past HIST_MAX_US comes
     }
 
     /// Counts a journey's start (late if it began after its intended time + [`LATE_AFTER`]).
@@ -375,7 +381,8 @@ impl Recorder {
             let us = (d.as_micros() as u64).clamp(1, HIST_MAX_US);
             c.route_hists[route as usize]
                 .get_or_insert_with(new_hist)
-                .saturating_record(us);
+                .record(us)
+                .unwrap_or(()); // auto-resizing: it grows; nothing past HIST_MAX_US comes
         }
         let s = &mut c.counts.sip;
         s.calls_attempted += 1;
