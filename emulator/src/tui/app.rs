@@ -87,6 +87,67 @@ impl Rtmt {
     }
 }
 
+/// A reference cluster's SIP registrar and proxy figures at one moment (`/metrics.json`'s
+/// `sip`, by the server's field names; `null` there when the cluster runs without SIP).
+/// emroam's own figures, not an RTMT object: a lab CUCM has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct Sip {
+    /// REGISTERs accepted (refreshes included).
+    pub registers: u64,
+    /// REGISTERs refused 403 (unknown device).
+    pub register_refused_403: u64,
+    /// REGISTERs refused 404 (a line not in the device's profile).
+    pub register_refused_404: u64,
+    /// Bindings removed by `Expires: 0`.
+    pub unregisters: u64,
+    /// Bindings dropped because the phone did not refresh them in time.
+    pub registrations_expired: u64,
+    /// Gauge: line bindings registered now.
+    pub bindings: u64,
+    /// New calls (initial INVITEs).
+    pub invites: u64,
+    /// INVITEs sent to a phone registered here.
+    pub routed_local: u64,
+    /// INVITEs sent over a trunk to another cluster.
+    pub routed_trunk: u64,
+    /// INVITEs answered 404.
+    pub not_found: u64,
+    /// INVITEs answered 480.
+    pub unavailable: u64,
+    /// INVITEs answered 503 (trunk down).
+    pub trunk_down: u64,
+    /// Gauge: INVITEs forwarded and not answered finally yet (calls being set up).
+    pub invite_transactions: u64,
+    /// CANCELs forwarded.
+    pub cancels_forwarded: u64,
+    /// BYEs forwarded.
+    pub byes_forwarded: u64,
+    /// service-control NOTIFYs sent.
+    pub notifies: u64,
+    /// Datagrams that did not parse.
+    pub malformed: u64,
+    /// Retransmissions recognised and absorbed, by method.
+    pub retransmissions_absorbed: BTreeMap<String, u64>,
+}
+
+impl Sip {
+    /// Retransmissions absorbed, all methods.
+    pub fn retransmissions(&self) -> u64 {
+        self.retransmissions_absorbed.values().sum()
+    }
+
+    /// REGISTERs refused, 403 and 404.
+    pub fn registers_refused(&self) -> u64 {
+        self.register_refused_403 + self.register_refused_404
+    }
+
+    /// INVITEs answered 404, 480 or 503 by the cluster.
+    pub fn invites_failed(&self) -> u64 {
+        self.not_found + self.unavailable + self.trunk_down
+    }
+}
+
 /// What one poll of one cluster saw (the poller's output, the dashboard's input).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClusterObs {
@@ -98,6 +159,9 @@ pub struct ClusterObs {
     pub counters: Option<Rtmt>,
     /// EM answers by code, when it answered.
     pub codes: BTreeMap<String, u64>,
+    /// Its SIP figures, when it answered counters with a `sip` object (none: no SIP, or no
+    /// counters at all).
+    pub sip: Option<Sip>,
     /// Maximum Concurrent Requests, from `/admin/clusters/{id}` (when that answered).
     pub max_concurrent: Option<u32>,
     /// EM application, EM service, listeners running (from the admin status).
@@ -125,6 +189,10 @@ pub struct ClusterView {
     pub last: Option<ClusterObs>,
     /// Counters once a second while it answered, newest last; at most [`HISTORY`].
     pub history: VecDeque<Rtmt>,
+    /// SIP figures once a second while it answered with them, newest last; at most
+    /// [`HISTORY`]. Emptied when it answers counters without SIP, so "no SIP" is shown rather
+    /// than stale figures; kept while it is down, like `history`.
+    pub sip_history: VecDeque<Sip>,
 }
 
 impl ClusterView {
@@ -137,6 +205,7 @@ impl ClusterView {
             ils_peers,
             last: None,
             history: VecDeque::new(),
+            sip_history: VecDeque::new(),
         }
     }
 
@@ -150,16 +219,21 @@ impl ClusterView {
         self.history.back().copied()
     }
 
+    /// The latest SIP figures (kept from the last answer while it is down); `None`: the
+    /// cluster has no SIP (or has not answered counters yet).
+    pub fn sip(&self) -> Option<&Sip> {
+        self.sip_history.back()
+    }
+
     /// A counter's increase per second over the last `secs` samples (a gauge's is meaningless;
     /// callers do not ask). Counters going backwards (a restart) count from zero.
     pub fn rate(&self, f: fn(&Rtmt) -> u64, secs: usize) -> f64 {
-        let n = self.history.len();
-        if n < 2 {
-            return 0.0;
-        }
-        let k = secs.min(n - 1).max(1);
-        let (a, b) = (f(&self.history[n - 1 - k]), f(&self.history[n - 1]));
-        b.saturating_sub(a) as f64 / k as f64
+        rate_of(&self.history, f, secs)
+    }
+
+    /// [`Self::rate`] of a SIP counter.
+    pub fn sip_rate(&self, f: fn(&Sip) -> u64, secs: usize) -> f64 {
+        rate_of(&self.sip_history, f, secs)
     }
 
     /// A counter's per-second increases (or a gauge's values), oldest first, for a sparkline.
@@ -173,6 +247,17 @@ impl ClusterView {
             .map(|(a, b)| f(b).saturating_sub(f(a)))
             .collect()
     }
+}
+
+/// A counter's increase per second over the last `secs` of once-a-second samples.
+fn rate_of<T>(history: &VecDeque<T>, f: fn(&T) -> u64, secs: usize) -> f64 {
+    let n = history.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let k = secs.min(n - 1).max(1);
+    let (a, b) = (f(&history[n - 1 - k]), f(&history[n - 1]));
+    b.saturating_sub(a) as f64 / k as f64
 }
 
 /// The fleet as the dashboard shows it (absent in `emroam tui`).
@@ -244,6 +329,18 @@ impl FleetView {
             start = end;
         }
         None
+    }
+
+    /// Whether the run has SIP: anything registered, called or timed on a SIP step, or a phone
+    /// in a call. Without it the dashboard hides its SIP lines and looks as it did before SIP.
+    pub fn has_sip(&self) -> bool {
+        let s = &self.snap;
+        s.total.totals().sip != crate::fleet::stats::SipCounts::default()
+            || s.states.iter().any(|p| p.in_call > 0)
+            || s.total.clusters().iter().any(|c| {
+                c.hist(crate::phone::Step::Register).is_some()
+                    || c.hist(crate::phone::Step::CallSetup).is_some()
+            })
     }
 
     /// Journeys started per second over the last interval.

@@ -24,8 +24,18 @@
 //! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report, exit 0 | Ctrl-C / SIGTERM |
 //!
 //! The ILS sync status per peer comes from `/metrics.json`'s `ils.peers` (connected, up to
-//! date); the role and peers from the topology. Logs go to `$EMROAM_LOG` (default `emroam.log` in
-//! the temporary directory) while the dashboard owns the terminal.
+//! date); the role and peers from the topology. Logs go to `$EMROAM_LOG` (default `emroam.log`
+//! in the temporary directory) while the dashboard owns the terminal.
+//!
+//! SIP (issue 6), shown only where there is SIP so a run without it looks as before:
+//! - screen 2, per cluster from `/metrics.json`'s `sip` ([`app::Sip`]): line bindings,
+//!   INVITEs/s, calls being set up (`invite_transactions`), INVITEs routed local/trunk, failed
+//!   404/480/503, retransmissions absorbed, REGISTERs (refused 403/404), unregisters, expired,
+//!   CANCEL/BYE forwarded, NOTIFYs, malformed; "no SIP" when `sip` is null (or the cluster, a
+//!   lab CUCM, has no counters);
+//! - screens 1 and 3, from the fleet's snapshots: calls attempted, ok, busy (486), failed,
+//!   misrouted (red when any), dropped, answered, missed; call setup p50/p99 by route (local,
+//!   trunk) and the register step; screens 1 and 5: phones in a call.
 
 pub mod app;
 pub mod event;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{ClusterObs, Rtmt};
+use super::app::{ClusterObs, Rtmt, Sip};
 use crate::driver::HttpClient;
 use crate::phone::{HttpRequest, Method};
 
@@ -54,11 +54,12 @@ pub async fn call(
 }
 
 /// What a `/metrics.json` document says: RTMT counters, EM answers by code, ILS sync status
-/// per peer.
+/// per peer, SIP figures (none: `sip` is null or absent, a cluster without SIP).
 pub type Metrics = (
     Rtmt,
     std::collections::BTreeMap<String, u64>,
     std::collections::BTreeMap<String, String>,
+    Option<Sip>,
 );
 
 /// An ILS peer's sync status as the dashboard words it, from the server's
@@ -101,7 +102,12 @@ pub fn parse_metrics(body: &[u8]) -> Result<Metrics, String> {
         .and_then(serde_json::Value::as_array)
         .map(|a| a.iter().filter_map(peer_status).collect())
         .unwrap_or_default();
-    Ok((rtmt, codes, peers))
+    // A `sip` object that does not parse is shown as no SIP; the EM counters still show.
+    let sip = v
+        .get("sip")
+        .filter(|s| s.is_object())
+        .and_then(|s| serde_json::from_value(s.clone()).ok());
+    Ok((rtmt, codes, peers, sip))
 }
 
 /// Reads what the dashboard wants from `/admin/clusters/{id}` into `obs` (missing fields are
@@ -168,10 +174,11 @@ pub async fn poll_one(t: &Target, timeout: Duration) -> ClusterObs {
                     .unwrap_or_default();
             }
             match parse_metrics(&body) {
-                Ok((c, codes, peers)) => {
+                Ok((c, codes, peers, sip)) => {
                     obs.counters = Some(c);
                     obs.codes = codes;
                     obs.ils_peers = peers;
+                    obs.sip = sip;
                 }
                 Err(e) => obs.error = Some(format!("no counters: {e}")),
             }
@@ -249,7 +256,7 @@ mod tests {
         assert!(parse_metrics(b"{\"cluster\":\"c1\"}").is_err());
         assert!(parse_metrics(b"{\"counters\":{\"RequestsHandled\":-1}}").is_err());
         assert!(parse_metrics(b"[1,2,3]").is_err());
-        let (r, codes, peers) = parse_metrics(
+        let (r, codes, peers, sip) = parse_metrics(
             br#"{"cluster":"c1","counters":{"RequestsThrottled":4,"codes":{"26":4,"x":"y"}},
                 "ils":{"peers":[{"cluster":"c2","connected":true,"up_to_date":true},
                                 {"cluster":"c3","connected":false,"up_to_date":false},
@@ -261,6 +268,52 @@ mod tests {
         assert_eq!(peers["c2"], "up to date");
         assert_eq!(peers["c3"], "NOT CONNECTED");
         assert_eq!(peers.len(), 2);
+        assert!(sip.is_none(), "no `sip`: no SIP");
+    }
+
+    #[test]
+    fn sip_figures_parse_by_the_servers_field_names_and_null_is_no_sip() {
+        // The server's own type, serialised as /metrics.json carries it: the names agree.
+        let mut server = emroam_server::sip::SipCounters {
+            bindings: 12,
+            invites: 40,
+            routed_local: 30,
+            routed_trunk: 7,
+            not_found: 1,
+            unavailable: 2,
+            trunk_down: 3,
+            invite_transactions: 4,
+            register_refused_404: 5,
+            ..Default::default()
+        };
+        server
+            .retransmissions_absorbed
+            .extend([("INVITE".to_owned(), 6), ("REGISTER".to_owned(), 1)]);
+        let doc = serde_json::json!({"cluster": "c1", "counters": {}, "sip": server});
+        let (.., sip) = parse_metrics(doc.to_string().as_bytes()).unwrap();
+        let sip = sip.expect("a sip object");
+        assert_eq!(
+            (
+                sip.bindings,
+                sip.invites,
+                sip.routed_local,
+                sip.routed_trunk
+            ),
+            (12, 40, 30, 7)
+        );
+        assert_eq!((sip.not_found, sip.unavailable, sip.trunk_down), (1, 2, 3));
+        assert_eq!(sip.invites_failed(), 6);
+        assert_eq!(sip.invite_transactions, 4);
+        assert_eq!(sip.registers_refused(), 5);
+        assert_eq!(sip.retransmissions(), 7);
+        for doc in [
+            r#"{"counters":{},"sip":null}"#,
+            r#"{"counters":{},"sip":[1]}"#,
+            r#"{"counters":{},"sip":{"bindings":"many"}}"#,
+        ] {
+            let (.., sip) = parse_metrics(doc.as_bytes()).unwrap();
+            assert!(sip.is_none(), "{doc}");
+        }
     }
 
     #[test]
@@ -314,12 +367,12 @@ mod tests {
             (
                 "/metrics.json",
                 200,
-                r#"{"cluster":"c1","counters":{"RequestsHandled":1}}"#,
+                r#"{"cluster":"c1","counters":{"RequestsHandled":1},"sip":{"bindings":2}}"#,
             ),
             (
                 "/admin/clusters/c2/counters",
                 200,
-                r#"{"cluster":"c2","counters":{"RequestsHandled":9}}"#,
+                r#"{"cluster":"c2","counters":{"RequestsHandled":9},"sip":null}"#,
             ),
         ])
         .await;
@@ -329,8 +382,10 @@ mod tests {
         };
         let c1 = poll_one(&t("c1"), Duration::from_secs(2)).await;
         assert_eq!(c1.counters.unwrap().requests_handled, 1);
+        assert_eq!(c1.sip.unwrap().bindings, 2);
         let c2 = poll_one(&t("c2"), Duration::from_secs(2)).await;
         assert_eq!(c2.counters.unwrap().requests_handled, 9);
+        assert!(c2.sip.is_none());
         // A lab CUCM: it answers, without /metrics.json. Up, no counters, and why.
         let lab = serve(vec![]).await;
         let o = poll_one(

@@ -65,6 +65,16 @@ pub fn update(app: &mut App, ev: Event) -> Option<Command> {
                             v.history.pop_front();
                         }
                         v.history.push_back(c);
+                        // Counters answered: their `sip` says whether it has SIP now.
+                        match &o.sip {
+                            Some(s) => {
+                                if v.sip_history.len() >= HISTORY {
+                                    v.sip_history.pop_front();
+                                }
+                                v.sip_history.push_back(s.clone());
+                            }
+                            None => v.sip_history.clear(),
+                        }
                     }
                     v.last = Some(o.clone());
                 }
@@ -477,6 +487,38 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn sip_history_is_bounded_kept_while_down_and_cleared_without_sip() {
+        use crate::tui::app::Sip;
+        let mut a = app();
+        let poll = |a: &mut App, counters: bool, sip: Option<u64>| {
+            let obs = ClusterObs {
+                id: "cluster1".into(),
+                up: counters,
+                counters: counters.then_some(Rtmt::default()),
+                sip: sip.map(|invites| Sip {
+                    invites,
+                    ..Sip::default()
+                }),
+                ..ClusterObs::default()
+            };
+            update(a, Event::Clusters(Arc::new(vec![obs])));
+        };
+        for i in 0..(HISTORY as u64 + 10) {
+            poll(&mut a, true, Some(3 * i));
+        }
+        let c = &a.clusters[0];
+        assert_eq!(c.sip_history.len(), HISTORY);
+        assert_eq!(c.sip().unwrap().invites, 3 * (HISTORY as u64 + 9));
+        assert_eq!(c.sip_rate(|s| s.invites, 10), 3.0);
+        // Down: the last SIP figures stay.
+        poll(&mut a, false, None);
+        assert!(a.clusters[0].sip().is_some());
+        // Counters without SIP (restarted without its SIP port): "no SIP", not stale figures.
+        poll(&mut a, true, None);
+        assert!(a.clusters[0].sip().is_none());
     }
 
     #[test]

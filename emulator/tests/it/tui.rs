@@ -196,6 +196,13 @@ async fn dashboard_shows_throttling_a_cluster_down_and_exits_cleanly() {
         .wait_for("screen 2", 5, |s| counter(s, "RequestsThrottled").is_some())
         .await;
     let t0 = counter(&before, "RequestsThrottled").unwrap();
+    // The seed clusters run SIP: the selected one's SIP block, from the server's own JSON.
+    let s = session
+        .wait_for("the SIP block", 5, |s| {
+            s.contains("SIP  bindings") && s.contains("calls in progress")
+        })
+        .await;
+    assert!(s.contains("routed local"), "{s}");
 
     let storm_token = CancellationToken::new();
     let st = tokio::spawn(storm(topo.clone(), 20, storm_token.clone()));

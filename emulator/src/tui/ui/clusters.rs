@@ -1,7 +1,9 @@
 //! Screen 2: the clusters table, then the selected cluster in full: each RTMT counter by its
 //! exact name with its value, rates over 10 s and 60 s and a sparkline of the last minutes,
 //! RequestsInProgress as a gauge against Maximum Concurrent Requests, the switches, the ILS
-//! role and sync status per peer, and EM answers by code.
+//! role and sync status per peer, EM answers by code, and its SIP registrar and proxy
+//! (bindings, INVITEs/s, routing, failures by code, calls in progress, retransmissions
+//! absorbed) or "no SIP".
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,6 +11,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Sparkline, Widget};
 
+use super::failure;
 use super::overview::cluster_table;
 use crate::tui::app::{App, ClusterView, Rtmt};
 
@@ -160,17 +163,92 @@ fn detail(c: &ClusterView, area: Rect, buf: &mut Buffer) {
             .join("  "),
         None => "-".into(),
     };
-    for text in [
-        state,
-        format!("ILS {}  {ils}", c.ils_role),
-        format!("EM codes  {codes}"),
-    ] {
+    let mut lines = vec![
+        Line::from(state),
+        Line::from(format!("ILS {}  {ils}", c.ils_role)),
+        Line::from(format!("EM codes  {codes}")),
+    ];
+    lines.extend(sip_lines(c));
+    for l in lines {
         if y >= bottom {
             return;
         }
-        Paragraph::new(text).render(line(y), buf);
+        Paragraph::new(l).render(line(y), buf);
         y += 1;
     }
+}
+
+/// The cluster's SIP registrar and proxy, most watched first (the lines that do not fit are
+/// cut from the end): bindings, INVITEs per second and calls being set up; where INVITEs
+/// went and how many the cluster failed, by code; retransmissions it absorbed; registrations.
+fn sip_lines(c: &ClusterView) -> Vec<Line<'static>> {
+    let bold = Style::new().bold();
+    let Some(s) = c.sip() else {
+        let why = if c.last.is_none() {
+            "waiting for the first poll"
+        } else {
+            "no SIP (the cluster reports no SIP figures)"
+        };
+        return vec![Line::from(vec![
+            Span::styled("SIP  ", bold),
+            Span::raw(why),
+        ])];
+    };
+    let retrans = s
+        .retransmissions_absorbed
+        .iter()
+        .map(|(m, n)| format!("{m} {n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    vec![
+        Line::from(vec![
+            Span::styled("SIP  ", bold),
+            Span::raw(format!(
+                "bindings {}  INVITEs/s {:.1} (60 s {:.1})  calls in progress {}",
+                s.bindings,
+                c.sip_rate(|s| s.invites, 10),
+                c.sip_rate(|s| s.invites, 60),
+                s.invite_transactions
+            )),
+        ]),
+        Line::from(vec![
+            Span::raw(format!(
+                "  INVITEs {}  routed local {}  trunk {}  failed ",
+                s.invites, s.routed_local, s.routed_trunk
+            )),
+            failure("404", s.not_found),
+            Span::raw(" "),
+            failure("480", s.unavailable),
+            Span::raw(" "),
+            failure("503", s.trunk_down),
+        ]),
+        Line::from(format!(
+            "  retransmissions absorbed {}  ({})",
+            s.retransmissions(),
+            if retrans.is_empty() {
+                "-".into()
+            } else {
+                retrans
+            }
+        )),
+        Line::from(vec![
+            Span::raw(format!("  REGISTERs {}  refused ", s.registers)),
+            failure("403", s.register_refused_403),
+            Span::raw(" "),
+            failure("404", s.register_refused_404),
+            Span::raw(format!(
+                "  unregisters {}  expired {}",
+                s.unregisters, s.registrations_expired
+            )),
+        ]),
+        Line::from(vec![
+            Span::raw(format!(
+                "  forwarded CANCEL {} BYE {}  NOTIFYs {}  ",
+                s.cancels_forwarded, s.byes_forwarded, s.notifies
+            )),
+            failure("malformed", s.malformed),
+        ]),
+    ]
 }
 
 fn on(b: bool) -> &'static str {
@@ -205,5 +283,60 @@ mod tests {
         );
         assert!(has(&l, "DOWN: "), "{text}");
         assert!(has(&l, "ILS hub"), "{text}");
+        // cluster1 answered counters without SIP, then went down: no SIP, not zeros.
+        assert!(has(&l, "SIP  no SIP"), "{text}");
+        assert!(!has(&l, "bindings"), "{text}");
+    }
+
+    #[test]
+    fn clusters_screen_shows_a_clusters_sip_block_or_no_sip() {
+        use crate::tui::app::Screen;
+        let mut a = super::super::overview::tests_support_sip();
+        a.screen = Screen::Clusters;
+        a.selected = 1;
+        // 80x24: the most watched SIP lines fit under the EM ones.
+        let l = lines(&a, 80, 24);
+        let text = l.join("\n");
+        assert!(has(&l, "ILS hub"), "{text}");
+        assert!(
+            has(
+                &l,
+                "SIP  bindings 17  INVITEs/s 4.0 (60 s 4.0)  calls in progress 6"
+            ),
+            "{text}"
+        );
+        assert!(
+            has(
+                &l,
+                "INVITEs 8  routed local 30  trunk 9  failed 404 1 480 2 503 3"
+            ),
+            "{text}"
+        );
+        assert!(
+            has(&l, "retransmissions absorbed 7  (INVITE 5 REGISTER 2)"),
+            "{text}"
+        );
+        // Larger: the registrations and forwarding too.
+        let l = lines(&a, 120, 40);
+        let text = l.join("\n");
+        assert!(
+            has(
+                &l,
+                "REGISTERs 40  refused 403 1 404 0  unregisters 0  expired 0"
+            ),
+            "{text}"
+        );
+        assert!(
+            has(&l, "forwarded CANCEL 0 BYE 0  NOTIFYs 0  malformed 0"),
+            "{text}"
+        );
+        // cluster3 never answered: waiting, not "no SIP".
+        a.selected = 2;
+        let l = lines(&a, 80, 24);
+        assert!(has(&l, "SIP  waiting for the first poll"), "{l:#?}");
+        // cluster1 has none.
+        a.selected = 0;
+        let l = lines(&a, 80, 24);
+        assert!(has(&l, "SIP  no SIP"), "{l:#?}");
     }
 }

@@ -1,15 +1,19 @@
 //! Screen 3: step and journey latency percentiles (ms, from each journey's intended start),
-//! for the last interval (the difference of the last two snapshots) and the whole run.
+//! for the last interval (the difference of the last two snapshots) and the whole run; when
+//! the run has SIP, call setup by route (local, trunk) under `call_setup`, and the calls.
 
 use hdrhistogram::Histogram;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::widgets::{Block, Paragraph, Row, Table, Widget};
 
-use super::ms;
+use super::{answers_line, calls_line, ms, route_all};
+use crate::fleet::stats::Route;
 use crate::phone::Step;
 use crate::tui::app::App;
+
+type Hist = Histogram<u64>;
 
 /// The last interval's histogram: now minus before (None if nothing happened in it).
 fn interval(
@@ -39,12 +43,30 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     .style(Style::new().bold());
     let q =
         |h: Option<&Histogram<u64>>, p: f64| h.map_or("-".into(), |h| ms(h.value_at_quantile(p)));
-    let rows = Step::ALL.iter().map(|&step| {
-        let run = f.snap.total.step_all(step);
-        let before = f.prev.total.step_all(step);
+    let sip = f.has_sip();
+    // Each step, and with SIP call setup by route right under call_setup.
+    let mut series: Vec<(String, Option<Hist>, Option<Hist>)> = Vec::new();
+    for step in Step::ALL {
+        series.push((
+            step.name().to_string(),
+            f.snap.total.step_all(step),
+            f.prev.total.step_all(step),
+        ));
+        if sip && step == Step::CallSetup {
+            for route in [Route::Local, Route::Trunk] {
+                series.push((
+                    format!("  {}", route.name()),
+                    route_all(&f.snap.total, route),
+                    route_all(&f.prev.total, route),
+                ));
+            }
+        }
+    }
+    let n_rows = series.len() as u16;
+    let rows = series.into_iter().map(|(name, run, before)| {
         let last = interval(run.as_ref(), before.as_ref());
         Row::new([
-            step.name().to_string(),
+            name,
             run.as_ref().map_or("0".into(), |h| h.len().to_string()),
             q(last.as_ref(), 0.5),
             q(last.as_ref(), 0.99),
@@ -55,7 +77,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             run.as_ref().map_or("-".into(), |h| ms(h.max())),
         ])
     });
-    Table::new(
+    let table = Table::new(
         rows,
         [
             Constraint::Length(14),
@@ -72,8 +94,18 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     .header(header)
     .block(
         Block::bordered().title(" latency ms from the intended start: last interval | whole run "),
-    )
-    .render(area, buf);
+    );
+    if !sip {
+        table.render(area, buf);
+        return;
+    }
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(n_rows + 3), Constraint::Min(0)]).areas(area);
+    table.render(top, buf);
+    let t = f.snap.total.totals();
+    Paragraph::new(vec![calls_line(&t.sip), answers_line(&t.sip)])
+        .block(Block::bordered().title(" calls (whole run) "))
+        .render(bottom, buf);
 }
 
 #[cfg(test)]
@@ -136,5 +168,41 @@ mod tests {
         );
         let cfg = l.iter().find(|x| x.contains("config")).unwrap();
         assert!(cfg.contains(" 0 ") && cfg.contains('-'), "{text}");
+        // No SIP in this run: no route rows, no calls.
+        assert!(
+            !text.contains("  local") && !text.contains("calls"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn with_sip_call_setup_by_route_and_the_calls_show() {
+        let mut a = super::super::overview::tests_support_sip();
+        a.screen = Screen::Latency;
+        for (w, h) in [(80, 24), (120, 40)] {
+            let l = lines(&a, w, h);
+            let text = l.join("\n");
+            let cols = |name: &str| -> Vec<String> {
+                let r = l
+                    .iter()
+                    .find(|x| x.trim_start_matches('│').starts_with(name))
+                    .unwrap_or_else(|| panic!("{name}: {text}"));
+                r.trim_matches('│')
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            };
+            // step, n, last p50, last p99, run p50, p90, p99 ...
+            assert_eq!(cols("call_setup")[..2], ["call_setup", "4"], "{text}");
+            assert_eq!(
+                cols("  local")[..7],
+                ["local", "3", "12.0", "15.0", "12.0", "15.0", "15.0"],
+                "{text}"
+            );
+            assert_eq!(cols("  trunk")[..3], ["trunk", "1", "30.0"], "{text}");
+            assert_eq!(cols("register")[..3], ["register", "1", "8.0"], "{text}");
+            assert!(text.contains("misrouted 1"), "{text}");
+            assert!(text.contains("calls 6  ok 3  busy (486) 1"), "{text}");
+        }
     }
 }

@@ -15,7 +15,10 @@ use ratatui::style::{Color, Modifier, Style, Stylize as _};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Widget, Wrap};
 
+use hdrhistogram::Histogram;
+
 use super::app::{App, Screen};
+use crate::fleet::stats::{Recorder, Route, SipCounts};
 
 /// Narrowest terminal the layout fits.
 pub const MIN_WIDTH: u16 = 72;
@@ -34,6 +37,26 @@ pub const KEYS: &[(&str, &str)] = &[
     ("p  Space", "pause, resume starting work (fleet)"),
     ("+  -", "raise, lower the arrival rate (fleet)"),
     ("q  Ctrl-C", "quit: drain, write the report, restore"),
+];
+
+/// What the SIP figures are, as the help overlay lists them under the keys.
+pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "2 SIP",
+        "per cluster: bindings, INVITEs/s, routed local/trunk,",
+    ),
+    (
+        "",
+        "failed 404/480/503, calls in progress, retrans. absorbed",
+    ),
+    (
+        "1 3 calls",
+        "ok, busy (486), failed, misrouted, dropped; answered",
+    ),
+    (
+        "1 3 5",
+        "phones in call; call setup p50/p99 local/trunk, register",
+    ),
 ];
 
 impl Widget for &App {
@@ -120,8 +143,8 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn help(body: Rect, buf: &mut Buffer) {
-    let w = 64.min(body.width);
-    let h = (KEYS.len() as u16 + 2).min(body.height);
+    let w = 76.min(body.width);
+    let h = (KEYS.len() as u16 + FIGURES.len() as u16 + 3).min(body.height);
     let area = Rect::new(
         body.x + (body.width - w) / 2,
         body.y + (body.height - h) / 2,
@@ -129,14 +152,20 @@ fn help(body: Rect, buf: &mut Buffer) {
         h,
     );
     Clear.render(area, buf);
+    let entry = |(k, what): &(&str, &'static str)| {
+        Line::from(vec![
+            Span::styled(format!("{k:>14}  "), Style::new().bold()),
+            Span::raw(*what),
+        ])
+    };
     let lines: Vec<Line> = KEYS
         .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>14}  "), Style::new().bold()),
-                Span::raw(*what),
-            ])
-        })
+        .map(entry)
+        .chain(std::iter::once(Line::from(Span::styled(
+            "  screen  figures (SIP lines show when the run or cluster has SIP)",
+            Style::new().fg(Color::DarkGray),
+        ))))
+        .chain(FIGURES.iter().map(entry))
         .collect();
     Paragraph::new(lines)
         .block(Block::bordered().title(" help (Esc closes) "))
@@ -153,6 +182,68 @@ fn up_down(c: &super::app::ClusterView) -> Span<'static> {
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ),
     }
+}
+
+/// A failure count: red and bold when there is any, plain otherwise.
+fn failure(label: &str, n: u64) -> Span<'static> {
+    let text = format!("{label} {n}");
+    if n > 0 {
+        Span::styled(
+            text,
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )
+    } else {
+        Span::raw(text)
+    }
+}
+
+/// The fleet's calls on one line: attempted, ok, busy (486) apart from failures, failed,
+/// misrouted (highlighted: a call answered by the wrong phone is the worst failure), dropped.
+fn calls_line(s: &SipCounts) -> Line<'static> {
+    Line::from(vec![
+        Span::raw(format!(
+            "calls {}  ok {}  busy (486) {}  ",
+            s.calls_attempted, s.calls_ok, s.calls_busy
+        )),
+        failure("failed", s.calls_failed),
+        Span::raw("  "),
+        failure("misrouted", s.calls_misrouted),
+        Span::raw(format!("  dropped {}", s.calls_dropped)),
+    ])
+}
+
+/// Calls taken, unverified answers and retransmissions, on one line.
+fn answers_line(s: &SipCounts) -> Line<'static> {
+    Line::from(format!(
+        "answered {}  missed {}  unverified {}  retransmissions {}",
+        s.answered, s.missed, s.calls_unverified, s.retransmissions
+    ))
+}
+
+/// Call setup (INVITE to 200 OK) on `route`, merged across the fleet's clusters.
+fn route_all(rec: &Recorder, route: Route) -> Option<Histogram<u64>> {
+    let mut out: Option<Histogram<u64>> = None;
+    for h in rec.clusters().iter().filter_map(|c| c.route_hist(route)) {
+        match &mut out {
+            // Same bounds everywhere (one constructor); a failed add only loses this line.
+            Some(o) => {
+                let _ = o.add(h);
+            }
+            None => out = Some(h.clone()),
+        }
+    }
+    out
+}
+
+/// p50/p99 of a histogram in ms (`-/-` when empty).
+fn p50_p99(h: Option<&Histogram<u64>>) -> String {
+    h.map_or("-/-".into(), |h| {
+        format!(
+            "{}/{}",
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.99))
+        )
+    })
 }
 
 /// Microseconds as milliseconds for tables.
@@ -188,6 +279,27 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// The style of the first cell of the first place `needle` is drawn (within one line).
+    pub(crate) fn style_of(
+        app: &App,
+        w: u16,
+        h: u16,
+        needle: &str,
+    ) -> Option<ratatui::style::Style> {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| f.render_widget(app, f.area())).unwrap();
+        let buf = t.backend().buffer();
+        for y in 0..h {
+            let cells: Vec<&str> = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+            for x in 0..cells.len() {
+                if cells[x..].concat().starts_with(needle) {
+                    return Some(buf[(x as u16, y)].style());
+                }
+            }
+        }
+        None
+    }
+
     /// Whether any line contains `s`.
     pub(crate) fn has(lines: &[String], s: &str) -> bool {
         lines.iter().any(|l| l.contains(s))
@@ -210,6 +322,54 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn with_sip_data_nothing_panics_at_any_size_on_any_screen() {
+        use crate::tui::app::Screen;
+        let mut a = super::overview::tests_support_sip();
+        // 1x1 to 200x60 in strides, plus every layout threshold (too small, 80x24).
+        let mut widths: Vec<u16> = (1..=200).step_by(19).collect();
+        widths.extend([2, 71, 72, 73, 79, 80, 81, 200]);
+        let mut heights: Vec<u16> = (1..=60).step_by(7).collect();
+        heights.extend([2, 17, 18, 19, 23, 24, 25, 60]);
+        for screen in Screen::ALL {
+            a.screen = screen;
+            // Where the selection matters: a cluster with SIP, one without, one never polled.
+            let selections = if matches!(screen, Screen::Clusters | Screen::Phones) {
+                0..3
+            } else {
+                0..1
+            };
+            for selected in selections {
+                a.selected = selected;
+                for help in [false, true] {
+                    a.help = help;
+                    for &w in &widths {
+                        for &h in &heights {
+                            assert_eq!(lines(&a, w, h).len(), usize::from(h), "{w}x{h}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn help_names_the_sip_figures() {
+        let mut a = super::overview::tests_support_sip();
+        a.help = true;
+        let l = lines(&a, 80, 24);
+        for what in [
+            "bindings, INVITEs/s",
+            "calls in progress",
+            "misrouted",
+            "phones in call",
+        ] {
+            assert!(has(&l, what), "{what}: {l:#?}");
+        }
+        // The keys still come first and whole.
+        assert!(has(&l, "quit: drain, write the report, restore"), "{l:#?}");
     }
 
     #[test]

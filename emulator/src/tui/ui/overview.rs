@@ -1,6 +1,7 @@
 //! Screen 1: every cluster on one line (up or down, ILS role, RequestsInProgress against
 //! Maximum Concurrent Requests, throttled and handled per second, logins, logouts) and the
-//! fleet's totals (journeys, busy apart, rates, journey latency).
+//! fleet's totals (journeys, busy apart, rates, journey latency); when the run has SIP, phones
+//! in a call, calls by outcome (misrouted highlighted) and call setup by route.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,13 +9,18 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget};
 
-use super::{ms, up_down};
+use super::{answers_line, calls_line, ms, p50_p99, route_all, up_down};
+use crate::fleet::stats::Route;
 use crate::phone::Step;
 use crate::tui::app::{App, FleetView};
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let n = app.clusters.len() as u16;
-    let fleet_h = if app.fleet.is_some() { 9 } else { 0 };
+    let fleet_h = match &app.fleet {
+        Some(f) if f.has_sip() => 12,
+        Some(_) => 9,
+        None => 0,
+    };
     let [top, bottom] =
         Layout::vertical([Constraint::Length(n + 3), Constraint::Min(fleet_h)]).areas(area);
     cluster_table(app, top, buf);
@@ -94,9 +100,16 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
     let intended = f
         .intended_rate()
         .map_or("closed model".into(), |r| format!("{r:.1}/s"));
-    let lines = vec![
+    let sip = f.has_sip();
+    let in_call = if sip {
+        let n: u64 = f.snap.states.iter().map(|s| s.in_call).sum();
+        format!("  in call {n}")
+    } else {
+        String::new()
+    };
+    let mut lines = vec![
         Line::from(format!(
-            "phones {phones}  logged in {logged_in}  logged out {}  in flight {}",
+            "phones {phones}  logged in {logged_in}  logged out {}  in flight {}{in_call}",
             phones.saturating_sub(logged_in),
             f.snap.in_flight
         )),
@@ -127,6 +140,19 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
             q(0.999)
         )),
     ];
+    if sip {
+        let setup = |r| p50_p99(route_all(&f.snap.total, r).as_ref());
+        lines.extend([
+            calls_line(&t.sip),
+            answers_line(&t.sip),
+            Line::from(format!(
+                "call setup ms p50/p99  local {}  trunk {}  register {}",
+                setup(Route::Local),
+                setup(Route::Trunk),
+                p50_p99(f.snap.total.step_all(Step::Register).as_ref())
+            )),
+        ]);
+    }
     Paragraph::new(lines)
         .block(Block::bordered().title(format!(" fleet: {} ", f.name)))
         .render(area, buf);
@@ -138,16 +164,101 @@ pub(super) fn tests_support() -> App {
     tests::seeded()
 }
 
+/// [`tests_support`] with SIP: cluster2 reports SIP figures (cluster1 answered without them,
+/// cluster3 never answered), and the fleet placed calls (one misrouted) and has phones in
+/// calls.
+#[cfg(test)]
+pub(super) fn tests_support_sip() -> App {
+    tests::seeded_sip()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
-    use crate::tui::app::{App, ClusterObs, ClusterView, FleetView, Rtmt};
+    use crate::fleet::stats::{CallResult, Recorder, Route, Snapshot};
+    use crate::phone::{Step, StepSample, Success, TaskKind, TaskOutcome};
+    use crate::tui::app::{App, ClusterObs, ClusterView, FleetView, Rtmt, Sip};
     use crate::tui::event::Event;
     use crate::tui::ui::tests::{has, lines};
     use crate::tui::update::update;
 
     pub(crate) fn seeded() -> App {
+        seeded_with(false)
+    }
+
+    /// The fleet's SIP run the SIP tests share: on cluster1 two local calls ok (12 ms), one
+    /// misrouted, one busy (486); on cluster2 a trunk call ok (30 ms) and one answered 404;
+    /// one dropped arrival, one call taken, a register step (8 ms), two phones in call.
+    pub(crate) fn sip_snapshot() -> Snapshot {
+        let mut rec = Recorder::new(3);
+        let ms = Duration::from_millis;
+        let t = Instant::now();
+        // As the fleet does: the call_setup step's sample, and the call by route with it.
+        let call = |rec: &mut Recorder, c, route, result: CallResult, setup: Option<u64>| {
+            let setup = setup.map(ms);
+            if let Some(d) = setup {
+                let sample = StepSample {
+                    step: Step::CallSetup,
+                    start: t,
+                    end: t + d,
+                };
+                rec.sample(c, &sample);
+            }
+            rec.call(c, route, &result, setup);
+        };
+        for _ in 0..2 {
+            call(
+                &mut rec,
+                0,
+                Route::Local,
+                CallResult::Ok { verified: true },
+                Some(12),
+            );
+        }
+        call(&mut rec, 0, Route::Local, CallResult::Misrouted, Some(15));
+        call(&mut rec, 0, Route::Local, CallResult::Status(486), None);
+        call(
+            &mut rec,
+            1,
+            Route::Trunk,
+            CallResult::Ok { verified: true },
+            Some(30),
+        );
+        call(&mut rec, 1, Route::Trunk, CallResult::Status(404), None);
+        rec.call_dropped(2);
+        rec.sip_task(
+            1,
+            &TaskOutcome {
+                task: TaskKind::Answer,
+                result: Ok(Success::Answered),
+            },
+        );
+        rec.sample(
+            0,
+            &StepSample {
+                step: Step::Register,
+                start: t,
+                end: t + ms(8),
+            },
+        );
+        let mut s = Snapshot::empty(3);
+        s.total = rec;
+        s.elapsed = Duration::from_secs(3);
+        s.states[0].in_call = 2;
+        s.states[0].logged_in = 1;
+        s
+    }
+
+    pub(crate) fn seeded_sip() -> App {
+        let mut a = seeded_with(true);
+        update(&mut a, Event::Stats(Arc::new(sip_snapshot())));
+        a
+    }
+
+    /// Three polls; with `sip`, cluster2 reports SIP figures growing 4 INVITEs a second.
+    fn seeded_with(sip: bool) -> App {
         let mut a = App::new(
             vec![
                 ClusterView::new("cluster1", "http://a", "hub", vec!["cluster2".into()]),
@@ -183,6 +294,24 @@ mod tests {
                         requests_handled: 5 * i,
                         ..Rtmt::default()
                     }),
+                    sip: sip.then(|| Sip {
+                        bindings: 17,
+                        invites: 4 * i,
+                        routed_local: 30,
+                        routed_trunk: 9,
+                        not_found: 1,
+                        unavailable: 2,
+                        trunk_down: 3,
+                        invite_transactions: 6,
+                        registers: 40,
+                        register_refused_403: 1,
+                        retransmissions_absorbed: [
+                            ("INVITE".to_owned(), 5),
+                            ("REGISTER".to_owned(), 2),
+                        ]
+                        .into(),
+                        ..Sip::default()
+                    }),
                     max_concurrent: Some(5),
                     ..ClusterObs::default()
                 },
@@ -216,6 +345,57 @@ mod tests {
         assert!(has(&l, "busy (26) 0"), "{text}");
         assert!(has(&l, "phones 9  logged in 0"), "{text}");
         assert!(l[23].contains("q quit"), "{text}");
+        // A run without SIP looks as it did before SIP.
+        for sip in ["in call", "calls ", "call setup", "misrouted"] {
+            assert!(!has(&l, sip), "{sip}: {text}");
+        }
+    }
+
+    #[test]
+    fn overview_with_sip_shows_in_call_calls_misrouted_and_setup_by_route() {
+        use ratatui::style::Color;
+
+        use crate::tui::ui::tests::style_of;
+        let a = seeded_sip();
+        for (w, h) in [(80, 24), (120, 40)] {
+            let l = lines(&a, w, h);
+            let text = l.join("\n");
+            assert!(has(&l, "in flight 0  in call 2"), "{text}");
+            assert!(
+                has(
+                    &l,
+                    "calls 6  ok 3  busy (486) 1  failed 2  misrouted 1  dropped 1"
+                ),
+                "{text}"
+            );
+            assert!(
+                has(&l, "answered 1  missed 0  unverified 0  retransmissions 0"),
+                "{text}"
+            );
+            assert!(
+                has(
+                    &l,
+                    "call setup ms p50/p99  local 12.0/15.0  trunk 30.0/30.0  register 8.0/8.0"
+                ),
+                "{text}"
+            );
+            // The EM lines are all still there.
+            assert!(has(&l, "busy (26) 0"), "{text}");
+            assert!(has(&l, "journey ms (whole run)"), "{text}");
+            // A misrouted call is a failure, and looks like one.
+            let st = style_of(&a, w, h, "misrouted 1").unwrap();
+            assert_eq!(st.fg, Some(Color::Red), "{st:?}");
+        }
+        // Nothing misrouted: not highlighted.
+        let mut b = seeded();
+        let mut s = sip_snapshot();
+        s.states[0].in_call = 0;
+        let mut rec = Recorder::new(3);
+        rec.call(0, Route::Local, &CallResult::Ok { verified: true }, None);
+        s.total = rec;
+        update(&mut b, Event::Stats(Arc::new(s)));
+        let st = style_of(&b, 80, 24, "misrouted 0").unwrap();
+        assert_ne!(st.fg, Some(ratatui::style::Color::Red));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Screen 5: phones by state, per cluster (logged out, logging in, logged in, logging out,
-//! other journeys, unknown), as the fleet's shards counted them at their last flush; the
+//! in a call when the run has SIP, other journeys, unknown), as the fleet's shards counted them at their last flush; the
 //! selected cluster's phones as a list, and the selected phone's last journey's messages
 //! (the fleet traces only that phone).
 
@@ -12,17 +12,59 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, Widget};
 use crate::fleet::stats::PhoneStates;
 use crate::tui::app::App;
 
-fn row(name: String, total: u64, s: &PhoneStates) -> Row<'static> {
-    Row::new([
+/// One row; with SIP an `in call` column after `logging out`.
+fn row(name: String, total: u64, s: &PhoneStates, sip: bool) -> Row<'static> {
+    let mut cells = vec![
         name,
         total.to_string(),
         s.logged_out.to_string(),
         s.logging_in.to_string(),
         s.logged_in.to_string(),
         s.logging_out.to_string(),
-        s.busy_other.to_string(),
-        s.unknown.to_string(),
+    ];
+    if sip {
+        cells.push(s.in_call.to_string());
+    }
+    cells.extend([s.busy_other.to_string(), s.unknown.to_string()]);
+    Row::new(cells)
+}
+
+/// The header and widths: as before SIP without it; with it, an `in call` column and
+/// two-line headers so all nine fit in 80 columns.
+fn columns(sip: bool) -> (Row<'static>, Vec<Constraint>) {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    if !sip {
+        let header = Row::new([
+            "cluster",
+            "phones",
+            "logged out",
+            "logging in",
+            "logged in",
+            "logging out",
+            "other",
+            "unknown",
+        ]);
+        let widths = [10, 8, 10, 10, 9, 11, 6];
+        let mut w: Vec<Constraint> = widths.into_iter().map(Constraint::Length).collect();
+        w.push(Constraint::Min(7));
+        return (header.style(bold), w);
+    }
+    let header = Row::new([
+        "cluster",
+        "phones",
+        "logged\nout",
+        "logging\nin",
+        "logged\nin",
+        "logging\nout",
+        "in\ncall",
+        "other",
+        "unknown",
     ])
+    .height(2);
+    let widths = [10, 8, 7, 8, 7, 8, 6, 6];
+    let mut w: Vec<Constraint> = widths.into_iter().map(Constraint::Length).collect();
+    w.push(Constraint::Min(7));
+    (header.style(bold), w)
 }
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -34,8 +76,9 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
         return;
     };
+    let sip = f.has_sip();
     let [table, note] = Layout::vertical([
-        Constraint::Length(f.phones.len() as u16 + 4),
+        Constraint::Length(f.phones.len() as u16 + 4 + u16::from(sip)),
         Constraint::Min(0),
     ])
     .areas(area);
@@ -51,41 +94,18 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 .clusters
                 .get(i)
                 .map_or_else(|| format!("#{i}"), |c| c.id.clone());
-            row(name, n, &st)
+            row(name, n, &st, sip)
         })
         .collect();
     rows.push(
-        row("all".into(), f.phones.iter().sum(), &all)
+        row("all".into(), f.phones.iter().sum(), &all, sip)
             .style(Style::new().add_modifier(Modifier::BOLD)),
     );
-    Table::new(
-        rows,
-        [
-            Constraint::Length(10),
-            Constraint::Length(8),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(9),
-            Constraint::Length(11),
-            Constraint::Length(6),
-            Constraint::Min(7),
-        ],
-    )
-    .header(
-        Row::new([
-            "cluster",
-            "phones",
-            "logged out",
-            "logging in",
-            "logged in",
-            "logging out",
-            "other",
-            "unknown",
-        ])
-        .style(Style::new().add_modifier(Modifier::BOLD)),
-    )
-    .block(Block::bordered().title(" phones by state "))
-    .render(table, buf);
+    let (header, widths) = columns(sip);
+    Table::new(rows, widths)
+        .header(header)
+        .block(Block::bordered().title(" phones by state "))
+        .render(table, buf);
     let [list, msgs] = Layout::horizontal([Constraint::Length(20), Constraint::Min(0)]).areas(note);
     let devices = f.devices.get(app.selected).map_or(&[][..], Vec::as_slice);
     let rows = list.height.saturating_sub(2) as usize;
@@ -184,6 +204,37 @@ mod tests {
             ["cluster3", "3", "0", "0", "0", "2", "0", "1"]
         );
         assert_eq!(cols("all"), ["all", "9", "1", "1", "1", "2", "0", "1"]);
+        assert!(!l.join("\n").contains("call"), "no SIP: no in-call column");
+    }
+
+    #[test]
+    fn with_sip_phones_in_call_are_a_state_of_their_own() {
+        let mut a = super::super::overview::tests_support_sip();
+        a.screen = Screen::Phones;
+        for (w, h) in [(80, 24), (120, 40)] {
+            let l = lines(&a, w, h);
+            let text = l.join("\n");
+            // By the first column ("all" is also in the header's "call").
+            let cols = |id: &str| -> Vec<String> {
+                let r = l
+                    .iter()
+                    .find(|x| x.trim_start_matches('│').starts_with(&format!("{id} ")))
+                    .unwrap_or_else(|| panic!("{id}: {text}"));
+                r.trim_matches('│')
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            };
+            assert!(l.iter().any(|x| x.contains("call")), "{text}");
+            assert!(l.iter().any(|x| x.contains("unknown")), "{text}");
+            // cluster, phones, logged out, logging in, logged in, logging out, in call, ...
+            assert_eq!(
+                cols("cluster1"),
+                ["cluster1", "3", "0", "0", "1", "0", "2", "0", "0"],
+                "{text}"
+            );
+            assert_eq!(cols("all")[6], "2", "{text}");
+        }
     }
 
     #[test]
