@@ -485,8 +485,11 @@ impl Recorder {
     /// Empties it, keeping its histograms' memory (a recycled recorder allocates nothing).
     pub fn reset(&mut self) {
         for c in &mut self.clusters {
+            // An empty histogram is already zero: resetting it would still walk its counts.
             for h in c.hists.iter_mut().chain(c.route_hists.iter_mut()).flatten() {
-                h.reset();
+                if !h.is_empty() {
+                    h.reset();
+                }
             }
             c.counts = Counts::default();
         }
