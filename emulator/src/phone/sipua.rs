@@ -693,8 +693,9 @@ impl SipUa {
                 return Got::Other;
             }
             self.settle(&branch);
+            // A refused refresh loses the registration.
+            self.regs[idx].ok = code == 200;
             if code == 200 {
-                self.regs[idx].ok = true;
                 let granted = m
                     .header("Contact")
                     .and_then(|c| sip::param(c, "expires"))

@@ -748,3 +748,136 @@ mod hostile_sip {
         Ok(wake)
     }
 }
+
+/// A config file with a SIP proxy (the first call manager) and no lines.
+fn sip_cnf() -> HttpResponse {
+    use emroam_protocol::devicecfg::{CallManager, DeviceConfig};
+    let cfg = DeviceConfig {
+        device_protocol: "SIP".into(),
+        call_managers: vec![CallManager {
+            priority: 0,
+            name: "cm1".into(),
+            sip_port: 5060,
+            secured_sip_port: 5061,
+            process_node_name: "127.0.0.1".into(),
+        }],
+        ..DeviceConfig::default()
+    };
+    HttpResponse::xml(cfg.to_xml())
+}
+
+/// The 200 OK a registrar gives `register`, granting `expires` seconds.
+fn register_ok(register: &[u8], expires: u32) -> Vec<u8> {
+    let m = emroam_protocol::sip::parse(register).unwrap();
+    emroam_protocol::sip::Message::response_to(&m, 200, Some("reg"))
+        .with(
+            "Contact",
+            format!("<sip:x@127.0.0.9:5062>;expires={expires}"),
+        )
+        .with("Expires", expires.to_string())
+        .render()
+}
+
+fn sip_sent(actions: &[PhoneAction]) -> Vec<Vec<u8>> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            PhoneAction::SendSip { datagram, .. } => Some(datagram.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_registered_phone_refreshes_before_its_grant_runs_out() {
+    let t0 = Instant::now();
+    let phone = Phone::new(spec(true)).with_sip("127.0.0.9:5062");
+    let (phone, acts) = phone.step(
+        PhoneEvent::Start {
+            task: Task::Boot,
+            intended: t0,
+        },
+        t0,
+    );
+    assert!(matches!(acts[0], PhoneAction::Send(_)));
+    let (phone, acts) = phone.step(PhoneEvent::Response(Ok(sip_cnf())), t0);
+    let reg = sip_sent(&acts).remove(0);
+    let (phone, acts) = phone.step(PhoneEvent::Sip(register_ok(&reg, 120)), t0);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, PhoneAction::Done(o) if o.result == Ok(Success::Booted)))
+    );
+    // 90 % of the 120 s granted.
+    let due = phone.refresh_due().unwrap();
+    assert_eq!(due, t0 + Duration::from_secs(108));
+    let (phone, acts) = phone.step(
+        PhoneEvent::Start {
+            task: Task::Refresh,
+            intended: due,
+        },
+        due,
+    );
+    let again = sip_sent(&acts).remove(0);
+    let (first, second) = (
+        emroam_protocol::sip::parse(&reg).unwrap(),
+        emroam_protocol::sip::parse(&again).unwrap(),
+    );
+    assert_eq!(
+        first.call_id(),
+        second.call_id(),
+        "a refresh keeps the Call-ID"
+    );
+    assert_eq!(second.cseq(), Some((102, "REGISTER")));
+    // No answer for a while: sent again on timer E.
+    let (phone, acts) = phone.step(PhoneEvent::Wake, due + Duration::from_millis(500));
+    assert_eq!(sip_sent(&acts).len(), 1);
+    let later = due + Duration::from_millis(700);
+    let (phone, acts) = phone.step(PhoneEvent::Sip(register_ok(&again, 60)), later);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, PhoneAction::Done(o) if o.result == Ok(Success::Refreshed))),
+        "{acts:?}"
+    );
+    assert_eq!(phone.refresh_due(), Some(later + Duration::from_secs(54)));
+    assert_eq!(phone.sip().unwrap().retransmissions(), 1);
+}
+
+#[test]
+fn a_refresh_the_registrar_refuses_fails_the_task() {
+    let t0 = Instant::now();
+    let phone = Phone::new(spec(true)).with_sip("127.0.0.9:5062");
+    let (phone, _) = phone.step(
+        PhoneEvent::Start {
+            task: Task::Boot,
+            intended: t0,
+        },
+        t0,
+    );
+    let (phone, acts) = phone.step(PhoneEvent::Response(Ok(sip_cnf())), t0);
+    let reg = sip_sent(&acts).remove(0);
+    let (phone, _) = phone.step(PhoneEvent::Sip(register_ok(&reg, 120)), t0);
+    let (phone, acts) = phone.step(
+        PhoneEvent::Start {
+            task: Task::Refresh,
+            intended: t0,
+        },
+        t0,
+    );
+    let again = emroam_protocol::sip::parse(&sip_sent(&acts)[0]).unwrap();
+    let refused = emroam_protocol::sip::Message::response_to(&again, 403, Some("r")).render();
+    let (phone, acts) = phone.step(PhoneEvent::Sip(refused), t0);
+    let done = acts.iter().find_map(|a| match a {
+        PhoneAction::Done(o) => Some(o.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        done.unwrap().result.unwrap_err().cause,
+        Cause::RegisterRefused(403)
+    );
+    assert!(phone.is_idle());
+    assert!(
+        !phone.sip().unwrap().is_registered(),
+        "the registration is lost"
+    );
+    assert_eq!(phone.refresh_due(), None);
+}
