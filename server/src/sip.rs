@@ -212,8 +212,10 @@ struct Counters {
     retransmissions: [AtomicU64; 4],
 }
 
-/// A snapshot of a cluster's SIP counters and gauges (names: the module docs).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// A snapshot of a cluster's SIP counters and gauges (names: the module docs). It is also
+/// what the dashboard reads back from `/metrics.json` (`Deserialize`, missing fields 0).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SipCounters {
     /// REGISTERs accepted (refreshes included, retransmissions not).
     pub registers: u64,
@@ -252,6 +254,23 @@ pub struct SipCounters {
     /// Retransmissions recognised and not handled as new, by method (INVITE, REGISTER, BYE,
     /// CANCEL; every method present).
     pub retransmissions_absorbed: BTreeMap<String, u64>,
+}
+
+impl SipCounters {
+    /// Retransmissions absorbed, all methods.
+    pub fn retransmissions(&self) -> u64 {
+        self.retransmissions_absorbed.values().sum()
+    }
+
+    /// REGISTERs refused, 403 and 404.
+    pub fn registers_refused(&self) -> u64 {
+        self.register_refused_403 + self.register_refused_404
+    }
+
+    /// INVITEs answered 404, 480 or 503 by the cluster.
+    pub fn invites_failed(&self) -> u64 {
+        self.not_found + self.unavailable + self.trunk_down
+    }
 }
 
 /// One metric family: HELP, TYPE and one sample per `(labels, value)`; `labels` is empty or

@@ -88,65 +88,9 @@ impl Rtmt {
 }
 
 /// A reference cluster's SIP registrar and proxy figures at one moment (`/metrics.json`'s
-/// `sip`, by the server's field names; `null` there when the cluster runs without SIP).
+/// `sip`, the server's own type read back; `null` there when the cluster runs without SIP).
 /// emroam's own figures, not an RTMT object: a lab CUCM has none.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(default)]
-pub struct Sip {
-    /// REGISTERs accepted (refreshes included).
-    pub registers: u64,
-    /// REGISTERs refused 403 (unknown device).
-    pub register_refused_403: u64,
-    /// REGISTERs refused 404 (a line not in the device's profile).
-    pub register_refused_404: u64,
-    /// Bindings removed by `Expires: 0`.
-    pub unregisters: u64,
-    /// Bindings dropped because the phone did not refresh them in time.
-    pub registrations_expired: u64,
-    /// Gauge: line bindings registered now.
-    pub bindings: u64,
-    /// New calls (initial INVITEs).
-    pub invites: u64,
-    /// INVITEs sent to a phone registered here.
-    pub routed_local: u64,
-    /// INVITEs sent over a trunk to another cluster.
-    pub routed_trunk: u64,
-    /// INVITEs answered 404.
-    pub not_found: u64,
-    /// INVITEs answered 480.
-    pub unavailable: u64,
-    /// INVITEs answered 503 (trunk down).
-    pub trunk_down: u64,
-    /// Gauge: INVITEs forwarded and not answered finally yet (calls being set up).
-    pub invite_transactions: u64,
-    /// CANCELs forwarded.
-    pub cancels_forwarded: u64,
-    /// BYEs forwarded.
-    pub byes_forwarded: u64,
-    /// service-control NOTIFYs sent.
-    pub notifies: u64,
-    /// Datagrams that did not parse.
-    pub malformed: u64,
-    /// Retransmissions recognised and absorbed, by method.
-    pub retransmissions_absorbed: BTreeMap<String, u64>,
-}
-
-impl Sip {
-    /// Retransmissions absorbed, all methods.
-    pub fn retransmissions(&self) -> u64 {
-        self.retransmissions_absorbed.values().sum()
-    }
-
-    /// REGISTERs refused, 403 and 404.
-    pub fn registers_refused(&self) -> u64 {
-        self.register_refused_403 + self.register_refused_404
-    }
-
-    /// INVITEs answered 404, 480 or 503 by the cluster.
-    pub fn invites_failed(&self) -> u64 {
-        self.not_found + self.unavailable + self.trunk_down
-    }
-}
+pub type Sip = emroam_server::sip::SipCounters;
 
 /// What one poll of one cluster saw (the poller's output, the dashboard's input).
 #[derive(Debug, Clone, Default, PartialEq)]

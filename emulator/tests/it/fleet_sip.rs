@@ -6,24 +6,12 @@
 use std::sync::Arc;
 
 use emroam::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
-use emroam_server::{Options, Topology};
+use emroam_server::Topology;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-const SEED: &str = include_str!("../../../profiles/topologies/seed.toml");
-
 async fn seed() -> (Topology, emroam_server::Running) {
-    let mut topo = Topology::parse(SEED).unwrap();
-    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
-    let running = emroam_server::start(
-        &topo,
-        listeners,
-        &Options::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    (topo, running)
+    crate::util::seed_clusters().await
 }
 
 async fn run(src: &str, topo: &Topology) -> Summary {

@@ -74,16 +74,7 @@ async fn a_phone_registers_at_boot_and_after_the_restart_notify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emroam_phone_sip_prints_the_sip_trace() {
-    let mut topo = Topology::parse(SEED).unwrap();
-    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
-    let running = emroam_server::start(
-        &topo,
-        listeners,
-        &Options::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let (topo, running) = crate::util::seed_clusters().await;
     let c = &topo.clusters[0];
     let device = "SEP000000001002";
     let cfg = emroam::phonecmd::PhoneConfig {
@@ -187,16 +178,7 @@ async fn ready_phone(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phones_call_each_other_across_clusters() {
-    let mut topo = Topology::parse(SEED).unwrap();
-    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
-    let running = emroam_server::start(
-        &topo,
-        listeners,
-        &Options::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let (topo, running) = crate::util::seed_clusters().await;
     let (bob, mut bob_client) = ready_phone(&topo, 0, "SEP000000001001", "bob").await;
     let (kally, mut kally_client) = ready_phone(&topo, 2, "SEP000000003001", "kally").await;
     // Bob's phone answers while idle.
@@ -207,20 +189,7 @@ async fn phones_call_each_other_across_clusters() {
         };
         emroam::driver::serve_idle(bob, &mut bob_client, &mut Quiet, stop).await
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while running
-        .cluster("cluster3")
-        .unwrap()
-        .locate_dn("1000001")
-        .map(|l| l.cluster)
-        != Some("cluster1".into())
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ILS did not place Bob"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    crate::util::until_placed(&running, "cluster3", "1000001", "cluster1").await;
     let mut obs = Steps::default();
     let call = Task::Call {
         dn: "1000001".into(),
@@ -265,16 +234,7 @@ impl emroam::driver::Observer for Wire {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_call_is_cancelled_across_the_trunk() {
-    let mut topo = Topology::parse(SEED).unwrap();
-    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
-    let running = emroam_server::start(
-        &topo,
-        listeners,
-        &Options::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let (topo, running) = crate::util::seed_clusters().await;
     let (bob, mut bob_client) = ready_phone(&topo, 0, "SEP000000001001", "bob").await;
     let bob = bob.with_answer_policy(emroam::phone::sipua::AnswerPolicy {
         auto_answer: false,
@@ -290,20 +250,7 @@ async fn an_unanswered_call_is_cancelled_across_the_trunk() {
         let bob = emroam::driver::serve_idle(bob, &mut bob_client, &mut wire, stop).await;
         (bob, wire)
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while running
-        .cluster("cluster3")
-        .unwrap()
-        .locate_dn("1000001")
-        .map(|l| l.cluster)
-        != Some("cluster1".into())
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ILS did not place Bob"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    crate::util::until_placed(&running, "cluster3", "1000001", "cluster1").await;
     let call = Task::Call {
         dn: "1000001".into(),
         hold: Duration::ZERO,

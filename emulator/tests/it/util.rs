@@ -568,3 +568,45 @@ pub(crate) async fn spawn_raw(
     });
     (addr, conns)
 }
+
+/// The seed's three reference clusters in-process, every port chosen by the OS; the topology
+/// comes back rewritten to those ports (so phones and profiles see the real URLs).
+pub(crate) async fn seed_clusters() -> (emroam_server::Topology, emroam_server::Running) {
+    let mut topo =
+        emroam_server::Topology::parse(include_str!("../../../profiles/topologies/seed.toml"))
+            .unwrap();
+    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let running = emroam_server::start(
+        &topo,
+        listeners,
+        &emroam_server::Options::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    (topo, running)
+}
+
+/// Waits (10 s at most) until `cluster`'s ILS places `dn` at cluster `at`.
+pub(crate) async fn until_placed(
+    running: &emroam_server::Running,
+    cluster: &str,
+    dn: &str,
+    at: &str,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running
+        .cluster(cluster)
+        .unwrap()
+        .locate_dn(dn)
+        .map(|l| l.cluster)
+        .as_deref()
+        != Some(at)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ILS did not place {dn} at {at}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
