@@ -141,9 +141,19 @@ pub struct PhoneArgs {
     /// How long to stay in the call placed with --call.
     #[arg(long, default_value = "2s", value_parser = crate::units::parse_duration)]
     pub hold: std::time::Duration,
-    /// After logging in (or booting), stay registered this long, answering calls.
+    /// After logging in (or booting), stay registered this long, answering calls (and
+    /// refreshing the registration when due).
     #[arg(long, requires = "sip", value_parser = crate::units::parse_duration)]
     pub answer_for: Option<std::time::Duration>,
+    /// How long an incoming call rings before the phone answers it.
+    #[arg(long, default_value = "0s", requires = "answer_for", value_parser = crate::units::parse_duration)]
+    pub ring: std::time::Duration,
+    /// Let incoming calls ring until the caller gives up (never answer).
+    #[arg(long, requires = "answer_for")]
+    pub no_answer: bool,
+    /// Decline incoming calls with 486 Busy Here.
+    #[arg(long, requires = "answer_for", conflicts_with = "no_answer")]
+    pub busy: bool,
     /// The phone's config file URL (`http://host:6970/SEP….cnf.xml`): fetched at boot and
     /// after each login or logout (the restart).
     #[arg(long)]

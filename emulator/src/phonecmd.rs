@@ -35,6 +35,8 @@ pub struct PhoneConfig {
     pub sip: bool,
     /// Answer calls this long after the tasks that log in (before a logout).
     pub answer_for: Option<Duration>,
+    /// How incoming calls are taken.
+    pub answer: crate::phone::sipua::AnswerPolicy,
 }
 
 /// Why the arguments cannot make a phone.
@@ -183,6 +185,11 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
             step: a.step,
             sip: a.sip,
             answer_for: a.answer_for,
+            answer: crate::phone::sipua::AnswerPolicy {
+                ring: a.ring,
+                auto_answer: !a.no_answer,
+                busy_share: if a.busy { 1.0 } else { 0.0 },
+            },
         })
     }
 }
@@ -384,7 +391,7 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
     };
     let mut phone = Phone::new(cfg.spec.clone()).with_trace(true);
     if let Some((_, contact)) = &sip {
-        phone = phone.with_sip(contact);
+        phone = phone.with_sip(contact).with_answer_policy(cfg.answer);
     }
     let mut client = match sip {
         Some((sock, _)) => Client::Sip(SipHttpClient {
@@ -464,6 +471,33 @@ mod tests {
             Command::Phone(a) => a,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn answering_flags_become_the_answer_policy() {
+        let base = [
+            "emroam",
+            "phone",
+            "--service",
+            "http://h/e?device=SEP000000001001",
+            "--sip",
+            "--answer-for",
+            "30s",
+        ];
+        let with = |extra: &[&str]| {
+            let v: Vec<&str> = base.iter().chain(extra).copied().collect();
+            PhoneConfig::try_from(&args(&v)).unwrap().answer
+        };
+        assert_eq!(with(&[]), crate::phone::sipua::AnswerPolicy::default());
+        let p = with(&["--ring", "2s"]);
+        assert_eq!((p.ring, p.auto_answer), (Duration::from_secs(2), true));
+        assert!(!with(&["--no-answer"]).auto_answer);
+        assert_eq!(with(&["--busy"]).busy_share, 1.0);
+        // They only mean something with --answer-for, and busy is not "never answer".
+        assert!(Cli::try_parse_from(["emroam", "phone", "--busy"]).is_err());
+        let mut v = base.to_vec();
+        v.extend(["--busy", "--no-answer"]);
+        assert!(Cli::try_parse_from(v).is_err());
     }
 
     #[test]

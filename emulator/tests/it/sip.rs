@@ -106,6 +106,7 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
         step: false,
         sip: true,
         answer_for: Some(Duration::from_millis(50)),
+        answer: emroam::phone::sipua::AnswerPolicy::default(),
     };
     let mut out = Vec::new();
     let exit = emroam::phonecmd::run_config(cfg, &mut out).await.unwrap();
