@@ -6,10 +6,15 @@
 # idle phone costs, everything the fleet keeps per phone included (identity, user, state
 # machine, histogram share, shard bookkeeping). Needs a release build.
 #
-#   cargo build --release -p emroam && loadtests/fleet-memory/run.sh [SECONDS]
+# With `sip` as the second argument the profile has a `[sip]` table: every phone boots (config
+# file, REGISTER over its shard's shared UDP socket) before the idle phase and sits registered,
+# so the figure includes each phone's SIP user agent and its place in the shard's routing map.
+#
+#   cargo build --release -p emroam && loadtests/fleet-memory/run.sh [SECONDS] [sip]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-5}
+SIP=${2:-}
 BIN=$PWD/target/release/emroam
 WORK=$(mktemp -d /tmp/emroam-fleet-mem.XXXXXX)
 SERVER=
@@ -32,6 +37,7 @@ duration = "${SECS}s"
 login_rate = 1.0
 logout_rate = 0.0
 P
+  if [ "$SIP" = sip ]; then printf '[sip]\n' >>"$WORK/idle-$n.toml"; fi
   "$BIN" server --topology "$WORK/topo-$n.toml" --in-memory 2>"$WORK/server-$n.log" >/dev/null &
   SERVER=$!
   for _ in $(seq 1 120); do
@@ -41,6 +47,7 @@ P
   /usr/bin/time -o "$WORK/time-$n" -f '%M' \
     "$BIN" fleet "$WORK/idle-$n.toml" >"$WORK/fleet-$n.out" 2>"$WORK/fleet-$n.err" || true
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+  grep -E '^(logins|SIP:)' "$WORK/fleet-$n.out" | sed "s/^/  $((3 * n)) phones: /" >&2 || true
   echo "$((3 * n)) $(tail -1 "$WORK/time-$n")"
 }
 

@@ -505,7 +505,8 @@ pub struct Phone {
     config: Option<config::ConfigInfo>,
     trace: bool,
     /// The SIP side, when the phone registers (see [`Phone::with_sip`]).
-    sip: Option<sipua::SipUa>,
+    /// Boxed: a phone without SIP (most load profiles) pays one pointer, not the UA.
+    sip: Option<Box<sipua::SipUa>>,
     state: PhoneState,
 }
 
@@ -527,7 +528,7 @@ impl Phone {
     /// Registers its lines over SIP, with this Contact `host:port` (the driver's socket), and
     /// waits for the cluster's NOTIFY to restart after EM login and logout.
     pub fn with_sip(mut self, contact: &str) -> Self {
-        self.sip = Some(sipua::SipUa::new(&self.spec.device, contact));
+        self.sip = Some(Box::new(sipua::SipUa::new(&self.spec.device, contact)));
         self
     }
 
@@ -543,12 +544,12 @@ impl Phone {
     /// When its SIP registrations are due for a refresh ([`Task::Refresh`]), if it is
     /// registered.
     pub fn refresh_due(&self) -> Option<Instant> {
-        self.sip.as_ref().and_then(sipua::SipUa::refresh_at)
+        self.sip.as_deref().and_then(sipua::SipUa::refresh_at)
     }
 
     /// The SIP side (registrations), if the phone registers.
     pub fn sip(&self) -> Option<&sipua::SipUa> {
-        self.sip.as_ref()
+        self.sip.as_deref()
     }
 
     /// Emit [`PhoneAction::Show`] for every page (for `emroam phone`).
@@ -868,7 +869,7 @@ impl Phone {
     fn sip_wait(&self, flow: Flow, deadline: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
         let at = self
             .sip
-            .as_ref()
+            .as_deref()
             .and_then(sipua::SipUa::next_timer)
             .map_or(deadline, |t| t.min(deadline));
         out.push(PhoneAction::SleepUntil(at));
@@ -1183,7 +1184,7 @@ impl Phone {
         {
             return self.restart_now(flow, now, out);
         }
-        if self.sip.as_ref().is_some_and(sipua::SipUa::is_registered) && !flow.restarting {
+        if self.sip.as_deref().is_some_and(sipua::SipUa::is_registered) && !flow.restarting {
             let deadline = now + sipua::RESTART_WAIT;
             flow.phase = Phase::AwaitRestart { deadline };
             out.push(PhoneAction::SleepUntil(deadline));

@@ -141,10 +141,10 @@ pub struct SipUa {
     refresh_at: Option<Instant>,
     /// A restart NOTIFY came before the phone was ready to act on it.
     pub(super) early_restart: bool,
-    /// The call in progress, placed or answered.
-    call: Option<Dialog>,
+    /// The call in progress, placed or answered (boxed: an idle phone pays a pointer).
+    call: Option<Box<Dialog>>,
     /// An incoming INVITE waiting for the phone's decision.
-    offer: Option<(Message, String)>,
+    offer: Option<Box<(Message, String)>>,
     /// Calls answered since the phone was made.
     answered: u64,
     policy: AnswerPolicy,
@@ -514,7 +514,7 @@ impl SipUa {
             .with("Contact", format!("<{}>", self.contact_uri(0)))
             .with("User-Agent", "Cisco-CP8865/14.2.1");
         self.send_kept(branch.clone(), &proxy, &m, false, now, now + CALL_WAIT, out);
-        self.call = Some(Dialog {
+        self.call = Some(Box::new(Dialog {
             call_id,
             from,
             to,
@@ -528,7 +528,7 @@ impl SipUa {
             last_response: None,
             invite: Some(m),
             answered_by: None,
-        });
+        }));
         true
     }
 
@@ -814,7 +814,7 @@ impl SipUa {
             self.respond(&m, 486, &to, out);
             return Got::Other;
         }
-        self.offer = Some((m, to));
+        self.offer = Some(Box::new((m, to)));
         Got::Offered
     }
 
@@ -833,7 +833,7 @@ impl SipUa {
     pub(super) fn offer_is_declined(&self) -> bool {
         self.offer
             .as_ref()
-            .is_some_and(|(m, _)| unit_of(m.call_id()) < self.policy.busy_share)
+            .is_some_and(|o| unit_of(o.0.call_id()) < self.policy.busy_share)
     }
 
     /// The ring time and whether the phone answers, from its policy.
@@ -843,19 +843,21 @@ impl SipUa {
 
     /// Refuses the offered call with `code` (486 Busy Here: busy, or declined).
     pub(super) fn reject(&mut self, code: u16, out: &mut Vec<PhoneAction>) {
-        if let Some((m, to)) = self.offer.take() {
+        if let Some(o) = self.offer.take() {
+            let (m, to) = *o;
             self.respond(&m, code, &to, out);
         }
     }
 
     /// Takes the offered call: 180 Ringing now; [`SipUa::answer`] sends the 200 OK.
     pub(super) fn ring(&mut self, out: &mut Vec<PhoneAction>) -> bool {
-        let Some((m, to)) = self.offer.take() else {
+        let Some(o) = self.offer.take() else {
             return false;
         };
+        let (m, to) = *o;
         let last = self.respond(&m, 180, &to, out);
         let tag = format!("{}a{}", self.mac, self.answered + 1);
-        self.call = Some(Dialog {
+        self.call = Some(Box::new(Dialog {
             call_id: m.call_id().to_owned(),
             from: format!("{};tag={tag}", m.header("To").unwrap_or("")),
             to: m.header("From").unwrap_or("").to_owned(),
@@ -876,7 +878,7 @@ impl SipUa {
             last_response: Some(last),
             invite: Some(m),
             answered_by: None,
-        });
+        }));
         true
     }
 
