@@ -203,3 +203,67 @@ fn sip_profile_errors_name_the_line() {
         assert!(e.line > 0, "{extra}: {e}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_whose_user_roams_away_restarts_and_the_fleet_lets_go_of_the_user() {
+    use emroam_server::cluster::Origin;
+    use emroam_server::ops::{Credential, Login, LoginDuration, LoginType};
+    let (topo, running) = seed().await;
+    // The fleet drives cluster1's first phone only: Bob logs in on it.
+    let src = r#"
+name = "evicted"
+topology = "inline"
+drain = "5s"
+[population]
+clusters = ["cluster1"]
+devices_per_cluster = 1
+[sip]
+[[phase]]
+name = "login"
+duration = "1s"
+login_rate = 2.0
+[[phase]]
+name = "idle"
+duration = "3s"
+login_rate = 0.0
+"#;
+    let p = Profile::parse_with(src, "evicted.toml", None, Some(&topo)).unwrap();
+    let (tx, mut rx) = watch::channel(Arc::new(Snapshot::empty(1)));
+    let fleet = tokio::spawn(fleet::run(p, None, CancellationToken::new(), tx));
+    while rx.borrow().phase != "idle" {
+        rx.changed().await.unwrap();
+    }
+    let c1 = running.cluster("cluster1").unwrap();
+    assert_eq!(
+        c1.login_on("SEP000000001001").map(|l| l.user).as_deref(),
+        Some("bob"),
+        "the fleet logged Bob in"
+    );
+    // Someone outside the fleet: Bob, a roaming superuser, logs in at cluster2. ILS tells
+    // cluster1, which logs him out of the fleet's phone and restarts it by NOTIFY.
+    Login {
+        device: "SEP000000002002".into(),
+        credential: Credential::Phone {
+            login_type: LoginType::Uid,
+            id: "bob".into(),
+            pin: "12345".into(),
+        },
+        profile: None,
+        duration: LoginDuration::Default,
+        origin: Origin::default(),
+    }
+    .apply(running.cluster("cluster2").unwrap())
+    .await
+    .unwrap();
+    let r = fleet.await.unwrap().unwrap();
+    let s = Summary::of(&r, None);
+    let table = s.table();
+    assert_eq!(s.totals.counts.sip.restarts, 1, "{table}");
+    assert_eq!(
+        r.beliefs.get("SEP000000001001"),
+        Some(&None),
+        "the fleet no longer believes Bob is on its phone"
+    );
+    assert!(c1.login_on("SEP000000001001").is_none());
+    running.shutdown().await;
+}
