@@ -568,9 +568,14 @@ impl<T: Transport + 'static> Shard<T> {
                         inbox,
                     };
                     // Until the journey starts the phone is idle: it takes calls, refreshes.
-                    let phone =
+                    // (One due now starts at once: a timer would cost a tick, up to 1 ms,
+                    // on every answered call.)
+                    let phone = if intended > Instant::now() {
                         serve_idle(phone, &mut l, &mut obs, tokio::time::sleep_until(intended))
-                            .await;
+                            .await
+                    } else {
+                        phone
+                    };
                     // A call the phone took ran past the journey's start: the user could not
                     // log in or out while on the phone, so the journey is due from the
                     // call's end (the server did not delay it: not counted against it).
@@ -584,7 +589,9 @@ impl<T: Transport + 'static> Shard<T> {
                     (p, lag, o, l.inner)
                 }
                 None => {
-                    tokio::time::sleep_until(intended).await;
+                    if intended > Instant::now() {
+                        tokio::time::sleep_until(intended).await;
+                    }
                     let lag = Instant::now().saturating_duration_since(intended);
                     let (p, o) = work.run(kind, phone, intended, &mut client, &mut obs).await;
                     obs.failed(&o, intended);
