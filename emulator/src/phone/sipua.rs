@@ -92,7 +92,7 @@ pub enum Got {
     ByeAnswer,
     /// The other side hung up the call this phone placed or answered.
     ByeReceived,
-    /// A new incoming call: the phone decides with [`SipUa::ring`] or [`SipUa::reject`].
+    /// A new incoming call: the phone decides to ring (and later answer) or to reject it.
     Offered,
     /// The ACK of the 200 OK this phone sent as callee.
     Ack,
@@ -593,8 +593,7 @@ impl SipUa {
     /// Reads one datagram at `now`; answers a request (NOTIFY 200, or 400 when its
     /// RegisterCallId is not ours, as Cisco phones do; BYE, CANCEL, OPTIONS; 486 for an
     /// INVITE while in a call; 405 for anything else). A new INVITE is kept as an offer
-    /// ([`Got::Offered`]) for the phone to [`ring`](SipUa::ring) or
-    /// [`reject`](SipUa::reject).
+    /// ([`Got::Offered`]) for the phone to ring or reject.
     pub(super) fn on_datagram(
         &mut self,
         d: &[u8],
