@@ -449,8 +449,16 @@ call_rate = {fleet_rate}
         );
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    for line in text.lines().filter(|l| {
-        l.contains("Successful call") || l.contains("Failed call") || l.contains("ms <")
+    let last_screen = text
+        .rsplit("------------------------------ Scenario Screen")
+        .next()
+        .unwrap_or("");
+    for line in last_screen.lines().filter(|l| {
+        l.contains("Successful call")
+            || l.contains("Failed call")
+            || l.contains("Response Time")
+            || l.contains("ms <")
+            || l.contains("ms >=")
     }) {
         println!("sipp: {}", line.trim());
     }
