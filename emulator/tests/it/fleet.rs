@@ -227,3 +227,68 @@ think = { dist = "constant", value = "50ms" }
     assert_eq!(t.abandoned, 0);
     assert!(!s.passed() || s.slo.is_empty());
 }
+
+/// A registrar that grants `expires` seconds to every REGISTER and records each distinct one
+/// (Call-ID, CSeq number: 101 the first, 102 and up refreshes; a retransmission is the same).
+async fn registrar(
+    expires: u32,
+) -> (
+    std::net::SocketAddr,
+    Arc<std::sync::Mutex<std::collections::BTreeSet<(String, u32)>>>,
+) {
+    use emroam_protocol::sip::{self, Message};
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let Ok(m) = sip::parse(&buf[..n]) else {
+                continue;
+            };
+            if m.method() != Some("REGISTER") || m.code().is_some() {
+                continue;
+            }
+            log.lock()
+                .unwrap()
+                .insert((m.call_id().to_owned(), m.cseq().map_or(0, |c| c.0)));
+            let ok = Message::response_to(&m, 200, Some("reg"))
+                .with("Contact", format!("<sip:x@{from}>;expires={expires}"))
+                .with("Expires", expires.to_string());
+            let _ = sock.send_to(&ok.render(), from).await;
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_fleet_phones_refresh_their_registrations_before_they_expire() {
+    // A registrar granting 2 s: phones refresh at 90 %, every 1.8 s.
+    let (proxy, seen) = registrar(2).await;
+    let knobs = Knobs {
+        sip_proxy: Some(proxy),
+        ..Knobs::default()
+    };
+    let fake = spawn_fake(seed_users(4), knobs).await;
+    let mut p = profile(
+        &fake,
+        4,
+        "[sip]\n[[phase]]\nname = \"idle\"\nduration = \"4s\"\nlogin_rate = 0.0\n",
+    );
+    p.drain = Duration::from_secs(1);
+    let (_, s) = run(p).await;
+    let table = s.table();
+    let sip = &s.totals.counts.sip;
+    assert_eq!(sip.boots_ok, 4, "{table}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.iter().filter(|c| c.1 == 101).count(), 4, "{seen:?}");
+    // In 4 s: refreshes at ~1.8 s and ~3.6 s for each of the 4 phones.
+    assert!(sip.refreshes_ok >= 8, "{table}\n{seen:?}");
+    assert_eq!(sip.refreshes_failed, 0, "{table}");
+    assert_eq!(
+        seen.iter().filter(|c| c.1 > 101).count() as u64,
+        sip.refreshes_ok,
+        "every refresh the fleet counted reached the registrar: {seen:?}"
+    );
+}

@@ -74,6 +74,8 @@ pub(crate) struct Knobs {
     pub(crate) status: Option<u16>,
     /// Answer the first page with this body instead.
     pub(crate) first_page: Option<String>,
+    /// Config files name this SIP proxy (the first call manager), so phones register there.
+    pub(crate) sip_proxy: Option<SocketAddr>,
 }
 
 /// Counters, exact.
@@ -251,7 +253,11 @@ async fn handle(
         .collect();
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     if path.ends_with(".cnf.xml") {
-        st.lock().unwrap().counters.config_fetches += 1;
+        let proxy = {
+            let mut st = st.lock().unwrap();
+            st.counters.config_fetches += 1;
+            st.knobs.sip_proxy
+        };
         let host = req
             .headers()
             .get("host")
@@ -265,6 +271,16 @@ async fn handle(
                 name: "Extension Mobility".into(),
                 url: format!("http://{host}/emapp/EMAppServlet?device=#DEVICENAME#"),
             }],
+            call_managers: proxy
+                .map(|p| emroam_protocol::devicecfg::CallManager {
+                    priority: 0,
+                    name: "fake".into(),
+                    sip_port: p.port(),
+                    secured_sip_port: 0,
+                    process_node_name: p.ip().to_string(),
+                })
+                .into_iter()
+                .collect(),
             ..Default::default()
         };
         return Ok(raw(200, &cfg.to_xml()));
