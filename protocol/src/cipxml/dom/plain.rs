@@ -21,21 +21,33 @@ pub(super) fn build(src: &str, max_depth: usize) -> Option<Element<'_>> {
     let mut open: Vec<usize> = Vec::with_capacity(max_depth.min(16));
     let mut root_done = false;
     loop {
-        let lt = b[i..]
-            .iter()
-            .position(|&c| c == b'<')
-            .map_or(b.len(), |p| i + p);
-        if lt > i {
+        let j = markup_or_reference(b, i);
+        if j > i {
+            let piece = &src[i..j];
             match open.last() {
-                Some(&at) => text(&mut nodes[at].text, src, i, lt)?,
-                None if b[i..lt].iter().all(|&c| is_xml_space_byte(c)) => {}
+                // As `build` does with quick-xml's text events: a blank piece while the text
+                // is still empty is dropped.
+                Some(&at) => {
+                    let text = &mut nodes[at].text;
+                    if !(text.is_empty() && is_blank(piece)) {
+                        push_text(text, Cow::Borrowed(piece), src, j as u64);
+                    }
+                }
+                None if is_blank(piece) => {}
                 None => return None,
             }
         }
-        if lt == b.len() {
+        let Some(&c) = b.get(j) else {
             break;
+        };
+        if c == b'&' {
+            let &at = open.last()?;
+            let (resolved, len) = predefined_entity(&b[j..])?;
+            i = j + len;
+            push_text(&mut nodes[at].text, Cow::Borrowed(resolved), src, i as u64);
+            continue;
         }
-        i = lt + 1;
+        i = j + 1;
         match *b.get(i)? {
             b'/' => {
                 let at = open.pop()?;
@@ -87,31 +99,29 @@ fn prolog(b: &[u8]) -> Option<usize> {
     Some("<?xml".len() + end + 2)
 }
 
-/// Appends the character data `src[from..to]` to an open element's text the way `build`
-/// does with quick-xml's events: a piece between references that is blank while the text
-/// is still empty is dropped; references must be one of the five predefined entities.
-fn text<'t>(text: &mut Cow<'t, str>, src: &'t str, from: usize, to: usize) -> Option<()> {
-    let b = src.as_bytes();
-    let mut i = from;
-    while i < to {
-        let amp = b[i..to]
-            .iter()
-            .position(|&c| c == b'&')
-            .map_or(to, |p| i + p);
-        if amp > i {
-            let piece = &src[i..amp];
-            if !(text.is_empty() && piece.bytes().all(is_xml_space_byte)) {
-                push_text(text, Cow::Borrowed(piece), src, amp as u64);
-            }
+/// Where the first `<` or `&` at or after `b[i]` is, else `b.len()`: eight bytes at a time
+/// (a byte equal to `c` is a zero byte of `x ^ c…c`; the lowest flagged byte is the first).
+fn markup_or_reference(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_bytes = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let x = u64::from_le_bytes(*chunk);
+        let found =
+            zero_bytes(x ^ (ONES * u64::from(b'<'))) | zero_bytes(x ^ (ONES * u64::from(b'&')));
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
         }
-        if amp == to {
-            break;
-        }
-        let (resolved, len) = predefined_entity(&b[amp..to])?;
-        i = amp + len;
-        push_text(text, Cow::Borrowed(resolved), src, i as u64);
+        i += 8;
     }
-    Some(())
+    b[i..]
+        .iter()
+        .position(|&c| c == b'<' || c == b'&')
+        .map_or(b.len(), |p| i + p)
+}
+
+fn is_blank(s: &str) -> bool {
+    s.bytes().all(is_xml_space_byte)
 }
 
 /// The text of the predefined entity reference `at` starts with, and the reference's length.
