@@ -18,7 +18,7 @@ pub(super) fn build(src: &str, max_depth: usize) -> Option<Element<'_>> {
     let b = src.as_bytes();
     let mut i = prolog(b)?;
     let mut nodes: Vec<Element<'_>> = Vec::with_capacity(16);
-    let mut open: Vec<usize> = Vec::with_capacity(max_depth.min(16));
+    let mut open = Open::default();
     let mut root_done = false;
     loop {
         let j = markup_or_reference(b, i);
@@ -69,13 +69,13 @@ pub(super) fn build(src: &str, max_depth: usize) -> Option<Element<'_>> {
                 if root_done || open.len() >= max_depth {
                     return None;
                 }
-                let (element, end, empty) = start_tag(src, i)?;
+                let at = nodes.len();
+                let (end, empty) = start_tag(&mut nodes, src, i)?;
                 if !empty {
-                    open.push(nodes.len());
+                    open.push(at)?;
                 } else if open.is_empty() {
                     root_done = true;
                 }
-                nodes.push(element);
                 i = end;
             }
         }
@@ -139,17 +139,18 @@ fn predefined_entity(at: &[u8]) -> Option<(&'static str, usize)> {
         .map(|&(reference, value)| (value, reference.len()))
 }
 
-/// The start tag whose name begins at `src[i]` (just past its `<`): the element, where the
-/// tag ends, and whether it is empty (`/>`). Attributes are `name="value"` or
+/// Pushes the element of the start tag whose name begins at `src[i]` (just past its `<`)
+/// onto `nodes`; returns where the tag ends and whether it is empty (`/>`). Attributes are `name="value"` or
 /// `name='value'`, separated by whitespace, values without references, markup characters or
 /// whitespace other than spaces (which attribute-value normalisation would rewrite).
-fn start_tag(src: &str, i: usize) -> Option<(Element<'_>, usize, bool)> {
+fn start_tag<'t>(nodes: &mut Vec<Element<'t>>, src: &'t str, i: usize) -> Option<(usize, bool)> {
     let b = src.as_bytes();
     let name_end = name(b, i)?;
-    let mut element = Element {
+    nodes.push(Element {
         name: Cow::Borrowed(&src[i..name_end]),
         ..Element::default()
-    };
+    });
+    let attrs = &mut nodes.last_mut()?.attrs;
     let mut i = name_end;
     loop {
         let after = i;
@@ -157,8 +158,8 @@ fn start_tag(src: &str, i: usize) -> Option<(Element<'_>, usize, bool)> {
             i += 1;
         }
         match *b.get(i)? {
-            b'>' => return Some((element, i + 1, false)),
-            b'/' => return (b.get(i + 1) == Some(&b'>')).then_some((element, i + 2, true)),
+            b'>' => return Some((i + 1, false)),
+            b'/' => return (b.get(i + 1) == Some(&b'>')).then_some((i + 2, true)),
             // Something glued to the name or the previous value.
             _ if i == after => return None,
             _ => {}
@@ -181,13 +182,44 @@ fn start_tag(src: &str, i: usize) -> Option<(Element<'_>, usize, bool)> {
             return None;
         }
         let key = &src[i..key_end];
-        if element.attrs.iter().any(|(k, _)| k == key) {
+        if attrs.iter().any(|(k, _)| k == key) {
             return None;
         }
-        element
-            .attrs
-            .push((Cow::Borrowed(key), Cow::Borrowed(&src[from..from + len])));
+        attrs.push((Cow::Borrowed(key), Cow::Borrowed(&src[from..from + len])));
         i = from + len + 1;
+    }
+}
+
+/// The open elements' indices in the tree being built: a fixed stack, as servers' documents
+/// nest a few levels (anything deeper is left to quick-xml, which applies the depth limit).
+#[derive(Default)]
+struct Open {
+    at: [usize; 16],
+    len: usize,
+}
+
+impl Open {
+    fn push(&mut self, at: usize) -> Option<()> {
+        *self.at.get_mut(self.len)? = at;
+        self.len += 1;
+        Some(())
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.at[self.len])
+    }
+
+    fn last(&self) -> Option<&usize> {
+        self.at[..self.len].last()
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
