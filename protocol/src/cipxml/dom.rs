@@ -433,6 +433,21 @@ pub(crate) fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
+/// `s` without leading and trailing XML whitespace, trimmed byte by byte (it is all ASCII,
+/// so every cut is a character boundary).
+pub(crate) fn trim_xml_space(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b
+        .iter()
+        .position(|&c| !is_xml_space_byte(c))
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| !is_xml_space_byte(c))
+        .map_or(start, |last| last + 1);
+    &s[start..end]
+}
+
 fn is_xml_space_byte(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -605,6 +620,14 @@ mod tests {
             let err = tree(bad).unwrap_err();
             assert_eq!(err.code(), 4, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn trims_xml_whitespace_only() {
+        assert_eq!(trim_xml_space(" \t\r\n é\u{a0}x \n"), "é\u{a0}x");
+        assert_eq!(trim_xml_space("\u{a0}"), "\u{a0}");
+        assert_eq!(trim_xml_space(" \n "), "");
+        assert_eq!(trim_xml_space(""), "");
     }
 
     #[test]
