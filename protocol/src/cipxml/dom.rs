@@ -5,9 +5,10 @@
 //! are skipped without expanding anything (an entity they declare is an undefined reference).
 //!
 //! quick-xml is the tokenizer of record: [`plain`] reads the common plain documents itself
-//! (quick-xml checks UTF-8 again on every event, most of the parse's cost) and hands
+//! (quick-xml checks UTF-8 again on every event; its reader was 58 % of the parse) and hands
 //! everything else, every error included, to quick-xml, so what is accepted and how an
-//! error reads do not depend on which reader built the tree.
+//! error reads do not depend on which reader built the tree. Measured (callgrind, EM login
+//! page): 57.2k instructions per parse with quick-xml alone, 24.1k with the plain reader.
 
 use std::borrow::Cow;
 
