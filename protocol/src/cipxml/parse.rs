@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 use super::XmlError;
-use super::dom::{Element, is_xml_space};
+use super::dom::{Element, is_xml_space, trim_xml_space};
 use super::flags::InputFlags;
 use super::objects::{limits as lim, *};
 use super::{Object, ParseOptions};
@@ -183,7 +183,7 @@ fn each<'a, T>(
 
 /// Trims XML whitespace, then truncates to `limit` characters (and trims the cut end).
 pub(crate) fn clean(s: &str, limit: usize) -> String {
-    let s = s.trim_matches(is_xml_space);
+    let s = trim_xml_space(s);
     // Never more characters than bytes: most strings are known to fit without counting.
     if s.len() <= limit {
         return s.to_owned();
@@ -222,7 +222,7 @@ fn prompt(node: &mut Element<'_>) -> Option<String> {
 }
 
 fn parse_num<T: FromStr>(raw: &str, what: &str) -> Result<T, XmlError> {
-    let raw = raw.trim_matches(is_xml_space);
+    let raw = trim_xml_space(raw);
     raw.parse()
         .map_err(|_| XmlError::parse(format!("{what} {raw:?} is not a valid number here")))
 }
@@ -230,7 +230,7 @@ fn parse_num<T: FromStr>(raw: &str, what: &str) -> Result<T, XmlError> {
 /// A numeric child element; absent (or empty) is `None`, garbage is a parse error.
 fn number<T: FromStr>(node: &Element<'_>, name: &str) -> Result<Option<T>, XmlError> {
     match node.child(name) {
-        Some(c) if !c.text.trim_matches(is_xml_space).is_empty() => {
+        Some(c) if !trim_xml_space(&c.text).is_empty() => {
             parse_num(&c.text, &format!("<{name}>")).map(Some)
         }
         _ => Ok(None),
