@@ -274,9 +274,14 @@ impl Work {
             Work::Start(task) => run_task(phone, task, intended, client, obs).await,
             Work::Continue(actions) => {
                 let (p, o) = drive(phone, actions, client, obs).await;
+                // A phone that went idle without ending its task would be a bug: say so.
                 let o = o.unwrap_or(TaskOutcome {
                     task: kind,
-                    result: Ok(crate::phone::Success::Restarted),
+                    result: Err(crate::phone::Failure {
+                        cause: Cause::Internal,
+                        step: Step::Journey,
+                        shown: "Internal error".into(),
+                    }),
                 });
                 (p, o)
             }
