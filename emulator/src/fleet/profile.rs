@@ -802,6 +802,15 @@ impl Validator<'_> {
                 )
             })?,
         };
+        if bind.ip().is_unspecified() {
+            return Err(self.err(
+                at,
+                format!(
+                    "sip.bind: {bind} is every address; give the one the clusters reach this \
+                     machine at (it becomes the phones' Contact)"
+                ),
+            ));
+        }
         let ring = match &r.ring {
             None => Duration::ZERO,
             Some(d) => self.dur(at, "sip.ring", d)?,

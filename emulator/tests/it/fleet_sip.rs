@@ -180,6 +180,7 @@ fn sip_profile_errors_name_the_line() {
             "call_rate needs a [sip] table",
         ),
         ("[sip]\nbind = \"nowhere\"\n", "sip.bind"),
+        ("[sip]\nbind = \"0.0.0.0:0\"\n", "is every address"),
         ("[sip]\nbusy = 1.5\n", "sip.busy"),
         ("[sip]\nring = \"30s\"\n", "sip.ring"),
         ("[sip]\ncallee = { everyone = 1 }\n", "unknown kind"),
