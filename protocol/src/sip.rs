@@ -89,9 +89,38 @@ fn expand_compact(name: &str) -> &str {
         "k" | "K" => "Supported",
         "s" | "S" => "Subject",
         "o" | "O" => "Event",
-        _ => name,
+        _ => CANONICAL
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+            .copied()
+            .unwrap_or(name),
     }
 }
+
+/// Header names spelled as RFC 3261 spells them: names are case-insensitive on the wire
+/// (`call-id`, `CALL-ID`), and a parsed message carries the canonical spelling, so code that
+/// copies headers by name (a response copies Via, From, To, Call-ID, CSeq) never misses one.
+const CANONICAL: &[&str] = &[
+    "Via",
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Contact",
+    "Content-Length",
+    "Content-Type",
+    "Content-Encoding",
+    "Max-Forwards",
+    "Record-Route",
+    "Route",
+    "Expires",
+    "Event",
+    "Subscription-State",
+    "User-Agent",
+    "Supported",
+    "Allow",
+    "Subject",
+];
 
 fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
@@ -671,6 +700,23 @@ Content-Length: 0\r\n\r\n";
         let m = parse(raw.as_bytes()).unwrap();
         assert_eq!(m.call_id(), "c1");
         assert_eq!(m.header("Via"), Some("SIP/2.0/UDP h;branch=z9hG4bKa"));
+    }
+
+    #[test]
+    fn header_names_in_any_case_are_canonical_so_a_response_keeps_them() {
+        // Found by the phone's hostile-datagram proptest: `CAll-ID` parsed (names are
+        // case-insensitive), but the response copied only an exact `Call-ID`, so it had none.
+        let raw = "OPTIONS sip:x@h SIP/2.0\r\nvia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nFROM: <sip:a@h>;tag=1\r\nto: <sip:x@h>\r\nCAll-ID: c1\r\ncseq: 1 OPTIONS\r\nX-Odd-Name: kept\r\n\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        let names: Vec<&str> = m.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Via", "From", "To", "Call-ID", "CSeq", "X-Odd-Name"]
+        );
+        let r = Message::response_to(&m, 200, Some("t")).render();
+        let r = parse(&r).expect("the response is valid SIP");
+        assert_eq!(r.call_id(), "c1");
+        assert_eq!(r.cseq(), Some((1, "OPTIONS")));
     }
 
     #[test]
