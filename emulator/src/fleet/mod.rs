@@ -335,13 +335,15 @@ struct ShardSip {
 /// Collects a journey's step samples (at most a handful) for the shard to record, and its
 /// messages when the phone is the one traced.
 #[derive(Default)]
-/// (samples, traced lines, side tasks' outcomes, when the last side task ended)
-struct Collect(
-    Vec<StepSample>,
-    Option<Vec<String>>,
-    Vec<TaskOutcome>,
-    Option<Instant>,
-);
+struct Collect {
+    samples: Vec<StepSample>,
+    /// The messages, when this phone is the one traced.
+    lines: Option<Vec<String>>,
+    /// Tasks the phone ran on its own while waiting (answered calls, refreshes, restarts).
+    side: Vec<TaskOutcome>,
+    /// When the last of those ended.
+    side_end: Option<Instant>,
+}
 
 impl Collect {
     /// A failed EM journey's time, from its intended start (a failure's latency is what the
@@ -352,7 +354,7 @@ impl Collect {
                 .as_ref()
                 .is_err_and(|f| f.cause != Cause::Abandoned && !f.cause.is_busy())
         {
-            self.0.push(StepSample {
+            self.samples.push(StepSample {
                 step: Step::FailedJourney,
                 start: intended.into_std(),
                 end: Instant::now().into_std(),
@@ -363,14 +365,14 @@ impl Collect {
 
 impl Observer for Collect {
     fn sample(&mut self, s: &StepSample) {
-        self.0.push(*s);
+        self.samples.push(*s);
     }
     fn side_outcome(&mut self, o: &TaskOutcome) {
-        self.2.push(o.clone());
-        self.3 = Some(Instant::now());
+        self.side.push(o.clone());
+        self.side_end = Some(Instant::now());
     }
     fn sip(&mut self, out: bool, d: &[u8]) {
-        if let Some(l) = &mut self.1 {
+        if let Some(l) = &mut self.lines {
             let first = d.split(|&b| b == b'\r').next().unwrap_or_default();
             l.push(format!(
                 "{} SIP {}",
@@ -380,7 +382,7 @@ impl Observer for Collect {
         }
     }
     fn request(&mut self, req: &crate::phone::HttpRequest) {
-        if let Some(l) = &mut self.1 {
+        if let Some(l) = &mut self.lines {
             l.push(format!("→ {} {}", req.method.as_str(), req.redacted_url()));
         }
     }
@@ -389,7 +391,7 @@ impl Observer for Collect {
         r: &Result<crate::phone::HttpResponse, crate::phone::HttpFailure>,
         took: Duration,
     ) {
-        if let Some(l) = &mut self.1 {
+        if let Some(l) = &mut self.lines {
             let ms = took.as_secs_f64() * 1000.0;
             l.push(match r {
                 Ok(r) => format!("← {} ({} B, {ms:.1} ms)", r.status, r.body.len()),
@@ -563,7 +565,10 @@ impl<T: Transport + 'static> Shard<T> {
             })
             .flatten();
         let handle = self.running.spawn(async move {
-            let mut obs = Collect(Vec::new(), traced.then(Vec::new), Vec::new(), None);
+            let mut obs = Collect {
+                lines: traced.then(Vec::new),
+                ..Collect::default()
+            };
             let retx0 = phone.sip().map_or(0, |u| u.retransmissions());
             let (phone, lag, outcome, client) = match link {
                 Some((socket, inbox)) => {
@@ -584,7 +589,7 @@ impl<T: Transport + 'static> Shard<T> {
                     // A call the phone took ran past the journey's start: the user could not
                     // log in or out while on the phone, so the journey is due from the
                     // call's end (the server did not delay it: not counted against it).
-                    let intended = obs.3.map_or(intended, |t| t.max(intended));
+                    let intended = obs.side_end.map_or(intended, |t| t.max(intended));
                     let lag = Instant::now().saturating_duration_since(intended);
                     if let Some((dir, dn, mac)) = &leaving {
                         dir.remove(dn, mac);
@@ -613,12 +618,12 @@ impl<T: Transport + 'static> Shard<T> {
                 phone,
                 client,
                 outcome,
-                samples: obs.0,
+                samples: obs.samples,
                 user,
                 lag,
-                lines: obs.1,
+                lines: obs.lines,
                 call,
-                side: obs.2,
+                side: obs.side,
                 retransmissions,
             }
         });

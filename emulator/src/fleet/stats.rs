@@ -353,15 +353,9 @@ impl Recorder {
         if let Err(f) = &o.result
             && f.cause != Cause::Abandoned
         {
-            let kind = match o.task {
-                TaskKind::Boot => "boot",
-                TaskKind::Refresh => "refresh",
-                TaskKind::Restart => "restart",
-                _ => "answer",
-            };
             *c.counts
                 .by_cause
-                .entry(format!("{kind}_{}", f.cause.key()))
+                .entry(format!("{}_{}", o.task.name(), f.cause.key()))
                 .or_default() += 1;
         }
     }
@@ -424,17 +418,9 @@ impl Recorder {
     /// deadline, by cause `abandoned_<task>`.
     pub fn abandoned_other(&mut self, cluster: usize, task: TaskKind) {
         if let Some(c) = self.clusters.get_mut(cluster) {
-            let name = match task {
-                TaskKind::Boot => "boot",
-                TaskKind::Refresh => "refresh",
-                TaskKind::Restart => "restart",
-                TaskKind::Call => "call",
-                TaskKind::Answer => "answer",
-                _ => "other",
-            };
             *c.counts
                 .by_cause
-                .entry(format!("abandoned_{name}"))
+                .entry(format!("abandoned_{}", task.name()))
                 .or_default() += 1;
         }
     }

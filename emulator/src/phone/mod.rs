@@ -108,6 +108,22 @@ pub enum TaskKind {
     Restart,
 }
 
+impl TaskKind {
+    /// Its name in reports and cause keys (`boot`, `login`, `answer`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Boot => "boot",
+            TaskKind::Login => "login",
+            TaskKind::Logout => "logout",
+            TaskKind::Status => "status",
+            TaskKind::Call => "call",
+            TaskKind::Refresh => "refresh",
+            TaskKind::Answer => "answer",
+            TaskKind::Restart => "restart",
+        }
+    }
+}
+
 impl Task {
     /// Its kind.
     pub fn kind(&self) -> TaskKind {
