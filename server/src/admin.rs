@@ -41,7 +41,6 @@ use hyper::{Method, StatusCode};
 use serde::Serialize;
 
 use crate::cluster::{Cluster, RestartKind};
-use crate::counters::CounterSnapshot;
 use crate::http::{HttpError, Req, Resp, into_response, json};
 use crate::params::ParamsPatch;
 
@@ -65,18 +64,7 @@ pub struct ClusterStatus {
 }
 
 /// The counters JSON of `/metrics.json` and `/admin/clusters/{id}/counters`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CountersDoc {
-    /// Cluster ID.
-    pub cluster: String,
-    /// RTMT counters by exact name, the in-progress peak, and `codes` (EM code → count).
-    pub counters: CounterSnapshot,
-    /// ILS and roaming counters: learned DNs, sync status per peer, roaming logins in and out,
-    /// deferred logouts pending, refused input.
-    pub ils: crate::counters::IlsCounterSnapshot,
-    /// SIP registrar and proxy counters ([`crate::sip`] names them); `null` without SIP.
-    pub sip: Option<crate::sip::SipCounters>,
-}
+pub use emroam_schema::counters::CountersDoc;
 
 #[derive(Debug, Serialize)]
 struct Restart {

@@ -9,20 +9,13 @@
 //! Requests can change at run time (admin API) without re-sizing permits, and the gauge *is*
 //! RequestsInProgress, so the two can never disagree.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use serde::Serialize;
-
-/// RTMT's exact counter names, in the order RTMT lists them.
-pub const COUNTER_NAMES: [&str; 6] = [
-    "RequestsHandled",
-    "RequestsInProgress",
-    "RequestsThrottled",
-    "LoginsSuccessful",
-    "LogoutsSuccessful",
-    "Total Login/LogoutRequestsAttempted",
-];
+// The snapshot types are the `/metrics.json` document's, shared with the dashboard that
+// reads it back.
+pub use emroam_schema::counters::{
+    COUNTER_NAMES, EmCounters as CounterSnapshot, IlsCounters as IlsCounterSnapshot, PeerSyncStatus,
+};
 
 /// Codes are < 256 (EM service 0–47, EM application 201–216).
 const CODE_SLOTS: usize = 256;
@@ -65,79 +58,6 @@ pub struct InProgress<'a> {
 impl Drop for InProgress<'_> {
     fn drop(&mut self) {
         self.counters.in_progress.fetch_sub(1, Relaxed);
-    }
-}
-
-/// The counters at one moment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CounterSnapshot {
-    /// `RequestsHandled`: EM HTTP requests handled (EM application and EM service).
-    #[serde(rename = "RequestsHandled")]
-    pub requests_handled: u64,
-    /// `RequestsInProgress`: login/logout operations in progress now.
-    #[serde(rename = "RequestsInProgress")]
-    pub requests_in_progress: u64,
-    /// `RequestsThrottled`: login/logout requests answered 26.
-    #[serde(rename = "RequestsThrottled")]
-    pub requests_throttled: u64,
-    /// `LoginsSuccessful`.
-    #[serde(rename = "LoginsSuccessful")]
-    pub logins_successful: u64,
-    /// `LogoutsSuccessful` (including automatic logouts).
-    #[serde(rename = "LogoutsSuccessful")]
-    pub logouts_successful: u64,
-    /// `Total Login/LogoutRequestsAttempted`.
-    #[serde(rename = "Total Login/LogoutRequestsAttempted")]
-    pub attempted: u64,
-    /// Highest RequestsInProgress since start (not an RTMT counter).
-    pub requests_in_progress_peak: u64,
-    /// Answers by EM code (errors only; success has no code).
-    pub codes: BTreeMap<u16, u64>,
-}
-
-impl CounterSnapshot {
-    /// The six RTMT counters as (name, value).
-    pub fn rtmt(&self) -> [(&'static str, u64); 6] {
-        [
-            (COUNTER_NAMES[0], self.requests_handled),
-            (COUNTER_NAMES[1], self.requests_in_progress),
-            (COUNTER_NAMES[2], self.requests_throttled),
-            (COUNTER_NAMES[3], self.logins_successful),
-            (COUNTER_NAMES[4], self.logouts_successful),
-            (COUNTER_NAMES[5], self.attempted),
-        ]
-    }
-
-    /// Prometheus text exposition for one cluster.
-    pub fn to_prometheus(&self, cluster: &str) -> String {
-        use std::fmt::Write as _;
-        let mut s = String::new();
-        s.push_str("# HELP cisco_extension_mobility RTMT \"Cisco Extension Mobility\" counters; `counter` is RTMT's exact name.\n");
-        s.push_str("# TYPE cisco_extension_mobility gauge\n");
-        for (name, v) in self.rtmt() {
-            let _ = writeln!(
-                s,
-                "cisco_extension_mobility{{cluster=\"{cluster}\",counter=\"{name}\"}} {v}"
-            );
-        }
-        s.push_str(
-            "# HELP emroam_em_requests_in_progress_peak Highest RequestsInProgress since start.\n",
-        );
-        s.push_str("# TYPE emroam_em_requests_in_progress_peak gauge\n");
-        let _ = writeln!(
-            s,
-            "emroam_em_requests_in_progress_peak{{cluster=\"{cluster}\"}} {}",
-            self.requests_in_progress_peak
-        );
-        s.push_str("# HELP emroam_em_code_total EM answers by EM error code.\n");
-        s.push_str("# TYPE emroam_em_code_total counter\n");
-        for (code, v) in &self.codes {
-            let _ = writeln!(
-                s,
-                "emroam_em_code_total{{cluster=\"{cluster}\",code=\"{code}\"}} {v}"
-            );
-        }
-        s
     }
 }
 
@@ -297,127 +217,6 @@ impl IlsCounters {
     }
 }
 
-/// A peer's sync status as the counters show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PeerSyncStatus {
-    /// Peer cluster ID.
-    pub cluster: String,
-    /// Session established now.
-    pub connected: bool,
-    /// Connected, a full sync received since, and no update dropped ("Up to Date").
-    pub up_to_date: bool,
-    /// Last full sync received, Unix milliseconds.
-    pub last_sync_ms: Option<i64>,
-}
-
-/// ILS and roaming counters at one moment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IlsCounterSnapshot {
-    /// Superusers of other homes who logged in here.
-    pub roaming_logins_in: u64,
-    /// Users logged out here because they logged in elsewhere (deferred ones included).
-    pub roaming_logins_out: u64,
-    /// ILSPwdAuthenticationFailed alerts.
-    pub ils_pwd_authentication_failed: u64,
-    /// Sealed messages accepted.
-    pub messages_in: u64,
-    /// Sealed messages queued to peers.
-    pub messages_out: u64,
-    /// Deltas dropped on a full peer queue.
-    pub deltas_dropped: u64,
-    /// Refused input by kind.
-    pub rejected: BTreeMap<String, u64>,
-    /// Directory numbers learned through ILS that are registered at another cluster now.
-    pub learned_dns: u64,
-    /// Deferred logouts this cluster still waits for another cluster to acknowledge.
-    pub deferred_logouts_pending: u64,
-    /// Sync status per peer.
-    pub peers: Vec<PeerSyncStatus>,
-}
-
-impl IlsCounterSnapshot {
-    /// Prometheus text exposition for one cluster.
-    pub fn to_prometheus(&self, cluster: &str) -> String {
-        use std::fmt::Write as _;
-        let mut s = String::new();
-        let mut gauge = |name: &str, help: &str, v: u64| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
-            let _ = writeln!(s, "{name}{{cluster=\"{cluster}\"}} {v}");
-        };
-        gauge(
-            "emroam_ils_learned_dns",
-            "Directory numbers learned through ILS registered at another cluster now.",
-            self.learned_dns,
-        );
-        gauge(
-            "emroam_ils_deferred_logouts_pending",
-            "Deferred logouts not yet acknowledged.",
-            self.deferred_logouts_pending,
-        );
-        gauge(
-            "emroam_roaming_logins_in_total",
-            "Roaming logins of other clusters' superusers here.",
-            self.roaming_logins_in,
-        );
-        gauge(
-            "emroam_roaming_logins_out_total",
-            "Users logged out here because they logged in elsewhere.",
-            self.roaming_logins_out,
-        );
-        gauge(
-            "emroam_ils_pwd_authentication_failed_total",
-            "ILSPwdAuthenticationFailed alerts.",
-            self.ils_pwd_authentication_failed,
-        );
-        gauge(
-            "emroam_ils_messages_in_total",
-            "ILS messages accepted.",
-            self.messages_in,
-        );
-        gauge(
-            "emroam_ils_messages_out_total",
-            "ILS messages sent.",
-            self.messages_out,
-        );
-        let _ = writeln!(
-            s,
-            "# HELP emroam_ils_rejected_total ILS input refused, by kind.\n# TYPE emroam_ils_rejected_total counter"
-        );
-        for (k, v) in &self.rejected {
-            let _ = writeln!(
-                s,
-                "emroam_ils_rejected_total{{cluster=\"{cluster}\",kind=\"{k}\"}} {v}"
-            );
-        }
-        let _ = writeln!(
-            s,
-            "# HELP emroam_ils_peer_up_to_date 1 if the peer is up to date.\n# TYPE emroam_ils_peer_up_to_date gauge"
-        );
-        for p in &self.peers {
-            let _ = writeln!(
-                s,
-                "emroam_ils_peer_up_to_date{{cluster=\"{cluster}\",peer=\"{}\"}} {}",
-                p.cluster,
-                u8::from(p.up_to_date)
-            );
-        }
-        let _ = writeln!(
-            s,
-            "# HELP emroam_ils_peer_last_sync_ms Last full sync from the peer, Unix ms.\n# TYPE emroam_ils_peer_last_sync_ms gauge"
-        );
-        for p in &self.peers {
-            if let Some(t) = p.last_sync_ms {
-                let _ = writeln!(
-                    s,
-                    "emroam_ils_peer_last_sync_ms{{cluster=\"{cluster}\",peer=\"{}\"}} {t}",
-                    p.cluster
-                );
-            }
-        }
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,7 +241,8 @@ mod tests {
         let c = Counters::default();
         c.code(26);
         c.code(201);
-        let text = c.snapshot().to_prometheus("cluster1");
+        let mut text = String::new();
+        crate::prometheus::em(&mut text, "cluster1", &c.snapshot());
         assert!(text.contains("cisco_extension_mobility{cluster=\"cluster1\",counter=\"Total Login/LogoutRequestsAttempted\"} 0"));
         assert!(text.contains("emroam_em_code_total{cluster=\"cluster1\",code=\"201\"} 1"));
         let json = serde_json::to_value(c.snapshot()).unwrap();

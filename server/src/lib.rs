@@ -91,13 +91,13 @@ pub mod error;
 pub mod http;
 pub mod ils;
 pub mod ops;
-pub mod params;
+pub mod prometheus;
 pub mod server;
 pub mod sip;
 pub mod store;
-pub mod topology;
 
 pub use cluster::Cluster;
+pub use emroam_schema::{params, topology};
 pub use error::ServerError;
-pub use server::{ClusterListeners, Options, Running, run, run_with, start};
+pub use server::{ClusterListeners, Options, Running, bind_ephemeral, run, run_with, start};
 pub use topology::Topology;

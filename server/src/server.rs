@@ -105,6 +105,53 @@ impl ClusterListeners {
     }
 }
 
+/// Binds every cluster of `topo` on its own address with OS-chosen ports and rewrites the
+/// topology's ports to match, so phones and profiles see the real URLs (the demo, tests and
+/// benchmarks). ILS peers dial each other at the topology's ILS ports, so those are rewritten
+/// too.
+///
+/// # Errors
+/// [`ServerError::Bind`].
+pub async fn bind_ephemeral(
+    topo: &mut Topology,
+) -> Result<Vec<(String, ClusterListeners)>, ServerError> {
+    let mut out = Vec::new();
+    for c in &mut topo.clusters {
+        let addr = SocketAddr::new(c.address, 0);
+        let failed = |source| ServerError::Bind {
+            cluster: c.id.clone(),
+            addr,
+            source,
+        };
+        let bind = || async { TcpListener::bind(addr).await };
+        let http = bind().await.map_err(failed)?;
+        let config = bind().await.map_err(failed)?;
+        let ils = if c.ils == crate::topology::IlsRole::Standalone {
+            None
+        } else {
+            Some(bind().await.map_err(failed)?)
+        };
+        let sip = UdpSocket::bind(addr).await.map_err(failed)?;
+        let port = |r: std::io::Result<SocketAddr>| r.map(|a| a.port()).map_err(failed);
+        c.ports.http = port(http.local_addr())?;
+        c.ports.config = port(config.local_addr())?;
+        if let Some(l) = &ils {
+            c.ports.ils = port(l.local_addr())?;
+        }
+        c.ports.sip = port(sip.local_addr())?;
+        out.push((
+            c.id.clone(),
+            ClusterListeners {
+                http,
+                config,
+                ils,
+                sip: Some(sip),
+            },
+        ));
+    }
+    Ok(out)
+}
+
 /// Request context of a cluster's HTTP port.
 #[derive(Debug, Clone)]
 pub struct HttpCtx {
@@ -123,11 +170,7 @@ pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
         emapp::PATH => emapp::handle(c, req).await,
         emservice::PATH => emservice::handle(c, req).await,
         "/metrics" => {
-            let mut text = c.counters().snapshot().to_prometheus(c.id());
-            text.push_str(&c.ils_counters().to_prometheus(c.id()));
-            if let Some(sip) = c.sip() {
-                text.push_str(&sip.counters().to_prometheus(c.id()));
-            }
+            let text = crate::prometheus::cluster_text(c);
             respond(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",

@@ -68,8 +68,7 @@
 //! - `emroam_sip_retransmissions_absorbed_total{method="INVITE"|"REGISTER"|"BYE"|"CANCEL"}`:
 //!   retransmissions recognised (see above) — `retransmissions_absorbed` (method → count)
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fmt::Write as _;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,7 +76,6 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use emroam_protocol::sip::{self, Message, StartLine};
-use serde::Serialize;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -212,199 +210,8 @@ struct Counters {
     retransmissions: [AtomicU64; 4],
 }
 
-/// A snapshot of a cluster's SIP counters and gauges (names: the module docs). It is also
-/// what the dashboard reads back from `/metrics.json` (`Deserialize`, missing fields 0).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct SipCounters {
-    /// REGISTERs accepted (refreshes included, retransmissions not).
-    pub registers: u64,
-    /// REGISTERs refused with 403 (unknown device or no `+sip.instance`).
-    pub register_refused_403: u64,
-    /// REGISTERs refused with 404 (a line the device's profile does not have).
-    pub register_refused_404: u64,
-    /// Bindings removed by `Expires: 0`.
-    pub unregisters: u64,
-    /// Bindings dropped because the phone did not refresh them within the granted expiry.
-    pub registrations_expired: u64,
-    /// Gauge: line bindings registered now.
-    pub bindings: u64,
-    /// Initial INVITEs received (new calls; retransmissions not).
-    pub invites: u64,
-    /// INVITEs sent to a phone registered here.
-    pub routed_local: u64,
-    /// INVITEs sent over a trunk to another cluster.
-    pub routed_trunk: u64,
-    /// INVITEs answered 404.
-    pub not_found: u64,
-    /// INVITEs answered 480 (unregistered number or phone not answering).
-    pub unavailable: u64,
-    /// INVITEs answered 503 (trunk not answering).
-    pub trunk_down: u64,
-    /// Gauge: INVITEs forwarded whose final response has not come yet.
-    pub invite_transactions: u64,
-    /// CANCELs forwarded to where their INVITE went (retransmissions not).
-    pub cancels_forwarded: u64,
-    /// BYEs forwarded (retransmissions not).
-    pub byes_forwarded: u64,
-    /// service-control NOTIFYs sent.
-    pub notifies: u64,
-    /// Datagrams that did not parse (requests answered 400 when possible).
-    pub malformed: u64,
-    /// Retransmissions recognised and not handled as new, by method (INVITE, REGISTER, BYE,
-    /// CANCEL; every method present).
-    pub retransmissions_absorbed: BTreeMap<String, u64>,
-}
-
-impl SipCounters {
-    /// Retransmissions absorbed, all methods.
-    pub fn retransmissions(&self) -> u64 {
-        self.retransmissions_absorbed.values().sum()
-    }
-
-    /// REGISTERs refused, 403 and 404.
-    pub fn registers_refused(&self) -> u64 {
-        self.register_refused_403 + self.register_refused_404
-    }
-
-    /// INVITEs answered 404, 480 or 503 by the cluster.
-    pub fn invites_failed(&self) -> u64 {
-        self.not_found + self.unavailable + self.trunk_down
-    }
-}
-
-/// One metric family: HELP, TYPE and one sample per `(labels, value)`; `labels` is empty or
-/// starts with a comma (`,code="403"`).
-fn family(
-    s: &mut String,
-    cluster: &str,
-    name: &str,
-    kind: &str,
-    help: &str,
-    samples: &[(&str, u64)],
-) {
-    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    for (labels, v) in samples {
-        let _ = writeln!(s, "{name}{{cluster=\"{cluster}\"{labels}}} {v}");
-    }
-}
-
-impl SipCounters {
-    /// Prometheus text exposition for one cluster (names: the module docs).
-    pub fn to_prometheus(&self, cluster: &str) -> String {
-        let mut s = String::new();
-        let c = "counter";
-        let g = "gauge";
-        let mut f = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-            family(&mut s, cluster, name, kind, help, samples);
-        };
-        f(
-            "emroam_sip_registers_total",
-            c,
-            "SIP REGISTERs accepted (refreshes included, retransmissions not).",
-            &[("", self.registers)],
-        );
-        f(
-            "emroam_sip_registers_refused_total",
-            c,
-            "SIP REGISTERs refused, by status (403 unknown device, 404 line not in its profile).",
-            &[
-                (",code=\"403\"", self.register_refused_403),
-                (",code=\"404\"", self.register_refused_404),
-            ],
-        );
-        f(
-            "emroam_sip_unregisters_total",
-            c,
-            "SIP bindings removed by expires=0.",
-            &[("", self.unregisters)],
-        );
-        f(
-            "emroam_sip_registrations_expired_total",
-            c,
-            "SIP bindings dropped because the phone did not refresh them in time.",
-            &[("", self.registrations_expired)],
-        );
-        f(
-            "emroam_sip_bindings",
-            g,
-            "SIP line bindings registered now.",
-            &[("", self.bindings)],
-        );
-        f(
-            "emroam_sip_invites_total",
-            c,
-            "New calls: initial SIP INVITEs (retransmissions not).",
-            &[("", self.invites)],
-        );
-        f(
-            "emroam_sip_invites_routed_total",
-            c,
-            "INVITEs sent on, to a phone registered here (local) or over a trunk.",
-            &[
-                (",route=\"local\"", self.routed_local),
-                (",route=\"trunk\"", self.routed_trunk),
-            ],
-        );
-        f(
-            "emroam_sip_invites_failed_total",
-            c,
-            "INVITEs answered by the cluster with a failure, by status (404 unknown, 480 unavailable, 503 trunk down).",
-            &[
-                (",code=\"404\"", self.not_found),
-                (",code=\"480\"", self.unavailable),
-                (",code=\"503\"", self.trunk_down),
-            ],
-        );
-        f(
-            "emroam_sip_invite_transactions",
-            g,
-            "INVITEs forwarded whose final response has not come yet.",
-            &[("", self.invite_transactions)],
-        );
-        f(
-            "emroam_sip_cancels_forwarded_total",
-            c,
-            "CANCELs forwarded (retransmissions not).",
-            &[("", self.cancels_forwarded)],
-        );
-        f(
-            "emroam_sip_byes_forwarded_total",
-            c,
-            "BYEs forwarded (retransmissions not).",
-            &[("", self.byes_forwarded)],
-        );
-        f(
-            "emroam_sip_notifies_total",
-            c,
-            "service-control NOTIFYs sent (restarts and resets after EM login/logout).",
-            &[("", self.notifies)],
-        );
-        f(
-            "emroam_sip_malformed_total",
-            c,
-            "SIP datagrams that did not parse.",
-            &[("", self.malformed)],
-        );
-        let labels: Vec<String> = self
-            .retransmissions_absorbed
-            .keys()
-            .map(|m| format!(",method=\"{m}\""))
-            .collect();
-        let samples: Vec<(&str, u64)> = labels
-            .iter()
-            .zip(self.retransmissions_absorbed.values())
-            .map(|(l, v)| (l.as_str(), *v))
-            .collect();
-        f(
-            "emroam_sip_retransmissions_absorbed_total",
-            c,
-            "UDP retransmissions recognised and not handled as new requests, by method.",
-            &samples,
-        );
-        s
-    }
-}
+/// A snapshot of a cluster's SIP counters and gauges: the `/metrics.json` document's.
+pub use emroam_schema::counters::SipCounters;
 
 /// Where a [`Cluster`] finds the SIP side serving it (for its counters); weak, because that
 /// side holds the cluster.
@@ -1494,7 +1301,8 @@ mod tests {
         };
         c.retransmissions_absorbed = RETRANSMITTED.iter().map(|m| ((*m).to_owned(), 0)).collect();
         c.retransmissions_absorbed.insert("INVITE".into(), 5);
-        let text = c.to_prometheus("cluster1");
+        let mut text = String::new();
+        crate::prometheus::sip(&mut text, "cluster1", &c);
         for line in [
             "emroam_sip_registers_total{cluster=\"cluster1\"} 3",
             "emroam_sip_registers_refused_total{cluster=\"cluster1\",code=\"404\"} 1",

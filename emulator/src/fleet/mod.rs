@@ -1520,7 +1520,10 @@ async fn run_inner<T: Transport + 'static>(
             let spec = PhoneSpec {
                 device: d.clone(),
                 model: PhoneModel::default(),
-                config_url: t.config_url.as_ref().map(|u| u.replace("#DEVICENAME#", d)),
+                config_url: t
+                    .config_url
+                    .as_ref()
+                    .map(|u| emroam_schema::em_url::device_url(u, d)),
                 service_url: Some(t.service_url.clone()),
             };
             let shard = &mut shards[j % n_shards];

@@ -77,21 +77,37 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use emroam_server::Topology;
+use emroam_schema::em_url;
+use emroam_schema::{LoginType, Topology};
 
-use crate::phone::{LoginType, Step};
-use crate::units::parse_duration;
+use crate::phone::Step;
 
-/// A profile error, with the line it is about (1-based; 0 when the file as a whole).
+/// A profile error, with the place it is about: 1-based line and column (both 0 when it is
+/// about the file as a whole).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
 pub struct ProfileError {
     /// The profile file.
     pub file: String,
     /// The line.
     pub line: usize,
+    /// The column, in characters.
+    pub column: usize,
     /// What is wrong.
     pub message: String,
+}
+
+impl std::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
 }
 
 /// How think times are drawn.
@@ -283,7 +299,7 @@ pub struct Slo {
 }
 
 /// A validated load profile.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Profile {
     /// Its name.
     pub name: String,
@@ -310,6 +326,9 @@ pub struct Profile {
     pub sip: Option<SipSpec>,
     /// Whether phones boot (config file; REGISTER with SIP) before the first phase.
     pub boot: bool,
+    /// The topology the targets were drawn from (`topology =`), for views that name its
+    /// clusters; `None` with explicit [[target]]s.
+    pub topology: Option<std::sync::Arc<Topology>>,
 }
 
 impl Profile {
@@ -341,6 +360,7 @@ impl Profile {
         let src = std::fs::read_to_string(path).map_err(|e| ProfileError {
             file: path.display().to_string(),
             line: 0,
+            column: 0,
             message: format!("cannot read: {e}"),
         })?;
         Profile::parse(&src, &path.display().to_string(), path.parent())
@@ -367,7 +387,7 @@ impl Profile {
     ) -> Result<Profile, ProfileError> {
         let v = Validator { src, file };
         let raw: RawProfile = toml::from_str(src).map_err(|e| {
-            let line = e.span().map_or(0, |s| v.line(s.start));
+            let (line, column) = e.span().map_or((0, 0), |s| v.position(s.start));
             let msg = match e.message() {
                 m if m.contains("untagged enum RawUsers") => "users: expected a list of \
                     {id, pin, dn?, self_service_id?} or a pattern \
@@ -384,6 +404,7 @@ impl Profile {
             ProfileError {
                 file: file.to_owned(),
                 line,
+                column,
                 message: msg,
             }
         })?;
@@ -550,28 +571,36 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn line(&self, offset: usize) -> usize {
-        self.src[..offset.min(self.src.len())]
-            .bytes()
-            .filter(|&b| b == b'\n')
-            .count()
-            + 1
+    /// 1-based line and column (in characters) of a byte offset.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let mut at = offset.min(self.src.len());
+        while !self.src.is_char_boundary(at) {
+            at -= 1;
+        }
+        let before = &self.src[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+        (line, before[line_start..].chars().count() + 1)
     }
 
+    /// An error at a byte offset; `usize::MAX` for the file as a whole.
     fn err(&self, offset: usize, message: impl Into<String>) -> ProfileError {
+        let (line, column) = if offset == usize::MAX {
+            (0, 0)
+        } else {
+            self.position(offset)
+        };
         ProfileError {
             file: self.file.to_owned(),
-            line: if offset == usize::MAX {
-                0
-            } else {
-                self.line(offset)
-            },
+            line,
+            column,
             message: message.into(),
         }
     }
 
+    /// A duration in the shared grammar (`emroam_schema::duration`: a unit is required).
     fn dur(&self, at: usize, what: &str, s: &str) -> Result<Duration, ProfileError> {
-        parse_duration(s).map_err(|e| self.err(at, format!("{what}: {e}")))
+        emroam_schema::duration::parse(s).map_err(|e| self.err(at, format!("{what}: {e}")))
     }
 
     fn rate(&self, at: usize, what: &str, r: Option<&RawRate>) -> Result<Rate, ProfileError> {
@@ -597,6 +626,7 @@ impl Validator<'_> {
     ) -> Result<Profile, ProfileError> {
         let _ = &raw.description;
         let mut targets = Vec::new();
+        let mut topology_used = None;
         match (&raw.topology, raw.target.is_empty()) {
             (Some(t), false) => {
                 return Err(self.err(
@@ -612,19 +642,18 @@ impl Validator<'_> {
             }
             (Some(t), true) => {
                 let at = t.span().start;
-                let loaded;
                 let topo = match topology {
-                    Some(topo) => topo,
+                    Some(topo) => topo.clone(),
                     None => {
                         let path =
                             dir.map_or_else(|| PathBuf::from(t.get_ref()), |d| d.join(t.get_ref()));
-                        loaded = Topology::load(&path).map_err(|e| {
+                        Topology::load(&path).map_err(|e| {
                             self.err(at, format!("topology {}: {e}", path.display()))
-                        })?;
-                        &loaded
+                        })?
                     }
                 };
-                targets = self.topology_targets(topo, raw.population.as_ref())?;
+                targets = self.topology_targets(&topo, raw.population.as_ref())?;
+                topology_used = Some(std::sync::Arc::new(topo));
             }
             (None, false) => {
                 if let Some(p) = &raw.population {
@@ -648,11 +677,10 @@ impl Validator<'_> {
             Some(m) => {
                 let mut out = Vec::new();
                 for (k, w) in m.get_ref() {
-                    let lt = match k.as_str() {
-                        "uid" => LoginType::Uid,
-                        "dn" => LoginType::Dn,
-                        "sp" => LoginType::Sp,
-                        other => {
+                    let lt = match LoginType::parse(k) {
+                        Some(lt) => lt,
+                        None => {
+                            let other = k;
                             return Err(self.err(
                                 m.span().start,
                                 format!("[mix]: unknown login type `{other}` (uid, dn, sp)"),
@@ -773,6 +801,7 @@ impl Validator<'_> {
             },
             faults,
             slo,
+            topology: topology_used,
             boot: match (&raw.boot, &raw.sip) {
                 (Some(b), Some(_)) if !*b.get_ref() => {
                     return Err(self.err(
@@ -941,14 +970,9 @@ impl Validator<'_> {
             }
             targets.push(Target {
                 cluster: c.id.clone(),
-                service_url: format!("{http}/emapp/EMAppServlet?device=#DEVICENAME#"),
-                config_url: Some(format!(
-                    "http://{host}:{}/#DEVICENAME#.cnf.xml",
-                    c.ports.config
-                )),
-                emservice_url: app_user
-                    .as_ref()
-                    .map(|_| format!("{http}/emservice/EMServiceServlet")),
+                service_url: em_url::em_service_url(&http),
+                config_url: Some(em_url::config_url_template(&host, c.ports.config)),
+                emservice_url: app_user.as_ref().map(|_| em_url::emapi_url(&http)),
                 app_user,
                 admin_url: Some(http),
                 devices,
@@ -1007,7 +1031,7 @@ impl Validator<'_> {
                 ));
             }
         }
-        if !r.service_url.contains("#DEVICENAME#") {
+        if !r.service_url.contains(em_url::DEVICE_NAME_MACRO) {
             return Err(self.err(
                 at,
                 format!(
@@ -1252,11 +1276,23 @@ p99 = { journey = "2s" }
         let e = Profile::parse(&bad, "t.toml", None).unwrap_err();
         assert_eq!(e.line, 20, "{e}");
         assert!(
-            e.to_string().starts_with("t.toml:20: phase `phase2`"),
+            e.to_string().starts_with("t.toml:20:1: phase `phase2`"),
             "{e}"
         );
         let bad = GOOD.replace("duration = \"1m\"", "duration = \"1 fortnight\"");
         assert_eq!(Profile::parse(&bad, "t.toml", None).unwrap_err().line, 20);
+        // One grammar with the topology and the flags: a bare number is refused, not seconds.
+        let bad = GOOD.replace("duration = \"1m\"", "duration = \"20\"");
+        let e = Profile::parse(&bad, "t.toml", None).unwrap_err();
+        assert!(e.to_string().starts_with("t.toml:20:"), "{e}");
+        assert!(e.message.contains("`20` has no unit"), "{e}");
+        let bad = GOOD.replace("request_timeout = \"2s\"", "request_timeout = \"3\"");
+        let e = Profile::parse(&bad, "t.toml", None).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 19), "{e}");
+        assert!(
+            e.message.contains("request_timeout: `3` has no unit"),
+            "{e}"
+        );
         let bad = GOOD.replace("journey = \"2s\"", "jorney = \"2s\"");
         let e = Profile::parse(&bad, "t.toml", None).unwrap_err();
         assert!(e.message.contains("unknown step `jorney`"), "{e}");

@@ -43,9 +43,7 @@ pub fn read(body: &[u8]) -> Result<ConfigInfo, ConfigFileError> {
 /// The EM service URL a phone opens: `#DEVICENAME#` substituted, `&loginType=` added for
 /// DN and SP (UID is the default prompt, so the URL stays as configured).
 pub fn service_url(template: &str, device: &str, login_type: Option<super::LoginType>) -> String {
-    let url = template
-        .replace("#DEVICENAME#", device)
-        .replace("#EMCC#", "true");
+    let url = emroam_schema::em_url::device_url(template, device);
     match login_type {
         Some(lt @ (super::LoginType::Dn | super::LoginType::Sp)) => {
             emroam_protocol::cipxml::append_query(&url, &format!("loginType={}", lt.as_param()))

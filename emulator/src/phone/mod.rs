@@ -28,27 +28,7 @@ use self::page::{EmPage, Page};
 pub const MAX_HOPS: u8 = 8;
 
 /// EM login types (`loginType=` on the service URL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LoginType {
-    /// User ID + PIN (the default prompt).
-    Uid,
-    /// Primary extension + PIN.
-    Dn,
-    /// Self-service user ID + PIN.
-    Sp,
-}
-
-impl LoginType {
-    /// The value of `loginType=`.
-    pub fn as_param(self) -> &'static str {
-        match self {
-            LoginType::Uid => "UID",
-            LoginType::Dn => "DN",
-            LoginType::Sp => "SP",
-        }
-    }
-}
+pub use emroam_schema::LoginType;
 
 /// Who the phone is and where it looks for its configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

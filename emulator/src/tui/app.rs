@@ -88,9 +88,9 @@ impl Rtmt {
 }
 
 /// A reference cluster's SIP registrar and proxy figures at one moment (`/metrics.json`'s
-/// `sip`, the server's own type read back; `null` there when the cluster runs without SIP).
+/// `sip`, the document type the server writes; `null` there when the cluster runs without SIP).
 /// emroam's own figures, not an RTMT object: a lab CUCM has none.
-pub type Sip = emroam_server::sip::SipCounters;
+pub type Sip = emroam_schema::counters::SipCounters;
 
 /// What one poll of one cluster saw (the poller's output, the dashboard's input).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,13 +1,13 @@
-//! The live dashboard of `emroam fleet PROFILE --tui`, `emroam demo` and `emroam tui
-//! --topology FILE` (issue 7): per-cluster RTMT "Cisco Extension Mobility" counters, the
-//! fleet's phones, latency and outcomes, on numbered screens, with controls.
+//! The live dashboard: per-cluster RTMT "Cisco Extension Mobility" counters, the fleet's
+//! phones, latency and outcomes, on numbered screens, with controls. It renders and reacts;
+//! it never starts a workload (the `emroam` commands wire a fleet to it).
 //!
-//! Split (STYLE.md habit 13): [`app`] is the state, [`event`] the one event source,
-//! [`mod@update`] the only state transition (pure), [`ui`] the rendering (`impl Widget for &App`),
-//! [`terminal`] the terminal guard (habit 13's `tui.rs`, named apart from its module), [`poll`] the cluster poller. Data flows one way: the fleet's
-//! aggregator and the poller publish whole snapshots on `watch` channels; the dashboard only
-//! reads them, redraws at [`event::FRAME_RATE`] when something changed, and sends controls
-//! back (admin calls to the clusters, [`crate::fleet::Control`] to the fleet).
+//! [`app`] is the state, [`event`] the one event source, [`mod@update`] the only state
+//! transition (pure), [`ui`] the rendering (`impl Widget for &App`), [`terminal`] the terminal
+//! guard, [`poll`] the cluster poller. Data flows one way: the fleet's aggregator and the
+//! poller publish whole snapshots on `watch` channels; the dashboard only reads them, redraws
+//! at [`event::FRAME_RATE`] when something changed, and sends controls back (admin calls to
+//! the clusters, [`crate::fleet::Control`] to the fleet through [`Wiring::control`]).
 //!
 //! Every control is something a script can do too:
 //!
@@ -18,7 +18,7 @@
 //! | `x` / `h` | cut / heal its ILS link to its first peer | `POST /admin/clusters/{id}/ils/links/{peer}/cut` / `heal` |
 //! | `s` | superuser sync now (the sync tool's "Sync now") | `POST /admin/superuser-sync` |
 //! | `S` | ILS full sync from it to every peer now | `POST /admin/clusters/{id}/ils/sync` |
-//! | `p` / `Space` | pause / resume starting work | `emroam fleet --control ADDR`: `POST /control/pause` / `resume` ([`crate::control`]; in-process: the `watch::Sender<Control>` of [`with_fleet_controlled`]) |
+//! | `p` / `Space` | pause / resume starting work | `emroam fleet --control ADDR`: `POST /control/pause` / `resume` |
 //! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | `POST /control/rate?times=1.25` / `?times=0.8` (or `?factor=F`) |
 //! | `5`, `↑` `↓` | trace the selected phone (its last journey's messages on screen 5) | [`crate::fleet::Taps`]: `watch_device`, `trace` |
 //! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report, exit 0 | Ctrl-C / SIGTERM |
@@ -27,7 +27,7 @@
 //! date); the role and peers from the topology. Logs go to `$EMROAM_LOG` (default `emroam.log`
 //! in the temporary directory) while the dashboard owns the terminal.
 //!
-//! SIP (issue 6), shown only where there is SIP so a run without it looks as before:
+//! SIP is shown only where there is SIP, so a run without it looks as before:
 //! - screen 2, per cluster from `/metrics.json`'s `sip` ([`app::Sip`]): line bindings,
 //!   INVITEs/s, calls being set up (`invite_transactions`), INVITEs routed local/trunk, failed
 //!   404/480/503, retransmissions absorbed, REGISTERs (refused 403/404), unregisters, expired,
@@ -48,15 +48,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use emroam_server::Topology;
-use emroam_server::topology::IlsRole;
+use emroam_schema::Topology;
+use emroam_schema::topology::IlsRole;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::fleet::Control;
 use crate::fleet::stats::Snapshot;
 use crate::phone::Method;
-use app::{App, ClusterView, FleetView};
+pub use app::{App, ClusterView, FleetView};
 use event::{Event, Sources};
 use update::{Command, update};
 
@@ -313,121 +313,13 @@ fn base_of(url: &str) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Runs a fleet under the dashboard: the fleet in its own task (snapshots on a `watch`, a
-/// [`Control`] channel back), the dashboard in this one. Quitting cancels the fleet, which
-/// drains and reports after the terminal is restored. Returns the summary and whether the
-/// run had ended on its own before the user quit.
-///
-/// # Errors
-/// The terminal cannot be used, or the fleet's output cannot be written.
-pub async fn with_fleet(
-    cfg: crate::fleetcmd::FleetConfig,
-    clusters: Vec<ClusterView>,
-    token: CancellationToken,
-) -> anyhow::Result<(crate::fleet::report::Summary, bool)> {
-    with_fleet_controlled(cfg, clusters, token, watch::channel(Control::default()).0).await
-}
-
-/// [`with_fleet`] steered through `control_tx` too (the fleet's HTTP control port shares it
-/// with the dashboard's keys).
-///
-/// # Errors
-/// As [`with_fleet`].
-pub async fn with_fleet_controlled(
-    cfg: crate::fleetcmd::FleetConfig,
-    clusters: Vec<ClusterView>,
-    token: CancellationToken,
-    control_tx: watch::Sender<Control>,
-) -> anyhow::Result<(crate::fleet::report::Summary, bool)> {
-    let n = cfg.profile.targets.len();
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
-    let control_rx = control_tx.subscribe();
-    let (device_tx, device_rx) = watch::channel(None);
-    let (trace_tx, trace_rx) = watch::channel(Arc::default());
-    let (done_tx, done_rx) = mpsc::channel(16);
-    let mut view = FleetView::new(
-        &cfg.profile.name,
-        cfg.profile.phases.clone(),
-        cfg.profile
-            .targets
-            .iter()
-            .map(|t| t.devices.len() as u64)
-            .collect(),
-    );
-    view.devices = cfg
-        .profile
-        .targets
-        .iter()
-        .map(|t| t.devices.clone())
-        .collect();
-    let taps = crate::fleet::Taps {
-        control: control_rx,
-        watch_device: device_rx,
-        trace: trace_tx,
-    };
-    let drain = cfg.profile.drain;
-    let fleet_token = token.child_token();
-    let tx = done_tx.clone();
-    let rx = snap_rx.clone();
-    let fleet = tokio::spawn(async move {
-        let r = crate::fleetcmd::run_controlled(cfg, fleet_token, snap_tx, rx, taps).await;
-        let _ = tx.send(Event::FleetFinished).await;
-        r
-    });
-    let wiring = Wiring {
-        stats: Some(snap_rx),
-        control: Some(control_tx),
-        watch_device: Some(device_tx),
-        trace: Some(trace_rx),
-        done: (done_tx, done_rx),
-    };
-    let shown = run(App::new(clusters, Some(view)), wiring, token).await;
-    let ended = fleet.is_finished();
-    if !ended {
-        eprintln!(
-            "emroam: stopping the fleet: in-flight journeys get {:.0}s to finish, then the report",
-            drain.as_secs_f64()
-        );
-    }
-    let summary = fleet.await.context("the fleet task")??;
-    shown?;
-    Ok((summary, ended))
-}
-
-/// `emroam tui --topology FILE`: watches running clusters, no fleet.
-///
-/// # Errors
-/// The topology cannot be read, or the terminal cannot be used.
-pub async fn watch(args: &crate::cli::TuiArgs) -> anyhow::Result<crate::Exit> {
-    let topo = match Topology::load(&args.topology) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("emroam tui: {e}");
-            return Ok(crate::Exit::BadInput);
-        }
-    };
-    let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        t.cancel();
-    });
-    run(
-        App::new(cluster_views(&topo), None),
-        Wiring::watch_only(),
-        token,
-    )
-    .await?;
-    Ok(crate::Exit::Ok)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn seed_topology_roles_and_peers() {
-        let topo = Topology::parse(crate::demo::SEED_TOPOLOGY).unwrap();
+        let topo = Topology::parse(include_str!("../../../profiles/topologies/seed.toml")).unwrap();
         let v = cluster_views(&topo);
         assert_eq!(v.len(), 3);
         assert_eq!(v[0].ils_role, "hub");

@@ -273,8 +273,8 @@ mod tests {
 
     #[test]
     fn sip_figures_parse_by_the_servers_field_names_and_null_is_no_sip() {
-        // The server's own type, serialised as /metrics.json carries it: the names agree.
-        let mut server = emroam_server::sip::SipCounters {
+        // The document type the server serialises into /metrics.json: the names agree.
+        let mut server = emroam_schema::counters::SipCounters {
             bindings: 12,
             invites: 40,
             routed_local: 30,

@@ -6,7 +6,7 @@
 //! `emroam_loadtests::em_login_page`) pinned to core 0 with `taskset -c 0`; then, pinned to
 //! core 1 with `taskset -c 1`, first the emulator (`fleet-vs-oha client URL SECS CONNS`: CONNS
 //! phones on one single-threaded runtime sending the phone's GET with Cisco's headers through
-//! the fleet's HTTP transport, `emroam::driver::HttpClient`, keep-alive, and parsing every answer
+//! the fleet's HTTP transport, `emroam_emulator::driver::HttpClient`, keep-alive, and parsing every answer
 //! with `cipxml::parse` as the phone's page step does), then `oha -z SECSs -c CONNS --no-tui`
 //! with the same headers; and, for scale, the emulator once more without the parse
 //! (`client URL SECS CONNS no-parse`). Besides the rates, the table gives each client's CPU (as a waited-for
@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use emroam::driver::HttpClient;
-use emroam::phone::http::phone_headers;
-use emroam::phone::{HttpRequest, Method, Model};
+use emroam_emulator::driver::HttpClient;
+use emroam_emulator::phone::http::phone_headers;
+use emroam_emulator::phone::{HttpRequest, Method, Model};
 use emroam_protocol::cipxml;
 use tokio_util::sync::CancellationToken;
 

@@ -24,8 +24,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use emroam::driver::{HttpClient, Quiet, SipHttpClient, run_task};
-use emroam::phone::{
+use emroam_emulator::driver::{HttpClient, Quiet, SipHttpClient, run_task};
+use emroam_emulator::phone::{
     Credentials, LoginType as PhoneLoginType, Model, Phone, PhoneSpec, Step, Task,
 };
 use emroam_server::cluster::Origin;
@@ -43,8 +43,8 @@ fn scenario(name: &str) -> String {
 
 /// Call-setup samples (µs) of the emulated caller.
 struct Setups(hdrhistogram::Histogram<u64>);
-impl emroam::driver::Observer for Setups {
-    fn sample(&mut self, s: &emroam::phone::StepSample) {
+impl emroam_emulator::driver::Observer for Setups {
+    fn sample(&mut self, s: &emroam_emulator::phone::StepSample) {
         if s.step == Step::CallSetup {
             let _ = self.0.record(s.latency().as_micros() as u64);
         }
@@ -129,7 +129,9 @@ async fn main() {
     )
     .expect("topology");
     let listeners: Vec<(String, ClusterListeners)> = if with_fleet {
-        emroam::demo::bind_ephemeral(&mut topo).await.expect("bind")
+        emroam_server::bind_ephemeral(&mut topo)
+            .await
+            .expect("bind")
     } else {
         let mut l = Vec::new();
         for c in &topo.clusters {
@@ -235,7 +237,7 @@ async fn main() {
         let stop = async {
             let _ = stop_rx.await;
         };
-        emroam::driver::serve_idle(phone, &mut client, &mut Quiet, stop).await
+        emroam_emulator::driver::serve_idle(phone, &mut client, &mut Quiet, stop).await
     });
     let emu_stop = CancellationToken::new();
     let emu_token = emu_stop.clone();
@@ -360,7 +362,7 @@ async fn fleet_beside_sipp(
     dn: &str,
     running: &emroam_server::Running,
 ) {
-    use emroam::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
+    use emroam_emulator::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
     let src = format!(
         r#"
 name = "sip-setup-fleet"

@@ -474,10 +474,7 @@ impl Cluster {
 
     /// The EM service URL phones subscribe to, with CUCM's `#DEVICENAME#` macro.
     pub fn em_service_url(&self) -> String {
-        format!(
-            "http://{}/emapp/EMAppServlet?device=#DEVICENAME#",
-            self.http_addr()
-        )
+        emroam_schema::em_url::em_service_url(&format!("http://{}", self.http_addr()))
     }
 
     /// The cluster's cancellation token (cancelled at shutdown).

@@ -19,7 +19,7 @@ use crate::ops::{
 };
 
 /// The EM application's path.
-pub const PATH: &str = "/emapp/EMAppServlet";
+pub const PATH: &str = emroam_schema::em_url::EMAPP_PATH;
 /// Query parameter carrying the chosen device profile (UNCONFIRMED: CUCM's name was never
 /// captured).
 pub const PROFILE_PARAM: &str = "deviceProfile";
@@ -96,7 +96,7 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
     };
     let mut self_url = format!("{}?device={}", base_url(c, req), encode_component(&device));
     if get("loginType").is_some_and(|v| !v.trim().is_empty()) {
-        self_url.push_str(&format!("&loginType={}", login_type.as_str()));
+        self_url.push_str(&format!("&loginType={}", login_type.as_param()));
     }
 
     if is_logout {

@@ -18,7 +18,7 @@ use crate::ops::{
 };
 
 /// The EM service's path.
-pub const PATH: &str = "/emservice/EMServiceServlet";
+pub const PATH: &str = emroam_schema::em_url::EMSERVICE_PATH;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,37 +12,7 @@ use crate::em::{EmError, code};
 use crate::params::MultipleLoginBehavior;
 use crate::store::StoreOp;
 
-/// Which identifier the phone's login form asks for (`loginType=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginType {
-    /// User ID (the default).
-    Uid,
-    /// Primary extension.
-    Dn,
-    /// Self-service user ID.
-    Sp,
-}
-
-impl LoginType {
-    /// Parses `UID`, `DN`, `SP` (case-insensitive); anything else is `None` (code 215).
-    pub fn parse(s: &str) -> Option<LoginType> {
-        match s.to_ascii_uppercase().as_str() {
-            "UID" => Some(LoginType::Uid),
-            "DN" => Some(LoginType::Dn),
-            "SP" => Some(LoginType::Sp),
-            _ => None,
-        }
-    }
-
-    /// The query-string value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LoginType::Uid => "UID",
-            LoginType::Dn => "DN",
-            LoginType::Sp => "SP",
-        }
-    }
-}
+pub use emroam_schema::LoginType;
 
 /// Who is logging in, and how they proved it.
 #[derive(Clone, PartialEq, Eq)]

@@ -566,16 +566,8 @@ impl Topology {
             }
             let dur = |v: &Option<Spanned<String>>, field: &str, d: &mut std::time::Duration| {
                 if let Some(v) = v {
-                    *d = crate::params::parse_duration(v.get_ref())
-                        .ok()
-                        .filter(|d| !d.is_zero())
-                        .ok_or_else(|| {
-                            cx.err(
-                                v.span(),
-                                field,
-                                "expected a duration like \"30s\" or \"10m\"",
-                            )
-                        })?;
+                    *d = crate::duration::parse_positive(v.get_ref())
+                        .map_err(|e| cx.err(v.span(), field, e.to_string()))?;
                 }
                 Ok::<(), TopologyError>(())
             };
@@ -1024,6 +1016,28 @@ first = "SEP0000000010FF"
         assert_eq!(invalid(&src).1, "id");
         let src = MINI.replace("first = \"SEP0000000010FF\"", "first = \"SEP000000001000\"");
         assert_eq!(invalid(&src).1, "first");
+    }
+
+    #[test]
+    fn a_duration_without_a_unit_is_refused_with_its_place() {
+        let src = format!("[ils]\nsync_interval = \"20\"\n{MINI}");
+        match Topology::parse(&src) {
+            Err(e @ TopologyError::Invalid { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.starts_with("line 2, column 17: `ils.sync_interval`"),
+                    "{text}"
+                );
+                assert!(text.contains("has no unit"), "{text}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        let src = MINI.replace(
+            "max_concurrent_requests = 7",
+            "max_concurrent_requests = 7, service_time = \"20\"",
+        );
+        let text = Topology::parse(&src).unwrap_err().to_string();
+        assert!(text.contains("has no unit"), "{text}");
     }
 
     #[test]

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use emroam::driver::{HttpClient, Quiet, SipHttpClient, run_task};
-use emroam::phone::{Credentials, LoginType, Model, Phone, PhoneSpec, Step, Success, Task};
+use emroam_emulator::driver::{HttpClient, Quiet, SipHttpClient, run_task};
+use emroam_emulator::phone::{
+    Credentials, LoginType, Model, Phone, PhoneSpec, Step, Success, Task,
+};
 use emroam_server::{Options, Topology};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -15,8 +17,8 @@ const SEED: &str = include_str!("../../../profiles/topologies/seed.toml");
 /// Records the steps a task took.
 #[derive(Default)]
 struct Steps(Vec<Step>, usize);
-impl emroam::driver::Observer for Steps {
-    fn sample(&mut self, s: &emroam::phone::StepSample) {
+impl emroam_emulator::driver::Observer for Steps {
+    fn sample(&mut self, s: &emroam_emulator::phone::StepSample) {
         self.0.push(s.step);
     }
     fn sip(&mut self, _out: bool, _d: &[u8]) {
@@ -27,7 +29,7 @@ impl emroam::driver::Observer for Steps {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_registers_at_boot_and_after_the_restart_notify() {
     let mut topo = Topology::parse(SEED).unwrap();
-    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let listeners = emroam_server::bind_ephemeral(&mut topo).await.unwrap();
     let token = CancellationToken::new();
     let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
         .await
@@ -77,7 +79,7 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
     let (topo, running) = crate::util::seed_clusters().await;
     let c = &topo.clusters[0];
     let device = "SEP000000001002";
-    let cfg = emroam::phonecmd::PhoneConfig {
+    let cfg = emroam::cmd::phone::PhoneConfig {
         spec: PhoneSpec {
             device: device.into(),
             model: Model::from_topology_name("Cisco 8865"),
@@ -106,12 +108,12 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
         step: false,
         sip: true,
         answer_for: Some(Duration::from_millis(50)),
-        answer: emroam::phone::sipua::AnswerPolicy::default(),
+        answer: emroam_emulator::phone::sipua::AnswerPolicy::default(),
     };
     let mut out = Vec::new();
-    let exit = emroam::phonecmd::run_config(cfg, &mut out).await.unwrap();
+    let exit = emroam::cmd::phone::run_config(cfg, &mut out).await.unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert_eq!(exit, emroam::Exit::Other, "{text}");
+    assert_eq!(exit, emroam::cmd::Exit::Other, "{text}");
     assert!(text.contains("SIP > INVITE sip:3000001@"), "{text}");
     assert!(
         text.contains("SIP < SIP/2.0 480 Temporarily Unavailable"),
@@ -188,7 +190,7 @@ async fn phones_call_each_other_across_clusters() {
         let stop = async {
             let _ = stop_rx.await;
         };
-        emroam::driver::serve_idle(bob, &mut bob_client, &mut Quiet, stop).await
+        emroam_emulator::driver::serve_idle(bob, &mut bob_client, &mut Quiet, stop).await
     });
     crate::util::until_placed(&running, "cluster3", "1000001", "cluster1").await;
     let mut obs = Steps::default();
@@ -207,7 +209,7 @@ async fn phones_call_each_other_across_clusters() {
     let (_kally, o) = run_task(kally, call, Instant::now(), &mut kally_client, &mut Quiet).await;
     assert_eq!(
         o.result.unwrap_err().cause,
-        emroam::phone::Cause::CallFailed(404)
+        emroam_emulator::phone::Cause::CallFailed(404)
     );
     stop_tx.send(()).unwrap();
     let bob = bob_side.await.unwrap();
@@ -221,7 +223,7 @@ async fn phones_call_each_other_across_clusters() {
 /// Prints every SIP datagram (for the trace of a failing test).
 #[derive(Default)]
 struct Wire(Vec<String>);
-impl emroam::driver::Observer for Wire {
+impl emroam_emulator::driver::Observer for Wire {
     fn sip(&mut self, out: bool, d: &[u8]) {
         let first = String::from_utf8_lossy(d)
             .lines()
@@ -237,7 +239,7 @@ impl emroam::driver::Observer for Wire {
 async fn an_unanswered_call_is_cancelled_across_the_trunk() {
     let (topo, running) = crate::util::seed_clusters().await;
     let (bob, mut bob_client) = ready_phone(&topo, 0, "SEP000000001001", "bob").await;
-    let bob = bob.with_answer_policy(emroam::phone::sipua::AnswerPolicy {
+    let bob = bob.with_answer_policy(emroam_emulator::phone::sipua::AnswerPolicy {
         auto_answer: false,
         ..Default::default()
     });
@@ -248,7 +250,7 @@ async fn an_unanswered_call_is_cancelled_across_the_trunk() {
             let _ = stop_rx.await;
         };
         let mut wire = Wire::default();
-        let bob = emroam::driver::serve_idle(bob, &mut bob_client, &mut wire, stop).await;
+        let bob = emroam_emulator::driver::serve_idle(bob, &mut bob_client, &mut wire, stop).await;
         (bob, wire)
     });
     crate::util::until_placed(&running, "cluster3", "1000001", "cluster1").await;
@@ -260,7 +262,7 @@ async fn an_unanswered_call_is_cancelled_across_the_trunk() {
     let (_kally, o) = run_task(kally, call, Instant::now(), &mut kally_client, &mut wire).await;
     assert_eq!(
         o.result.unwrap_err().cause,
-        emroam::phone::Cause::CallTimeout,
+        emroam_emulator::phone::Cause::CallTimeout,
         "{:?}",
         wire.0
     );

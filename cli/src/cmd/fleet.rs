@@ -9,13 +9,17 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::Exit;
+use anyhow::Context as _;
+use emroam_emulator::fleet::profile::Profile;
+use emroam_emulator::fleet::report::Summary;
+use emroam_emulator::fleet::stats::Snapshot;
+use emroam_emulator::fleet::{self, Control, OutFiles, reconcile};
+use emroam_emulator::phone::Step;
+use emroam_emulator::tui::{self, App, ClusterView, FleetView, Wiring, event::Event};
+use tokio::sync::mpsc;
+
+use super::Exit;
 use crate::cli::FleetArgs;
-use crate::fleet::profile::Profile;
-use crate::fleet::report::Summary;
-use crate::fleet::stats::Snapshot;
-use crate::fleet::{self, OutFiles, reconcile};
-use crate::phone::Step;
 
 /// A validated `emroam fleet` invocation.
 #[derive(Debug, Clone)]
@@ -138,19 +142,6 @@ pub async fn run_controlled(
     Ok(summary)
 }
 
-/// The topology a profile names (`topology = "..."`, relative to the profile), for the
-/// dashboard's ILS roles; `None` when it names none or it cannot be read.
-fn topology_of(profile: &std::path::Path) -> Option<emroam_server::Topology> {
-    let src = std::fs::read_to_string(profile).ok()?;
-    let v: toml::Value = toml::from_str(&src).ok()?;
-    let rel = v.get("topology")?.as_str()?;
-    let path = profile
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .join(rel);
-    emroam_server::Topology::load(&path).ok()
-}
-
 /// Runs `emroam fleet`.
 ///
 /// # Errors
@@ -164,15 +155,12 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         }
     };
     let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
+    super::cancel_on_signal(token.clone(), || {
         eprintln!("emroam fleet: stopping: no new journeys, in-flight ones get the drain deadline");
-        t.cancel();
     });
     let control = tokio::sync::watch::channel(fleet::Control::default()).0;
     if let Some(addr) = args.control {
-        match crate::control::start(addr, control.clone(), token.child_token()).await {
+        match super::control::start(addr, control.clone(), token.child_token()).await {
             Ok(bound) => eprintln!("emroam fleet: controls at http://{bound}/control"),
             Err(e) => {
                 eprintln!("emroam fleet: {e:#}");
@@ -181,10 +169,8 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         }
     }
     let summary = if cfg.tui {
-        let topo = topology_of(&args.profile);
-        let views = crate::tui::target_views(&cfg.profile, topo.as_ref());
-        let (summary, ended) =
-            crate::tui::with_fleet_controlled(cfg, views, token, control).await?;
+        let views = tui::target_views(&cfg.profile, cfg.profile.topology.as_deref());
+        let (summary, ended) = with_dashboard(cfg, views, token, control).await?;
         if !ended {
             // Quit from the dashboard: the user's choice, exit 0 with the report.
             print!("{}", summary.table());
@@ -206,4 +192,72 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::ThresholdFailed
     })
+}
+
+/// Runs a fleet under the dashboard: the fleet in its own task (snapshots on a `watch`, a
+/// [`Control`] channel back, shared with the HTTP control port), the dashboard in this one.
+/// Quitting cancels the fleet, which drains and reports after the terminal is restored.
+/// Returns the summary and whether the run had ended on its own before the user quit.
+///
+/// # Errors
+/// The terminal cannot be used, or the fleet's output cannot be written.
+pub async fn with_dashboard(
+    cfg: FleetConfig,
+    clusters: Vec<ClusterView>,
+    token: CancellationToken,
+    control_tx: watch::Sender<Control>,
+) -> anyhow::Result<(Summary, bool)> {
+    let n = cfg.profile.targets.len();
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
+    let control_rx = control_tx.subscribe();
+    let (device_tx, device_rx) = watch::channel(None);
+    let (trace_tx, trace_rx) = watch::channel(Arc::default());
+    let (done_tx, done_rx) = mpsc::channel(16);
+    let mut view = FleetView::new(
+        &cfg.profile.name,
+        cfg.profile.phases.clone(),
+        cfg.profile
+            .targets
+            .iter()
+            .map(|t| t.devices.len() as u64)
+            .collect(),
+    );
+    view.devices = cfg
+        .profile
+        .targets
+        .iter()
+        .map(|t| t.devices.clone())
+        .collect();
+    let taps = fleet::Taps {
+        control: control_rx,
+        watch_device: device_rx,
+        trace: trace_tx,
+    };
+    let drain = cfg.profile.drain;
+    let fleet_token = token.child_token();
+    let tx = done_tx.clone();
+    let rx = snap_rx.clone();
+    let fleet = tokio::spawn(async move {
+        let r = run_controlled(cfg, fleet_token, snap_tx, rx, taps).await;
+        let _ = tx.send(Event::FleetFinished).await;
+        r
+    });
+    let wiring = Wiring {
+        stats: Some(snap_rx),
+        control: Some(control_tx),
+        watch_device: Some(device_tx),
+        trace: Some(trace_rx),
+        done: (done_tx, done_rx),
+    };
+    let shown = tui::run(App::new(clusters, Some(view)), wiring, token).await;
+    let ended = fleet.is_finished();
+    if !ended {
+        eprintln!(
+            "emroam: stopping the fleet: in-flight journeys get {:.0}s to finish, then the report",
+            drain.as_secs_f64()
+        );
+    }
+    let summary = fleet.await.context("the fleet task")??;
+    shown?;
+    Ok((summary, ended))
 }

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use emroam::driver::Transport;
-use emroam::fleet;
-use emroam::fleet::profile::Profile;
-use emroam::fleet::stats::Snapshot;
-use emroam::phone::{HttpFailure, HttpRequest, HttpResponse, Step};
+use emroam_emulator::driver::Transport;
+use emroam_emulator::fleet;
+use emroam_emulator::fleet::profile::Profile;
+use emroam_emulator::fleet::stats::Snapshot;
+use emroam_emulator::phone::{HttpFailure, HttpRequest, HttpResponse, Step};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -259,7 +259,7 @@ url = "http://127.0.0.1:9/admin"
 success_ratio = 0.5
 "#;
     let r = run(profile(src, 10), t).await;
-    let s = emroam::fleet::report::Summary::of(&r, Some(Default::default()));
+    let s = emroam_emulator::fleet::report::Summary::of(&r, Some(Default::default()));
     let json = serde_json::to_value(&s).unwrap();
     let mut keys = Vec::new();
     key_paths(&json, "", &mut keys);
@@ -274,7 +274,7 @@ success_ratio = 0.5
     );
     assert_eq!(
         json["schema_version"],
-        emroam::fleet::report::SCHEMA_VERSION
+        emroam_emulator::fleet::report::SCHEMA_VERSION
     );
 }
 

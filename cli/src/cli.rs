@@ -1,10 +1,13 @@
-//! The command line: clap derive structs, one subcommand per job (DESIGN.md, "Command line").
+//! The command line: clap derive structs, one subcommand per job.
 //!
 //! Raw arguments only; each command validates its own into a typed config before it starts.
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use emroam_schema::LoginType;
 
 /// emroam: emulate fleets of Cisco IP phones against Extension Mobility, and load-test it.
 #[derive(Debug, Parser)]
@@ -63,7 +66,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub headless: bool,
     /// Shorten the demo (e.g. `20s`).
-    #[arg(long, value_parser = crate::units::parse_positive_duration)]
+    #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
 }
 
@@ -139,14 +142,14 @@ pub struct PhoneArgs {
     #[arg(long, requires = "sip", value_name = "DN")]
     pub call: Option<String>,
     /// How long to stay in the call placed with --call.
-    #[arg(long, default_value = "2s", value_parser = crate::units::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub hold: std::time::Duration,
     /// After logging in (or booting), stay registered this long, answering calls (and
     /// refreshing the registration when due).
-    #[arg(long, requires = "sip", value_parser = crate::units::parse_duration)]
+    #[arg(long, requires = "sip", value_parser = parse_duration)]
     pub answer_for: Option<std::time::Duration>,
     /// How long an incoming call rings before the phone answers it.
-    #[arg(long, default_value = "0s", requires = "answer_for", value_parser = crate::units::parse_duration)]
+    #[arg(long, default_value = "0s", requires = "answer_for", value_parser = parse_duration)]
     pub ring: std::time::Duration,
     /// Let incoming calls ring until the caller gives up (never answer).
     #[arg(long, requires = "answer_for")]
@@ -162,7 +165,7 @@ pub struct PhoneArgs {
     #[arg(long)]
     pub profile: Option<String>,
     /// Give up on a request after this long.
-    #[arg(long, default_value = "10s", value_parser = crate::units::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
     /// The model the phone announces (topology spelling, e.g. `Cisco 8865`).
     #[arg(long, default_value = "Cisco 8865")]
@@ -182,17 +185,6 @@ pub enum PhoneCmd {
     Status,
 }
 
-/// EM login types (`loginType=` on the service URL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LoginType {
-    /// User ID + PIN.
-    Uid,
-    /// Primary extension + PIN.
-    Dn,
-    /// Self-service user ID + PIN.
-    Sp,
-}
-
 /// `emroam fleet`.
 #[derive(Debug, Args)]
 pub struct FleetArgs {
@@ -205,7 +197,7 @@ pub struct FleetArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Shorten (or stretch) the profile's phases to last this long in total (e.g. `20s`).
-    #[arg(long, value_parser = crate::units::parse_positive_duration)]
+    #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
     /// Serve the fleet's controls (pause, resume, arrival rate) over HTTP on this loopback
     /// address (`127.0.0.1:9990`; port 0 picks one): `GET /control`, `POST /control/pause`,
@@ -233,6 +225,17 @@ pub struct XmlArgs {
     /// The charset a phone assumes when the prolog declares none (its locale's).
     #[arg(long, default_value = "iso-8859-1")]
     pub locale_charset: String,
+}
+
+/// A duration flag, in the grammar of every TOML file (`emroam_schema::duration`: a unit is
+/// required, `500ms`, `2s`, `1m`).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    emroam_schema::duration::parse(s).map_err(|e| e.to_string())
+}
+
+/// A duration flag that must be more than zero.
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    emroam_schema::duration::parse_positive(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

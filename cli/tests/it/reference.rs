@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use emroam::driver::{HttpClient, Quiet, run_task};
-use emroam::fleet::profile::Profile;
-use emroam::fleet::report::Summary;
-use emroam::fleet::stats::Snapshot;
-use emroam::fleet::{self, reconcile};
-use emroam::phone::{
+use emroam_emulator::driver::{HttpClient, Quiet, run_task};
+use emroam_emulator::fleet::profile::Profile;
+use emroam_emulator::fleet::report::Summary;
+use emroam_emulator::fleet::stats::Snapshot;
+use emroam_emulator::fleet::{self, reconcile};
+use emroam_emulator::phone::{
     Cause, Credentials, LoginType, Model, Phone, PhoneSpec, Success, Task, TaskOutcome,
 };
 use emroam_server::{Options, Running, Topology};
@@ -109,7 +109,7 @@ struct Cluster {
 impl Cluster {
     async fn start(src: &str) -> Cluster {
         let mut topo = Topology::parse(src).unwrap();
-        let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+        let listeners = emroam_server::bind_ephemeral(&mut topo).await.unwrap();
         let token = CancellationToken::new();
         let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
             .await
@@ -146,8 +146,8 @@ impl Cluster {
     }
 
     async fn admin(&self, path: &str) {
-        let req = emroam::phone::HttpRequest {
-            method: emroam::phone::Method::Post,
+        let req = emroam_emulator::phone::HttpRequest {
+            method: emroam_emulator::phone::Method::Post,
             url: format!("{}{path}", self.http()),
             headers: vec![],
             body: Some(String::new()),

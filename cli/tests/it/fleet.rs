@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use emroam::fleet::profile::Profile;
-use emroam::fleet::report::Summary;
-use emroam::fleet::stats::Snapshot;
-use emroam::fleet::{self, reconcile};
-use emroam::phone::Step;
+use emroam_emulator::fleet::profile::Profile;
+use emroam_emulator::fleet::report::Summary;
+use emroam_emulator::fleet::stats::Snapshot;
+use emroam_emulator::fleet::{self, reconcile};
+use emroam_emulator::phone::Step;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -164,7 +164,7 @@ login_rate = 2.0
     assert_eq!(rec.agree, 3, "{rec:?}");
     assert_eq!(
         r.beliefs["SEP000000009003"].as_deref(),
-        Some(emroam::fleet::reconcile::SOMEONE)
+        Some(emroam_emulator::fleet::reconcile::SOMEONE)
     );
     let hlog = std::fs::read_to_string(out.hlog()).unwrap();
     assert!(hlog.contains("Tag=journey.c1,"), "{hlog}");

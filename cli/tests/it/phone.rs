@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use emroam::driver::{HttpClient, Quiet, run_task};
-use emroam::phone::{
+use emroam_emulator::driver::{HttpClient, Quiet, run_task};
+use emroam_emulator::phone::{
     Cause, Credentials, LoginType, Model, Phone, PhoneSpec, Success, Task, TaskOutcome,
 };
 use tokio::time::Instant;
@@ -182,7 +182,7 @@ async fn timeout_is_a_named_outcome() {
     .await;
     let f = o.result.unwrap_err();
     assert_eq!(f.cause, Cause::Timeout);
-    assert_eq!(f.step, emroam::phone::Step::LoginSubmit);
+    assert_eq!(f.step, emroam_emulator::phone::Step::LoginSubmit);
 }
 
 #[tokio::test]
@@ -208,9 +208,9 @@ async fn phone_command_prints_trace_and_redacts_pin() {
         panic!()
     };
     let mut out = Vec::new();
-    let exit = emroam::phonecmd::run(&args, &mut out).await.unwrap();
+    let exit = emroam::cmd::phone::run(&args, &mut out).await.unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert_eq!(exit, emroam::Exit::Ok, "{text}");
+    assert_eq!(exit, emroam::cmd::Exit::Ok, "{text}");
     assert!(!text.contains("12345"), "{text}");
     assert!(text.contains("seq=*****"));
     assert!(text.contains("x-CiscoIPPhoneModelName: CP-8865"));

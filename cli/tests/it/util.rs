@@ -591,7 +591,7 @@ pub(crate) async fn seed_clusters() -> (emroam_server::Topology, emroam_server::
     let mut topo =
         emroam_server::Topology::parse(include_str!("../../../profiles/topologies/seed.toml"))
             .unwrap();
-    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let listeners = emroam_server::bind_ephemeral(&mut topo).await.unwrap();
     let running = emroam_server::start(
         &topo,
         listeners,

@@ -104,7 +104,7 @@ async fn fleet_exit_codes_and_files() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("bad.toml:12: phase `phase1`: give login_rate/logout_rate"),
+        err.contains("bad.toml:12:1: phase `phase1`: give login_rate/logout_rate"),
         "{err}"
     );
     for p in [ok, strict, bad] {

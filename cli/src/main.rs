@@ -7,14 +7,14 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = emroam::cli::Cli::parse();
     emroam::logging::init(cli.verbose, cli.dashboard_log().as_deref());
-    match emroam::run(cli) {
+    match emroam::cmd::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            if emroam::is_broken_pipe(&err) {
+            if emroam::cmd::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("emroam: {err:#}");
-            emroam::Exit::Other.into()
+            emroam::cmd::Exit::Other.into()
         }
     }
 }

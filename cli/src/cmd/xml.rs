@@ -8,7 +8,8 @@ use std::io::{Read, Write};
 use anyhow::Context;
 use emroam_protocol::cipxml::{self, ParseOptions};
 
-use crate::{Exit, cli::XmlArgs};
+use super::Exit;
+use crate::cli::XmlArgs;
 
 /// The most `emroam xml` reads; the parser refuses far smaller documents, so this only bounds
 /// memory when someone points it at something huge (a phone would never download it at all).

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use emroam::driver::{HttpClient, Quiet, run_task};
-use emroam::phone::{Credentials, LoginType, Model, Phone, PhoneSpec, Task};
+use emroam_emulator::driver::{HttpClient, Quiet, run_task};
+use emroam_emulator::phone::{Credentials, LoginType, Model, Phone, PhoneSpec, Task};
 use emroam_server::{Options, Topology};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -62,7 +62,7 @@ impl Session {
 
 /// The seed topology with each cluster's ports replaced by the ones bound.
 fn rewritten(topo: &Topology) -> String {
-    let mut src = emroam::demo::SEED_TOPOLOGY.to_owned();
+    let mut src = emroam::cmd::demo::SEED_TOPOLOGY.to_owned();
     for c in &topo.clusters {
         src = src.replacen(
             "ports = { http = 8080, config = 6970,",
@@ -135,8 +135,8 @@ async fn dashboard_shows_throttling_a_cluster_down_and_exits_cleanly() {
         );
         return;
     }
-    let mut topo = Topology::parse(emroam::demo::SEED_TOPOLOGY).unwrap();
-    let listeners = emroam::demo::bind_ephemeral(&mut topo).await.unwrap();
+    let mut topo = Topology::parse(emroam::cmd::demo::SEED_TOPOLOGY).unwrap();
+    let listeners = emroam_server::bind_ephemeral(&mut topo).await.unwrap();
     let token = CancellationToken::new();
     let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
         .await
@@ -153,8 +153,8 @@ async fn dashboard_shows_throttling_a_cluster_down_and_exits_cleanly() {
     );
     let mut http = HttpClient::new(Duration::from_secs(5));
     let r = http
-        .send(&emroam::phone::HttpRequest {
-            method: emroam::phone::Method::Post,
+        .send(&emroam_emulator::phone::HttpRequest {
+            method: emroam_emulator::phone::Method::Post,
             url: admin,
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: Some(r#"{"max_concurrent_requests":1,"service_time":"300ms"}"#.into()),

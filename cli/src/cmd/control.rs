@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::fleet::Control;
+use emroam_emulator::fleet::Control;
 
 /// Answers one control request: the status and a JSON (or plain error) body.
 pub fn handle(

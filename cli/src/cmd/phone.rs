@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use emroam_protocol::cipxml;
 
-use crate::Exit;
-use crate::cli::{LoginType as CliLoginType, PhoneArgs, PhoneCmd};
-use crate::driver::{self, HttpClient, Observer, SipHttpClient};
-use crate::phone::http::redact;
-use crate::phone::{
+use anyhow::Context as _;
+use emroam_emulator::driver::{self, HttpClient, Observer, SipHttpClient};
+use emroam_emulator::phone::http::redact;
+use emroam_emulator::phone::{
     Credentials, HttpFailure, HttpRequest, HttpResponse, LoginType, Model, Phone, PhoneSpec,
     StepSample, Task,
 };
-use anyhow::Context as _;
+
+use super::Exit;
+use crate::cli::{PhoneArgs, PhoneCmd};
 
 /// A validated `emroam phone` invocation.
 #[derive(Debug, Clone)]
@@ -36,7 +37,7 @@ pub struct PhoneConfig {
     /// Answer calls this long after the tasks that log in (before a logout).
     pub answer_for: Option<Duration>,
     /// How incoming calls are taken.
-    pub answer: crate::phone::sipua::AnswerPolicy,
+    pub answer: emroam_emulator::phone::sipua::AnswerPolicy,
 }
 
 /// Why the arguments cannot make a phone.
@@ -50,16 +51,6 @@ pub enum PhoneArgsError {
     Invalid(String),
 }
 
-impl From<CliLoginType> for LoginType {
-    fn from(l: CliLoginType) -> Self {
-        match l {
-            CliLoginType::Uid => LoginType::Uid,
-            CliLoginType::Dn => LoginType::Dn,
-            CliLoginType::Sp => LoginType::Sp,
-        }
-    }
-}
-
 impl TryFrom<&PhoneArgs> for PhoneConfig {
     type Error = PhoneArgsError;
 
@@ -69,7 +60,7 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
         let mut topo_pin = None;
         let (device, config_url, service, model) = match &a.topology {
             Some(path) => {
-                let topo = emroam_server::Topology::load(path)
+                let topo = emroam_schema::Topology::load(path)
                     .map_err(|e| PhoneArgsError::Invalid(e.to_string()))?;
                 // Without --pin, the PIN of the topology's user with that ID, extension or
                 // self-service ID (by login type).
@@ -77,9 +68,9 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
                     topo.users
                         .iter()
                         .find(|u| match a.login_type {
-                            CliLoginType::Uid => u.id == id,
-                            CliLoginType::Dn => u.primary_extension.as_deref() == Some(id),
-                            CliLoginType::Sp => u.self_service_id.as_deref() == Some(id),
+                            LoginType::Uid => u.id == id,
+                            LoginType::Dn => u.primary_extension.as_deref() == Some(id),
+                            LoginType::Sp => u.self_service_id.as_deref() == Some(id),
                         })
                         .map(|u| u.pin.clone())
                 });
@@ -136,7 +127,7 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
         let needs_creds = matches!(a.action, PhoneCmd::Login | PhoneCmd::LoginLogout);
         let creds = if needs_creds {
             Some(Credentials {
-                login_type: a.login_type.into(),
+                login_type: a.login_type,
                 id: a
                     .id
                     .clone()
@@ -185,7 +176,7 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
             step: a.step,
             sip: a.sip,
             answer_for: a.answer_for,
-            answer: crate::phone::sipua::AnswerPolicy {
+            answer: emroam_emulator::phone::sipua::AnswerPolicy {
                 ring: a.ring,
                 auto_answer: !a.no_answer,
                 busy_share: if a.busy { 1.0 } else { 0.0 },
@@ -342,7 +333,7 @@ async fn sip_socket(spec: &PhoneSpec) -> anyhow::Result<(tokio::net::UdpSocket, 
     let host = spec
         .config_url
         .as_deref()
-        .and_then(|u| crate::phone::http::split_http_url(u).map(|(a, _)| a.to_owned()))
+        .and_then(|u| emroam_emulator::phone::http::split_http_url(u).map(|(a, _)| a.to_owned()))
         .ok_or_else(|| anyhow::anyhow!("--sip needs the phone's config file URL"))?;
     let probe = tokio::net::UdpSocket::bind("0.0.0.0:0").await?;
     probe
@@ -488,7 +479,10 @@ mod tests {
             let v: Vec<&str> = base.iter().chain(extra).copied().collect();
             PhoneConfig::try_from(&args(&v)).unwrap().answer
         };
-        assert_eq!(with(&[]), crate::phone::sipua::AnswerPolicy::default());
+        assert_eq!(
+            with(&[]),
+            emroam_emulator::phone::sipua::AnswerPolicy::default()
+        );
         let p = with(&["--ring", "2s"]);
         assert_eq!((p.ring, p.auto_answer), (Duration::from_secs(2), true));
         assert!(!with(&["--no-answer"]).auto_answer);

@@ -68,14 +68,19 @@ impl ServiceTime {
             let (a, b) = rest
                 .split_once(',')
                 .ok_or_else(|| format!("expected uniform(LO,HI), got {s:?}"))?;
-            let (lo, hi) = (parse_duration(a)?, parse_duration(b)?);
+            let (lo, hi) = (dur(a)?, dur(b)?);
             if lo > hi {
                 return Err(format!("uniform bounds out of order in {s:?}"));
             }
             return Ok(ServiceTime::Uniform(lo, hi));
         }
-        parse_duration(s).map(ServiceTime::Fixed)
+        dur(s).map(ServiceTime::Fixed)
     }
+}
+
+/// The shared duration grammar, with its message as text.
+fn dur(s: &str) -> Result<Duration, String> {
+    crate::duration::parse(s).map_err(|e| e.to_string())
 }
 
 impl fmt::Display for ServiceTime {
@@ -87,27 +92,6 @@ impl fmt::Display for ServiceTime {
             }
         }
     }
-}
-
-/// Parses a duration written `250ms`, `2s`, `1m`, `1h` (a bare number is milliseconds).
-///
-/// # Errors
-/// A message naming the bad text.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (expected e.g. 250ms, 2s)"))?;
-    let d = match unit {
-        "" | "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m, h)")),
-    };
-    Ok(d)
 }
 
 /// Parses CUCM's `HHH:MM` login-time format (`8:00`, `:30`, `168:00`).

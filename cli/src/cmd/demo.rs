@@ -1,68 +1,25 @@
 //! `emroam demo`: the seed topology's three clusters in-process (each on its own loopback
 //! address, ports chosen by the OS), `profiles/demo.toml` run against them under the live
-//! dashboard (`--headless`: a progress line), the report, and a clean shutdown. Both files are built into the binary, so it runs anywhere.
+//! dashboard (`--headless`: a progress line), the report, and a clean shutdown. Both files
+//! are built into the binary, so it runs anywhere.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use emroam_server::{ClusterListeners, Options, Topology};
-use tokio::net::TcpListener;
+use emroam_server::{Options, Topology, bind_ephemeral};
 use tokio_util::sync::CancellationToken;
 
-use crate::Exit;
+use emroam_emulator::fleet::profile::Profile;
+use emroam_emulator::tui;
+
+use super::Exit;
+use super::fleet::{self as fleetcmd, FleetConfig};
 use crate::cli::DemoArgs;
-use crate::fleet::profile::Profile;
-use crate::fleetcmd::{self, FleetConfig};
 
 /// The seed topology (`profiles/topologies/seed.toml`).
-pub const SEED_TOPOLOGY: &str = include_str!("../../profiles/topologies/seed.toml");
+pub const SEED_TOPOLOGY: &str = include_str!("../../../profiles/topologies/seed.toml");
 /// The demo profile (`profiles/demo.toml`).
-pub const DEMO_PROFILE: &str = include_str!("../../profiles/demo.toml");
-
-/// Binds every cluster of `topo` on its own address with OS-chosen ports and rewrites the
-/// topology's ports to match, so phones and profiles see the real URLs.
-///
-/// # Errors
-/// A bind failure.
-pub async fn bind_ephemeral(
-    topo: &mut Topology,
-) -> anyhow::Result<Vec<(String, ClusterListeners)>> {
-    let mut out = Vec::new();
-    for c in &mut topo.clusters {
-        let bind = |ip| async move {
-            TcpListener::bind(SocketAddr::new(ip, 0))
-                .await
-                .with_context(|| format!("binding {ip}:0"))
-        };
-        let http = bind(c.address).await?;
-        let config = bind(c.address).await?;
-        c.ports.http = http.local_addr()?.port();
-        c.ports.config = config.local_addr()?.port();
-        // ILS peers dial each other at the topology's ILS ports, so those are rewritten too.
-        let ils = if c.ils == emroam_server::topology::IlsRole::Standalone {
-            None
-        } else {
-            let l = bind(c.address).await?;
-            c.ports.ils = l.local_addr()?.port();
-            Some(l)
-        };
-        let sip = tokio::net::UdpSocket::bind(SocketAddr::new(c.address, 0))
-            .await
-            .with_context(|| format!("binding {}:0 (UDP)", c.address))?;
-        c.ports.sip = sip.local_addr()?.port();
-        out.push((
-            c.id.clone(),
-            ClusterListeners {
-                http,
-                config,
-                ils,
-                sip: Some(sip),
-            },
-        ));
-    }
-    Ok(out)
-}
+pub const DEMO_PROFILE: &str = include_str!("../../../profiles/demo.toml");
 
 /// Runs `emroam demo`.
 ///
@@ -95,11 +52,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         profile.scale_to(d);
     }
     let fleet_token = token.child_token();
-    let t = fleet_token.clone();
-    let signal = tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        t.cancel();
-    });
+    let signal = super::cancel_on_signal(fleet_token.clone(), || {});
     let cfg = FleetConfig {
         profile,
         out: None,
@@ -109,8 +62,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let (summary, ended) = if headless {
         (fleetcmd::run_config(cfg, fleet_token).await?, true)
     } else {
-        let views = crate::tui::target_views(&cfg.profile, Some(&topo));
-        crate::tui::with_fleet(cfg, views, fleet_token).await?
+        let views = tui::target_views(&cfg.profile, Some(&topo));
+        let control = tokio::sync::watch::channel(emroam_emulator::fleet::Control::default()).0;
+        fleetcmd::with_dashboard(cfg, views, fleet_token, control).await?
     };
     signal.abort();
     print!("{}", summary.table());

@@ -1,13 +1,13 @@
-//! The phone's HTTP client ([`HttpClient`] over `emroam::httpc`) against scripted raw servers
+//! The phone's HTTP client ([`HttpClient`] over `emroam_emulator::httpc`) against scripted raw servers
 //! on port 0: keep-alive, the one retry, and malformed, truncated, oversized and hostile
 //! responses, each giving the phone's failure and never a panic or a hang.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use emroam::driver::HttpClient;
-use emroam::phone::http::MAX_BODY_BYTES;
-use emroam::phone::{HttpFailure, HttpRequest, Method};
+use emroam_emulator::driver::HttpClient;
+use emroam_emulator::phone::http::MAX_BODY_BYTES;
+use emroam_emulator::phone::{HttpFailure, HttpRequest, Method};
 
 use crate::util::{Reply, dead_addr, spawn_raw};
 
@@ -34,14 +34,14 @@ fn client() -> HttpClient {
 }
 
 /// One request to a server that answers it with `bytes` and closes.
-async fn once(bytes: Vec<u8>) -> Result<emroam::phone::HttpResponse, HttpFailure> {
+async fn once(bytes: Vec<u8>) -> Result<emroam_emulator::phone::HttpResponse, HttpFailure> {
     let (addr, _) = spawn_raw(move |_| Reply::SendAndClose(bytes.clone())).await;
     client().send(&get(addr)).await
 }
 
 #[tokio::test]
 async fn keep_alive_reuses_one_connection_and_idle_lets_it_go() {
-    use emroam::driver::Transport as _;
+    use emroam_emulator::driver::Transport as _;
     let (addr, conns) = spawn_raw(|n| Reply::Send(ok(&format!("page {n}")))).await;
     let mut c = client();
     for n in 0..3 {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use emroam::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
+use emroam_emulator::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
 use emroam_server::Topology;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
