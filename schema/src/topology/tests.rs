@@ -1,0 +1,180 @@
+//! Topology parsing: expansion, references, errors with their place, redaction.
+
+use std::path::Path;
+
+use super::parse::render;
+use super::*;
+
+const MINI: &str = r#"
+[[cluster]]
+id = "c1"
+address = "127.0.0.1"
+ils = { role = "hub" }
+em = { max_concurrent_requests = 7 }
+
+[[profile]]
+name = "bob-udp"
+lines = [{ dn = "1000001", label = "Bob" }]
+
+[[user]]
+id = "bob"
+pin = "12345"
+primary_extension = "1000001"
+home = "c1"
+profiles = ["bob-udp"]
+
+[[phone]]
+name = "SEP000000001001"
+cluster = "c1"
+
+[[user_pattern]]
+home = "c1"
+count = 3
+id = "u{n:03}"
+pin = "1111"
+extension = 5000
+
+[[phone_pattern]]
+cluster = "c1"
+count = 2
+first = "SEP0000000010FF"
+"#;
+
+#[test]
+fn parses_and_expands() {
+    let t = Topology::parse(MINI).unwrap();
+    assert_eq!(t.clusters[0].params.max_concurrent_requests, 7);
+    assert_eq!(t.clusters[0].ports, Ports::default());
+    assert_eq!(t.users.len(), 4);
+    assert_eq!(t.users[1].id, "u001");
+    assert_eq!(t.users[3].primary_extension.as_deref(), Some("5002"));
+    assert_eq!(t.users[0].default_profile.as_deref(), Some("bob-udp"));
+    assert_eq!(t.phones[2].name, "SEP000000001100");
+    assert_eq!(t.profiles.len(), 4);
+    assert_eq!(t.profiles[3].lines[0].dn, "5002");
+}
+
+fn invalid(src: &str) -> (usize, String) {
+    match Topology::parse(src) {
+        Err(TopologyError::Invalid { line, field, .. }) => (line, field),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_reference_names_line_and_field() {
+    let src = MINI.replace("profiles = [\"bob-udp\"]", "profiles = [\"nope\"]");
+    assert_eq!(invalid(&src), (17, "profiles".into()));
+    let src = MINI.replace("name = \"SEP000000001001\"", "name = \"SEP12\"");
+    assert_eq!(invalid(&src).1, "name");
+    let src = MINI.replace(
+        "max_concurrent_requests = 7",
+        "max_concurrent_requests = 700",
+    );
+    assert_eq!(invalid(&src), (6, "em.max_concurrent_requests".into()));
+    let src = MINI.replace("id = \"u{n:03}\"", "id = \"u\"");
+    assert_eq!(invalid(&src).1, "id");
+    let src = MINI.replace("first = \"SEP0000000010FF\"", "first = \"SEP000000001000\"");
+    assert_eq!(invalid(&src).1, "first");
+}
+
+#[test]
+fn a_duration_without_a_unit_is_refused_with_its_place() {
+    let src = format!("[ils]\nsync_interval = \"20\"\n{MINI}");
+    match Topology::parse(&src) {
+        Err(e @ TopologyError::Invalid { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.starts_with("line 2, column 17: `ils.sync_interval`"),
+                "{text}"
+            );
+            assert!(text.contains("has no unit"), "{text}");
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    let src = MINI.replace(
+        "max_concurrent_requests = 7",
+        "max_concurrent_requests = 7, service_time = \"20\"",
+    );
+    let text = Topology::parse(&src).unwrap_err().to_string();
+    assert!(text.contains("has no unit"), "{text}");
+}
+
+#[test]
+fn syntax_errors_carry_line_and_field() {
+    let src = MINI.replace("pin = \"12345\"\n", "");
+    let msg = Topology::parse(&src).unwrap_err().to_string();
+    assert!(msg.contains("line") && msg.contains("pin"), "{msg}");
+    let msg = Topology::parse("[[cluster]]\nid = \"c1\"\naddress = \"127.0.0.1\"\nbogus = 1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("line 4") && msg.contains("bogus"), "{msg}");
+}
+
+#[test]
+fn debug_never_shows_pins_or_passwords() {
+    let t = Topology::parse(&MINI.replace("pin = \"12345\"", "pin = \"987654321\"")).unwrap();
+    let d = format!("{t:?}");
+    assert!(!d.contains("987654321") && d.contains("bob"));
+}
+
+#[test]
+fn render_templates() {
+    assert_eq!(render("u{n}", 7).unwrap(), "u7");
+    assert_eq!(render("c1-{n:05}-x", 42).unwrap(), "c1-00042-x");
+    assert!(render("nope", 1).is_err());
+    assert!(render("u{n:x}", 1).is_err());
+}
+
+#[test]
+fn five_clusters_and_the_ils_table_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies");
+    let t = Topology::load(&dir.join("five-clusters.toml")).unwrap();
+    assert_eq!(t.clusters.len(), 5);
+    let hubs = t.clusters.iter().filter(|c| c.ils == IlsRole::Hub).count();
+    assert_eq!(hubs, 2);
+    assert_eq!(t.ils.sync_interval, std::time::Duration::from_secs(30));
+    assert_eq!(t.users.iter().filter(|u| u.superuser).count(), 5);
+    let bad = "[ils]\nsync_interval = \"soon\"\n";
+    let e = Topology::parse(bad).unwrap_err().to_string();
+    assert!(e.contains("ils.sync_interval"), "{e}");
+    assert!(
+        !format!("{:?}", t.ils).contains("emroam-ils"),
+        "Debug hides the password"
+    );
+}
+
+#[test]
+fn seed_and_load_topologies_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies");
+    let seed = Topology::load(&dir.join("seed.toml")).unwrap();
+    assert_eq!(seed.clusters.len(), 3);
+    assert_eq!(
+        seed.clusters[2].ils,
+        IlsRole::Spoke {
+            hub: "cluster2".into()
+        }
+    );
+    assert_eq!(seed.phones.len(), 30);
+    assert!(
+        !seed
+            .phones
+            .iter()
+            .find(|p| p.name == "SEP000000001010")
+            .unwrap()
+            .em_enabled
+    );
+    let bob = seed.users.iter().find(|u| u.id == "bob").unwrap();
+    assert!(bob.superuser && bob.home == "cluster1");
+    assert!(
+        !seed
+            .users
+            .iter()
+            .find(|u| u.id == "kally")
+            .unwrap()
+            .superuser
+    );
+    let load = Topology::load(&dir.join("load-3x10k.toml")).unwrap();
+    assert_eq!(load.users.len(), 30_000);
+    assert!(load.phones.len() >= 30_000);
+}
