@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::dom::{is_xml_space, trim_xml_space};
 use super::flags::InputFlags;
 use super::uri::Uri;
 
@@ -309,7 +310,7 @@ impl Text {
     /// trimmed and cut to [`limits::TEXT`] characters like a parsed `<Text>`.
     pub fn plain(body: &str) -> Self {
         Self {
-            text: super::parse::clean(&body.replace("\r\n", "\n"), limits::TEXT),
+            text: clean(&body.replace("\r\n", "\n"), limits::TEXT),
             ..Self::default()
         }
     }
@@ -808,6 +809,19 @@ impl Error {
             4 => Some("Authentication error"),
             _ => None,
         }
+    }
+}
+
+/// Trims XML whitespace, then truncates to `limit` characters (and trims the cut end).
+pub(crate) fn clean(s: &str, limit: usize) -> String {
+    let s = trim_xml_space(s);
+    // Never more characters than bytes: most strings are known to fit without counting.
+    if s.len() <= limit {
+        return s.to_owned();
+    }
+    match s.char_indices().nth(limit) {
+        Some((cut, _)) => s[..cut].trim_end_matches(is_xml_space).to_owned(),
+        None => s.to_owned(),
     }
 }
 

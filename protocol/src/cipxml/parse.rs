@@ -181,19 +181,6 @@ fn each<'a, T>(
     Ok(out)
 }
 
-/// Trims XML whitespace, then truncates to `limit` characters (and trims the cut end).
-pub(crate) fn clean(s: &str, limit: usize) -> String {
-    let s = trim_xml_space(s);
-    // Never more characters than bytes: most strings are known to fit without counting.
-    if s.len() <= limit {
-        return s.to_owned();
-    }
-    match s.char_indices().nth(limit) {
-        Some((cut, _)) => s[..cut].trim_end_matches(is_xml_space).to_owned(),
-        None => s.to_owned(),
-    }
-}
-
 /// [`clean`], reusing an owned text's buffer when it needs no trimming or truncating.
 fn clean_owned(s: Cow<'_, str>, limit: usize) -> String {
     match s {
