@@ -2,10 +2,10 @@
 //!
 //! Each [`EmCode`] carries Cisco's name for the code, what it means, and the exact text a phone
 //! displays for it (`Login is unavailable(26)`, `Please try to login again (201)`, ...), taken from
-//! `reference/cisco-em.md` §2.3–§2.4. [`code_from_page_text`] reads a code back from what a phone
+//! Cisco's EM documents (the EMService and EMApp error tables, and codes observed on CUCM). [`code_from_page_text`] reads a code back from what a phone
 //! shows, which is all a phone pointed at a real CUCM ever sees. Pure data and string functions.
 //!
-//! Codes the fact sheet lists as undocumented (13–17, 24, 34, 203, 206, 209, 214) are present with
+//! Codes no English Cisco source defines (13–17, 24, 34, 203, 206, 209, 214) are present with
 //! `confirmed: false`, the name [`RESERVED_NAME`], and the generic display text; emroam never sends
 //! them. Codes 7 and 27 appear only in the DevNet table, so their display text is the generic one
 //! and they are marked unconfirmed too.
@@ -52,7 +52,7 @@ pub struct EmCode {
     pub confirmed: bool,
 }
 
-/// Name given to codes the fact sheet says no English source defines.
+/// Name given to codes no English Cisco source defines.
 pub const RESERVED_NAME: &str = "Reserved (undocumented)";
 
 /// 0: Unknown Error.

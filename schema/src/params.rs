@@ -1,4 +1,4 @@
-//! The "Cisco Extension Mobility" service parameters of one cluster (reference §3), plus the
+//! The "Cisco Extension Mobility" service parameters of one cluster, plus the
 //! one "Cisco CallManager" service parameter the SIP registrar reads (SIP Station KeepAlive
 //! Interval).
 //!

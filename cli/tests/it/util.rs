@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// The protocol crate's CiscoIPPhone fixtures (copied from `../shared/fixtures/cipxml`).
+/// The protocol crate's CiscoIPPhone fixtures (real documents, with their sources in that folder).
 pub(crate) fn cipxml_fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../protocol/tests/fixtures/cipxml")

@@ -10,7 +10,7 @@ use super::dom::{is_xml_space, trim_xml_space};
 use super::flags::InputFlags;
 use super::uri::Uri;
 
-/// Limits a phone applies, from the fact sheet's cheat-sheet (§7).
+/// Limits a phone applies, from Cisco's IP Phone Services development notes.
 ///
 /// The parser truncates over-long strings to these character counts and drops repeated
 /// items past these counts (the 7921/7925 behaviour, "truncate over-long values"), keeping

@@ -2,8 +2,8 @@
 //! (`emroam xml`, `emroam phone`).
 //!
 //! Not a pixel model: no wrapping or paging, images are described, not drawn. Default
-//! softkeys follow the fact sheet's derived per-object sets (the per-model matrix is
-//! UNCONFIRMED); any custom softkey replaces them all, as on the phone.
+//! softkeys follow per-object sets derived from Cisco's examples (the per-model matrix is
+//! UNCONFIRMED: docs/decisions.md); any custom softkey replaces them all, as on the phone.
 
 use std::fmt;
 

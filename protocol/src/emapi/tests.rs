@@ -1,4 +1,4 @@
-//! Tests over whole documents: the fact sheet's samples, hostile input, and round-trip properties.
+//! Tests over whole documents: Cisco's documented samples, hostile input, and round-trip properties.
 
 use proptest::prelude::*;
 

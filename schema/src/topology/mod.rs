@@ -124,7 +124,7 @@ impl Default for IlsNetwork {
     fn default() -> Self {
         IlsNetwork {
             password: DEFAULT_ILS_PASSWORD.to_owned(),
-            // "Synchronize Clusters Every 10 minutes" (reference §6, UNCONFIRMED default).
+            // "Synchronize Clusters Every 10 minutes" (UNCONFIRMED default: docs/decisions.md).
             sync_interval: std::time::Duration::from_secs(600),
             superuser_sync_interval: std::time::Duration::from_secs(3600),
         }
