@@ -9,8 +9,9 @@
 use emroam_protocol::cipxml::{self, Input, Menu, Object, Uri};
 use emroam_protocol::codes;
 
+use super::LoginType;
 use super::http::{HttpResponse, MAX_BODY_BYTES, Refresh, resolve_url};
-use super::{Cause, LoginType};
+use super::outcome::Cause;
 
 /// A page as the phone received it.
 #[derive(Debug, Clone, PartialEq, Eq)]

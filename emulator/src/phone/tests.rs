@@ -1,5 +1,7 @@
 //! Transitions without I/O: scripted responses in, actions out.
 
+use emroam_protocol::codes;
+
 use super::*;
 
 const SVC: &str = "http://10.0.0.1:8080/emapp/EMAppServlet?device=#DEVICENAME#";
