@@ -139,8 +139,6 @@ pub struct SipUa {
     regs: Vec<Reg>,
     /// When the registrations should be refreshed (90 % of the smallest granted expiry).
     refresh_at: Option<Instant>,
-    /// A restart NOTIFY came before the phone was ready to act on it.
-    pub(super) early_restart: bool,
     /// The call in progress, placed or answered (boxed: an idle phone pays a pointer).
     call: Option<Box<Dialog>>,
     /// An incoming INVITE waiting for the phone's decision.
@@ -244,7 +242,6 @@ impl SipUa {
             proxy: None,
             regs: Vec::new(),
             refresh_at: None,
-            early_restart: false,
             call: None,
             offer: None,
             answered: 0,

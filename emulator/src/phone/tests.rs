@@ -753,8 +753,25 @@ mod hostile_sip {
 
 /// A config file with a SIP proxy (the first call manager) and no lines.
 fn sip_cnf() -> HttpResponse {
+    HttpResponse::xml(sip_config().to_xml())
+}
+
+/// [`sip_cnf`] listing the EM service too (as after a login).
+fn sip_em_cnf() -> HttpResponse {
+    use emroam_protocol::devicecfg::PhoneService;
+    let mut cfg = sip_config();
+    cfg.services.push(PhoneService {
+        service_type: 1,
+        category: 0,
+        name: "Extension Mobility".into(),
+        url: SVC.into(),
+    });
+    HttpResponse::xml(cfg.to_xml())
+}
+
+fn sip_config() -> emroam_protocol::devicecfg::DeviceConfig {
     use emroam_protocol::devicecfg::{CallManager, DeviceConfig};
-    let cfg = DeviceConfig {
+    DeviceConfig {
         device_protocol: "SIP".into(),
         call_managers: vec![CallManager {
             priority: 0,
@@ -764,8 +781,7 @@ fn sip_cnf() -> HttpResponse {
             process_node_name: "127.0.0.1".into(),
         }],
         ..DeviceConfig::default()
-    };
-    HttpResponse::xml(cfg.to_xml())
+    }
 }
 
 /// The 200 OK a registrar gives `register`, granting `expires` seconds.
@@ -882,4 +898,91 @@ fn a_refresh_the_registrar_refuses_fails_the_task() {
         "the registration is lost"
     );
     assert_eq!(phone.refresh_due(), None);
+}
+
+/// Boots `phone` (with SIP) at `now`: the config file, then one REGISTER answered 200.
+/// Returns the booted phone and its REGISTER.
+fn boot_registered(phone: Phone, now: Instant) -> (Phone, Vec<u8>) {
+    let boot = PhoneEvent::Start {
+        task: Task::Boot,
+        intended: now,
+    };
+    let (phone, _) = phone.step(boot, now);
+    let (phone, acts) = phone.step(PhoneEvent::Response(Ok(sip_cnf())), now);
+    let reg = sip_sent(&acts).remove(0);
+    let (phone, acts) = phone.step(PhoneEvent::Sip(register_ok(&reg, 3600)), now);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, PhoneAction::Done(o) if o.result == Ok(Success::Booted)))
+    );
+    (phone, reg)
+}
+
+/// The cluster's restart NOTIFY for the phone that sent `register`.
+fn restart_notify(register: &[u8]) -> Vec<u8> {
+    use emroam_protocol::sip;
+    let reg = sip::parse(register).unwrap();
+    sip::service_control_notify(&sip::ServiceControl {
+        action: sip::ServiceAction::Restart,
+        contact: "sip:00000000-0000-0000-0000-000000001001@127.0.0.9:5062",
+        register_call_id: reg.call_id(),
+        local: "127.0.0.1:5060",
+        branch: "-n",
+        tag: "t",
+        call_id: "n1",
+    })
+    .render()
+}
+
+/// Logs in up to the login result: the service page, the form, then `result`.
+fn login_until_result(
+    phone: Phone,
+    result: Result<HttpResponse, HttpFailure>,
+    now: Instant,
+) -> (Phone, Vec<PhoneAction>) {
+    let login = PhoneEvent::Start {
+        task: Task::Login(creds(LoginType::Uid, "bob")),
+        intended: now,
+    };
+    let (phone, _) = phone.step(login, now);
+    let (phone, _) = phone.step(PhoneEvent::Response(Ok(form(""))), now);
+    phone.step(PhoneEvent::Response(result), now)
+}
+
+#[test]
+fn a_restart_notify_during_a_refresh_wait_is_taken_by_that_task_only() {
+    let t0 = Instant::now();
+    let wait = || text("Please wait").with_header("Refresh", "1; url=http://10.0.0.1:8080/r");
+    let phone = Phone::new(spec(true)).with_sip("127.0.0.9:5062");
+    let (phone, reg) = boot_registered(phone, t0);
+    // The NOTIFY comes while the login waits out the result page's Refresh: the wait is cut
+    // short, and the login's restart goes ahead without waiting for another NOTIFY.
+    let (phone, acts) = login_until_result(phone, Ok(wait()), t0);
+    assert!(matches!(acts.last(), Some(PhoneAction::SleepUntil(_))));
+    let (phone, acts) = phone.step(PhoneEvent::Sip(restart_notify(&reg)), t0);
+    assert!(matches!(acts.last(), Some(PhoneAction::Send(r)) if r.url.ends_with("/r")));
+    let (phone, acts) = phone.step(PhoneEvent::Response(Ok(text("Login Successful"))), t0);
+    assert!(matches!(acts.last(), Some(PhoneAction::Send(r)) if r.url == CNF));
+    let (phone, acts) = phone.step(PhoneEvent::Response(Ok(sip_em_cnf())), t0);
+    let reg = sip_sent(&acts).remove(0);
+    let (phone, acts) = phone.step(PhoneEvent::Sip(register_ok(&reg, 3600)), t0);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, PhoneAction::Done(o) if o.result == Ok(Success::LoggedIn)))
+    );
+    // The same early NOTIFY, but the login fails before its restart: the next login (after a
+    // boot) still waits for its own NOTIFY.
+    let (phone, acts) = login_until_result(phone, Ok(wait()), t0);
+    assert!(matches!(acts.last(), Some(PhoneAction::SleepUntil(_))));
+    let (phone, _) = phone.step(PhoneEvent::Sip(restart_notify(&reg)), t0);
+    let (phone, acts) = phone.step(PhoneEvent::Response(Err(HttpFailure::Timeout)), t0);
+    assert!(matches!(acts.last(), Some(PhoneAction::Done(o)) if o.result.is_err()));
+    let (phone, _) = boot_registered(phone, t0);
+    let (phone, acts) = login_until_result(phone, Ok(text("Login Successful")), t0);
+    assert_eq!(
+        acts.last(),
+        Some(&PhoneAction::SleepUntil(t0 + sipua::RESTART_WAIT)),
+        "{acts:?}"
+    );
+    assert!(!phone.is_idle());
 }
