@@ -78,7 +78,7 @@ impl Phone {
             early_restart: false,
         };
         match got {
-            sipua::Got::Offered => {
+            sipua::SipInput::Offered => {
                 if ua.offer_is_declined() {
                     ua.reject(486, out);
                     return PhoneState::Idle;
@@ -99,7 +99,7 @@ impl Phone {
                 flow.phase = Phase::Ringing { until };
                 self.sip_wait(flow, until, out)
             }
-            sipua::Got::Restart => {
+            sipua::SipInput::Restart => {
                 // The config file again (timed as the restart step), then registration.
                 let Some(url) = self.spec.config_url.clone() else {
                     return PhoneState::Idle;
@@ -154,7 +154,7 @@ impl Phone {
             return PhoneState::Busy(Box::new(FlowState(flow)));
         };
         let got = ua.on_datagram(d, now, out);
-        if got == sipua::Got::Offered {
+        if got == sipua::SipInput::Offered {
             // Busy with something else (an EM login, a restart): Busy Here.
             ua.reject(486, out);
         }
@@ -164,7 +164,7 @@ impl Phone {
                     mut pending,
                     deadline,
                 },
-                sipua::Got::RegisterAnswer { call_id, code },
+                sipua::SipInput::RegisterAnswer { call_id, code },
             ) => {
                 if !pending.contains(&call_id) {
                     return self.sip_wait(flow, deadline, out);
@@ -179,8 +179,10 @@ impl Phone {
                 flow.phase = Phase::Registering { pending, deadline };
                 self.sip_wait(flow, deadline, out)
             }
-            (Phase::AwaitRestart { .. }, sipua::Got::Restart) => self.restart_now(flow, now, out),
-            (Phase::Calling { deadline }, sipua::Got::CallAnswer { code }) => {
+            (Phase::AwaitRestart { .. }, sipua::SipInput::Restart) => {
+                self.restart_now(flow, now, out)
+            }
+            (Phase::Calling { deadline }, sipua::SipInput::CallAnswer { code }) => {
                 if code < 200 {
                     return self.sip_wait(flow, deadline, out);
                 }
@@ -192,21 +194,21 @@ impl Phone {
                 flow.phase = Phase::InCall { until };
                 self.sip_wait(flow, until, out)
             }
-            (Phase::HangingUp { .. }, sipua::Got::ByeAnswer)
-            | (Phase::InCall { .. }, sipua::Got::ByeReceived) => {
+            (Phase::HangingUp { .. }, sipua::SipInput::ByeAnswer)
+            | (Phase::InCall { .. }, sipua::SipInput::ByeReceived) => {
                 flow.hops = 0;
                 self.done(&flow, Success::Called, now, out)
             }
-            (Phase::Ringing { .. } | Phase::Answered { .. }, sipua::Got::Cancelled) => {
+            (Phase::Ringing { .. } | Phase::Answered { .. }, sipua::SipInput::Cancelled) => {
                 self.done(&flow, Success::Missed, now, out)
             }
-            (Phase::Answered { .. }, sipua::Got::ByeReceived) => {
+            (Phase::Answered { .. }, sipua::SipInput::ByeReceived) => {
                 self.done(&flow, Success::Answered, now, out)
             }
             // Waiting for something else (a Refresh): a datagram does not end that wait, and
             // a restart that comes early is taken when the result page asks for it.
             (Phase::RefreshWait { url, resume }, got) => {
-                if got == sipua::Got::Restart {
+                if got == sipua::SipInput::Restart {
                     flow.early_restart = true;
                 }
                 // Fetch the refresh target now rather than lose the wait: the driver's sleep

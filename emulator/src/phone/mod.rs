@@ -79,7 +79,7 @@ pub enum PhoneAction {
 /// Where a task in flight is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for the config file; `then` says which task it ends.
+    /// Waiting for the config file (at boot, or restarting after a login or logout).
     FetchConfig,
     /// Waiting for the EM service's first page.
     OpenService,
