@@ -259,7 +259,7 @@ pub enum Success {
 /// A task that did not do its job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// Why.
+    /// Why it failed.
     pub cause: Cause,
     /// The step it was in.
     pub step: Step,

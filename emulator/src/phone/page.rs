@@ -27,7 +27,8 @@ pub struct Page {
 /// Turns a response into a page, or the cause a phone would show instead.
 ///
 /// Non-2xx is `HTTP Error (N)`; an empty body is "No services configured"; a body over the
-/// 6900's limit is "Data too large!"; `text/plain` is shown as a Text (reference §1); any
+/// 6900's limit is "Data too large!"; `text/plain` is shown as a Text (as Cisco's
+/// phones do); any
 /// other body goes through `cipxml::parse` and its `XML Error [4]`/`[5]`.
 pub fn read(url: &str, resp: &HttpResponse) -> Result<Page, Cause> {
     if !(200..300).contains(&resp.status) {
