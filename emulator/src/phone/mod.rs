@@ -23,9 +23,8 @@ use emroam_protocol::cipxml::Screen;
 use self::http::{CookieJar, split_http_url};
 pub use self::http::{HttpFailure, HttpRequest, HttpResponse, Method, Model};
 pub use self::outcome::{Cause, Failure, Step, StepSample, Success, TaskOutcome};
-pub use self::page::Credentials;
 use self::page::{EmPage, Page};
-pub use self::task::{PhoneSpec, Task, TaskKind};
+pub use self::task::{Credentials, PhoneSpec, Task, TaskKind};
 
 /// How many pages a task may walk through before the phone gives up (a loop guard).
 pub const MAX_HOPS: u8 = 8;

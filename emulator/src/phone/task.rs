@@ -1,9 +1,11 @@
-//! What a phone is asked to do ([`Task`], [`TaskKind`]) and who it is ([`PhoneSpec`]).
+//! What a phone is asked to do ([`Task`], [`TaskKind`], a login's [`Credentials`]) and who it
+//! is ([`PhoneSpec`]).
 
 use std::time::Duration;
 
+use emroam_schema::LoginType;
+
 use super::http::Model;
-use super::page::Credentials;
 
 /// Who the phone is and where it looks for its configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,5 +94,29 @@ impl Task {
             Task::Call { .. } => TaskKind::Call,
             Task::Refresh => TaskKind::Refresh,
         }
+    }
+}
+
+/// What the user types into the login form: the identifier by login type, and the PIN.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Which identifier the form asks for.
+    pub login_type: LoginType,
+    /// User ID, primary extension or self-service ID.
+    pub id: String,
+    /// The PIN; never printed ([`std::fmt::Debug`] hides it).
+    pub pin: String,
+    /// The device profile to pick when the cluster offers several (first one otherwise).
+    pub profile: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("login_type", &self.login_type)
+            .field("id", &self.id)
+            .field("pin", &"*****")
+            .field("profile", &self.profile)
+            .finish()
     }
 }
