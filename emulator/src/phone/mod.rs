@@ -78,7 +78,7 @@ pub enum PhoneAction {
 /// Where a task in flight is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for the config file (at boot, or restarting after a login or logout).
+    /// Waiting for the config file (at boot, or restarting).
     FetchConfig,
     /// Waiting for the EM service's first page.
     OpenService,
@@ -107,6 +107,7 @@ enum Phase {
     Answered { deadline: Instant },
 }
 
+/// A task in flight: which, where it is, and its timings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Flow {
     task: TaskKind,
