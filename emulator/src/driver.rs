@@ -11,8 +11,8 @@ use tokio::time::Instant;
 use crate::httpc;
 use crate::phone::http::split_http_url;
 use crate::phone::{
-    HttpFailure, HttpRequest, HttpResponse, Phone, PhoneAction, PhoneEvent, StepSample, Task,
-    TaskOutcome,
+    Cause, HttpFailure, HttpRequest, HttpResponse, Phone, PhoneAction, PhoneEvent, StepSample,
+    Task, TaskOutcome,
 };
 
 /// Sends a phone's requests: one keep-alive connection at a time ([`httpc::Conn`]), a timeout
@@ -252,14 +252,7 @@ pub async fn run_task<T: Transport>(
     };
     let (phone, actions) = phone.step(ev, Instant::now().into_std());
     let (phone, outcome) = drive(phone, actions, client, obs).await;
-    let outcome = outcome.unwrap_or(TaskOutcome {
-        task: kind,
-        result: Err(crate::phone::Failure {
-            cause: crate::phone::Cause::Abandoned,
-            step: crate::phone::Step::Journey,
-            shown: "Abandoned".into(),
-        }),
-    });
+    let outcome = outcome.unwrap_or_else(|| TaskOutcome::failed(kind, Cause::Abandoned));
     (phone, outcome)
 }
 

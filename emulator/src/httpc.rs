@@ -3,16 +3,9 @@
 //! [`emroam_protocol::http1`] (httparse for the head). [`crate::driver::HttpClient`] keeps one
 //! and adds the timeout, the retry and keep-alive.
 //!
-//! Why not hyper's client: callgrind on `fleet-vs-oha` (loadtests/README.md) counted 34,400
-//! user-space instructions a request outside the page parse with it, 13,200 with this. The
-//! difference was hyper's machinery, not the socket calls: a connection task spawned apart from
-//! the phone (a cross-task wake and a channel hop each way per request), a `Request` built with
-//! header names parsed into a `HeaderMap`, a second `HeaderMap` per response copied again into
-//! the phone's `Vec`, and the body collected frame by frame. A phone sends one request at a
-//! time on its connection, so none of that buys anything.
-//! httparse is the parser hyper itself uses. Only what phones meet is spoken: GET and POST,
-//! `Content-Length`, chunked or until-close bodies, keep-alive and `Connection: close`, no
-//! pipelining, no TLS.
+//! Only what phones meet is spoken: GET and POST, `Content-Length`, chunked or until-close
+//! bodies, keep-alive and `Connection: close`, no pipelining, no TLS. Why not hyper's client:
+//! `docs/decisions-phone.md`.
 
 use emroam_protocol::http1::{self, Http1Error, Limits, ResponseDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

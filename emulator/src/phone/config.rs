@@ -1,6 +1,8 @@
 //! Reading the phone's config file (`SEP<MAC>.cnf.xml`): the one place that does, through
 //! `emroam_protocol::devicecfg` (lines, services with the EM service URL, the user).
 
+use emroam_schema::LoginType;
+
 /// What the phone needs from its config file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigInfo {
@@ -42,10 +44,10 @@ pub fn read(body: &[u8]) -> Result<ConfigInfo, ConfigFileError> {
 
 /// The EM service URL a phone opens: `#DEVICENAME#` substituted, `&loginType=` added for
 /// DN and SP (UID is the default prompt, so the URL stays as configured).
-pub fn service_url(template: &str, device: &str, login_type: Option<super::LoginType>) -> String {
+pub fn service_url(template: &str, device: &str, login_type: Option<LoginType>) -> String {
     let url = emroam_schema::em_url::device_url(template, device);
     match login_type {
-        Some(lt @ (super::LoginType::Dn | super::LoginType::Sp)) => {
+        Some(lt @ (LoginType::Dn | LoginType::Sp)) => {
             emroam_protocol::cipxml::append_query(&url, &format!("loginType={}", lt.as_param()))
         }
         _ => url,
@@ -54,7 +56,6 @@ pub fn service_url(template: &str, device: &str, login_type: Option<super::Login
 
 #[cfg(test)]
 mod tests {
-    use super::super::LoginType;
     use super::*;
 
     #[test]

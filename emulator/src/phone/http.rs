@@ -2,7 +2,7 @@
 //! it is handed back, the headers Cisco phones send, and the phone's cookie jar.
 //!
 //! Pure: no sockets, no clocks (the jar is told the time). The driver ([`crate::driver`])
-//! turns these into hyper calls.
+//! sends the requests over its own HTTP/1.1 client ([`crate::httpc`]).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -168,7 +168,8 @@ impl Default for Model {
     }
 }
 
-/// The headers every request of an enterprise-firmware phone carries (reference §5.2).
+/// The headers every request of an enterprise-firmware phone carries (Cisco's IP Phone
+/// Services development notes, "HTTP Requests and Header Settings").
 pub fn phone_headers(model: &Model) -> Vec<(String, String)> {
     vec![
         ("x-CiscoIPPhoneModelName".into(), model.name.clone()),
@@ -220,7 +221,8 @@ pub fn resolve_url(base: &str, url: &str) -> String {
     format!("http://{authority}{dir}{url}")
 }
 
-/// Cisco's documented cookie limits (reference §5.3).
+/// Cisco's documented cookie limits (IP Phone Services development notes, "HTTP Requests
+/// and Header Settings").
 pub mod cookie_limits {
     /// Cookies kept per host.
     pub const PER_HOST: usize = 4;
@@ -325,7 +327,8 @@ pub struct Refresh {
 }
 
 impl Refresh {
-    /// Parses `3; url=http://...` (reference §5.3); `None` for anything else.
+    /// Parses `3; url=http://...` (the `Refresh` header Cisco's phones honour); `None` for
+    /// anything else.
     pub fn parse(v: &str) -> Option<Self> {
         let mut parts = v.splitn(2, ';');
         let secs: u64 = parts.next()?.trim().parse().ok()?;

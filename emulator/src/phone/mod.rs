@@ -8,381 +8,29 @@
 //! touches a socket and never panics on what a server sends. Everything unexpected ends the
 //! task with a named [`Cause`] and the text a phone would show.
 
+mod calls;
 pub mod config;
 pub mod http;
+mod outcome;
 pub mod page;
 pub mod sipua;
+mod task;
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use emroam_protocol::cipxml::Screen;
-use emroam_protocol::codes;
 
 use self::http::{CookieJar, split_http_url};
 pub use self::http::{HttpFailure, HttpRequest, HttpResponse, Method, Model};
-pub use self::page::Credentials;
+pub use self::outcome::{Cause, Failure, Step, StepSample, Success, TaskOutcome};
 use self::page::{EmPage, Page};
+pub use self::task::{Credentials, PhoneSpec, Task, TaskKind};
 
 /// How many pages a task may walk through before the phone gives up (a loop guard).
 pub const MAX_HOPS: u8 = 8;
 
 /// EM login types (`loginType=` on the service URL).
 pub use emroam_schema::LoginType;
-
-/// Who the phone is and where it looks for its configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhoneSpec {
-    /// Device name, `SEP` + 12 hex digits.
-    pub device: String,
-    /// What it announces in its headers.
-    pub model: Model,
-    /// Its config file (`http://host:6970/SEP….cnf.xml`); `None`: no boot, no restart fetch.
-    pub config_url: Option<String>,
-    /// The EM service URL template (`…?device=#DEVICENAME#`) when not taken from the config.
-    pub service_url: Option<String>,
-}
-
-/// What the phone is asked to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Task {
-    /// Fetch the config file and register.
-    Boot,
-    /// Log in through the EM service.
-    Login(Credentials),
-    /// Log out through the EM service.
-    Logout,
-    /// Open the EM service and report whether someone is logged in.
-    Status,
-    /// Call a directory number over SIP, hold, hang up (needs [`Phone::with_sip`] and a boot).
-    Call {
-        /// The number called.
-        dn: String,
-        /// How long to stay in the call once answered.
-        hold: Duration,
-    },
-    /// Refresh the SIP registrations before they expire (see [`Phone::refresh_due`]).
-    Refresh,
-}
-
-/// The kind of a [`Task`], without its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskKind {
-    /// [`Task::Boot`].
-    Boot,
-    /// [`Task::Login`].
-    Login,
-    /// [`Task::Logout`].
-    Logout,
-    /// [`Task::Status`].
-    Status,
-    /// [`Task::Call`].
-    Call,
-    /// [`Task::Refresh`].
-    Refresh,
-    /// An incoming call, started by the INVITE itself (no [`Task`] asks for it).
-    Answer,
-    /// A restart the cluster asked for while the phone was idle (a `service-control` NOTIFY
-    /// after someone else logged the user out: EM roaming, an administrator, auto-logout).
-    Restart,
-}
-
-impl TaskKind {
-    /// Its name in reports and cause keys (`boot`, `login`, `answer`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            TaskKind::Boot => "boot",
-            TaskKind::Login => "login",
-            TaskKind::Logout => "logout",
-            TaskKind::Status => "status",
-            TaskKind::Call => "call",
-            TaskKind::Refresh => "refresh",
-            TaskKind::Answer => "answer",
-            TaskKind::Restart => "restart",
-        }
-    }
-}
-
-impl Task {
-    /// Its kind.
-    pub fn kind(&self) -> TaskKind {
-        match self {
-            Task::Boot => TaskKind::Boot,
-            Task::Login(_) => TaskKind::Login,
-            Task::Logout => TaskKind::Logout,
-            Task::Status => TaskKind::Status,
-            Task::Call { .. } => TaskKind::Call,
-            Task::Refresh => TaskKind::Refresh,
-        }
-    }
-}
-
-/// The timed steps of a phone's life; each gets its own histogram in a fleet run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    /// Fetching the config file at boot.
-    Config,
-    /// Opening the EM service page (from the intended start of the task).
-    EmPage,
-    /// Submitting the login form, until the result (or the profile menu).
-    LoginSubmit,
-    /// Choosing a device profile, until the result.
-    ProfileChoice,
-    /// Confirming the logout, until the result.
-    LogoutConfirm,
-    /// Waiting out a `Refresh` and fetching its page.
-    Refresh,
-    /// Restart after login or logout: the config file again, then registration.
-    Restart,
-    /// Registering the lines (every REGISTER sent until every 200 OK).
-    Register,
-    /// Call setup: INVITE sent until 200 OK.
-    CallSetup,
-    /// The whole task, from its intended start to its end.
-    Journey,
-    /// An EM journey (login or logout) that failed: from its intended start to the failure
-    /// (how long a user waited for the error: a timeout shows as the request timeout).
-    FailedJourney,
-}
-
-impl Step {
-    /// Every step, in journey order.
-    pub const ALL: [Step; 11] = [
-        Step::Config,
-        Step::EmPage,
-        Step::LoginSubmit,
-        Step::ProfileChoice,
-        Step::LogoutConfirm,
-        Step::Refresh,
-        Step::Restart,
-        Step::Register,
-        Step::CallSetup,
-        Step::Journey,
-        Step::FailedJourney,
-    ];
-
-    /// Its name in reports and profiles (`em_page`, `login_submit`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Config => "config",
-            Step::EmPage => "em_page",
-            Step::LoginSubmit => "login_submit",
-            Step::ProfileChoice => "profile_choice",
-            Step::LogoutConfirm => "logout_confirm",
-            Step::Refresh => "refresh",
-            Step::Restart => "restart",
-            Step::Register => "register",
-            Step::CallSetup => "call_setup",
-            Step::Journey => "journey",
-            Step::FailedJourney => "failed_journey",
-        }
-    }
-
-    /// The step named `s`.
-    pub fn from_name(s: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|st| st.name() == s)
-    }
-
-    /// Its index in [`Step::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// How long one step took.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StepSample {
-    /// Which step.
-    pub step: Step,
-    /// When it started (for the first step of a task: the task's intended start).
-    pub start: Instant,
-    /// When it ended.
-    pub end: Instant,
-}
-
-impl StepSample {
-    /// `end - start`.
-    pub fn latency(&self) -> Duration {
-        self.end.saturating_duration_since(self.start)
-    }
-}
-
-/// Why a task ended without doing its job; each is named as the phone shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Cause {
-    /// DNS failure or nothing listening ("Host Not Found").
-    HostNotFound,
-    /// The connection broke ("Connection failed").
-    ConnectionFailed,
-    /// No response within the request timeout.
-    Timeout,
-    /// A non-2xx status ("HTTP Error (503)").
-    HttpStatus(u16),
-    /// The page was refused by the phone's parser: 4 parse error, 5 unsupported object.
-    Xml(u8),
-    /// Body over the phone's limit ("Data too large!").
-    TooLarge,
-    /// An empty body ("No services configured").
-    EmptyPage,
-    /// An EM code read from the page (26 is busy, counted apart from failures).
-    Em(u16),
-    /// The phone has no EM service URL (none configured, none given): "Services Unavailable".
-    NoServiceUrl,
-    /// After login or logout the config file lists no EM service: "Services Unavailable".
-    ServicesUnavailable(TaskKind),
-    /// A logout found nobody logged in (the EM service offered the login form).
-    NotLoggedIn,
-    /// A login found someone logged in (the EM service offered the logout confirmation).
-    AlreadyLoggedIn,
-    /// The config file could not be read.
-    BadConfig,
-    /// A page the phone cannot act on in this state (which one, for the developer).
-    UnexpectedPage(String),
-    /// The task was abandoned (shutdown deadline).
-    Abandoned,
-    /// The emulator itself failed (a bug; the fleet retires that phone and carries on).
-    Internal,
-    /// The cluster refused a REGISTER with this SIP status.
-    RegisterRefused(u16),
-    /// A REGISTER got no answer in time.
-    RegisterTimeout,
-    /// Registered, logged in or out, but no `service-control` NOTIFY came to restart the phone.
-    NoRestart,
-    /// A call ended with this final SIP status (404, 480, 486, 503, ...).
-    CallFailed(u16),
-    /// An INVITE or BYE got no final answer in time.
-    CallTimeout,
-    /// A call needs SIP and a registration.
-    NotRegistered,
-}
-
-impl Cause {
-    /// A stable key for counting (`em_26`, `http_503`, `host_not_found`, ...).
-    pub fn key(&self) -> String {
-        match self {
-            Cause::HostNotFound => "host_not_found".into(),
-            Cause::ConnectionFailed => "connection_failed".into(),
-            Cause::Timeout => "timeout".into(),
-            Cause::HttpStatus(s) => format!("http_{s}"),
-            Cause::Xml(n) => format!("xml_error_{n}"),
-            Cause::TooLarge => "data_too_large".into(),
-            Cause::EmptyPage => "empty_page".into(),
-            Cause::Em(c) => format!("em_{c}"),
-            Cause::NoServiceUrl => "no_service_url".into(),
-            Cause::ServicesUnavailable(TaskKind::Logout) => {
-                "services_unavailable_after_logout".into()
-            }
-            Cause::ServicesUnavailable(_) => "services_unavailable_after_login".into(),
-            Cause::NotLoggedIn => "not_logged_in".into(),
-            Cause::AlreadyLoggedIn => "already_logged_in".into(),
-            Cause::BadConfig => "bad_config".into(),
-            Cause::UnexpectedPage(_) => "unexpected_page".into(),
-            Cause::Abandoned => "abandoned".into(),
-            Cause::Internal => "internal_error".into(),
-            Cause::RegisterRefused(c) => format!("sip_register_{c}"),
-            Cause::RegisterTimeout => "sip_register_timeout".into(),
-            Cause::NoRestart => "no_restart".into(),
-            Cause::CallFailed(c) => format!("sip_{c}"),
-            Cause::CallTimeout => "sip_call_timeout".into(),
-            Cause::NotRegistered => "not_registered".into(),
-        }
-    }
-
-    /// Whether this is EM's designed back-pressure (26, busy), not a failure.
-    pub fn is_busy(&self) -> bool {
-        matches!(self, Cause::Em(c) if codes::is_busy(*c))
-    }
-
-    /// What the phone's screen shows, for a login or logout task.
-    pub fn shown(&self, task: TaskKind) -> String {
-        match self {
-            Cause::HostNotFound => "Host Not Found".into(),
-            Cause::ConnectionFailed | Cause::Timeout => "Connection failed".into(),
-            Cause::HttpStatus(s) => format!("HTTP Error ({s})"),
-            Cause::Xml(4) => "XML Error [4]: Parse Error".into(),
-            Cause::Xml(n) => format!("XML Error [{n}]: Unsupported XML Object"),
-            Cause::TooLarge => "Data too large!".into(),
-            Cause::EmptyPage => "No services configured".into(),
-            Cause::Em(c) if task == TaskKind::Logout => codes::logout_display_text(*c),
-            Cause::Em(c) => codes::login_display_text(*c),
-            Cause::NoServiceUrl | Cause::ServicesUnavailable(_) => "Services Unavailable".into(),
-            Cause::NotLoggedIn => "Not logged in".into(),
-            Cause::AlreadyLoggedIn => "Already logged in".into(),
-            Cause::BadConfig => "Configuration error".into(),
-            Cause::UnexpectedPage(what) => format!("Unexpected page: {what}"),
-            Cause::Abandoned => "Abandoned".into(),
-            Cause::Internal => "Internal error".into(),
-            Cause::RegisterRefused(_) | Cause::RegisterTimeout => "Registering".into(),
-            Cause::NoRestart => "Restart not received".into(),
-            Cause::CallFailed(c) => format!("Call failed ({c})"),
-            Cause::CallTimeout => "Call failed (no answer)".into(),
-            Cause::NotRegistered => "Registering".into(),
-        }
-    }
-
-    fn from_failure(f: &HttpFailure) -> Cause {
-        match f {
-            HttpFailure::HostNotFound | HttpFailure::BadUrl(_) => Cause::HostNotFound,
-            HttpFailure::ConnectionFailed(_) => Cause::ConnectionFailed,
-            HttpFailure::Timeout => Cause::Timeout,
-            HttpFailure::TooLarge => Cause::TooLarge,
-        }
-    }
-}
-
-/// What a finished task achieved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Success {
-    /// Booted (config fetched, registered).
-    Booted,
-    /// The registrations were refreshed.
-    Refreshed,
-    /// Restarted as the cluster asked (config again, registered again).
-    Restarted,
-    /// An incoming call was answered, and the caller hung up.
-    Answered,
-    /// An incoming call rang until the caller gave up (CANCEL).
-    Missed,
-    /// Logged in and restarted with the user's profile.
-    LoggedIn,
-    /// Logged out and restarted with the logout profile.
-    LoggedOut,
-    /// A call was answered, held and hung up.
-    Called,
-    /// The EM service says someone is (true) or nobody is (false) logged in.
-    Status {
-        /// Whether the service offered a logout (someone is logged in).
-        logged_in: bool,
-    },
-}
-
-/// A task that did not do its job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// Why.
-    pub cause: Cause,
-    /// The step it was in.
-    pub step: Step,
-    /// What the phone shows.
-    pub shown: String,
-}
-
-/// The end of a task.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskOutcome {
-    /// Which task.
-    pub task: TaskKind,
-    /// Success or the failure.
-    pub result: Result<Success, Failure>,
-}
 
 /// Inputs to [`Phone::step`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -430,7 +78,7 @@ pub enum PhoneAction {
 /// Where a task in flight is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for the config file; `then` says which task it ends.
+    /// Waiting for the config file (at boot, or restarting).
     FetchConfig,
     /// Waiting for the EM service's first page.
     OpenService,
@@ -459,6 +107,7 @@ enum Phase {
     Answered { deadline: Instant },
 }
 
+/// A task in flight: which, where it is, and its timings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Flow {
     task: TaskKind,
@@ -472,6 +121,9 @@ struct Flow {
     hops: u8,
     /// Set once the EM part succeeded and the phone restarts (config again).
     restarting: bool,
+    /// A restart NOTIFY came while the flow waited out a `Refresh`, before the phone was ready
+    /// to act on it: the restart is taken when the result page asks for it.
+    early_restart: bool,
 }
 
 /// The state of a phone between events.
@@ -650,38 +302,18 @@ impl Phone {
             url: String::new(),
             hops: 0,
             restarting: false,
+            early_restart: false,
         };
         if let Task::Call { dn, hold } = &task {
-            flow.step = Step::CallSetup;
-            let Some(ua) = self.sip.as_mut().filter(|u| u.is_registered()) else {
-                return self.fail(&flow, Cause::NotRegistered, out);
-            };
-            if !ua.invite(dn, *hold, now, out) {
-                return self.fail(&flow, Cause::NotRegistered, out);
-            }
-            flow.hops = 1;
-            let deadline = now + sipua::CALL_WAIT;
-            flow.phase = Phase::Calling { deadline };
-            return self.sip_wait(flow, deadline, out);
+            return self.start_call(flow, dn, *hold, now, out);
         }
         if kind == TaskKind::Refresh {
-            flow.step = Step::Register;
-            let pending = match &mut self.sip {
-                Some(ua) => ua.refresh(now, out),
-                None => Vec::new(),
-            };
-            if pending.is_empty() {
-                return self.done(&flow, Success::Refreshed, now, out);
-            }
-            flow.hops = 1;
-            let deadline = now + sipua::REGISTER_WAIT;
-            flow.phase = Phase::Registering { pending, deadline };
-            return self.sip_wait(flow, deadline, out);
+            return self.start_refresh(flow, now, out);
         }
         if kind == TaskKind::Boot {
             flow.step = Step::Config;
             let Some(url) = self.spec.config_url.clone() else {
-                // No config server known: registration (SIP, a later issue) is all there is.
+                // No config server known: no config file, so no proxy to register with.
                 return self.done(&flow, Success::Booted, now, out);
             };
             flow.phase = Phase::FetchConfig;
@@ -755,15 +387,9 @@ impl Phone {
     }
 
     fn fail(&mut self, flow: &Flow, cause: Cause, out: &mut Vec<PhoneAction>) -> PhoneState {
-        let shown = cause.shown(flow.task);
-        out.push(PhoneAction::Done(TaskOutcome {
-            task: flow.task,
-            result: Err(Failure {
-                cause,
-                step: flow.step,
-                shown,
-            }),
-        }));
+        out.push(PhoneAction::Done(TaskOutcome::failed_at(
+            flow.task, flow.step, cause,
+        )));
         PhoneState::Idle
     }
 
@@ -806,223 +432,17 @@ impl Phone {
         PhoneState::Idle
     }
 
-    /// A datagram while no task is in flight: answer what asks for an answer; an incoming
-    /// call starts the answering flow, a restart NOTIFY the restart flow.
-    fn on_idle_sip(&mut self, d: &[u8], now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
-        let Some(ua) = &mut self.sip else {
-            return PhoneState::Idle;
-        };
-        let got = ua.on_datagram(d, now, out);
-        let mut flow = Flow {
-            task: TaskKind::Answer,
-            creds: None,
-            journey_start: now,
-            step: Step::Journey,
-            step_start: now,
-            phase: Phase::Answered { deadline: now },
-            url: String::new(),
-            hops: 0,
-            restarting: false,
-        };
-        match got {
-            sipua::Got::Offered => {
-                if ua.offer_is_declined() {
-                    ua.reject(486, out);
-                    return PhoneState::Idle;
-                }
-                ua.ring(out);
-                let policy = ua.policy();
-                let until = if policy.auto_answer {
-                    now + policy.ring
-                } else {
-                    now + sipua::CALLEE_GUARD
-                };
-                if policy.auto_answer && policy.ring.is_zero() {
-                    ua.answer(now, out);
-                    let deadline = now + sipua::CALLEE_GUARD;
-                    flow.phase = Phase::Answered { deadline };
-                    return self.sip_wait(flow, deadline, out);
-                }
-                flow.phase = Phase::Ringing { until };
-                self.sip_wait(flow, until, out)
-            }
-            sipua::Got::Restart => {
-                // The config file again (timed as the restart step), then registration.
-                let Some(url) = self.spec.config_url.clone() else {
-                    return PhoneState::Idle;
-                };
-                flow.task = TaskKind::Restart;
-                flow.step = Step::Restart;
-                flow.phase = Phase::FetchConfig;
-                flow.restarting = true;
-                self.send(flow, url, None, now, out)
-            }
-            _ => PhoneState::Idle,
-        }
-    }
-
-    /// Waits for a datagram until `deadline`, waking earlier for the UA's retransmissions.
-    fn sip_wait(&self, flow: Flow, deadline: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
-        let at = self
-            .sip
-            .as_deref()
-            .and_then(sipua::SipUa::next_timer)
-            .map_or(deadline, |t| t.min(deadline));
-        out.push(PhoneAction::SleepUntil(at));
-        PhoneState::Busy(Box::new(FlowState(flow)))
-    }
-
-    /// The deadline of a phase that waits for SIP.
-    fn sip_deadline(phase: &Phase) -> Option<Instant> {
-        match phase {
-            Phase::Registering { deadline, .. }
-            | Phase::AwaitRestart { deadline }
-            | Phase::Calling { deadline }
-            | Phase::HangingUp { deadline }
-            | Phase::Answered { deadline } => Some(*deadline),
-            Phase::InCall { until } | Phase::Ringing { until } => Some(*until),
-            _ => None,
-        }
-    }
-
-    fn on_sip(
-        &mut self,
-        mut flow: Flow,
-        d: &[u8],
-        now: Instant,
-        out: &mut Vec<PhoneAction>,
-    ) -> PhoneState {
-        let Some(ua) = &mut self.sip else {
-            return PhoneState::Busy(Box::new(FlowState(flow)));
-        };
-        let got = ua.on_datagram(d, now, out);
-        if got == sipua::Got::Offered {
-            // Busy with something else (an EM login, a restart): Busy Here.
-            ua.reject(486, out);
-        }
-        match (flow.phase.clone(), got) {
-            (
-                Phase::Registering {
-                    mut pending,
-                    deadline,
-                },
-                sipua::Got::RegisterAnswer { call_id, code },
-            ) => {
-                if !pending.contains(&call_id) {
-                    return self.sip_wait(flow, deadline, out);
-                }
-                if code != 200 {
-                    return self.fail(&flow, Cause::RegisterRefused(code), out);
-                }
-                pending.retain(|c| c != &call_id);
-                if pending.is_empty() {
-                    return self.registered(flow, now, out);
-                }
-                flow.phase = Phase::Registering { pending, deadline };
-                self.sip_wait(flow, deadline, out)
-            }
-            (Phase::AwaitRestart { .. }, sipua::Got::Restart) => self.restart_now(flow, now, out),
-            (Phase::Calling { deadline }, sipua::Got::CallAnswer { code }) => {
-                if code < 200 {
-                    return self.sip_wait(flow, deadline, out);
-                }
-                if code >= 300 {
-                    return self.fail(&flow, Cause::CallFailed(code), out);
-                }
-                Self::end_step(&mut flow, Step::Journey, now, out);
-                let until = now + self.sip.as_ref().map_or(Duration::ZERO, |u| u.hold());
-                flow.phase = Phase::InCall { until };
-                self.sip_wait(flow, until, out)
-            }
-            (Phase::HangingUp { .. }, sipua::Got::ByeAnswer)
-            | (Phase::InCall { .. }, sipua::Got::ByeReceived) => {
-                flow.hops = 0;
-                self.done(&flow, Success::Called, now, out)
-            }
-            (Phase::Ringing { .. } | Phase::Answered { .. }, sipua::Got::Cancelled) => {
-                self.done(&flow, Success::Missed, now, out)
-            }
-            (Phase::Answered { .. }, sipua::Got::ByeReceived) => {
-                self.done(&flow, Success::Answered, now, out)
-            }
-            // Waiting for something else (a Refresh): a datagram does not end that wait, and
-            // a restart that comes early is taken when the result page asks for it.
-            (Phase::RefreshWait { url, resume }, got) => {
-                if got == sipua::Got::Restart
-                    && let Some(ua) = &mut self.sip
-                {
-                    ua.early_restart = true;
-                }
-                // Fetch the refresh target now rather than lose the wait: the driver's sleep
-                // was cut short by the datagram.
-                flow.phase = *resume;
-                self.send(flow, url, None, now, out)
-            }
-            (phase, _) => match Self::sip_deadline(&phase) {
-                Some(deadline) => self.sip_wait(flow, deadline, out),
-                None => PhoneState::Busy(Box::new(FlowState(flow))),
-            },
-        }
-    }
-
     fn on_wake(&mut self, mut flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
-        // A retransmission due before the phase's own deadline: send it, wait on.
-        if let Some(deadline) = Self::sip_deadline(&flow.phase)
-            && now < deadline
-        {
-            if let Some(ua) = &mut self.sip {
-                ua.on_timer(now, out);
-            }
-            return self.sip_wait(flow, deadline, out);
-        }
         match flow.phase.clone() {
-            Phase::Registering { .. } => self.fail(&flow, Cause::RegisterTimeout, out),
-            Phase::AwaitRestart { .. } => self.fail(&flow, Cause::NoRestart, out),
-            Phase::Calling { .. } => {
-                // Nobody answered in time: CANCEL, as a caller who hangs up while it rings.
-                if let Some(ua) = &mut self.sip {
-                    ua.cancel(out);
-                }
-                self.fail(&flow, Cause::CallTimeout, out)
-            }
-            Phase::HangingUp { .. } => {
-                if let Some(ua) = &mut self.sip {
-                    ua.end_call();
-                }
-                self.fail(&flow, Cause::CallTimeout, out)
-            }
-            Phase::InCall { .. } => {
-                if let Some(ua) = &mut self.sip {
-                    ua.bye(now, out);
-                }
-                let deadline = now + sipua::CALL_WAIT;
-                flow.phase = Phase::HangingUp { deadline };
-                self.sip_wait(flow, deadline, out)
-            }
-            Phase::Ringing { .. } => {
-                let answered = self.sip.as_mut().is_some_and(|ua| ua.answer(now, out));
-                if !answered {
-                    if let Some(ua) = &mut self.sip {
-                        ua.end_call();
-                    }
-                    return self.done(&flow, Success::Missed, now, out);
-                }
-                let deadline = now + sipua::CALLEE_GUARD;
-                flow.phase = Phase::Answered { deadline };
-                self.sip_wait(flow, deadline, out)
-            }
-            Phase::Answered { .. } => {
-                if let Some(ua) = &mut self.sip {
-                    ua.end_call();
-                }
-                self.fail(&flow, Cause::CallTimeout, out)
-            }
             Phase::RefreshWait { url, resume } => {
                 flow.phase = *resume;
                 self.send(flow, url, None, now, out)
             }
-            // Not waiting: keep going as we were.
-            _ => PhoneState::Busy(Box::new(FlowState(flow))),
+            phase => match Self::sip_deadline(&phase) {
+                Some(deadline) => self.on_sip_wake(flow, deadline, now, out),
+                // Not waiting: keep going as we were.
+                None => PhoneState::Busy(Box::new(FlowState(flow))),
+            },
         }
     }
 
@@ -1175,9 +595,7 @@ impl Phone {
     fn restart(&mut self, mut flow: Flow, now: Instant, out: &mut Vec<PhoneAction>) -> PhoneState {
         // A registered phone waits for the cluster's NOTIFY service-control; one that does not
         // register takes the successful result page as the restart.
-        if let Some(ua) = &mut self.sip
-            && std::mem::take(&mut ua.early_restart)
-        {
+        if std::mem::take(&mut flow.early_restart) {
             return self.restart_now(flow, now, out);
         }
         if self.sip.as_deref().is_some_and(sipua::SipUa::is_registered) && !flow.restarting {

@@ -10,7 +10,8 @@ use emroam_protocol::cipxml::{self, Input, Menu, Object, Uri};
 use emroam_protocol::codes;
 
 use super::http::{HttpResponse, MAX_BODY_BYTES, Refresh, resolve_url};
-use super::{Cause, LoginType};
+use super::outcome::Cause;
+use super::task::Credentials;
 
 /// A page as the phone received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,8 @@ pub struct Page {
 /// Turns a response into a page, or the cause a phone would show instead.
 ///
 /// Non-2xx is `HTTP Error (N)`; an empty body is "No services configured"; a body over the
-/// 6900's limit is "Data too large!"; `text/plain` is shown as a Text (reference §1); any
+/// 6900's limit is "Data too large!"; `text/plain` is shown as a Text (as Cisco's
+/// phones do); any
 /// other body goes through `cipxml::parse` and its `XML Error [4]`/`[5]`.
 pub fn read(url: &str, resp: &HttpResponse) -> Result<Page, Cause> {
     if !(200..300).contains(&resp.status) {
@@ -148,30 +150,6 @@ pub fn classify(page: &Page) -> EmPage<'_> {
     EmPage::Message
 }
 
-/// What the user types into the login form: the identifier by login type, and the PIN.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// Which identifier the form asks for.
-    pub login_type: LoginType,
-    /// User ID, primary extension or self-service ID.
-    pub id: String,
-    /// The PIN; never printed ([`std::fmt::Debug`] hides it).
-    pub pin: String,
-    /// The device profile to pick when the cluster offers several (first one otherwise).
-    pub profile: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("login_type", &self.login_type)
-            .field("id", &self.id)
-            .field("pin", &"*****")
-            .field("profile", &self.profile)
-            .finish()
-    }
-}
-
 /// A filled-in form: where it goes and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submission {
@@ -228,6 +206,8 @@ pub fn choose(page: &Page, menu: &Menu, wanted: Option<&str>) -> Option<String> 
 
 #[cfg(test)]
 mod tests {
+    use emroam_schema::LoginType;
+
     use super::*;
 
     fn page(xml: &str) -> Page {

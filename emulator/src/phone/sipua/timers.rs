@@ -1,0 +1,108 @@
+//! Retransmission over UDP (RFC 3261 §17): a datagram is kept and sent again, at doubling
+//! intervals from [`T1`] (capped at [`T2`] but for an INVITE's timer A), until its answer
+//! settles it or its own deadline passes.
+
+use std::time::{Duration, Instant};
+
+use emroam_protocol::sip::Message;
+
+use crate::phone::PhoneAction;
+
+/// RFC 3261's T1: the first retransmission interval.
+pub const T1: Duration = Duration::from_millis(500);
+/// RFC 3261's T2: the cap of a non-INVITE request's retransmission interval.
+pub const T2: Duration = Duration::from_secs(4);
+
+/// A datagram the phone sends again until it hears back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Retx {
+    /// A client transaction's Via branch, or `uas:` + Call-ID for a callee's 200 OK.
+    key: String,
+    to: String,
+    datagram: Vec<u8>,
+    next: Instant,
+    interval: Duration,
+    /// No interval cap (an INVITE's timer A) or [`T2`].
+    capped: bool,
+    until: Instant,
+}
+
+/// The datagrams a UA keeps sending until they are answered (timers A, E and G).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Timers {
+    kept: Vec<Retx>,
+    /// Datagrams sent again since the phone was made.
+    retransmissions: u64,
+}
+
+impl Timers {
+    /// The earliest retransmission due.
+    pub(super) fn next(&self) -> Option<Instant> {
+        self.kept.iter().map(|r| r.next).min()
+    }
+
+    /// Datagrams sent again since the phone was made.
+    pub(super) fn retransmissions(&self) -> u64 {
+        self.retransmissions
+    }
+
+    /// Sends again what is due at `now`; forgets what ran out of time.
+    pub(super) fn on_timer(&mut self, now: Instant, out: &mut Vec<PhoneAction>) {
+        self.kept.retain(|r| r.until > now);
+        for r in &mut self.kept {
+            if r.next > now {
+                continue;
+            }
+            out.push(PhoneAction::SendSip {
+                to: r.to.clone(),
+                datagram: r.datagram.clone(),
+            });
+            self.retransmissions += 1;
+            r.interval = if r.capped {
+                (r.interval * 2).min(T2)
+            } else {
+                r.interval * 2
+            };
+            r.next = now + r.interval;
+        }
+    }
+
+    /// Sends `m` to `to` and keeps it for retransmission under `key` until `until`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_kept(
+        &mut self,
+        key: String,
+        to: &str,
+        m: &Message,
+        capped: bool,
+        now: Instant,
+        until: Instant,
+        out: &mut Vec<PhoneAction>,
+    ) {
+        let datagram = m.render();
+        self.kept.retain(|r| r.key != key);
+        self.kept.push(Retx {
+            key,
+            to: to.to_owned(),
+            datagram: datagram.clone(),
+            next: now + T1,
+            interval: T1,
+            capped,
+            until,
+        });
+        out.push(PhoneAction::SendSip {
+            to: to.to_owned(),
+            datagram,
+        });
+    }
+
+    /// Stops sending what was kept under `key` (it was answered).
+    pub(super) fn settle(&mut self, key: &str) {
+        self.kept.retain(|r| r.key != key);
+    }
+
+    /// Stops sending everything kept under a key starting with `prefix`.
+    pub(super) fn settle_all(&mut self, prefix: &str) {
+        self.kept.retain(|r| !r.key.starts_with(prefix));
+    }
+}
