@@ -2,8 +2,10 @@
 """Finds import circles between source files of each crate: file A names something in
 file B (`crate::b::…`, `super::b::…`, `self::b::…`) and B names something in A.
 
-A parent module that only declares its children (`mod b;`) does not count; a child naming
-its parent's items does. Exit 1 and a list of circles if there is any.
+Between a module and its own descendants it is not a circle: a parent `mod.rs` is the table
+of contents of its children, and a child works in its parent's context (quinn-proto's
+`connection/` and its timer module). Every other pair counts: siblings, cousins, and a file
+with a module elsewhere in the crate. Exit 1 and a list of circles if there is any.
 """
 import os
 import re
@@ -60,12 +62,68 @@ def resolve(mods, path):
 
 
 def strip(text):
-    """Source without comments and string literals, and without `#[cfg(test)]` modules'
-    bodies at the end of a file (tests may reach anywhere)."""
-    text = re.sub(r"//[^\n]*", "", text)
-    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
+    """Source without comments, string and char literals, and without a `#[cfg(test)]`
+    module's body at the end of a file (tests may reach anywhere)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif c == "r" and re.match(r'r#*"', text[i:]) and not (i and (text[i - 1].isalnum() or text[i - 1] == "_")):
+            hashes = re.match(r"r(#*)\"", text[i:]).group(1)
+            j = text.find('"' + hashes, i + len(hashes) + 2)
+            i = n if j < 0 else j + 1 + len(hashes)
+            out.append('""')
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            out.append('""')
+        elif c == "'" and re.match(r"'(\\.[^']*|[^\\'])'", text[i:]):
+            i += re.match(r"'(\\.[^']*|[^\\'])'", text[i:]).end()
+            out.append("' '")
+        else:
+            out.append(c)
+            i += 1
+    text = "".join(out)
     cut = text.find("#[cfg(test)]\nmod tests {")
     return text if cut < 0 else text[:cut]
+
+
+def components(graph):
+    """Strongly connected components (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            scc = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                scc.append(w)
+                if w == v:
+                    break
+            out.append(scc)
+
+    sys.setrecursionlimit(10000)
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
 
 
 def main():
@@ -107,12 +165,16 @@ def main():
                 if target and target != file:
                     deps.add(target)
             edges[file] = deps
-        for a, deps in edges.items():
-            for b in deps:
-                if a < b and a in edges.get(b, ()):
-                    found.append((crate, os.path.relpath(a, root), os.path.relpath(b, root)))
-    for crate, a, b in found:
-        print(f"circle in {crate}: {a} <-> {b}")
+        def related(a, b):
+            ma, mb = by_file[a], by_file[b]
+            return ma == mb[: len(ma)] or mb == ma[: len(mb)]
+
+        graph = {a: {b for b in deps if b in edges and not related(a, b)} for a, deps in edges.items()}
+        for scc in components(graph):
+            if len(scc) > 1:
+                found.append((crate, sorted(os.path.relpath(f, root) for f in scc)))
+    for crate, files in found:
+        print(f"circle in {crate}: " + " <-> ".join(files))
     return 1 if found else 0
 
 
