@@ -113,18 +113,45 @@ pub trait Transport: Send {
     }
 }
 
-/// [`HttpClient`] plus the phone's own UDP socket for SIP (`emroam phone`, tests).
+/// A phone's way out: its HTTP client and, when it speaks SIP, where its datagrams go. The one
+/// transport of every phone: `emroam phone` and tests give it a socket of its own, a fleet
+/// shard its shared socket and the journey's inbox.
 #[derive(Debug)]
-pub struct SipHttpClient {
-    /// HTTP.
-    pub http: HttpClient,
-    /// The phone's SIP socket (its Contact address).
-    pub sip: tokio::net::UdpSocket,
+pub struct PhoneLink<H = HttpClient> {
+    /// HTTP (a scripted transport in tests).
+    pub http: H,
+    /// SIP; `None`: a phone without SIP (datagrams it asks to send are dropped).
+    pub sip: Option<SipPort>,
 }
 
-impl Transport for SipHttpClient {
+/// Where a phone's SIP datagrams go and come from.
+#[derive(Debug)]
+pub enum SipPort {
+    /// A socket of the phone's own (its Contact address).
+    Own(tokio::net::UdpSocket),
+    /// A socket shared by many phones (a fleet shard's), and this phone's inbox: the datagrams
+    /// the socket's owner routed to it.
+    Shared {
+        /// The shared socket, for sending.
+        socket: std::sync::Arc<tokio::net::UdpSocket>,
+        /// This phone's datagrams.
+        inbox: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    },
+}
+
+impl PhoneLink {
+    /// HTTP with `timeout` per request, and SIP on a socket of the phone's own.
+    pub fn with_own_socket(timeout: Duration, socket: tokio::net::UdpSocket) -> Self {
+        PhoneLink {
+            http: HttpClient::new(timeout),
+            sip: Some(SipPort::Own(socket)),
+        }
+    }
+}
+
+impl<H: Transport> Transport for PhoneLink<H> {
     fn idle(&mut self) {
-        self.http.conn = None;
+        self.http.idle();
     }
 
     fn send(
@@ -135,19 +162,30 @@ impl Transport for SipHttpClient {
     }
 
     async fn send_sip(&mut self, to: &str, datagram: &[u8]) {
-        if let Err(e) = self.sip.send_to(datagram, to).await {
+        let sent = match &self.sip {
+            Some(SipPort::Own(socket)) => socket.send_to(datagram, to).await,
+            Some(SipPort::Shared { socket, .. }) => socket.send_to(datagram, to).await,
+            None => return,
+        };
+        if let Err(e) = sent {
             tracing::debug!(%to, error = %e, "SIP send failed");
         }
     }
 
     async fn recv_sip(&mut self) -> Option<Vec<u8>> {
-        let mut buf = vec![0u8; 65_536];
-        loop {
-            match self.sip.recv_from(&mut buf).await {
-                Ok((n, _)) => return Some(buf[..n].to_vec()),
-                // ICMP port unreachable from an earlier send: keep listening.
-                Err(_) => continue,
+        match &mut self.sip {
+            Some(SipPort::Own(socket)) => {
+                let mut buf = vec![0u8; 65_536];
+                loop {
+                    match socket.recv_from(&mut buf).await {
+                        Ok((n, _)) => return Some(buf[..n].to_vec()),
+                        // ICMP port unreachable from an earlier send: keep listening.
+                        Err(_) => continue,
+                    }
+                }
             }
+            Some(SipPort::Shared { inbox, .. }) => inbox.recv().await,
+            None => std::future::pending().await,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use emroam_protocol::cipxml;
 
 use anyhow::Context as _;
-use emroam_emulator::driver::{self, HttpClient, Observer, SipHttpClient};
+use emroam_emulator::driver::{self, HttpClient, Observer, PhoneLink};
 use emroam_emulator::phone::http::redact;
 use emroam_emulator::phone::{
     Credentials, HttpFailure, HttpRequest, HttpResponse, LoginType, Model, Phone, PhoneSpec,
@@ -281,7 +281,7 @@ impl<W: Write> Observer for Tracer<W> {
 /// Stays registered for `d`, answering calls, then reports how many were answered.
 async fn answer<W: Write>(
     phone: Phone,
-    client: &mut Client,
+    client: &mut PhoneLink,
     tracer: &mut Tracer<W>,
     d: Duration,
 ) -> anyhow::Result<Phone> {
@@ -290,41 +290,6 @@ async fn answer<W: Write>(
     let n = phone.sip().map_or(0, |u| u.answered_calls());
     writeln!(tracer.out, "answered {n} call(s)\n")?;
     Ok(phone)
-}
-
-/// The phone's HTTP client, with a SIP socket under `--sip`.
-enum Client {
-    Http(HttpClient),
-    Sip(SipHttpClient),
-}
-
-impl driver::Transport for Client {
-    fn idle(&mut self) {
-        match self {
-            Client::Http(c) => driver::Transport::idle(c),
-            Client::Sip(c) => driver::Transport::idle(c),
-        }
-    }
-
-    async fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse, HttpFailure> {
-        match self {
-            Client::Http(c) => c.send(req).await,
-            Client::Sip(c) => c.http.send(req).await,
-        }
-    }
-
-    async fn send_sip(&mut self, to: &str, datagram: &[u8]) {
-        if let Client::Sip(c) = self {
-            c.send_sip(to, datagram).await;
-        }
-    }
-
-    async fn recv_sip(&mut self) -> Option<Vec<u8>> {
-        match self {
-            Client::Sip(c) => c.recv_sip().await,
-            Client::Http(_) => std::future::pending().await,
-        }
-    }
 }
 
 /// A UDP socket for the phone's SIP, on the address that reaches the config server's host
@@ -385,11 +350,11 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
         phone = phone.with_sip(contact).with_answer_policy(cfg.answer);
     }
     let mut client = match sip {
-        Some((sock, _)) => Client::Sip(SipHttpClient {
+        Some((sock, _)) => PhoneLink::with_own_socket(cfg.timeout, sock),
+        None => PhoneLink {
             http: HttpClient::new(cfg.timeout),
-            sip: sock,
-        }),
-        None => Client::Http(HttpClient::new(cfg.timeout)),
+            sip: None,
+        },
     };
     let mut exit = Exit::Ok;
     let mut answer_for = cfg.answer_for;

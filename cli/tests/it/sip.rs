@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use emroam_emulator::driver::{HttpClient, Quiet, SipHttpClient, run_task};
+use emroam_emulator::driver::{PhoneLink, Quiet, run_task};
 use emroam_emulator::phone::{
     Credentials, LoginType, Model, Phone, PhoneSpec, Step, Success, Task,
 };
@@ -128,16 +128,10 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
 }
 
 /// A phone of cluster `c` with SIP on a socket of its own, not yet booted.
-async fn sip_phone(
-    c: &emroam_server::topology::ClusterSpec,
-    device: &str,
-) -> (Phone, SipHttpClient) {
+async fn sip_phone(c: &emroam_server::topology::ClusterSpec, device: &str) -> (Phone, PhoneLink) {
     let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
     let contact = sock.local_addr().unwrap().to_string();
-    let client = SipHttpClient {
-        http: HttpClient::new(Duration::from_secs(5)),
-        sip: sock,
-    };
+    let client = PhoneLink::with_own_socket(Duration::from_secs(5), sock);
     let phone = Phone::new(PhoneSpec {
         device: device.into(),
         model: Model::from_topology_name("Cisco 8865"),
@@ -157,7 +151,7 @@ async fn ready_phone(
     cluster: usize,
     device: &str,
     user: &str,
-) -> (Phone, SipHttpClient) {
+) -> (Phone, PhoneLink) {
     let (phone, mut client) = sip_phone(&topo.clusters[cluster], device).await;
     let (phone, o) = run_task(phone, Task::Boot, Instant::now(), &mut client, &mut Quiet).await;
     assert_eq!(o.result, Ok(Success::Booted));

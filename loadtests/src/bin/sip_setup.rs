@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use emroam_emulator::driver::{HttpClient, Quiet, SipHttpClient, run_task};
+use emroam_emulator::driver::{PhoneLink, Quiet, run_task};
 use emroam_emulator::phone::{
     Credentials, LoginType as PhoneLoginType, Model, Phone, PhoneSpec, Step, Task,
 };
@@ -57,16 +57,13 @@ async fn ready_phone(
     cluster: &str,
     device: &str,
     user: &str,
-) -> (Phone, SipHttpClient) {
+) -> (Phone, PhoneLink) {
     let (_, config) = running.addrs(cluster).expect("cluster");
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("udp");
     let contact = sock.local_addr().expect("addr").to_string();
-    let mut client = SipHttpClient {
-        http: HttpClient::new(Duration::from_secs(5)),
-        sip: sock,
-    };
+    let mut client = PhoneLink::with_own_socket(Duration::from_secs(5), sock);
     let phone = Phone::new(PhoneSpec {
         device: device.into(),
         model: Model::from_topology_name("Cisco 8865"),
