@@ -8,13 +8,14 @@ use emroam_schema::counters::{EmCounters, IlsCounters, SipCounters};
 
 use crate::cluster::Cluster;
 
-/// Every family of one cluster: EM, ILS, and SIP when the cluster runs it.
-pub fn cluster_text(c: &Cluster) -> String {
+/// Every family of one cluster: EM, ILS, and SIP when the cluster runs it (`sip_counters`:
+/// its SIP side's).
+pub fn cluster_text(c: &Cluster, sip_counters: Option<&SipCounters>) -> String {
     let mut s = String::new();
     em(&mut s, c.id(), &c.counters().snapshot());
     ils(&mut s, c.id(), &c.ils_counters());
-    if let Some(sip_side) = c.sip() {
-        sip(&mut s, c.id(), &sip_side.counters());
+    if let Some(counters) = sip_counters {
+        sip(&mut s, c.id(), counters);
     }
     s
 }

@@ -24,6 +24,7 @@ pub(crate) use logins::LoginTable;
 
 use crate::counters::Counters;
 use crate::error::ServerError;
+use crate::ils::state::IlsState;
 use crate::params::{ParamError, ParamsPatch, ServiceParams};
 use crate::store::{Durability, Store};
 use crate::topology::{AppUser, ClusterSpec, DEFAULT_LOCALE, DeviceProfile, Phone, Topology, User};
@@ -214,7 +215,7 @@ struct Inner {
     /// Home users who are superusers now (the admin API can change it at run time).
     superusers: RwLock<std::collections::HashSet<String>>,
     /// ILS and roaming state.
-    ils: crate::ils::IlsState,
+    ils: IlsState,
     params: RwLock<ServiceParams>,
     counters: Counters,
     logins: Mutex<LoginTable>,
@@ -231,8 +232,6 @@ struct Inner {
     http_addr: OnceLock<SocketAddr>,
     /// The bound SIP address (config files name it; tests bind port 0).
     sip_addr: OnceLock<SocketAddr>,
-    /// The cluster's SIP side, for its counters (weak: the SIP state holds this cluster).
-    sip: crate::sip::SipSlot,
     /// Cancelled when the cluster shuts down: stops timers.
     token: CancellationToken,
     /// Timer tasks and detached EM operations.
@@ -295,7 +294,7 @@ impl Cluster {
                 .map_err(|e| ServerError::Internal(e.to_string()))?
                 .map_err(|e| ServerError::Store(spec.id.clone(), e))?;
         let dir = Directory::build(topo, &spec.id);
-        let ils = crate::ils::IlsState::new(topo, spec, roam);
+        let ils = IlsState::new(topo, spec, roam);
         let synced = SyncedDir::build(&dir, &ils.superuser_sets(), &spec.id);
         let superusers = dir
             .users
@@ -336,7 +335,6 @@ impl Cluster {
                 tickets: Mutex::new(HashMap::new()),
                 http_addr: OnceLock::new(),
                 sip_addr: OnceLock::new(),
-                sip: crate::sip::SipSlot::default(),
                 token,
                 tracker: TaskTracker::new(),
                 rand_seq: AtomicU64::new(0),
@@ -416,7 +414,7 @@ impl Cluster {
     /// brings them back on the same addresses.
     pub fn set_listeners_up(&self, up: bool) {
         self.inner.listeners_up.send_replace(up);
-        self.ils_listeners_changed(up);
+        self.ils().recompute_up(up);
     }
 
     /// Watches the listener switch (for the accept loops).
@@ -441,16 +439,6 @@ impl Cluster {
             .get()
             .copied()
             .unwrap_or_else(|| SocketAddr::new(self.inner.spec.address, self.inner.spec.ports.sip))
-    }
-
-    /// The cluster's SIP registrar and proxy, while it runs (`None`: no SIP socket).
-    pub fn sip(&self) -> Option<crate::sip::Sip> {
-        self.inner.sip.get()
-    }
-
-    /// Links the SIP side that serves this cluster (the latest wins).
-    pub(crate) fn attach_sip(&self, sip: &crate::sip::Sip) {
-        self.inner.sip.set(sip);
     }
 
     /// SIP Station KeepAlive Interval now: the longest registration granted, in seconds.
@@ -596,7 +584,7 @@ impl Cluster {
     }
 
     /// The ILS and roaming state.
-    pub(crate) fn ils(&self) -> &crate::ils::IlsState {
+    pub(crate) fn ils(&self) -> &IlsState {
         &self.inner.ils
     }
 

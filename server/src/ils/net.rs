@@ -20,8 +20,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{SESSION_QUEUE, Session};
+use super::state::Session;
 use crate::cluster::Cluster;
+
+/// Bodies queued to one peer's writer; a full queue drops deltas (the next full sync repairs).
+const SESSION_QUEUE: usize = 1024;
 
 /// Time allowed for the whole handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -19,7 +19,7 @@ mod transactions;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use emroam_protocol::sip::{self, Message, StartLine};
@@ -103,24 +103,6 @@ struct Counters {
 /// A snapshot of a cluster's SIP counters and gauges: the `/metrics.json` document's.
 pub use emroam_schema::counters::SipCounters;
 
-/// Where a [`Cluster`] finds the SIP side serving it (for its counters); weak, because that
-/// side holds the cluster.
-#[derive(Debug, Default)]
-pub(crate) struct SipSlot(Mutex<Weak<Inner>>);
-
-impl SipSlot {
-    /// Points the slot at `sip` (the latest wins).
-    pub(crate) fn set(&self, sip: &Sip) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&sip.inner);
-    }
-
-    /// The SIP side, while it is alive.
-    pub(crate) fn get(&self) -> Option<Sip> {
-        let w = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        w.upgrade().map(|inner| Sip { inner })
-    }
-}
-
 #[derive(Debug)]
 struct Inner {
     cluster: Cluster,
@@ -182,7 +164,7 @@ impl Sip {
         opts: SipOptions,
     ) -> Sip {
         let local = format!("{}:{}", cluster.spec().address, cluster.spec().ports.sip);
-        let sip = Sip {
+        Sip {
             inner: Arc::new(Inner {
                 cluster,
                 opts,
@@ -197,9 +179,7 @@ impl Sip {
                 counters: Counters::default(),
                 seq: AtomicU64::new(1),
             }),
-        };
-        sip.inner.cluster.attach_sip(&sip);
-        sip
+        }
     }
 
     /// The cluster.

@@ -9,7 +9,7 @@ use emroam_protocol::ils::{self, Handshake, Role, Transcript};
 use emroam_server::cluster::Origin;
 use emroam_server::http::Req;
 use emroam_server::ops::Logout;
-use emroam_server::server::{HttpCtx, handle_http};
+use emroam_server::server::handle_http;
 use emroam_server::{Cluster, ClusterListeners, Options, Running, Topology};
 use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
@@ -104,14 +104,10 @@ impl Net {
     }
 
     pub async fn http(&self, cluster: &str, method: Method, pq: &str) -> (StatusCode, String) {
-        let ctx = HttpCtx {
-            cluster: self.c(cluster).clone(),
-            all: self.all.clone(),
-            admin_token: None,
-        };
+        let ctx = self.running.as_ref().unwrap().http_ctx(cluster).unwrap();
         let mut req = Req::get(pq, PEER.parse().unwrap());
         req.method = method;
-        let r = handle_http(&ctx, &req).await;
+        let r = handle_http(ctx, &req).await;
         let s = r.status();
         let b = r.into_body().collect().await.unwrap().to_bytes();
         (s, String::from_utf8_lossy(&b).into_owned())
