@@ -95,6 +95,7 @@ pub mod prometheus;
 pub mod server;
 pub mod sip;
 pub mod store;
+pub(crate) mod sync;
 
 pub use cluster::Cluster;
 pub use emroam_schema::{params, topology};

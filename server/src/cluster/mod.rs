@@ -27,6 +27,7 @@ use crate::error::ServerError;
 use crate::ils::state::IlsState;
 use crate::params::{ParamError, ParamsPatch, ServiceParams};
 use crate::store::{Durability, Store};
+use crate::sync::{LockExt, RwLockExt};
 use crate::topology::{AppUser, ClusterSpec, DEFAULT_LOCALE, DeviceProfile, Phone, Topology, User};
 
 /// How long a profile-choice ticket stays valid (EM's 2-minute cache window).
@@ -367,11 +368,7 @@ impl Cluster {
 
     /// The service parameters now.
     pub fn params(&self) -> ServiceParams {
-        self.inner
-            .params
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.params.read_locked().clone()
     }
 
     /// Changes service parameters at run time (all or nothing).
@@ -379,7 +376,7 @@ impl Cluster {
     /// # Errors
     /// The first invalid field; nothing changes.
     pub fn update_params(&self, patch: &ParamsPatch) -> Result<ServiceParams, ParamError> {
-        let mut p = self.inner.params.write().unwrap_or_else(|e| e.into_inner());
+        let mut p = self.inner.params.write_locked();
         let n = p.apply(patch)?;
         *p = n.clone();
         Ok(n)
@@ -445,8 +442,7 @@ impl Cluster {
     pub fn sip_keepalive_secs(&self) -> u32 {
         self.inner
             .params
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .read_locked()
             .sip_station_keepalive_interval
     }
 
@@ -494,12 +490,7 @@ impl Cluster {
     /// Whether a user is a superuser ("Standard EM Roaming Across Clusters Super Users").
     pub fn is_superuser(&self, id: &str) -> bool {
         if self.inner.dir.users.contains_key(id) {
-            return self
-                .inner
-                .superusers
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(id);
+            return self.inner.superusers.read_locked().contains(id);
         }
         self.synced().users.contains_key(id)
     }
@@ -509,11 +500,7 @@ impl Cluster {
         if !self.inner.dir.users.contains_key(id) {
             return false;
         }
-        let mut s = self
-            .inner
-            .superusers
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut s = self.inner.superusers.write_locked();
         if on {
             s.insert(id.to_owned());
         } else {
@@ -524,12 +511,7 @@ impl Cluster {
 
     /// Home users who are superusers now, sorted.
     pub fn home_superusers(&self) -> Vec<User> {
-        let ids = self
-            .inner
-            .superusers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let ids = self.inner.superusers.read_locked().clone();
         let mut v: Vec<User> = ids
             .iter()
             .filter_map(|id| self.inner.dir.users.get(id).cloned())
@@ -567,18 +549,14 @@ impl Cluster {
     }
 
     fn synced(&self) -> Arc<SyncedDir> {
-        self.inner
-            .synced
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.synced.read_locked().clone()
     }
 
     /// Rebuilds the synced directory from the superuser sets the ILS state holds.
     pub(crate) fn rebuild_synced(&self) {
         // Read the sets under the write lock (lock order: synced, then the ILS table), so two
         // rebuilds cannot finish out of order and leave the older sets in place.
-        let mut w = self.inner.synced.write().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.inner.synced.write_locked();
         let d = SyncedDir::build(&self.inner.dir, &self.ils().superuser_sets(), self.id());
         *w = Arc::new(d);
     }
@@ -659,18 +637,14 @@ impl Cluster {
     }
 
     fn with_logins<R>(&self, f: impl FnOnce(&mut LoginTable) -> R) -> R {
-        let mut t = self.inner.logins.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self.inner.logins.locked();
         f(&mut t)
     }
 
     /// Records that a device must restart (or reset) to pick up a change.
     pub(crate) fn push_restart(&self, device: &str, kind: RestartKind) {
         {
-            let mut r = self
-                .inner
-                .restarts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut r = self.inner.restarts.locked();
             let e = r.entry(device.to_owned()).or_insert(kind);
             if kind == RestartKind::Reset {
                 *e = RestartKind::Reset;
@@ -681,11 +655,7 @@ impl Cluster {
 
     /// Pending restarts and resets, without clearing them.
     pub fn pending_restarts(&self) -> Vec<(String, RestartKind)> {
-        let r = self
-            .inner
-            .restarts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let r = self.inner.restarts.locked();
         let mut v: Vec<_> = r.iter().map(|(d, k)| (d.clone(), *k)).collect();
         v.sort();
         v
@@ -693,11 +663,7 @@ impl Cluster {
 
     /// Takes the pending restarts and resets (the SIP side sends the NOTIFYs).
     pub fn take_pending_restarts(&self) -> Vec<(String, RestartKind)> {
-        let mut r = self
-            .inner
-            .restarts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut r = self.inner.restarts.locked();
         let mut v: Vec<_> = r.drain().collect();
         v.sort();
         v
@@ -712,7 +678,7 @@ impl Cluster {
     pub(crate) fn issue_ticket(&self, device: &str, user: &str) -> String {
         let t = format!("{:016x}{:016x}", self.random_u64(), self.random_u64());
         let now = tokio::time::Instant::now();
-        let mut m = self.inner.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.inner.tickets.locked();
         if m.len() > 10_000 {
             m.retain(|_, v| v.until > now);
         }
@@ -729,7 +695,7 @@ impl Cluster {
 
     /// Redeems a ticket: the user it was issued to, if it matches the device and is fresh.
     pub(crate) fn redeem_ticket(&self, ticket: &str, device: &str) -> Option<String> {
-        let mut m = self.inner.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.inner.tickets.locked();
         let t = m.remove(ticket)?;
         (t.device == device && t.until > tokio::time::Instant::now()).then_some(t.user)
     }

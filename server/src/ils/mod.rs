@@ -43,6 +43,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cluster::{Cluster, now_ms};
 use crate::counters::{IlsCounterSnapshot, PeerSyncStatus};
 use crate::store::StoreOp;
+use crate::sync::{LockExt, RwLockExt};
 use crate::topology::User;
 use state::body;
 use table::Changes;
@@ -115,13 +116,7 @@ impl Cluster {
             let t = s.lock();
             (t.clusters(), t.records(), t.pending())
         };
-        let mut cut: Vec<String> = s
-            .cut
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect();
+        let mut cut: Vec<String> = s.cut.locked().iter().cloned().collect();
         cut.sort();
         IlsStatus {
             cluster: self.id().to_owned(),
@@ -184,7 +179,7 @@ impl Cluster {
     pub fn set_link_cut(&self, peer: &str, cut: bool) {
         let s = self.ils();
         {
-            let mut c = s.cut.lock().unwrap_or_else(|e| e.into_inner());
+            let mut c = s.cut.locked();
             if cut {
                 c.insert(peer.to_owned());
             } else {
@@ -213,20 +208,14 @@ impl Cluster {
 
     /// The address a peer's ILS listens on.
     pub(crate) fn ils_peer_addr(&self, peer: &str) -> Option<SocketAddr> {
-        self.ils()
-            .addrs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(peer)
-            .copied()
+        self.ils().addrs.read_locked().get(peer).copied()
     }
 
     /// Records where peers' ILS listeners are (bound addresses of clusters in this process).
     pub(crate) fn set_ils_peer_addrs(&self, addrs: &HashMap<String, SocketAddr>) {
         self.ils()
             .addrs
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .write_locked()
             .extend(addrs.iter().map(|(k, v)| (k.clone(), *v)));
     }
 
@@ -238,13 +227,7 @@ impl Cluster {
     }
 
     fn send_to_peer(&self, peer: &str, body: &Arc<Vec<u8>>) {
-        let tx = self
-            .ils()
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(peer)
-            .map(|s| s.tx.clone());
+        let tx = self.ils().sessions.locked().get(peer).map(|s| s.tx.clone());
         if let Some(tx) = tx {
             if tx.try_send(body.clone()).is_ok() {
                 self.ils().counters.message_out();
@@ -258,8 +241,7 @@ impl Cluster {
         let s = self.ils();
         let targets: Vec<(String, mpsc::Sender<Arc<Vec<u8>>>)> = s
             .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .iter()
             .filter(|(p, _)| Some(p.as_str()) != except)
             .map(|(p, sess)| (p.clone(), sess.tx.clone()))

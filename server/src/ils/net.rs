@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::state::Session;
 use crate::cluster::Cluster;
+use crate::sync::LockExt;
 
 /// Bodies queued to one peer's writer; a full queue drops deltas (the next full sync repairs).
 const SESSION_QUEUE: usize = 1024;
@@ -443,7 +444,7 @@ async fn run_session(
         .session_seq
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     {
-        let old = s.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        let old = s.sessions.locked().insert(
             peer.clone(),
             Session {
                 id,
@@ -514,7 +515,7 @@ async fn run_session(
     }
     cancel.cancel();
     {
-        let mut m = s.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = s.sessions.locked();
         if m.get(&peer).is_some_and(|x| x.id == id) {
             m.remove(&peer);
             if let Some(st) = s.status().get_mut(&peer) {

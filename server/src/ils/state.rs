@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::table::{Changes, RoamTable};
 use crate::counters::IlsCounters;
 use crate::store::RoamRows;
+use crate::sync::LockExt;
 use crate::topology::{ClusterSpec, IlsRole, Topology};
 
 /// A live session with a peer.
@@ -168,12 +169,12 @@ impl IlsState {
 
     /// The roaming table.
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, RoamTable> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+        self.table.locked()
     }
 
     /// Each peer's link status.
     pub(super) fn status(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, PeerState>> {
-        self.status.lock().unwrap_or_else(|e| e.into_inner())
+        self.status.locked()
     }
 
     /// ILS is up when its own switch is on and the cluster's listeners are up.
@@ -188,10 +189,7 @@ impl IlsState {
 
     /// Whether the link with `peer` is cut here.
     pub(super) fn is_cut(&self, peer: &str) -> bool {
-        self.cut
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(peer)
+        self.cut.locked().contains(peer)
     }
 
     /// A full sync message of the whole table.

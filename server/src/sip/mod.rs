@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use transactions::{LINGER, Out, RETRANSMITTED, Recent, Txn, txn_key};
 
 use crate::cluster::Cluster;
+use crate::sync::{LockExt, RwLockExt};
 
 /// Timers and limits of a cluster's SIP side.
 #[derive(Debug, Clone, Copy)]
@@ -189,16 +190,12 @@ impl Sip {
 
     /// Sets peers' SIP addresses (in-process clusters on ephemeral ports).
     pub fn set_peers(&self, peers: HashMap<String, SocketAddr>) {
-        *self.inner.peers.write().unwrap_or_else(|e| e.into_inner()) = peers;
+        *self.inner.peers.write_locked() = peers;
     }
 
     /// Our `host:port`.
     pub fn local(&self) -> String {
-        self.inner
-            .local
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.local.read_locked().clone()
     }
 
     /// Counters now.
@@ -222,12 +219,7 @@ impl Sip {
             // Gauges: `emroam_sip_bindings` (line bindings live now) and
             // `emroam_sip_invite_transactions` (INVITEs forwarded, final response not yet seen).
             bindings: self.binding_count() as u64,
-            invite_transactions: self
-                .inner
-                .txns
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .len() as u64,
+            invite_transactions: self.inner.txns.locked().len() as u64,
             cancels_forwarded: g(&c.cancels_forwarded),
             byes_forwarded: g(&c.byes_forwarded),
             retransmissions_absorbed: RETRANSMITTED
@@ -254,11 +246,7 @@ impl Sip {
 
     /// Remembers what was sent for a finished transaction, for its retransmissions.
     fn remember(&self, key: String, sent: Out, now: Instant) {
-        self.inner
-            .recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, sent, now + LINGER);
+        self.inner.recent.locked().insert(key, sent, now + LINGER);
     }
 
     /// Handles one datagram from `from`; returns what to send where. Callable without a socket.
@@ -332,12 +320,7 @@ impl Sip {
         // A retransmission of a finished transaction: what was sent the first time, again.
         let key = txn_key(&req).filter(|_| RETRANSMITTED.contains(&method.as_str()));
         if let Some(k) = &key {
-            let again = self
-                .inner
-                .recent
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(k);
+            let again = self.inner.recent.locked().get(k);
             if let Some(again) = again {
                 self.bump_retransmission(&method);
                 out.extend(again);
@@ -372,7 +355,7 @@ impl Sip {
     /// transactions and lapsed bindings are forgotten.
     pub fn expire(&self, now: Instant) -> Vec<(Vec<u8>, SocketAddr)> {
         let due: Vec<Txn> = {
-            let mut t = self.inner.txns.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = self.inner.txns.locked();
             let keys: Vec<String> = t
                 .iter()
                 .filter(|(_, x)| x.deadline <= now && !x.answered)
@@ -384,14 +367,9 @@ impl Sip {
         };
         self.inner
             .done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .retain(|_, (_, _, until)| *until > now);
-        self.inner
-            .recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .expire(now);
+        self.inner.recent.locked().expire(now);
         self.purge_bindings(now);
         let mut out = Vec::new();
         for x in due {
@@ -473,8 +451,7 @@ pub async fn serve(socket: UdpSocket, sip: Sip, shutdown: CancellationToken) {
         } else {
             a.ip()
         };
-        *sip.inner.local.write().unwrap_or_else(|e| e.into_inner()) =
-            format!("{host}:{}", a.port());
+        *sip.inner.local.write_locked() = format!("{host}:{}", a.port());
     }
     let socket = Arc::new(socket);
     let mut restarts = sip.inner.cluster.watch_restarts();

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::Sip;
 use crate::cluster::RestartKind;
+use crate::sync::LockExt;
 
 impl Sip {
     /// NOTIFYs for the restarts EM logins and logouts left; drops those devices' bindings.
@@ -19,11 +20,7 @@ impl Sip {
         // them, and nothing here could deliver them); take only when one can be sent.
         let now = Instant::now();
         let registered = |d: &str| {
-            let b = self
-                .inner
-                .bindings
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let b = self.inner.bindings.locked();
             b.values()
                 .any(|v| v.iter().any(|x| x.device == d && x.expires > now))
         };
@@ -43,11 +40,7 @@ impl Sip {
         let local = self.local();
         for (device, kind) in pending {
             let found = {
-                let mut b = self
-                    .inner
-                    .bindings
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                let mut b = self.inner.bindings.locked();
                 let mut found = None;
                 for v in b.values_mut() {
                     if let Some(i) = v.iter().position(|x| x.device == device) {

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::transactions::{LINGER, Txn};
 use super::{Out, Sip};
+use crate::sync::{LockExt, RwLockExt};
 
 /// Private header marking a request that came over a trunk (delivered locally only).
 const TRUNK_HEADER: &str = "X-Emroam-Trunk";
@@ -69,8 +70,7 @@ impl Sip {
             let again = self
                 .inner
                 .txns
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .locked()
                 .get(&branch)
                 .filter(|t| t.key.as_ref() == Some(k))
                 .map(|t| (!t.answered).then(|| (t.fwd.clone(), t.target)));
@@ -111,13 +111,7 @@ impl Sip {
                 .or_else(|| self.inner.homes.get(&dn).cloned());
             match at {
                 Some(at) if at != c.id() && !from_trunk => {
-                    let peer = self
-                        .inner
-                        .peers
-                        .read()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get(&at)
-                        .copied();
+                    let peer = self.inner.peers.read_locked().get(&at).copied();
                     let Some(peer) = peer else {
                         self.bump(|c| &c.trunk_down);
                         self.final_reply(&req, key, 503, from, now, out);
@@ -164,24 +158,20 @@ impl Sip {
         } else {
             self.inner.opts.no_answer
         };
-        self.inner
-            .txns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                branch,
-                Txn {
-                    req: original,
-                    upstream: from,
-                    deadline: now + wait,
-                    trunk,
-                    answered: false,
-                    target,
-                    uri: new_uri_copy,
-                    key,
-                    fwd: fwd.clone(),
-                },
-            );
+        self.inner.txns.locked().insert(
+            branch,
+            Txn {
+                req: original,
+                upstream: from,
+                deadline: now + wait,
+                trunk,
+                answered: false,
+                target,
+                uri: new_uri_copy,
+                key,
+                fwd: fwd.clone(),
+            },
+        );
         out.push((fwd, target));
     }
 
@@ -212,15 +202,13 @@ impl Sip {
             let hop = if method == "CANCEL" {
                 self.inner
                     .txns
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                    .locked()
                     .get(&branch)
                     .map(|t| (t.target, t.uri.clone()))
             } else {
                 self.inner
                     .done
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                    .locked()
                     .remove(&branch)
                     .map(|(a, u, _)| (a, u))
             };
@@ -298,15 +286,14 @@ impl Sip {
         // The incoming INVITE transaction this final response ends (remembered once relayed).
         let mut finished = None;
         if method == "INVITE" {
-            let mut t = self.inner.txns.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = self.inner.txns.locked();
             if code >= 200 {
                 if let Some(x) = t.remove(&top) {
                     finished = x.key.clone();
                     if code >= 300 {
                         self.inner
                             .done
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
+                            .locked()
                             .insert(top.clone(), (x.target, x.uri, now + LINGER));
                     }
                 }

@@ -10,16 +10,13 @@ use emroam_protocol::sip::{self, Message};
 use tokio::time::Instant;
 
 use super::{Binding, Out, Sip};
+use crate::sync::LockExt;
 
 impl Sip {
     /// The device registered for a line now, if any (latest registration).
     pub fn registered_device(&self, dn: &str) -> Option<String> {
         let now = Instant::now();
-        let b = self
-            .inner
-            .bindings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let b = self.inner.bindings.locked();
         b.get(dn)?
             .iter()
             .rev()
@@ -30,11 +27,7 @@ impl Sip {
     /// How many line bindings are live.
     pub fn binding_count(&self) -> usize {
         let now = Instant::now();
-        let b = self
-            .inner
-            .bindings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let b = self.inner.bindings.locked();
         b.values()
             .map(|v| v.iter().filter(|b| b.expires > now).count())
             .sum()
@@ -43,11 +36,7 @@ impl Sip {
     /// Drops bindings whose expiry passed (at most once a second), counting them.
     pub(super) fn purge_bindings(&self, now: Instant) {
         {
-            let mut next = self
-                .inner
-                .next_purge
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut next = self.inner.next_purge.locked();
             if *next > now {
                 return;
             }
@@ -55,11 +44,7 @@ impl Sip {
         }
         let mut gone = 0;
         {
-            let mut b = self
-                .inner
-                .bindings
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut b = self.inner.bindings.locked();
             for v in b.values_mut() {
                 let before = v.len();
                 v.retain(|x| x.expires > now);
@@ -115,11 +100,7 @@ impl Sip {
         let expires = asked.min(c.sip_keepalive_secs());
         let uri = sip::addr_uri(&contact).to_owned();
         let (lapsed, first) = {
-            let mut b = self
-                .inner
-                .bindings
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut b = self.inner.bindings.locked();
             // A device with no live binding anywhere is registering afresh (boot, or after a
             // restart): it has just read its current config.
             let first = !b
@@ -178,11 +159,7 @@ impl Sip {
     /// The live contact of a line here whose device still has the line.
     pub(super) fn local_target(&self, dn: &str, now: Instant) -> Option<Binding> {
         let b = {
-            let b = self
-                .inner
-                .bindings
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let b = self.inner.bindings.locked();
             b.get(dn)?.iter().rev().find(|b| b.expires > now)?.clone()
         };
         let still = self
