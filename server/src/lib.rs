@@ -90,6 +90,7 @@ pub mod emservice;
 pub mod error;
 pub mod http;
 pub mod ils;
+pub(crate) mod listener;
 pub mod ops;
 pub mod prometheus;
 pub mod server;
