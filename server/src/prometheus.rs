@@ -1,6 +1,6 @@
 //! Prometheus text exposition of a cluster's counters (`/metrics`): the RTMT "Cisco Extension
-//! Mobility" counters, ILS and roaming, and SIP. One writer for every family; the names are
-//! emroam's, listed in the architecture page.
+//! Mobility" counters (RTMT's exact names as the `counter` label), ILS and roaming, and SIP.
+//! One writer for every family.
 
 use std::fmt::Write as _;
 

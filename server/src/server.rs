@@ -1,10 +1,11 @@
 //! Starting clusters: on listeners the caller bound ([`start`], what tests use with
 //! `127.0.0.1:0`), or on the topology's addresses ([`run`], what `emroam server` calls).
 //!
-//! Each cluster serves two ports: HTTP (EM application, EM service, counters, admin) and config
-//! files. Several clusters can run in one process, each on its own addresses. Shutdown: the
-//! root token is cancelled → listeners stop accepting and in-flight requests drain (up to the
-//! deadline) → cluster timers stop → the trackers are awaited.
+//! Each cluster serves HTTP (EM application, EM service, counters, admin), config files, ILS
+//! (TCP, unless standalone) and SIP (UDP). Several clusters can run in one process, each on its
+//! own addresses. Shutdown: the root token is cancelled → listeners stop accepting and
+//! in-flight requests drain (up to the deadline) → cluster timers stop → the trackers are
+//! awaited.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -74,8 +75,8 @@ impl ClusterListeners {
         } else {
             Some(bind(spec.ports.ils).await?)
         };
-        // SIP came after EM: a cluster whose SIP port is taken still serves EM (warned), so
-        // topologies written before SIP (default 5060 everywhere) keep starting.
+        // A cluster whose SIP port is taken still serves EM (warned), so topologies that give
+        // no SIP ports (5060 everywhere) keep starting.
         let sip_addr = SocketAddr::new(spec.address, spec.ports.sip);
         let sip = match UdpSocket::bind(sip_addr).await {
             Ok(s) => Some(s),

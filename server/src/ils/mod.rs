@@ -19,7 +19,7 @@
 //! user over keeps the deferred logout pending (persisted) until the other cluster's ack,
 //! relayed like everything else, reaches it. Two logins in the same millisecond at two clusters
 //! get the same counter; the larger cluster ID wins and the other is logged out. Within one
-//! cluster, Multiple Login Behavior applies as before.
+//! cluster, Multiple Login Behavior applies.
 //!
 //! Locks: the table is a `std` mutex held for a merge, never across `.await`; durable writes go
 //! through the cluster's store actor after the lock is released (the store keeps the newest

@@ -2,11 +2,12 @@
 //! Across Clusters Super Users") and their device profiles to every other cluster, on the
 //! schedule the administrator sets and on demand ("Sync now").
 //!
-//! Cisco ships it as a separate web tool (reference §5, details UNCONFIRMED). Here each cluster
-//! runs its part: at start, on every interval, on "Sync now", and when a user is made a
-//! superuser, it snapshots its home superusers into a versioned set that ILS carries to every
-//! cluster (relayed by hubs, persisted by each receiver, so a roaming cluster still knows the
-//! superusers while their home is down). PINs travel only as `HMAC(ILS password, user, PIN)`.
+//! Cisco ships it as a separate web tool (details UNCONFIRMED: docs/decisions.md). Here each
+//! cluster runs its part: at start, on every interval, on "Sync now", and when a user is made
+//! a superuser, it snapshots its home superusers into a versioned set that ILS carries to
+//! every cluster (relayed by hubs, persisted by each receiver, so a roaming cluster still
+//! knows the superusers while their home is down). PINs travel only as
+//! `HMAC(ILS password, user, PIN)`.
 
 use std::time::Duration;
 

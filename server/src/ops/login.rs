@@ -122,7 +122,7 @@ impl Login {
         let from_phone = !matches!(self.credential, Credential::Authorized { .. });
         let Some(phone) = c.phone(device) else {
             if from_phone {
-                // Observed on CUCM (reference §2.4, CEM-PIN-Brute): a phone-side login on an
+                // Observed on CUCM (by CEM-PIN-Brute): a phone-side login on an
                 // unknown device still checks the credentials (201), then fails for want of
                 // a profile on that device (205).
                 authenticate(c, device, &self.credential)?;
