@@ -1,6 +1,6 @@
-//! HTTP plumbing shared by a cluster's ports: the accept loop with graceful shutdown and the
-//! listener fault switch, request reading with limits, query/form decoding, and the one
-//! mapping from [`HttpError`] to a response.
+//! HTTP plumbing shared by a cluster's ports: the accept loop with graceful shutdown (behind
+//! the cluster's listener switch), request reading with limits, query/form decoding, and the
+//! one mapping from [`HttpError`] to a response.
 //!
 //! Handlers are plain async functions over a [`Req`] (already read, size-limited), so tests call
 //! them without a socket; [`serve`] is the only code that touches connections.
