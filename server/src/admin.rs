@@ -35,6 +35,7 @@
 //! - `POST /admin/superuser-sync` — Sync now (every cluster of the process; answers the page)
 //! - `POST|PUT /admin/superuser-sync/schedule?secs=N` — the tool's schedule
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
@@ -43,6 +44,7 @@ use serde::Serialize;
 use crate::cluster::{Cluster, RestartKind};
 use crate::http::{HttpError, Req, Resp, into_response, json};
 use crate::params::ParamsPatch;
+use crate::sip::{Sip, SipCounters};
 
 /// One cluster's status as `GET /admin/clusters/{id}` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -90,13 +92,13 @@ pub fn status(c: &Cluster) -> ClusterStatus {
     }
 }
 
-/// The counters document of a cluster.
-pub fn counters_doc(c: &Cluster) -> CountersDoc {
+/// The counters document of a cluster; `sip`: its SIP side's counters, if it runs SIP.
+pub fn counters_doc(c: &Cluster, sip: Option<SipCounters>) -> CountersDoc {
     CountersDoc {
         cluster: c.id().to_owned(),
         counters: c.counters().snapshot(),
         ils: c.ils_counters(),
-        sip: c.sip().map(|s| s.counters()),
+        sip,
     }
 }
 
@@ -173,8 +175,14 @@ pub fn authorized(req: &Req, token: Option<&str>) -> bool {
         .is_some_and(|t| t.trim().as_bytes() == token.as_bytes())
 }
 
-/// Handles one admin request against the process's clusters.
-pub async fn handle(all: &[Cluster], token: Option<&str>, req: &Req) -> Resp {
+/// Handles one admin request against the process's clusters (`sips`: the SIP side of those
+/// that run one, by cluster ID).
+pub async fn handle(
+    all: &[Cluster],
+    sips: &HashMap<String, Sip>,
+    token: Option<&str>,
+    req: &Req,
+) -> Resp {
     if !authorized(req, token) {
         return into_response(HttpError::Forbidden);
     }
@@ -246,13 +254,13 @@ pub async fn handle(all: &[Cluster], token: Option<&str>, req: &Req) -> Resp {
             let Some(c) = find(id) else {
                 return bad(StatusCode::NOT_FOUND, format!("no cluster {id:?}"));
             };
-            cluster_route(c, m, rest, req)
+            cluster_route(c, sips.get(c.id()), m, rest, req)
         }
         _ => into_response(HttpError::NotFound),
     }
 }
 
-fn cluster_route(c: &Cluster, m: &Method, rest: &[&str], req: &Req) -> Resp {
+fn cluster_route(c: &Cluster, sip: Option<&Sip>, m: &Method, rest: &[&str], req: &Req) -> Resp {
     match (m, rest) {
         (&Method::GET, []) => json(StatusCode::OK, &status(c)),
         (&Method::GET, ["params"]) => json(StatusCode::OK, &c.params().to_patch()),
@@ -336,7 +344,9 @@ fn cluster_route(c: &Cluster, m: &Method, rest: &[&str], req: &Req) -> Resp {
                 .collect();
             json(StatusCode::OK, &v)
         }
-        (&Method::GET, ["counters"]) => json(StatusCode::OK, &counters_doc(c)),
+        (&Method::GET, ["counters"]) => {
+            json(StatusCode::OK, &counters_doc(c, sip.map(Sip::counters)))
+        }
         (_, ["params" | "logins" | "restarts" | "counters" | "ils"] | []) => {
             into_response(HttpError::MethodNotAllowed)
         }

@@ -1,6 +1,6 @@
-//! HTTP plumbing shared by a cluster's ports: the accept loop with graceful shutdown and the
-//! listener fault switch, request reading with limits, query/form decoding, and the one
-//! mapping from [`HttpError`] to a response.
+//! HTTP plumbing shared by a cluster's ports: the accept loop with graceful shutdown (behind
+//! the cluster's listener switch), request reading with limits, query/form decoding, and the
+//! one mapping from [`HttpError`] to a response.
 //!
 //! Handlers are plain async functions over a [`Req`] (already read, size-limited), so tests call
 //! them without a socket; [`serve`] is the only code that touches connections.
@@ -22,6 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::listener::{Event, SwitchedListener};
 
 /// The response type of every handler.
 pub type Resp = Response<Full<Bytes>>;
@@ -265,14 +267,13 @@ pub async fn serve<H, F>(
     listener: TcpListener,
     handler: H,
     limits: Limits,
-    mut up: watch::Receiver<bool>,
+    up: watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) where
     H: Fn(Request<hyper::body::Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Resp> + Send + 'static,
 {
-    let addr = listener.local_addr().ok();
-    let mut listener = Some(listener);
+    let mut listener = SwitchedListener::new(listener, up);
     let tracker = TaskTracker::new();
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -286,65 +287,34 @@ pub async fn serve<H, F>(
     // drain deadline passes; deliberately not a child of `shutdown`, which must let in-flight
     // requests finish.
     let mut conns = CancellationToken::new();
-    loop {
-        let Some(l) = listener.as_ref() else {
-            // Down: wait to come back up (or shut down), then rebind the same address.
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                r = up.wait_for(|u| *u) => if r.is_err() { break },
+    while let Some(event) = listener.next(&shutdown).await {
+        let (stream, peer) = match event {
+            Event::Accepted(stream, peer) => (stream, peer),
+            Event::Down => {
+                conns.cancel();
+                conns = CancellationToken::new();
+                continue;
             }
-            let Some(a) = addr else { break };
-            match bind_again(a).await {
-                Ok(l) => {
-                    listener = Some(l);
-                    conns = CancellationToken::new();
-                }
-                Err(e) => {
-                    tracing::error!(addr = %a, error = %e, "cannot rebind listener");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "too many connections; closing");
             continue;
         };
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            r = up.changed() => {
-                if r.is_err() || !*up.borrow() {
-                    listener = None;
-                    conns.cancel();
-                }
+        let _ = stream.set_nodelay(true);
+        let h = handler.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            let h = h.clone();
+            async move { Ok::<_, Infallible>(h(req, peer).await) }
+        });
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+        let kill = conns.clone();
+        tracker.spawn(async move {
+            let _slot = slot;
+            tokio::select! {
+                r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended with error") },
+                () = kill.cancelled() => {}
             }
-            r = l.accept() => {
-                let (stream, peer) = match r {
-                    Ok(x) => x,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, "too many connections; closing");
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let h = handler.clone();
-                let svc = hyper::service::service_fn(move |req| {
-                    let h = h.clone();
-                    async move { Ok::<_, Infallible>(h(req, peer).await) }
-                });
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
-                let kill = conns.clone();
-                tracker.spawn(async move {
-                    let _slot = slot;
-                    tokio::select! {
-                        r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended with error") },
-                        () = kill.cancelled() => {}
-                    }
-                });
-            }
-        }
+        });
     }
     drop(listener);
     tracker.close();
@@ -356,17 +326,6 @@ pub async fn serve<H, F>(
     }
     conns.cancel();
     tracker.wait().await;
-}
-
-pub(crate) async fn bind_again(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let sock = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    sock.set_reuseaddr(true)?;
-    sock.bind(addr)?;
-    sock.listen(1024)
 }
 
 #[cfg(test)]

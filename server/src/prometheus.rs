@@ -8,13 +8,14 @@ use emroam_schema::counters::{EmCounters, IlsCounters, SipCounters};
 
 use crate::cluster::Cluster;
 
-/// Every family of one cluster: EM, ILS, and SIP when the cluster runs it.
-pub fn cluster_text(c: &Cluster) -> String {
+/// Every family of one cluster: EM, ILS, and SIP when the cluster runs it (`sip_counters`:
+/// its SIP side's).
+pub fn cluster_text(c: &Cluster, sip_counters: Option<&SipCounters>) -> String {
     let mut s = String::new();
     em(&mut s, c.id(), &c.counters().snapshot());
     ils(&mut s, c.id(), &c.ils_counters());
-    if let Some(sip_side) = c.sip() {
-        sip(&mut s, c.id(), &sip_side.counters());
+    if let Some(counters) = sip_counters {
+        sip(&mut s, c.id(), counters);
     }
     s
 }
@@ -265,4 +266,42 @@ pub fn sip(s: &mut String, cluster: &str, c: &SipCounters) {
         "UDP retransmissions recognised and not handled as new requests, by method.",
         &borrowed(&retransmitted),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_has_every_figure_with_its_cluster() {
+        let mut c = SipCounters {
+            registers: 3,
+            register_refused_404: 1,
+            bindings: 2,
+            unavailable: 4,
+            ..SipCounters::default()
+        };
+        c.retransmissions_absorbed = ["INVITE", "REGISTER", "BYE", "CANCEL"]
+            .iter()
+            .map(|m| ((*m).to_owned(), 0))
+            .collect();
+        c.retransmissions_absorbed.insert("INVITE".into(), 5);
+        let mut text = String::new();
+        sip(&mut text, "cluster1", &c);
+        for line in [
+            "emroam_sip_registers_total{cluster=\"cluster1\"} 3",
+            "emroam_sip_registers_refused_total{cluster=\"cluster1\",code=\"404\"} 1",
+            "emroam_sip_bindings{cluster=\"cluster1\"} 2",
+            "emroam_sip_invites_failed_total{cluster=\"cluster1\",code=\"480\"} 4",
+            "emroam_sip_retransmissions_absorbed_total{cluster=\"cluster1\",method=\"INVITE\"} 5",
+            "emroam_sip_retransmissions_absorbed_total{cluster=\"cluster1\",method=\"BYE\"} 0",
+            "# TYPE emroam_sip_bindings gauge",
+            "# TYPE emroam_sip_invite_transactions gauge",
+            "# TYPE emroam_sip_byes_forwarded_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(samples, 21);
+    }
 }

@@ -1,11 +1,13 @@
 //! Starting clusters: on listeners the caller bound ([`start`], what tests use with
 //! `127.0.0.1:0`), or on the topology's addresses ([`run`], what `emroam server` calls).
 //!
-//! Each cluster serves two ports: HTTP (EM application, EM service, counters, admin) and config
-//! files. Several clusters can run in one process, each on its own addresses. Shutdown: the
-//! root token is cancelled → listeners stop accepting and in-flight requests drain (up to the
-//! deadline) → cluster timers stop → the trackers are awaited.
+//! Each cluster serves HTTP (EM application, EM service, counters, admin), config files, ILS
+//! (TCP, unless standalone) and SIP (UDP). Several clusters can run in one process, each on its
+//! own addresses. Shutdown: the root token is cancelled → listeners stop accepting and
+//! in-flight requests drain (up to the deadline) → cluster timers stop → the trackers are
+//! awaited.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::cluster::Cluster;
 use crate::error::ServerError;
 use crate::http::{self, HttpError, Limits, Req, Resp, into_response, respond};
+use crate::sip::Sip;
 use crate::topology::{ClusterSpec, Topology};
 use crate::{admin, configsrv, emapp, emservice};
 
@@ -72,8 +75,8 @@ impl ClusterListeners {
         } else {
             Some(bind(spec.ports.ils).await?)
         };
-        // SIP came after EM: a cluster whose SIP port is taken still serves EM (warned), so
-        // topologies written before SIP (default 5060 everywhere) keep starting.
+        // A cluster whose SIP port is taken still serves EM (warned), so topologies that give
+        // no SIP ports (5060 everywhere) keep starting.
         let sip_addr = SocketAddr::new(spec.address, spec.ports.sip);
         let sip = match UdpSocket::bind(sip_addr).await {
             Ok(s) => Some(s),
@@ -159,6 +162,9 @@ pub struct HttpCtx {
     pub cluster: Cluster,
     /// Every cluster of the process (for the admin API).
     pub all: Arc<[Cluster]>,
+    /// The SIP side of every cluster of the process that runs one, by cluster ID (for the
+    /// counters).
+    pub sips: Arc<HashMap<String, Sip>>,
     /// Admin token.
     pub admin_token: Option<Arc<str>>,
 }
@@ -166,20 +172,23 @@ pub struct HttpCtx {
 /// Routes one request of a cluster's HTTP port; callable without a socket.
 pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
     let c = &ctx.cluster;
+    let sip = || ctx.sips.get(c.id()).map(Sip::counters);
     match req.path.as_str() {
         emapp::PATH => emapp::handle(c, req).await,
         emservice::PATH => emservice::handle(c, req).await,
         "/metrics" => {
-            let text = crate::prometheus::cluster_text(c);
+            let text = crate::prometheus::cluster_text(c, sip().as_ref());
             respond(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
                 text,
             )
         }
-        "/metrics.json" | "/api/counters" => http::json(StatusCode::OK, &admin::counters_doc(c)),
+        "/metrics.json" | "/api/counters" => {
+            http::json(StatusCode::OK, &admin::counters_doc(c, sip()))
+        }
         p if p == "/admin" || p.starts_with("/admin/") => {
-            admin::handle(&ctx.all, ctx.admin_token.as_deref(), req).await
+            admin::handle(&ctx.all, &ctx.sips, ctx.admin_token.as_deref(), req).await
         }
         _ => into_response(HttpError::NotFound),
     }
@@ -189,7 +198,8 @@ pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
 #[derive(Debug)]
 pub struct Running {
     clusters: Arc<[Cluster]>,
-    sips: Vec<Option<(crate::sip::Sip, SocketAddr)>>,
+    sips: Vec<Option<(Sip, SocketAddr)>>,
+    ctxs: Vec<HttpCtx>,
     addrs: Vec<(SocketAddr, SocketAddr)>,
     serving: TaskTracker,
     shutdown: CancellationToken,
@@ -216,9 +226,15 @@ impl Running {
     }
 
     /// A cluster's SIP state and bound SIP address (`None`: no SIP socket).
-    pub fn sip(&self, id: &str) -> Option<(&crate::sip::Sip, SocketAddr)> {
+    pub fn sip(&self, id: &str) -> Option<(&Sip, SocketAddr)> {
         let i = self.clusters.iter().position(|c| c.id() == id)?;
         self.sips[i].as_ref().map(|(s, a)| (s, *a))
+    }
+
+    /// The context a cluster's HTTP port serves with ([`handle_http`] without a socket).
+    pub fn http_ctx(&self, id: &str) -> Option<&HttpCtx> {
+        let i = self.clusters.iter().position(|c| c.id() == id)?;
+        self.ctxs.get(i)
     }
 
     /// Waits until the shutdown token is cancelled and everything has drained (each step
@@ -292,7 +308,7 @@ pub async fn start(
     }
     let all: Arc<[Cluster]> = clusters.into();
     // Peers in this process are reached on their bound ILS addresses (port 0 in tests).
-    let ils_addrs: std::collections::HashMap<String, SocketAddr> = listeners
+    let ils_addrs: HashMap<String, SocketAddr> = listeners
         .iter()
         .filter_map(|(id, l)| Some((id.clone(), l.ils.as_ref()?.local_addr().ok()?)))
         .collect();
@@ -300,7 +316,7 @@ pub async fn start(
         c.set_ils_peer_addrs(&ils_addrs);
     }
     // SIP trunks: every topology cluster at its address, in-process ones at their bound port.
-    let mut sip_peers: std::collections::HashMap<String, SocketAddr> = topo
+    let mut sip_peers: HashMap<String, SocketAddr> = topo
         .clusters
         .iter()
         .map(|c| (c.id.clone(), SocketAddr::new(c.address, c.ports.sip)))
@@ -310,12 +326,32 @@ pub async fn start(
             sip_peers.insert(id.clone(), a);
         }
     }
-    let homes = Arc::new(crate::sip::Sip::homes_of(topo));
+    let homes = Arc::new(Sip::homes_of(topo));
     let mut sips = Vec::new();
+    for ((_, l), c) in listeners.iter().zip(all.iter()) {
+        let sip = match &l.sip {
+            Some(sock) => {
+                let addr = sock
+                    .local_addr()
+                    .map_err(|e| ServerError::Internal(e.to_string()))?;
+                let sip = Sip::new(c.clone(), sip_peers.clone(), homes.clone(), opts.sip);
+                Some((sip, addr))
+            }
+            None => None,
+        };
+        sips.push(sip);
+    }
+    let sip_of: Arc<HashMap<String, Sip>> = Arc::new(
+        all.iter()
+            .zip(&sips)
+            .filter_map(|(c, s)| Some((c.id().to_owned(), s.as_ref()?.0.clone())))
+            .collect(),
+    );
+    let mut ctxs = Vec::new();
     let serving = TaskTracker::new();
     let token: Option<Arc<str>> = opts.admin_token.as_deref().map(Arc::from);
     let mut addrs = Vec::new();
-    for ((_, l), c) in listeners.into_iter().zip(all.iter()) {
+    for (((_, l), c), sip) in listeners.into_iter().zip(all.iter()).zip(&sips) {
         let http_addr = l
             .http
             .local_addr()
@@ -328,8 +364,10 @@ pub async fn start(
         let ctx = HttpCtx {
             cluster: c.clone(),
             all: all.clone(),
+            sips: sip_of.clone(),
             admin_token: token.clone(),
         };
+        ctxs.push(ctx.clone());
         let http_handler = move |req: hyper::Request<hyper::body::Incoming>, peer: SocketAddr| {
             let ctx = ctx.clone();
             async move {
@@ -363,17 +401,8 @@ pub async fn start(
             c.watch_listeners(),
             shutdown.clone(),
         ));
-        match l.sip {
-            Some(sock) => {
-                let addr = sock
-                    .local_addr()
-                    .map_err(|e| ServerError::Internal(e.to_string()))?;
-                let sip =
-                    crate::sip::Sip::new(c.clone(), sip_peers.clone(), homes.clone(), opts.sip);
-                serving.spawn(crate::sip::serve(sock, sip.clone(), shutdown.clone()));
-                sips.push(Some((sip, addr)));
-            }
-            None => sips.push(None),
+        if let (Some(sock), Some((sip, _))) = (l.sip, sip) {
+            serving.spawn(crate::sip::serve(sock, sip.clone(), shutdown.clone()));
         }
         if let (Some(l), Some(_)) = (l.ils, c.ils_addr()) {
             serving.spawn(crate::ils::net::serve(l, c.clone(), shutdown.clone()));
@@ -387,6 +416,7 @@ pub async fn start(
     Ok(Running {
         clusters: all,
         sips,
+        ctxs,
         addrs,
         serving,
         shutdown,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{Cluster, LoginInfo, RestartKind, now_ms};
 use crate::store::{LoginRow, StoreOp};
+use crate::sync::LockExt;
 
 /// One device's login (reserved or committed).
 #[derive(Debug, Clone)]
@@ -220,7 +221,7 @@ impl LoginTable {
 
 impl Cluster {
     pub(crate) fn lock_logins(&self) -> std::sync::MutexGuard<'_, LoginTable> {
-        self.inner.logins.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.logins.locked()
     }
 
     /// What a device must do after its profile changed from `from` to `to` (profile names;

@@ -5,6 +5,7 @@
 //! short sections and never across `.await`; durable writes go through the [`Store`] actor.
 //! The EM operations themselves live in [`crate::ops`]; this module owns the state they change.
 
+mod directory;
 pub(crate) mod logins;
 
 use std::collections::HashMap;
@@ -20,12 +21,15 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use directory::{Directory, SyncedDir};
 pub(crate) use logins::LoginTable;
 
 use crate::counters::Counters;
 use crate::error::ServerError;
+use crate::ils::state::IlsState;
 use crate::params::{ParamError, ParamsPatch, ServiceParams};
 use crate::store::{Durability, Store};
+use crate::sync::{LockExt, RwLockExt};
 use crate::topology::{AppUser, ClusterSpec, DEFAULT_LOCALE, DeviceProfile, Phone, Topology, User};
 
 /// How long a profile-choice ticket stays valid (EM's 2-minute cache window).
@@ -65,131 +69,6 @@ pub struct LoginInfo {
     pub expires_ms: Option<i64>,
 }
 
-/// The cluster's read-only directory, indexed.
-#[derive(Debug, Default)]
-pub(crate) struct Directory {
-    users: HashMap<String, User>,
-    by_dn: HashMap<String, Vec<String>>,
-    by_sp: HashMap<String, Vec<String>>,
-    profiles: HashMap<String, DeviceProfile>,
-    phones: HashMap<String, Phone>,
-    app_users: HashMap<String, AppUser>,
-}
-
-impl Directory {
-    fn build(topo: &Topology, id: &str) -> Directory {
-        let mut d = Directory::default();
-        let all_profiles = topo.profile_map();
-        let want = |name: &str, d: &mut Directory| {
-            if let Some(p) = all_profiles.get(name) {
-                d.profiles
-                    .entry(name.to_owned())
-                    .or_insert_with(|| (*p).clone());
-            }
-        };
-        for u in topo.users.iter().filter(|u| u.home == id) {
-            for p in &u.profiles {
-                want(p, &mut d);
-            }
-            if let Some(dn) = &u.primary_extension {
-                d.by_dn.entry(dn.clone()).or_default().push(u.id.clone());
-            }
-            if let Some(sp) = &u.self_service_id {
-                d.by_sp.entry(sp.clone()).or_default().push(u.id.clone());
-            }
-            d.users.insert(u.id.clone(), u.clone());
-        }
-        for p in topo.phones.iter().filter(|p| p.cluster == id) {
-            if let Some(lp) = &p.logout_profile {
-                want(lp, &mut d);
-            }
-            d.phones.insert(p.name.clone(), p.clone());
-        }
-        for a in topo
-            .app_users
-            .iter()
-            .filter(|a| a.clusters.is_empty() || a.clusters.iter().any(|c| c == id))
-        {
-            d.app_users.insert(a.id.clone(), a.clone());
-        }
-        d
-    }
-}
-
-/// Superusers of other clusters and their device profiles, copied by the superuser sync
-/// (replaced wholesale on every change; read far more often than written).
-#[derive(Debug, Default)]
-pub(crate) struct SyncedDir {
-    users: HashMap<String, User>,
-    /// User → [`emroam_protocol::ils::pin_digest`] of the PIN (the PIN itself never travels).
-    pin_digests: HashMap<String, String>,
-    by_dn: HashMap<String, Vec<String>>,
-    by_sp: HashMap<String, Vec<String>>,
-    profiles: HashMap<String, DeviceProfile>,
-}
-
-impl SyncedDir {
-    /// Builds the synced directory from the superuser sets of other clusters, skipping users
-    /// and profiles this cluster has of its own.
-    pub(crate) fn build(
-        own: &Directory,
-        sets: &[emroam_protocol::ils::SuperuserSet],
-        me: &str,
-    ) -> SyncedDir {
-        let mut d = SyncedDir::default();
-        for set in sets.iter().filter(|s| s.origin != me) {
-            for u in &set.users {
-                if own.users.contains_key(&u.id) || d.users.contains_key(&u.id) {
-                    continue;
-                }
-                for p in &u.profiles {
-                    if !own.profiles.contains_key(&p.name) {
-                        d.profiles
-                            .entry(p.name.clone())
-                            .or_insert_with(|| DeviceProfile {
-                                name: p.name.clone(),
-                                locale: p.locale.clone(),
-                                lines: p
-                                    .lines
-                                    .iter()
-                                    .map(|l| crate::topology::Line {
-                                        dn: l.dn.clone(),
-                                        label: l.label.clone(),
-                                        display_name: l.display_name.clone(),
-                                    })
-                                    .collect(),
-                                services: p.services.clone(),
-                            });
-                    }
-                }
-                if let Some(dn) = &u.primary_extension {
-                    d.by_dn.entry(dn.clone()).or_default().push(u.id.clone());
-                }
-                if let Some(sp) = &u.self_service_id {
-                    d.by_sp.entry(sp.clone()).or_default().push(u.id.clone());
-                }
-                d.pin_digests.insert(u.id.clone(), u.pin_digest.clone());
-                d.users.insert(
-                    u.id.clone(),
-                    User {
-                        id: u.id.clone(),
-                        // Never compared: a synced user's PIN is checked against its digest.
-                        pin: String::new(),
-                        primary_extension: u.primary_extension.clone(),
-                        self_service_id: u.self_service_id.clone(),
-                        home: u.home.clone(),
-                        profiles: u.profiles.iter().map(|p| p.name.clone()).collect(),
-                        default_profile: u.default_profile.clone(),
-                        superuser: true,
-                        password: None,
-                    },
-                );
-            }
-        }
-        d
-    }
-}
-
 /// Runtime switches the admin API flips.
 #[derive(Debug)]
 struct Switches {
@@ -214,7 +93,7 @@ struct Inner {
     /// Home users who are superusers now (the admin API can change it at run time).
     superusers: RwLock<std::collections::HashSet<String>>,
     /// ILS and roaming state.
-    ils: crate::ils::IlsState,
+    ils: IlsState,
     params: RwLock<ServiceParams>,
     counters: Counters,
     logins: Mutex<LoginTable>,
@@ -231,8 +110,6 @@ struct Inner {
     http_addr: OnceLock<SocketAddr>,
     /// The bound SIP address (config files name it; tests bind port 0).
     sip_addr: OnceLock<SocketAddr>,
-    /// The cluster's SIP side, for its counters (weak: the SIP state holds this cluster).
-    sip: crate::sip::SipSlot,
     /// Cancelled when the cluster shuts down: stops timers.
     token: CancellationToken,
     /// Timer tasks and detached EM operations.
@@ -295,7 +172,7 @@ impl Cluster {
                 .map_err(|e| ServerError::Internal(e.to_string()))?
                 .map_err(|e| ServerError::Store(spec.id.clone(), e))?;
         let dir = Directory::build(topo, &spec.id);
-        let ils = crate::ils::IlsState::new(topo, spec, roam);
+        let ils = IlsState::new(topo, spec, roam);
         let synced = SyncedDir::build(&dir, &ils.superuser_sets(), &spec.id);
         let superusers = dir
             .users
@@ -336,7 +213,6 @@ impl Cluster {
                 tickets: Mutex::new(HashMap::new()),
                 http_addr: OnceLock::new(),
                 sip_addr: OnceLock::new(),
-                sip: crate::sip::SipSlot::default(),
                 token,
                 tracker: TaskTracker::new(),
                 rand_seq: AtomicU64::new(0),
@@ -369,11 +245,7 @@ impl Cluster {
 
     /// The service parameters now.
     pub fn params(&self) -> ServiceParams {
-        self.inner
-            .params
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.params.read_locked().clone()
     }
 
     /// Changes service parameters at run time (all or nothing).
@@ -381,7 +253,7 @@ impl Cluster {
     /// # Errors
     /// The first invalid field; nothing changes.
     pub fn update_params(&self, patch: &ParamsPatch) -> Result<ServiceParams, ParamError> {
-        let mut p = self.inner.params.write().unwrap_or_else(|e| e.into_inner());
+        let mut p = self.inner.params.write_locked();
         let n = p.apply(patch)?;
         *p = n.clone();
         Ok(n)
@@ -416,7 +288,7 @@ impl Cluster {
     /// brings them back on the same addresses.
     pub fn set_listeners_up(&self, up: bool) {
         self.inner.listeners_up.send_replace(up);
-        self.ils_listeners_changed(up);
+        self.ils().recompute_up(up);
     }
 
     /// Watches the listener switch (for the accept loops).
@@ -443,22 +315,11 @@ impl Cluster {
             .unwrap_or_else(|| SocketAddr::new(self.inner.spec.address, self.inner.spec.ports.sip))
     }
 
-    /// The cluster's SIP registrar and proxy, while it runs (`None`: no SIP socket).
-    pub fn sip(&self) -> Option<crate::sip::Sip> {
-        self.inner.sip.get()
-    }
-
-    /// Links the SIP side that serves this cluster (the latest wins).
-    pub(crate) fn attach_sip(&self, sip: &crate::sip::Sip) {
-        self.inner.sip.set(sip);
-    }
-
     /// SIP Station KeepAlive Interval now: the longest registration granted, in seconds.
     pub fn sip_keepalive_secs(&self) -> u32 {
         self.inner
             .params
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .read_locked()
             .sip_station_keepalive_interval
     }
 
@@ -506,12 +367,7 @@ impl Cluster {
     /// Whether a user is a superuser ("Standard EM Roaming Across Clusters Super Users").
     pub fn is_superuser(&self, id: &str) -> bool {
         if self.inner.dir.users.contains_key(id) {
-            return self
-                .inner
-                .superusers
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(id);
+            return self.inner.superusers.read_locked().contains(id);
         }
         self.synced().users.contains_key(id)
     }
@@ -521,11 +377,7 @@ impl Cluster {
         if !self.inner.dir.users.contains_key(id) {
             return false;
         }
-        let mut s = self
-            .inner
-            .superusers
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut s = self.inner.superusers.write_locked();
         if on {
             s.insert(id.to_owned());
         } else {
@@ -536,12 +388,7 @@ impl Cluster {
 
     /// Home users who are superusers now, sorted.
     pub fn home_superusers(&self) -> Vec<User> {
-        let ids = self
-            .inner
-            .superusers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let ids = self.inner.superusers.read_locked().clone();
         let mut v: Vec<User> = ids
             .iter()
             .filter_map(|id| self.inner.dir.users.get(id).cloned())
@@ -579,24 +426,20 @@ impl Cluster {
     }
 
     fn synced(&self) -> Arc<SyncedDir> {
-        self.inner
-            .synced
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.synced.read_locked().clone()
     }
 
     /// Rebuilds the synced directory from the superuser sets the ILS state holds.
     pub(crate) fn rebuild_synced(&self) {
         // Read the sets under the write lock (lock order: synced, then the ILS table), so two
         // rebuilds cannot finish out of order and leave the older sets in place.
-        let mut w = self.inner.synced.write().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.inner.synced.write_locked();
         let d = SyncedDir::build(&self.inner.dir, &self.ils().superuser_sets(), self.id());
         *w = Arc::new(d);
     }
 
     /// The ILS and roaming state.
-    pub(crate) fn ils(&self) -> &crate::ils::IlsState {
+    pub(crate) fn ils(&self) -> &IlsState {
         &self.inner.ils
     }
 
@@ -671,18 +514,14 @@ impl Cluster {
     }
 
     fn with_logins<R>(&self, f: impl FnOnce(&mut LoginTable) -> R) -> R {
-        let mut t = self.inner.logins.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self.inner.logins.locked();
         f(&mut t)
     }
 
     /// Records that a device must restart (or reset) to pick up a change.
     pub(crate) fn push_restart(&self, device: &str, kind: RestartKind) {
         {
-            let mut r = self
-                .inner
-                .restarts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut r = self.inner.restarts.locked();
             let e = r.entry(device.to_owned()).or_insert(kind);
             if kind == RestartKind::Reset {
                 *e = RestartKind::Reset;
@@ -693,11 +532,7 @@ impl Cluster {
 
     /// Pending restarts and resets, without clearing them.
     pub fn pending_restarts(&self) -> Vec<(String, RestartKind)> {
-        let r = self
-            .inner
-            .restarts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let r = self.inner.restarts.locked();
         let mut v: Vec<_> = r.iter().map(|(d, k)| (d.clone(), *k)).collect();
         v.sort();
         v
@@ -705,11 +540,7 @@ impl Cluster {
 
     /// Takes the pending restarts and resets (the SIP side sends the NOTIFYs).
     pub fn take_pending_restarts(&self) -> Vec<(String, RestartKind)> {
-        let mut r = self
-            .inner
-            .restarts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut r = self.inner.restarts.locked();
         let mut v: Vec<_> = r.drain().collect();
         v.sort();
         v
@@ -724,7 +555,7 @@ impl Cluster {
     pub(crate) fn issue_ticket(&self, device: &str, user: &str) -> String {
         let t = format!("{:016x}{:016x}", self.random_u64(), self.random_u64());
         let now = tokio::time::Instant::now();
-        let mut m = self.inner.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.inner.tickets.locked();
         if m.len() > 10_000 {
             m.retain(|_, v| v.until > now);
         }
@@ -741,7 +572,7 @@ impl Cluster {
 
     /// Redeems a ticket: the user it was issued to, if it matches the device and is fresh.
     pub(crate) fn redeem_ticket(&self, ticket: &str, device: &str) -> Option<String> {
-        let mut m = self.inner.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.inner.tickets.locked();
         let t = m.remove(ticket)?;
         (t.device == device && t.until > tokio::time::Instant::now()).then_some(t.user)
     }

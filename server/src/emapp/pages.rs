@@ -2,10 +2,10 @@
 //! [`emroam_protocol::cipxml`] objects, with display texts from [`emroam_protocol::codes`].
 //!
 //! The markup is a reconstruction (CUCM's `form1.jsp`, logout confirmation and
-//! `phone_refresh.jsp` were never captured; reference §1.3): a CiscoIPPhoneInput with `userid`
-//! and `seq` fields, a CiscoIPPhoneText with a Yes softkey for logout, a CiscoIPPhoneMenu to
-//! choose among several profiles, and CiscoIPPhoneText result pages carrying the exact phone
-//! display text for each EM code.
+//! `phone_refresh.jsp` were never captured; UNCONFIRMED: docs/decisions.md): a
+//! CiscoIPPhoneInput with `userid` and `seq` fields, a CiscoIPPhoneText with a Yes softkey for
+//! logout, a CiscoIPPhoneMenu to choose among several profiles, and CiscoIPPhoneText result
+//! pages carrying the exact phone display text for each EM code.
 
 use emroam_protocol::cipxml::{Input, InputFlags, Menu, MenuItem, Object, SoftKeyItem, Text};
 use emroam_protocol::codes;

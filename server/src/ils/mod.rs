@@ -2,6 +2,9 @@
 //! sync tool, and the roaming rules (where a superuser's numbers are, who logs out).
 //!
 //! - `table`: the replicated state as plain data (records, acks, superuser sets) and its merge.
+//! - `state`: what a cluster holds for ILS (the table, sessions, switches, counters); it knows
+//!   nothing of [`Cluster`], which holds it.
+//! - this file: the roaming rules and ILS controls, as methods of [`Cluster`].
 //! - [`net`]: the ILS listener, the dialers (spoke → hub, hub → hubs with a larger ID) and one
 //!   session task pair per link; wire format in [`emroam_protocol::ils`].
 //! - [`superusers`]: the superuser sync tool (schedule, Sync now).
@@ -16,227 +19,34 @@
 //! user over keeps the deferred logout pending (persisted) until the other cluster's ack,
 //! relayed like everything else, reaches it. Two logins in the same millisecond at two clusters
 //! get the same counter; the larger cluster ID wins and the other is logged out. Within one
-//! cluster, Multiple Login Behavior applies as before.
+//! cluster, Multiple Login Behavior applies.
 //!
 //! Locks: the table is a `std` mutex held for a merge, never across `.await`; durable writes go
 //! through the cluster's store actor after the lock is released (the store keeps the newest
 //! version per row, so the order writes land in does not matter).
 
 pub mod net;
+pub(crate) mod state;
 pub mod superusers;
 pub(crate) mod table;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use emroam_protocol::ils::{self, ClusterInfo, Message, Role};
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{mpsc, watch};
 
 use crate::cluster::{Cluster, now_ms};
-use crate::counters::{IlsCounterSnapshot, IlsCounters, PeerSyncStatus};
-use crate::store::{RoamRows, StoreOp};
-use crate::topology::{IlsRole, Topology, User};
-use table::{Changes, RoamTable};
-
-/// Bodies queued to one peer's writer; a full queue drops deltas (the next full sync repairs).
-const SESSION_QUEUE: usize = 1024;
-
-/// A live session with a peer.
-#[derive(Debug)]
-struct Session {
-    id: u64,
-    tx: mpsc::Sender<Arc<Vec<u8>>>,
-    cancel: CancellationToken,
-}
-
-#[derive(Debug, Default, Clone)]
-struct PeerState {
-    connected: bool,
-    got_full: bool,
-    dropped: bool,
-    last_sync_ms: Option<i64>,
-}
-
-/// The superuser sync tool's schedule.
-#[derive(Debug, Default, Clone, Copy)]
-struct ToolState {
-    last_ms: Option<i64>,
-    next_ms: Option<i64>,
-    syncs: u64,
-}
-
-/// One cluster's ILS state: the roaming table, sessions, switches and counters.
-pub(crate) struct IlsState {
-    password: String,
-    me: ClusterInfo,
-    standalone: bool,
-    /// Peers this cluster dials.
-    dials: Vec<String>,
-    /// Peers this cluster talks to at all (dials plus those it accepts).
-    peers: HashSet<String>,
-    table: Mutex<RoamTable>,
-    sessions: Mutex<HashMap<String, Session>>,
-    status: Mutex<BTreeMap<String, PeerState>>,
-    /// ILS alone switched on (the admin's "ILS stop/start").
-    switch: AtomicBool,
-    /// ILS effectively up: the switch and the cluster's listeners.
-    up: watch::Sender<bool>,
-    /// Peers whose link is cut; bumping `cut_seq` makes sessions look again.
-    cut: Mutex<HashSet<String>>,
-    cut_seq: watch::Sender<u64>,
-    sync_interval: watch::Sender<Duration>,
-    tool: Mutex<ToolState>,
-    tool_interval: watch::Sender<Duration>,
-    tool_now: Notify,
-    /// Peer cluster ID → ILS address (bound addresses for clusters in this process).
-    addrs: RwLock<HashMap<String, SocketAddr>>,
-    counters: IlsCounters,
-    session_seq: AtomicU64,
-    /// Bumped whenever a location record changes here (tests and benchmarks wait on it).
-    changed: watch::Sender<u64>,
-}
-
-impl std::fmt::Debug for IlsState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IlsState")
-            .field("me", &self.me.cluster_id)
-            .finish_non_exhaustive()
-    }
-}
-
-fn role_of(r: &IlsRole) -> Role {
-    match r {
-        IlsRole::Spoke { .. } => Role::Spoke,
-        _ => Role::Hub,
-    }
-}
-
-impl IlsState {
-    /// The ILS state of `spec` in `topo`, with the roaming state read back from the store.
-    pub(crate) fn new(
-        topo: &Topology,
-        spec: &crate::topology::ClusterSpec,
-        rows: RoamRows,
-    ) -> IlsState {
-        let me = ClusterInfo {
-            cluster_id: spec.id.clone(),
-            route_string: spec.route_string.clone(),
-            role: role_of(&spec.ils),
-        };
-        let (dials, peers): (Vec<String>, HashSet<String>) = match &spec.ils {
-            IlsRole::Standalone => (Vec::new(), HashSet::new()),
-            IlsRole::Spoke { hub } => (vec![hub.clone()], HashSet::from([hub.clone()])),
-            IlsRole::Hub => {
-                let hubs = topo
-                    .clusters
-                    .iter()
-                    .filter(|c| c.id != spec.id && c.ils == IlsRole::Hub);
-                let dials = hubs
-                    .clone()
-                    .filter(|c| c.id > spec.id)
-                    .map(|c| c.id.clone())
-                    .collect();
-                let mut peers: HashSet<String> = hubs.map(|c| c.id.clone()).collect();
-                peers.extend(
-                    topo.clusters
-                        .iter()
-                        .filter(|c| matches!(&c.ils, IlsRole::Spoke { hub } if *hub == spec.id))
-                        .map(|c| c.id.clone()),
-                );
-                (dials, peers)
-            }
-        };
-        let mut table = RoamTable::new(me.clone());
-        table.restore(rows);
-        let addrs = topo
-            .clusters
-            .iter()
-            .map(|c| (c.id.clone(), SocketAddr::new(c.address, c.ports.ils)))
-            .collect();
-        IlsState {
-            password: topo.ils.password.clone(),
-            me,
-            standalone: spec.ils == IlsRole::Standalone,
-            dials,
-            status: Mutex::new(
-                peers
-                    .iter()
-                    .map(|p| (p.clone(), PeerState::default()))
-                    .collect(),
-            ),
-            peers,
-            table: Mutex::new(table),
-            sessions: Mutex::new(HashMap::new()),
-            switch: AtomicBool::new(true),
-            up: watch::Sender::new(true),
-            cut: Mutex::new(HashSet::new()),
-            cut_seq: watch::Sender::new(0),
-            sync_interval: watch::Sender::new(topo.ils.sync_interval),
-            tool: Mutex::new(ToolState::default()),
-            tool_interval: watch::Sender::new(topo.ils.superuser_sync_interval),
-            tool_now: Notify::new(),
-            addrs: RwLock::new(addrs),
-            counters: IlsCounters::default(),
-            session_seq: AtomicU64::new(0),
-            changed: watch::Sender::new(0),
-        }
-    }
-
-    /// The shared ILS password.
-    pub(crate) fn password(&self) -> &str {
-        &self.password
-    }
-
-    /// The superuser sets known.
-    pub(crate) fn superuser_sets(&self) -> Vec<ils::SuperuserSet> {
-        self.lock().superuser_sets()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, RoamTable> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn status(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, PeerState>> {
-        self.status.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn recompute_up(&self, listeners: bool) {
-        let up = listeners && self.switch.load(Ordering::Relaxed);
-        self.up.send_if_modified(|v| {
-            let changed = *v != up;
-            *v = up;
-            changed
-        });
-    }
-
-    fn is_cut(&self, peer: &str) -> bool {
-        self.cut
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(peer)
-    }
-
-    fn full_body(&self) -> Arc<Vec<u8>> {
-        let full = self.lock().full();
-        Arc::new(body(&full, true))
-    }
-}
-
-fn body(ch: &Changes, full: bool) -> Vec<u8> {
-    serde_json::to_vec(&Message::Sync {
-        full,
-        clusters: ch.clusters.clone(),
-        records: ch.records.clone(),
-        acks: ch.acks.clone(),
-        superusers: ch.superusers.clone(),
-    })
-    .unwrap_or_default()
-}
+use crate::counters::{IlsCounterSnapshot, PeerSyncStatus};
+use crate::store::StoreOp;
+use crate::sync::{LockExt, RwLockExt};
+use crate::topology::User;
+use state::body;
+use table::Changes;
 
 /// One cluster's ILS status (`GET /admin/clusters/{id}/ils`).
 #[derive(Debug, Clone, Serialize)]
@@ -306,13 +116,7 @@ impl Cluster {
             let t = s.lock();
             (t.clusters(), t.records(), t.pending())
         };
-        let mut cut: Vec<String> = s
-            .cut
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect();
+        let mut cut: Vec<String> = s.cut.locked().iter().cloned().collect();
         cut.sort();
         IlsStatus {
             cluster: self.id().to_owned(),
@@ -371,16 +175,11 @@ impl Cluster {
         self.ils().recompute_up(self.listeners_up());
     }
 
-    /// Called when the cluster's listeners go down or up (ILS follows).
-    pub(crate) fn ils_listeners_changed(&self, up: bool) {
-        self.ils().recompute_up(up);
-    }
-
     /// Cuts (or heals) this cluster's end of the ILS link with `peer`.
     pub fn set_link_cut(&self, peer: &str, cut: bool) {
         let s = self.ils();
         {
-            let mut c = s.cut.lock().unwrap_or_else(|e| e.into_inner());
+            let mut c = s.cut.locked();
             if cut {
                 c.insert(peer.to_owned());
             } else {
@@ -409,20 +208,14 @@ impl Cluster {
 
     /// The address a peer's ILS listens on.
     pub(crate) fn ils_peer_addr(&self, peer: &str) -> Option<SocketAddr> {
-        self.ils()
-            .addrs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(peer)
-            .copied()
+        self.ils().addrs.read_locked().get(peer).copied()
     }
 
     /// Records where peers' ILS listeners are (bound addresses of clusters in this process).
     pub(crate) fn set_ils_peer_addrs(&self, addrs: &HashMap<String, SocketAddr>) {
         self.ils()
             .addrs
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .write_locked()
             .extend(addrs.iter().map(|(k, v)| (k.clone(), *v)));
     }
 
@@ -434,13 +227,7 @@ impl Cluster {
     }
 
     fn send_to_peer(&self, peer: &str, body: &Arc<Vec<u8>>) {
-        let tx = self
-            .ils()
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(peer)
-            .map(|s| s.tx.clone());
+        let tx = self.ils().sessions.locked().get(peer).map(|s| s.tx.clone());
         if let Some(tx) = tx {
             if tx.try_send(body.clone()).is_ok() {
                 self.ils().counters.message_out();
@@ -454,8 +241,7 @@ impl Cluster {
         let s = self.ils();
         let targets: Vec<(String, mpsc::Sender<Arc<Vec<u8>>>)> = s
             .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .iter()
             .filter(|(p, _)| Some(p.as_str()) != except)
             .map(|(p, sess)| (p.clone(), sess.tx.clone()))
@@ -700,8 +486,11 @@ fn wall_clock_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use tokio_util::sync::CancellationToken;
+
     use super::*;
     use crate::ops::{Credential, Login, LoginDuration};
+    use crate::topology::Topology;
 
     const TOPO: &str = r#"
 [[cluster]]

@@ -20,8 +20,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{SESSION_QUEUE, Session};
+use super::state::Session;
 use crate::cluster::Cluster;
+use crate::listener::{Event, SwitchedListener};
+use crate::sync::LockExt;
+
+/// Bodies queued to one peer's writer; a full queue drops deltas (the next full sync repairs).
+const SESSION_QUEUE: usize = 1024;
 
 /// Time allowed for the whole handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -100,52 +105,24 @@ fn nonce() -> [u8; NONCE_LEN] {
 /// Serves ILS on `listener` until `shutdown`: refuses connections while ILS or the cluster is
 /// down (closing the listener, then rebinding the same address when it comes back up).
 pub async fn serve(listener: TcpListener, c: Cluster, shutdown: CancellationToken) {
-    let addr = listener.local_addr().ok();
-    let mut listener = Some(listener);
-    let mut up = c.ils().up.subscribe();
+    let mut listener = SwitchedListener::new(listener, c.ils().up.subscribe());
     let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
-    loop {
-        let Some(l) = listener.as_ref() else {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                ok = async { up.wait_for(|u| *u).await.is_ok() } => if !ok { break },
-            }
-            let Some(a) = addr else { break };
-            match crate::http::bind_again(a).await {
-                Ok(l) => listener = Some(l),
-                Err(e) => {
-                    tracing::error!(addr = %a, error = %e, "cannot rebind the ILS listener");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
+    while let Some(event) = listener.next(&shutdown).await {
+        let Event::Accepted(stream, _peer) = event else {
             continue;
         };
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            r = up.changed() => {
-                if r.is_err() || !*up.borrow() {
-                    listener = None;
-                }
+        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            c.ils().counters.rejected("refused");
+            continue;
+        };
+        let c2 = c.clone();
+        let token = c.token().clone();
+        c.tracker().spawn(async move {
+            tokio::select! {
+                () = token.cancelled() => {}
+                () = accept_one(c2, stream, permit) => {}
             }
-            r = l.accept() => {
-                let Ok((stream, _peer)) = r else {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                };
-                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
-                    c.ils().counters.rejected("refused");
-                    continue;
-                };
-                let c2 = c.clone();
-                let token = c.token().clone();
-                c.tracker().spawn(async move {
-                    tokio::select! {
-                        () = token.cancelled() => {}
-                        () = accept_one(c2, stream, permit) => {}
-                    }
-                });
-            }
-        }
+        });
     }
 }
 
@@ -440,7 +417,7 @@ async fn run_session(
         .session_seq
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     {
-        let old = s.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        let old = s.sessions.locked().insert(
             peer.clone(),
             Session {
                 id,
@@ -511,7 +488,7 @@ async fn run_session(
     }
     cancel.cancel();
     {
-        let mut m = s.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = s.sessions.locked();
         if m.get(&peer).is_some_and(|x| x.id == id) {
             m.remove(&peer);
             if let Some(st) = s.status().get_mut(&peer) {

@@ -2,11 +2,12 @@
 //! Across Clusters Super Users") and their device profiles to every other cluster, on the
 //! schedule the administrator sets and on demand ("Sync now").
 //!
-//! Cisco ships it as a separate web tool (reference §5, details UNCONFIRMED). Here each cluster
-//! runs its part: at start, on every interval, on "Sync now", and when a user is made a
-//! superuser, it snapshots its home superusers into a versioned set that ILS carries to every
-//! cluster (relayed by hubs, persisted by each receiver, so a roaming cluster still knows the
-//! superusers while their home is down). PINs travel only as `HMAC(ILS password, user, PIN)`.
+//! Cisco ships it as a separate web tool (details UNCONFIRMED: docs/decisions.md). Here each
+//! cluster runs its part: at start, on every interval, on "Sync now", and when a user is made
+//! a superuser, it snapshots its home superusers into a versioned set that ILS carries to
+//! every cluster (relayed by hubs, persisted by each receiver, so a roaming cluster still
+//! knows the superusers while their home is down). PINs travel only as
+//! `HMAC(ILS password, user, PIN)`.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use emroam_protocol::ils::{self, LineEntry, ProfileEntry, SuperuserEntry, Superu
 use serde::Serialize;
 
 use crate::cluster::{Cluster, now_ms};
+use crate::sync::LockExt;
 
 /// The superuser sync tool's state for one cluster (`GET /admin/superuser-sync`).
 #[derive(Debug, Clone, Serialize)]
@@ -37,7 +39,7 @@ pub struct ToolStatus {
 impl Cluster {
     /// The superuser sync tool's state here.
     pub fn superuser_tool_status(&self) -> ToolStatus {
-        let t = *self.ils().tool.lock().unwrap_or_else(|e| e.into_inner());
+        let t = *self.ils().tool.locked();
         ToolStatus {
             cluster: self.id().to_owned(),
             superusers: self.home_superusers().into_iter().map(|u| u.id).collect(),
@@ -117,7 +119,7 @@ impl Cluster {
         let n = set.users.len();
         let ch = self.ils().lock().local_superusers(set);
         {
-            let mut t = self.ils().tool.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = self.ils().tool.locked();
             t.last_ms = Some(now_ms());
             t.syncs += 1;
         }
@@ -138,11 +140,8 @@ pub(crate) async fn run_tool(c: Cluster) {
         let mut wait = *interval.borrow_and_update();
         loop {
             let next = tokio::time::Instant::now() + wait;
-            c.ils()
-                .tool
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .next_ms = Some(now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+            c.ils().tool.locked().next_ms =
+                Some(now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
             tokio::select! {
                 () = token.cancelled() => return,
                 () = tokio::time::sleep_until(next) => break,

@@ -112,17 +112,17 @@ impl Login {
     /// The EM code to show.
     pub async fn apply(self, c: &Cluster) -> Result<LoginOutcome, EmError> {
         let c2 = c.clone();
-        super::detached(c, async move { self.run(&c2).await }).await
+        super::steps::detached(c, async move { self.run(&c2).await }).await
     }
 
     async fn run(self, c: &Cluster) -> Result<LoginOutcome, EmError> {
         let params = c.params();
-        let _slot = super::begin(c, &params, &self.origin)?;
+        let _slot = super::steps::begin(c, &params, &self.origin)?;
         let device = self.device.as_str();
         let from_phone = !matches!(self.credential, Credential::Authorized { .. });
         let Some(phone) = c.phone(device) else {
             if from_phone {
-                // Observed on CUCM (reference §2.4, CEM-PIN-Brute): a phone-side login on an
+                // Observed on CUCM (by CEM-PIN-Brute): a phone-side login on an
                 // unknown device still checks the credentials (201), then fails for want of
                 // a profile on that device (205).
                 authenticate(c, device, &self.credential)?;
@@ -167,7 +167,7 @@ impl Login {
                 .or_else(|| user.profiles.first().cloned())
                 .ok_or(no_profile)?,
         };
-        super::service_time(c, &params).await;
+        super::steps::service_time(c, &params).await;
 
         let duration = match self.duration {
             LoginDuration::Default => params.default_login_duration(),

@@ -22,12 +22,12 @@ impl Logout {
     /// The EM code to show (11, 5, 19, 10, 26, 6, 28, 30).
     pub async fn apply(self, c: &Cluster) -> Result<String, EmError> {
         let c2 = c.clone();
-        super::detached(c, async move { self.run(&c2).await }).await
+        super::steps::detached(c, async move { self.run(&c2).await }).await
     }
 
     async fn run(self, c: &Cluster) -> Result<String, EmError> {
         let params = c.params();
-        let _slot = super::begin(c, &params, &self.origin)?;
+        let _slot = super::steps::begin(c, &params, &self.origin)?;
         let device = self.device.as_str();
         let phone = c.phone(device).ok_or(EmError::new(
             code::DEVICE_NOT_FOUND,
@@ -39,7 +39,7 @@ impl Logout {
                 "Extension Mobility not enabled on the device",
             ));
         }
-        super::service_time(c, &params).await;
+        super::steps::service_time(c, &params).await;
         let entry = {
             let mut t = c.lock_logins();
             match t.get(device) {

@@ -18,13 +18,13 @@ impl LogoutAll {
     /// 26, 28, 30, or 6 (then nothing changed).
     pub async fn apply(self, c: &Cluster) -> Result<usize, EmError> {
         let c2 = c.clone();
-        super::detached(c, async move { self.run(&c2).await }).await
+        super::steps::detached(c, async move { self.run(&c2).await }).await
     }
 
     async fn run(self, c: &Cluster) -> Result<usize, EmError> {
         let params = c.params();
-        let _slot = super::begin(c, &params, &self.origin)?;
-        super::service_time(c, &params).await;
+        let _slot = super::steps::begin(c, &params, &self.origin)?;
+        super::steps::service_time(c, &params).await;
         let taken = c.lock_logins().take_all_committed();
         let ops = taken
             .iter()

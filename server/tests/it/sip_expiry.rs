@@ -33,7 +33,7 @@ async fn bob_logged_in(topo: &str) -> (Live, std::net::SocketAddr, Ua) {
 }
 
 fn sip_of(l: &Live) -> emroam_server::sip::Sip {
-    l.cluster().sip().expect("c1 serves SIP")
+    l.sip().expect("c1 serves SIP")
 }
 
 /// The granted expiry of a 200 to a REGISTER, as (Contact `expires=`, `Expires`).

@@ -3,11 +3,10 @@
 //! handler is called without a socket.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
+use emroam_server::Options;
 use emroam_server::http::Req;
 use emroam_server::server::{HttpCtx, handle_http};
-use emroam_server::{Cluster, Options};
 use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
 
@@ -16,13 +15,8 @@ use crate::util::{Live, P1, P2, PEER, TOPO, live};
 
 /// The HTTP context of the live cluster `c1`.
 pub fn ctx_of(l: &Live) -> HttpCtx {
-    let c = l.cluster().clone();
-    let all: Arc<[Cluster]> = vec![c.clone()].into();
-    HttpCtx {
-        cluster: c,
-        all,
-        admin_token: None,
-    }
+    let running = l.running.as_ref().unwrap();
+    running.http_ctx(l.cluster().id()).unwrap().clone()
 }
 
 /// One request to the cluster's HTTP handler (no socket).

@@ -25,7 +25,7 @@ async fn lobby_registered() -> (Live, SocketAddr, Ua) {
 }
 
 fn counters(l: &Live) -> SipCounters {
-    l.cluster().sip().unwrap().counters()
+    l.sip().unwrap().counters()
 }
 
 fn absorbed(c: &SipCounters, method: &str) -> u64 {
@@ -104,7 +104,7 @@ async fn a_retransmitted_register_is_idempotent() {
     let ok2 = lobby.final_response().await;
     assert_eq!(ok1.code(), Some(200));
     assert_eq!(ok2.render(), ok1.render(), "the same answer");
-    let sip = l.cluster().sip().unwrap();
+    let sip = l.sip().unwrap();
     assert_eq!(sip.binding_count(), 1);
     let c = sip.counters();
     assert_eq!(c.registers, 1, "{c:?}");

@@ -11,6 +11,7 @@ use emroam_protocol::cipxml::{self, Object};
 use emroam_protocol::emapi;
 use emroam_server::http::Req;
 use emroam_server::server::{HttpCtx, handle_http};
+use emroam_server::sip::Sip;
 use emroam_server::{Cluster, ClusterListeners, Options, Running, Topology};
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method, Request, StatusCode};
@@ -191,6 +192,7 @@ pub async fn inproc(src: &str) -> InProc {
         ctx: HttpCtx {
             cluster: c,
             all,
+            sips: Arc::default(),
             admin_token: Some("sekret".into()),
         },
         token,
@@ -226,6 +228,13 @@ pub struct Live {
 impl Live {
     pub fn cluster(&self) -> &Cluster {
         &self.running.as_ref().unwrap().clusters()[0]
+    }
+
+    /// The cluster's SIP side (`None`: no SIP socket).
+    pub fn sip(&self) -> Option<Sip> {
+        let id = self.cluster().id();
+        let (sip, _) = self.running.as_ref().unwrap().sip(id)?;
+        Some(sip.clone())
     }
 
     pub async fn shutdown(mut self) {
