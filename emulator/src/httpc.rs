@@ -5,7 +5,7 @@
 //!
 //! Only what phones meet is spoken: GET and POST, `Content-Length`, chunked or until-close
 //! bodies, keep-alive and `Connection: close`, no pipelining, no TLS. Why not hyper's client:
-//! `docs/decisions-phone.md`.
+//! `docs/decisions.md`.
 
 use emroam_protocol::http1::{self, Http1Error, Limits, ResponseDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,7 +2,7 @@
 //! their retransmission over UDP (`timers.rs`). No sockets, no clocks: datagrams go out as
 //! [`PhoneAction::SendSip`] and the time is passed in. `SipUa::on_datagram` reads what
 //! arrives and says what it meant to the phone ([`SipInput`]). Its choices where Cisco's
-//! behaviour is not documented are in `docs/decisions-phone.md`.
+//! behaviour is not documented are in `docs/decisions.md`.
 
 mod call;
 mod register;
