@@ -1401,63 +1401,129 @@ async fn fire(f: &profile::Fault, timeout: Duration) -> String {
     }
 }
 
+/// How the fleet gets each phone's HTTP transport.
+pub trait Connect {
+    /// The transport a phone uses.
+    type Transport: Transport + 'static;
+    /// A transport for a phone of the profile's `cluster`-th target.
+    fn connect(&self, cluster: usize, profile: &Profile) -> Self::Transport;
+}
+
+/// Each phone gets its own [`HttpClient`] with the profile's request timeout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Http;
+
+impl Connect for Http {
+    type Transport = HttpClient;
+    fn connect(&self, _cluster: usize, profile: &Profile) -> HttpClient {
+        HttpClient::new(profile.request_timeout)
+    }
+}
+
+/// Any `Fn(cluster index) -> transport`, e.g. a scripted one under tokio's paused clock.
+impl<T: Transport + 'static, F: Fn(usize) -> T> Connect for F {
+    type Transport = T;
+    fn connect(&self, cluster: usize, _profile: &Profile) -> T {
+        self(cluster)
+    }
+}
+
+/// What a run is given besides its profile. [`RunOptions::default`] writes no files, is never
+/// cancelled, publishes nothing, takes no control and speaks HTTP.
+pub struct RunOptions<C = Http> {
+    /// Where to write the interval log and the CSV time series (none: no files).
+    pub out: Option<OutFiles>,
+    /// Cancelling it stops the run: no new journeys, in-flight ones get [`Profile::drain`].
+    pub token: CancellationToken,
+    /// Receives a fresh [`Snapshot`] each [`INTERVAL`] (progress line, dashboard).
+    pub snapshots: Option<watch::Sender<Arc<Snapshot>>>,
+    /// Pause, arrival-rate factor, one phone traced.
+    pub taps: Taps,
+    /// Each phone's transport.
+    pub transport: C,
+}
+
+impl Default for RunOptions<Http> {
+    fn default() -> Self {
+        Self {
+            out: None,
+            token: CancellationToken::new(),
+            snapshots: None,
+            taps: Taps::none(),
+            transport: Http,
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for RunOptions<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("out", &self.out)
+            .field("token", &self.token)
+            .field("snapshots", &self.snapshots.is_some())
+            .field("taps", &self.taps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> RunOptions<C> {
+    /// Writes the interval log and the CSV time series into `out`.
+    #[must_use]
+    pub fn out(mut self, out: OutFiles) -> Self {
+        self.out = Some(out);
+        self
+    }
+
+    /// Stops the run when `token` is cancelled.
+    #[must_use]
+    pub fn token(mut self, token: CancellationToken) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// Publishes a [`Snapshot`] on `tx` each [`INTERVAL`].
+    #[must_use]
+    pub fn snapshots(mut self, tx: watch::Sender<Arc<Snapshot>>) -> Self {
+        self.snapshots = Some(tx);
+        self
+    }
+
+    /// Steered and watched through `taps`.
+    #[must_use]
+    pub fn taps(mut self, taps: Taps) -> Self {
+        self.taps = taps;
+        self
+    }
+
+    /// Phones get their transport from `transport`.
+    pub fn transport<D: Connect>(self, transport: D) -> RunOptions<D> {
+        RunOptions {
+            out: self.out,
+            token: self.token,
+            snapshots: self.snapshots,
+            taps: self.taps,
+            transport,
+        }
+    }
+}
+
 /// Runs a profile to its end (or to cancellation) and returns what was recorded.
 ///
-/// `snap` receives a fresh [`Snapshot`] each [`INTERVAL`] (progress line, TUI).
-///
 /// # Errors
-/// Only when output files cannot be written.
-pub async fn run(
+/// Output files cannot be written, or the phones' SIP socket cannot be bound.
+pub async fn run<C: Connect>(
     profile: Profile,
-    out: Option<OutFiles>,
-    token: CancellationToken,
-    snap: watch::Sender<Arc<Snapshot>>,
+    options: RunOptions<C>,
 ) -> Result<RunResult, FleetError> {
-    run_controlled(profile, out, token, snap, Taps::none()).await
-}
-
-/// [`run`] under [`Taps`] (pause, arrival-rate factor, one phone traced): `emroam fleet
-/// --tui` and `emroam demo` hand the senders to the dashboard.
-///
-/// # Errors
-/// Only when output files cannot be written.
-pub async fn run_controlled(
-    profile: Profile,
-    out: Option<OutFiles>,
-    token: CancellationToken,
-    snap: watch::Sender<Arc<Snapshot>>,
-    taps: Taps,
-) -> Result<RunResult, FleetError> {
-    let timeout = profile.request_timeout;
-    run_inner(profile, out, token, snap, taps, move |_| {
-        HttpClient::new(timeout)
-    })
-    .await
-}
-
-/// [`run`] with another transport per phone (`transport(cluster index)`), e.g. a scripted
-/// one under tokio's paused clock.
-///
-/// # Errors
-/// Only when output files cannot be written.
-pub async fn run_with<T: Transport + 'static>(
-    profile: Profile,
-    out: Option<OutFiles>,
-    token: CancellationToken,
-    snap: watch::Sender<Arc<Snapshot>>,
-    transport: impl Fn(usize) -> T,
-) -> Result<RunResult, FleetError> {
-    run_inner(profile, out, token, snap, Taps::none(), transport).await
-}
-
-async fn run_inner<T: Transport + 'static>(
-    profile: Profile,
-    out: Option<OutFiles>,
-    token: CancellationToken,
-    snap: watch::Sender<Arc<Snapshot>>,
-    taps: Taps,
-    transport: impl Fn(usize) -> T,
-) -> Result<RunResult, FleetError> {
+    let RunOptions {
+        out,
+        token,
+        snapshots,
+        taps,
+        transport,
+    } = options;
+    let snap = snapshots
+        .unwrap_or_else(|| watch::channel(Arc::new(Snapshot::empty(profile.targets.len()))).0);
     let control = taps.control.clone();
     let trace = Arc::new(taps.trace);
     let clusters: Vec<String> = profile.targets.iter().map(|t| t.cluster.clone()).collect();
@@ -1479,7 +1545,7 @@ async fn run_inner<T: Transport + 'static>(
             sockets.push(Arc::new(sock));
         }
     }
-    let mut shards: Vec<Shard<T>> = (0..n_shards)
+    let mut shards: Vec<Shard<C::Transport>> = (0..n_shards)
         .map(|i| Shard {
             spare: spare_rxs.remove(0),
             idx: i,
@@ -1554,7 +1620,7 @@ async fn run_inner<T: Transport + 'static>(
             phone.set_logged_in_user(on.clone());
             shard.slots.push(Slot {
                 phone: Some(phone),
-                client: Some(transport(ci)),
+                client: Some(transport.connect(ci, &profile)),
                 cluster: ci,
                 user,
                 foreign: on.is_some() && user.is_none(),
@@ -1578,7 +1644,7 @@ async fn run_inner<T: Transport + 'static>(
     // and open arrivals spread over every cluster.
     for shard in &mut shards {
         let mut rank = vec![0usize; clusters.len()];
-        let mut keyed: Vec<(usize, usize, Slot<T>)> = shard
+        let mut keyed: Vec<(usize, usize, Slot<C::Transport>)> = shard
             .slots
             .drain(..)
             .map(|s| {
