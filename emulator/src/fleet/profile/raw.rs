@@ -13,7 +13,10 @@ pub(super) struct RawProfile {
     pub(super) name: Option<String>,
     /// Free text for whoever reads the profile: accepted, not used.
     #[serde(default)]
-    #[expect(dead_code, reason = "accepted so that profiles may describe themselves")]
+    #[expect(
+        dead_code,
+        reason = "accepted so that profiles may describe themselves"
+    )]
     pub(super) description: Option<String>,
     pub(super) topology: Option<Spanned<String>>,
     pub(super) population: Option<Spanned<RawPopulation>>,
