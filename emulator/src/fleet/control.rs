@@ -6,16 +6,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 /// The fleet's control channel: what the dashboard (or a script holding the sender) asks of a
-/// running fleet. Read with `watch::Receiver::borrow` where work starts, never awaited on, so
-/// controlling the fleet cannot slow it down.
-///
-/// - `paused`: no journey starts: open-model arrivals are skipped (not counted as dropped),
-///   closed-model phones wait (looking again every 100 ms) and go on when resumed. Journeys in flight finish.
-/// - `rate_factor`: open-model arrival rates times this (1.0: the profile's). Above 1, each
-///   arrival of the profile's schedule starts `floor(f)` journeys plus one more with
-///   probability `frac(f)`; below 1, each starts with probability `f` (thinning): the mean
-///   rate is exact, the extra arrivals share the scheduled instants. Closed-model phases are
-///   not affected.
+/// running fleet. Read where work starts, never awaited on, so controlling the fleet cannot
+/// slow it down. Pausing starts no journey (in-flight ones finish; skipped arrivals are not
+/// counted as dropped); the rate factor scales open-model arrival rates with an exact mean
+/// (see [`Control::copies`]) and leaves closed-model phases alone.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Control {
     /// Start no new work.
@@ -34,7 +28,9 @@ impl Default for Control {
 }
 
 impl Control {
-    /// How many journeys one scheduled arrival starts, given a uniform `u` in [0, 1).
+    /// How many journeys one scheduled arrival starts, given a uniform `u` in [0, 1): above
+    /// a factor of 1, `floor(f)` plus one more with probability `frac(f)`; below it, one with
+    /// probability `f` (thinning). None while paused.
     pub fn copies(&self, u: f64) -> usize {
         if self.paused || self.rate_factor.is_nan() || self.rate_factor <= 0.0 {
             return 0;

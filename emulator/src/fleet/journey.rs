@@ -37,17 +37,26 @@ impl Work {
             Work::Continue(actions) => {
                 let (p, o) = drive(phone, actions, client, obs).await;
                 // A phone that went idle without ending its task would be a bug: say so.
-                let o = o.unwrap_or(TaskOutcome {
-                    task: kind,
-                    result: Err(Failure {
-                        cause: Cause::Internal,
-                        step: Step::Journey,
-                        shown: "Internal error".into(),
-                    }),
-                });
-                (p, o)
+                (p, o.unwrap_or_else(|| lost(kind, Cause::Internal)))
             }
         }
+    }
+}
+
+/// The outcome of a journey that never ended by itself: `Internal` (a bug) or `Abandoned`
+/// (the drain deadline passed).
+pub(super) fn lost(task: TaskKind, cause: Cause) -> TaskOutcome {
+    let shown = match cause {
+        Cause::Abandoned => "Abandoned",
+        _ => "Internal error",
+    };
+    TaskOutcome {
+        task,
+        result: Err(Failure {
+            cause,
+            step: Step::Journey,
+            shown: shown.into(),
+        }),
     }
 }
 
@@ -112,28 +121,16 @@ pub(super) struct JourneyEnd<T> {
 impl<T: Transport> Journey<T> {
     /// Runs the journey to its end.
     pub(super) async fn run(self) -> JourneyEnd<T> {
-        let Journey {
-            slot,
-            kind,
-            work,
-            phone,
-            client,
-            intended,
-            user,
-            call,
-            traced,
-            sip,
-            leaving,
-        } = self;
         let mut obs = Trail {
-            lines: traced.then(Vec::new),
+            lines: self.traced.then(Vec::new),
             ..Trail::default()
         };
+        let (kind, work, phone, intended) = (self.kind, self.work, self.phone, self.intended);
         let retx0 = phone.sip().map_or(0, |u| u.retransmissions());
-        let (phone, lag, outcome, client) = match sip {
+        let (phone, lag, outcome, client) = match self.sip {
             Some(SipShare { socket, inbox }) => {
                 let mut l = SipLink {
-                    inner: client,
+                    inner: self.client,
                     socket,
                     inbox,
                 };
@@ -150,7 +147,7 @@ impl<T: Transport> Journey<T> {
                 // call's end (the server did not delay it: not counted against it).
                 let intended = obs.side_end.map_or(intended, |t| t.max(intended));
                 let lag = Instant::now().saturating_duration_since(intended);
-                if let Some(Leaving { dir, dn, mac }) = &leaving {
+                if let Some(Leaving { dir, dn, mac }) = &self.leaving {
                     dir.remove(dn, mac);
                 }
                 let (p, o) = work.run(kind, phone, intended, &mut l, &mut obs).await;
@@ -158,7 +155,7 @@ impl<T: Transport> Journey<T> {
                 (p, lag, o, l.inner)
             }
             None => {
-                let mut client = client;
+                let mut client = self.client;
                 if intended > Instant::now() {
                     tokio::time::sleep_until(intended).await;
                 }
@@ -174,15 +171,15 @@ impl<T: Transport> Journey<T> {
             .sip()
             .map_or(0, |u| u.retransmissions().saturating_sub(retx0));
         JourneyEnd {
-            slot,
+            slot: self.slot,
             phone,
             client,
             outcome,
             samples: obs.samples,
-            user,
+            user: self.user,
             lag,
             lines: obs.lines,
-            call,
+            call: self.call,
             side: obs.side,
             retransmissions,
         }

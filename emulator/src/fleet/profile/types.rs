@@ -254,7 +254,7 @@ pub struct Profile {
     /// Whether phones boot (config file; REGISTER with SIP) before the first phase.
     pub boot: bool,
     /// The topology the targets were drawn from (`topology =`), for views that name its
-    /// clusters; `None` with explicit [[target]]s.
+    /// clusters; `None` with explicit `[[target]]` tables.
     pub topology: Option<std::sync::Arc<Topology>>,
 }
 

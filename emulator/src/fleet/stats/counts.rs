@@ -23,7 +23,7 @@ pub struct Counts {
     pub busy: u64,
     /// Journeys that failed (any other cause).
     pub failed: u64,
-    /// Journeys started later than [`LATE_AFTER`](super::LATE_AFTER) after their intended time.
+    /// Journeys started later than `LATE_AFTER` (10 ms) after their intended time.
     pub late_starts: u64,
     /// Open-model arrivals with no idle phone or free user to take them.
     pub dropped: u64,
