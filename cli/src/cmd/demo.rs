@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use emroam_server::{Options, Topology, bind_ephemeral};
 use tokio_util::sync::CancellationToken;
 
+use emroam_emulator::fleet::RunOptions;
 use emroam_emulator::fleet::profile::Profile;
 use emroam_emulator::tui;
 
@@ -60,7 +61,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         tui: !headless,
     };
     let (summary, ended) = if headless {
-        (fleetcmd::run_config(cfg, fleet_token).await?, true)
+        (
+            fleetcmd::run_config(cfg, RunOptions::default().token(fleet_token)).await?,
+            true,
+        )
     } else {
         let views = tui::target_views(&cfg.profile, Some(&topo));
         let control = tokio::sync::watch::channel(emroam_emulator::fleet::Control::default()).0;

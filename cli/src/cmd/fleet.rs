@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use emroam_emulator::fleet::profile::Profile;
 use emroam_emulator::fleet::report::Summary;
 use emroam_emulator::fleet::stats::Snapshot;
-use emroam_emulator::fleet::{self, Control, OutFiles, reconcile};
+use emroam_emulator::fleet::{self, Control, OutFiles, RunOptions, reconcile};
 use emroam_emulator::phone::Step;
 use emroam_emulator::tui::{self, App, ClusterView, FleetView, Wiring, event::Event};
 use tokio::sync::mpsc;
@@ -104,31 +104,25 @@ async fn show_progress(mut rx: watch::Receiver<Arc<Snapshot>>) {
     }
 }
 
-/// Runs a validated fleet to its end; returns the summary.
+/// Runs a validated fleet to its end, reconciles, writes `summary.json` into `--out`; returns
+/// the summary. The progress line, when the config asks for it, reads the run's snapshots.
 ///
 /// # Errors
 /// Output files that cannot be written.
-pub async fn run_config(cfg: FleetConfig, token: CancellationToken) -> anyhow::Result<Summary> {
-    let n = cfg.profile.targets.len();
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
-    run_controlled(cfg, token, snap_tx, snap_rx, fleet::Taps::none()).await
-}
-
-/// [`run_config`] publishing snapshots on `snap_tx` under `taps` (the dashboard's wiring); `snap_rx` feeds the progress line when the config asks for it.
-///
-/// # Errors
-/// Output files that cannot be written.
-pub async fn run_controlled(
-    cfg: FleetConfig,
-    token: CancellationToken,
-    snap_tx: watch::Sender<Arc<Snapshot>>,
-    snap_rx: watch::Receiver<Arc<Snapshot>>,
-    taps: fleet::Taps,
-) -> anyhow::Result<Summary> {
-    let progress = cfg.progress.then(|| tokio::spawn(show_progress(snap_rx)));
+pub async fn run_config(cfg: FleetConfig, options: RunOptions) -> anyhow::Result<Summary> {
+    let mut options = options;
+    if let Some(o) = cfg.out.clone() {
+        options = options.out(o);
+    }
+    let progress = cfg.progress.then(|| {
+        let tx = options.snapshots.get_or_insert_with(|| {
+            watch::channel(Arc::new(Snapshot::empty(cfg.profile.targets.len()))).0
+        });
+        tokio::spawn(show_progress(tx.subscribe()))
+    });
     let timeout = cfg.profile.request_timeout;
-    let out = cfg.out.clone();
-    let result = fleet::run_controlled(cfg.profile, out.clone(), token, snap_tx, taps).await?;
+    let out = cfg.out;
+    let result = fleet::run(cfg.profile, options).await?;
     if let Some(p) = progress {
         let _ = p.await;
     }
@@ -178,13 +172,11 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         }
         summary
     } else {
-        let n = cfg.profile.targets.len();
-        let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
         let taps = fleet::Taps {
             control: control.subscribe(),
             ..fleet::Taps::none()
         };
-        run_controlled(cfg, token, snap_tx, snap_rx, taps).await?
+        run_config(cfg, RunOptions::default().token(token).taps(taps)).await?
     };
     print!("{}", summary.table());
     Ok(if summary.passed() {
@@ -236,9 +228,12 @@ pub async fn with_dashboard(
     let drain = cfg.profile.drain;
     let fleet_token = token.child_token();
     let tx = done_tx.clone();
-    let rx = snap_rx.clone();
+    let options = RunOptions::default()
+        .token(fleet_token)
+        .snapshots(snap_tx)
+        .taps(taps);
     let fleet = tokio::spawn(async move {
-        let r = run_controlled(cfg, fleet_token, snap_tx, rx, taps).await;
+        let r = run_config(cfg, options).await;
         let _ = tx.send(Event::FleetFinished).await;
         r
     });

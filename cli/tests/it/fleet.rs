@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use emroam_emulator::fleet::profile::Profile;
 use emroam_emulator::fleet::report::Summary;
-use emroam_emulator::fleet::stats::Snapshot;
-use emroam_emulator::fleet::{self, reconcile};
+use emroam_emulator::fleet::{self, RunOptions, reconcile};
 use emroam_emulator::phone::Step;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::util::{Fake, Knobs, seed_users, spawn_fake};
@@ -40,11 +38,8 @@ dn = 1
 }
 
 async fn run(p: Profile) -> (fleet::RunResult, Summary) {
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let timeout = p.request_timeout;
-    let r = fleet::run(p, None, CancellationToken::new(), tx)
-        .await
-        .unwrap();
+    let r = fleet::run(p, RunOptions::default()).await.unwrap();
     let rec = reconcile::reconcile(&r.profile, &r.beliefs, timeout).await;
     let s = Summary::of(&r, Some(rec));
     (r, s)
@@ -153,9 +148,8 @@ login_rate = 2.0
 "#,
     );
     let dir = std::env::temp_dir().join(format!("emroam-it-{}", std::process::id()));
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let out = fleet::OutFiles { dir: dir.clone() };
-    let r = fleet::run(p, Some(out.clone()), CancellationToken::new(), tx)
+    let r = fleet::run(p, RunOptions::default().out(out.clone()))
         .await
         .unwrap();
     let rec = reconcile::reconcile(&r.profile, &r.beliefs, Duration::from_secs(5)).await;
@@ -193,9 +187,10 @@ think = { dist = "constant", value = "50ms" }
         tokio::time::sleep(Duration::from_millis(700)).await;
         t.cancel();
     });
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
     let started = std::time::Instant::now();
-    let r = fleet::run(p, None, token, tx).await.unwrap();
+    let r = fleet::run(p, RunOptions::default().token(token))
+        .await
+        .unwrap();
     assert!(r.cancelled);
     assert!(started.elapsed() < Duration::from_secs(10));
     let s = Summary::of(&r, None);

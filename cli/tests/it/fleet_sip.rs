@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use emroam_emulator::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
+use emroam_emulator::fleet::{
+    self, RunOptions, profile::Profile, report::Summary, stats::Snapshot,
+};
 use emroam_server::Topology;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 async fn seed() -> (Topology, emroam_server::Running) {
     crate::util::seed_clusters().await
@@ -16,10 +17,7 @@ async fn seed() -> (Topology, emroam_server::Running) {
 
 async fn run(src: &str, topo: &Topology) -> Summary {
     let p = Profile::parse_with(src, "calls.toml", None, Some(topo)).unwrap();
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(p.targets.len())));
-    let r = fleet::run(p, None, CancellationToken::new(), tx)
-        .await
-        .unwrap();
+    let r = fleet::run(p, RunOptions::default()).await.unwrap();
     Summary::of(&r, None)
 }
 
@@ -230,7 +228,7 @@ login_rate = 0.0
 "#;
     let p = Profile::parse_with(src, "evicted.toml", None, Some(&topo)).unwrap();
     let (tx, mut rx) = watch::channel(Arc::new(Snapshot::empty(1)));
-    let fleet = tokio::spawn(fleet::run(p, None, CancellationToken::new(), tx));
+    let fleet = tokio::spawn(fleet::run(p, RunOptions::default().snapshots(tx)));
     while rx.borrow().phase != "idle" {
         rx.changed().await.unwrap();
     }

@@ -6,13 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use emroam_emulator::driver::Transport;
-use emroam_emulator::fleet;
 use emroam_emulator::fleet::profile::Profile;
 use emroam_emulator::fleet::stats::Snapshot;
+use emroam_emulator::fleet::{self, RunOptions};
 use emroam_emulator::phone::{HttpFailure, HttpRequest, HttpResponse, Step};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// An in-memory EM application: every request takes `service`; nothing is answered inside
 /// the `stall` window until it ends.
@@ -129,9 +128,10 @@ async fn run(p: Profile, t: Scripted) -> fleet::RunResult {
 
 async fn run_snap(p: Profile, t: Scripted) -> (fleet::RunResult, Arc<Snapshot>) {
     let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(1)));
-    let r = fleet::run_with(p, None, CancellationToken::new(), tx, move |_| t.clone())
-        .await
-        .unwrap();
+    let options = RunOptions::default()
+        .snapshots(tx)
+        .transport(move |_| t.clone());
+    let r = fleet::run(p, options).await.unwrap();
     let last = rx.borrow().clone();
     (r, last)
 }

@@ -9,7 +9,7 @@ use emroam_emulator::driver::{HttpClient, Quiet, run_task};
 use emroam_emulator::fleet::profile::Profile;
 use emroam_emulator::fleet::report::Summary;
 use emroam_emulator::fleet::stats::Snapshot;
-use emroam_emulator::fleet::{self, reconcile};
+use emroam_emulator::fleet::{self, RunOptions, reconcile};
 use emroam_emulator::phone::{
     Cause, Credentials, LoginType, Model, Phone, PhoneSpec, Success, Task, TaskOutcome,
 };
@@ -339,10 +339,7 @@ logout_rate = 10.0
 "#;
     let p = Profile::parse_with(profile_src, "exact.toml", None, Some(&c.topo)).unwrap();
     let before = c.counters();
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
-    let r = fleet::run(p, None, CancellationToken::new(), tx)
-        .await
-        .unwrap();
+    let r = fleet::run(p, RunOptions::default()).await.unwrap();
     let rec = reconcile::reconcile(&r.profile, &r.beliefs, Duration::from_secs(5)).await;
     let s = Summary::of(&r, Some(rec));
     let after = c.counters();
@@ -393,10 +390,7 @@ at = "2s"
 path = "/admin/clusters/c1/emapp/start"
 "#;
     let p = Profile::parse_with(src, "faulty.toml", None, Some(&c.topo)).unwrap();
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
-    let r = fleet::run(p, None, CancellationToken::new(), tx)
-        .await
-        .unwrap();
+    let r = fleet::run(p, RunOptions::default()).await.unwrap();
     let s = Summary::of(&r, None);
     assert_eq!(s.faults.len(), 2, "{}", s.table());
     assert!(
@@ -430,10 +424,7 @@ duration = "1s"
 login_rate = 2.0
 "#;
     let p = Profile::parse_with(src, "small.toml", None, Some(&c.topo)).unwrap();
-    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty(1)));
-    let r = fleet::run(p, None, CancellationToken::new(), tx)
-        .await
-        .unwrap();
+    let r = fleet::run(p, RunOptions::default()).await.unwrap();
     let rec = reconcile::reconcile(&r.profile, &r.beliefs, Duration::from_secs(5)).await;
     assert!(rec.errors.is_empty(), "{rec:?}");
     assert_eq!(rec.users_checked, 4);
@@ -471,12 +462,9 @@ logout_rate = 10.0
         watch_device: device_rx,
         trace: trace_tx,
     };
-    let run = tokio::spawn(fleet::run_controlled(
+    let run = tokio::spawn(fleet::run(
         p,
-        None,
-        CancellationToken::new(),
-        tx,
-        taps,
+        RunOptions::default().snapshots(tx).taps(taps),
     ));
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let t = rx.borrow().total.totals();

@@ -1,14 +1,141 @@
-//! Open-model pacing against absolute time: the k-th arrival of a phase whose rate ramps
-//! linearly from `from` to `to` over `T` is at the `t` where the cumulative rate
-//! `Λ(t) = from·t + (to − from)·t²/(2T)` reaches `k`. Offsets are from the phase's start;
-//! the scheduler adds them to one absolute start instant, so a late wake-up never shifts
-//! the arrivals after it (no drift, no coordinated omission).
-//!
-//! Pure.
+//! The scheduler: the boot, then the phases back to back, each arrival sent to a shard at
+//! `start + offset`. Open-model pacing is against absolute time: the k-th arrival of a phase
+//! whose rate ramps linearly from `from` to `to` over `T` is at the `t` where the cumulative
+//! rate `Λ(t) = from·t + (to − from)·t²/(2T)` reaches `k`; a late wake-up never shifts the
+//! arrivals after it (no drift, no coordinated omission). [`Arrivals`] and [`Rng`] are pure.
 
 use std::time::Duration;
 
-use super::profile::Rate;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::aggregate::AggMsg;
+use super::control::Control;
+use super::profile::{Model, Profile, Rate, Think};
+use crate::phone::TaskKind;
+
+/// What the scheduler tells a shard.
+pub(super) enum ShardCmd {
+    /// Boot every phone (config file, REGISTER); answer when all are done.
+    Boot(oneshot::Sender<()>),
+    /// An open-model arrival (login, logout or call) due at `intended`.
+    Arrival { task: TaskKind, intended: Instant },
+    /// A closed-model phase: this many phones cycle with `think` until `until`.
+    Closed {
+        phones: usize,
+        think: Think,
+        until: Instant,
+    },
+}
+
+/// Boots the shards' phones before the first phase, as phones do when they power on; returns
+/// when every shard has (or on cancellation).
+pub(super) async fn boot(
+    shards: &[mpsc::Sender<ShardCmd>],
+    agg: &mpsc::Sender<AggMsg>,
+    token: &CancellationToken,
+) {
+    let _ = agg.send(AggMsg::Phase("boot".into())).await;
+    let mut waits = Vec::new();
+    for tx in shards {
+        let (done, wait) = oneshot::channel();
+        let _ = tx.send(ShardCmd::Boot(done)).await;
+        waits.push(wait);
+    }
+    for w in waits {
+        tokio::select! {
+            _ = w => {}
+            () = token.cancelled() => break,
+        }
+    }
+}
+
+/// Runs the profile's phases back to back from `start`: closed-model phones handed out over
+/// the shards, open-model arrivals (logins, logouts, calls merged in time order) sent each at
+/// its instant, as many copies as the [`Control`] asks. Returns at the end or on cancellation.
+pub(super) async fn phases(
+    profile: &Profile,
+    start: Instant,
+    shards: &[mpsc::Sender<ShardCmd>],
+    agg: &mpsc::Sender<AggMsg>,
+    control: &watch::Receiver<Control>,
+    token: &CancellationToken,
+) {
+    let mut phase_start = start;
+    // One round-robin per kind: a shared counter would alias (3 logins then 1 logout over 8
+    // shards sends every logout to the 2 shards that never get a login).
+    let mut rr = [0usize; 3];
+    // Draws for the rate factor's thinning and extra arrivals (apart from the shards' draws,
+    // which the rate factor must not disturb).
+    let mut control_rng = Rng::new(profile.seed ^ 0x5eed_c0de);
+    for phase in &profile.phases {
+        let _ = agg.send(AggMsg::Phase(phase.name.clone())).await;
+        let phase_end = phase_start + phase.duration;
+        let (login, logout) = match &phase.model {
+            Model::Open { login, logout } => (*login, *logout),
+            Model::Closed { phones, think } => {
+                let per = phones / shards.len();
+                let extra = phones % shards.len();
+                for (i, tx) in shards.iter().enumerate() {
+                    let n = per + usize::from(i < extra);
+                    if n > 0 {
+                        let _ = tx
+                            .send(ShardCmd::Closed {
+                                phones: n,
+                                think: *think,
+                                until: phase_end,
+                            })
+                            .await;
+                    }
+                }
+                (Rate::ZERO, Rate::ZERO)
+            }
+        };
+        let mut streams = [
+            (
+                Arrivals::new(login, phase.duration).peekable(),
+                TaskKind::Login,
+            ),
+            (
+                Arrivals::new(logout, phase.duration).peekable(),
+                TaskKind::Logout,
+            ),
+            (
+                Arrivals::new(phase.calls, phase.duration).peekable(),
+                TaskKind::Call,
+            ),
+        ];
+        loop {
+            let next = streams
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(k, (a, _))| a.peek().map(|o| (*o, k)))
+                .min_by(|x, y| x.0.cmp(&y.0));
+            let Some((_, k)) = next else { break };
+            let task = streams[k].1;
+            let Some(offset) = streams[k].0.next() else {
+                break;
+            };
+            let intended = phase_start + offset;
+            tokio::select! {
+                () = tokio::time::sleep_until(intended) => {}
+                () = token.cancelled() => return,
+            }
+            let copies = control.borrow().copies(control_rng.unit());
+            for _ in 0..copies {
+                let tx = &shards[rr[k] % shards.len()];
+                rr[k] += 1;
+                let _ = tx.send(ShardCmd::Arrival { task, intended }).await;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(phase_end) => {}
+            () = token.cancelled() => return,
+        }
+        phase_start = phase_end;
+    }
+}
 
 /// The arrival offsets of one rate over one phase, in order.
 #[derive(Debug, Clone)]

@@ -386,7 +386,10 @@ call_rate = {fleet_rate}
     let profile =
         Profile::parse_with(&src, "sip-setup-fleet.toml", None, Some(topo)).expect("fleet profile");
     let (tx, mut rx) = tokio::sync::watch::channel(std::sync::Arc::new(Snapshot::empty(3)));
-    let fleet_task = tokio::spawn(fleet::run(profile, None, CancellationToken::new(), tx));
+    let fleet_task = tokio::spawn(fleet::run(
+        profile,
+        fleet::RunOptions::default().snapshots(tx),
+    ));
     // SIPp starts with the fleet's call phase.
     while rx.borrow().phase != "calls" {
         if rx.changed().await.is_err() {

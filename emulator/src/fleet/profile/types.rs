@@ -1,0 +1,281 @@
+//! The validated profile: what a run is given, every value checked.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use emroam_schema::{LoginType, Topology};
+
+use crate::phone::Step;
+
+/// A profile error, with the place it is about: 1-based line and column (both 0 when it is
+/// about the file as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ProfileError {
+    /// The profile file.
+    pub file: String,
+    /// The line.
+    pub line: usize,
+    /// The column, in characters.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+/// How think times are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Think {
+    /// Always the same.
+    Constant(Duration),
+    /// Uniform in `[min, max]`.
+    Uniform(Duration, Duration),
+    /// Exponential with this mean.
+    Exponential(Duration),
+}
+
+impl Think {
+    /// Draws one think time from `u`, a uniform number in `[0, 1)`.
+    pub fn sample(&self, u: f64) -> Duration {
+        match *self {
+            Think::Constant(d) => d,
+            Think::Uniform(a, b) => a + (b.saturating_sub(a)).mul_f64(u),
+            Think::Exponential(m) => m.mul_f64((-(1.0 - u).ln()).min(50.0)),
+        }
+    }
+}
+
+/// A rate in arrivals per second, constant or ramping linearly across the phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// At the phase's start.
+    pub from: f64,
+    /// At the phase's end.
+    pub to: f64,
+}
+
+impl Rate {
+    /// No arrivals.
+    pub const ZERO: Rate = Rate { from: 0.0, to: 0.0 };
+
+    /// Whether it never produces an arrival.
+    pub fn is_zero(&self) -> bool {
+        self.from <= 0.0 && self.to <= 0.0
+    }
+}
+
+/// The load model of a phase.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    /// Arrivals at a rate, whatever the system's speed.
+    Open {
+        /// Logins per second.
+        login: Rate,
+        /// Logouts per second.
+        logout: Rate,
+    },
+    /// N phones, each cycling login → think → logout → think.
+    Closed {
+        /// How many phones.
+        phones: usize,
+        /// Think time between journeys.
+        think: Think,
+    },
+}
+
+/// One phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// Its name in reports.
+    pub name: String,
+    /// How long it lasts.
+    pub duration: Duration,
+    /// Open or closed.
+    pub model: Model,
+    /// Calls per second (open model, beside the logins and logouts); needs [`Profile::sip`].
+    pub calls: Rate,
+}
+
+/// Whom calls go to: weights of the three kinds of callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CalleeMix {
+    /// A user logged in at the caller's cluster (a local call).
+    pub same_cluster: u32,
+    /// A user logged in at another cluster (over the SIP trunk).
+    pub other_cluster: u32,
+    /// A user who just logged in away from home (EM roaming): the call must find them where
+    /// they are now.
+    pub roamed: u32,
+}
+
+/// SIP for the fleet: phones boot and register, take calls as told, place the phases' calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SipSpec {
+    /// Where each shard's UDP socket binds (the phones' Contact address).
+    pub bind: std::net::SocketAddr,
+    /// How phones take calls.
+    pub answer: crate::phone::sipua::AnswerPolicy,
+    /// How long an answered call is held.
+    pub hold: Think,
+    /// Whom calls go to.
+    pub callee: CalleeMix,
+}
+
+/// One generated or listed user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// User ID.
+    pub id: String,
+    /// PIN (never printed).
+    pub pin: String,
+    /// Primary extension (for DN login).
+    pub dn: Option<String>,
+    /// Self-service ID (for SP login).
+    pub self_service_id: Option<String>,
+    /// An EM roaming superuser: may log in on another cluster's phones (see
+    /// [`Profile::roaming`]).
+    pub superuser: bool,
+}
+
+impl std::fmt::Debug for UserSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserSpec")
+            .field("id", &self.id)
+            .field("dn", &self.dn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// EM API credentials for reconciliation.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppUser {
+    /// Application user ID.
+    pub id: String,
+    /// Its password (never printed).
+    pub password: String,
+}
+
+impl std::fmt::Debug for AppUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppUser")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One cluster's phones and users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Cluster name in reports.
+    pub cluster: String,
+    /// EM service URL template (`#DEVICENAME#`).
+    pub service_url: String,
+    /// Config file URL template (`#DEVICENAME#`), if phones fetch one.
+    pub config_url: Option<String>,
+    /// EM API URL for reconciliation.
+    pub emservice_url: Option<String>,
+    /// EM API credentials.
+    pub app_user: Option<AppUser>,
+    /// Base URL of the admin interface (faults).
+    pub admin_url: Option<String>,
+    /// Device names.
+    pub devices: Vec<String>,
+    /// Users.
+    pub users: Vec<UserSpec>,
+}
+
+/// An admin request at a time into the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// `GET`, `POST`, `PUT`.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Request body (JSON for the reference server).
+    pub body: String,
+}
+
+/// Service-level objectives, checked on the aggregated fleet.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Slo {
+    /// Minimum successful / (attempted − busy).
+    pub success_ratio: Option<f64>,
+    /// Maximum busy (26) / attempted.
+    pub busy_ratio: Option<f64>,
+    /// Maximum p99 per step.
+    pub p99: BTreeMap<Step, Duration>,
+    /// Minimum calls ok / (calls placed − busy); misrouted calls are failures.
+    pub call_success_ratio: Option<f64>,
+}
+
+/// A validated load profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Its name.
+    pub name: String,
+    /// Phases, in order.
+    pub phases: Vec<Phase>,
+    /// Clusters with their phones and users.
+    pub targets: Vec<Target>,
+    /// Login-type weights (sum > 0).
+    pub mix: Vec<(LoginType, u32)>,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// How long in-flight journeys get at the end.
+    pub drain: Duration,
+    /// PRNG seed.
+    pub seed: u64,
+    /// Share of logins (0..=1) made by a superuser homed on another cluster: EM roaming
+    /// across clusters. The rest log in users homed where the phone is.
+    pub roaming: f64,
+    /// Fault schedule.
+    pub faults: Vec<Fault>,
+    /// Thresholds.
+    pub slo: Slo,
+    /// SIP (registration, calls), when the profile has `[sip]`.
+    pub sip: Option<SipSpec>,
+    /// Whether phones boot (config file; REGISTER with SIP) before the first phase.
+    pub boot: bool,
+    /// The topology the targets were drawn from (`topology =`), for views that name its
+    /// clusters; `None` with explicit `[[target]]` tables.
+    pub topology: Option<std::sync::Arc<Topology>>,
+}
+
+impl Profile {
+    /// The run's planned length (sum of phases).
+    pub fn duration(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// Shortens every phase proportionally so the whole run lasts `total`.
+    pub fn scale_to(&mut self, total: Duration) {
+        let whole = self.duration().as_secs_f64();
+        if whole <= 0.0 {
+            return;
+        }
+        let k = total.as_secs_f64() / whole;
+        for p in &mut self.phases {
+            p.duration = p.duration.mul_f64(k);
+        }
+        for f in &mut self.faults {
+            f.at = f.at.mul_f64(k);
+        }
+    }
+}

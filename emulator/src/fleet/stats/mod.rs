@@ -1,0 +1,13 @@
+//! Fleet statistics: what is counted ([`Counts`], [`SipCounts`]), per-shard [`Recorder`]s
+//! merged by one aggregator, the [`Snapshot`]s it publishes, and the [`Sinks`] it writes each
+//! interval.
+
+mod counts;
+mod recorder;
+mod sinks;
+mod snapshot;
+
+pub use counts::{CallResult, Counts, Route, RouteCounts, SipCounts};
+pub use recorder::{ClusterStats, HIST_MAX_US, LATE_AFTER, Recorder};
+pub use sinks::{CSV_HEADER, Sinks};
+pub use snapshot::{PhoneStates, Snapshot};
