@@ -10,10 +10,10 @@ use tokio::time::Instant;
 
 use super::directory::Directory;
 use super::stats::Route;
-use crate::driver::{Observer, Transport, drive, run_task, serve_idle};
+use crate::driver::{Observer, PhoneLink, SipPort, Transport, drive, run_task, serve_idle};
 use crate::phone::{
-    Cause, Failure, HttpFailure, HttpRequest, HttpResponse, Phone, PhoneAction, Step, StepSample,
-    Task, TaskKind, TaskOutcome,
+    Cause, HttpFailure, HttpRequest, HttpResponse, Phone, PhoneAction, Step, StepSample, Task,
+    TaskKind, TaskOutcome,
 };
 
 /// What a journey does: a task from the start, or the rest of one the phone began itself
@@ -37,26 +37,12 @@ impl Work {
             Work::Continue(actions) => {
                 let (p, o) = drive(phone, actions, client, obs).await;
                 // A phone that went idle without ending its task would be a bug: say so.
-                (p, o.unwrap_or_else(|| lost(kind, Cause::Internal)))
+                (
+                    p,
+                    o.unwrap_or_else(|| TaskOutcome::failed(kind, Cause::Internal)),
+                )
             }
         }
-    }
-}
-
-/// The outcome of a journey that never ended by itself: `Internal` (a bug) or `Abandoned`
-/// (the drain deadline passed).
-pub(super) fn lost(task: TaskKind, cause: Cause) -> TaskOutcome {
-    let shown = match cause {
-        Cause::Abandoned => "Abandoned",
-        _ => "Internal error",
-    };
-    TaskOutcome {
-        task,
-        result: Err(Failure {
-            cause,
-            step: Step::Journey,
-            shown: shown.into(),
-        }),
     }
 }
 
@@ -129,10 +115,9 @@ impl<T: Transport> Journey<T> {
         let retx0 = phone.sip().map_or(0, |u| u.retransmissions());
         let (phone, lag, outcome, client) = match self.sip {
             Some(SipShare { socket, inbox }) => {
-                let mut l = SipLink {
-                    inner: self.client,
-                    socket,
-                    inbox,
+                let mut l = PhoneLink {
+                    http: self.client,
+                    sip: Some(SipPort::Shared { socket, inbox }),
                 };
                 // Until the journey starts the phone is idle: it takes calls, refreshes.
                 // (One due now starts at once: a timer would cost a tick, up to 1 ms,
@@ -152,7 +137,7 @@ impl<T: Transport> Journey<T> {
                 }
                 let (p, o) = work.run(kind, phone, intended, &mut l, &mut obs).await;
                 obs.failed(&o, intended);
-                (p, lag, o, l.inner)
+                (p, lag, o, l.http)
             }
             None => {
                 let mut client = self.client;
@@ -183,37 +168,6 @@ impl<T: Transport> Journey<T> {
             side: obs.side,
             retransmissions,
         }
-    }
-}
-
-/// A fleet phone's transport in a journey: its HTTP client, the shard's shared SIP socket,
-/// and the journey's inbox (the datagrams the shard routed to this phone).
-struct SipLink<T> {
-    inner: T,
-    socket: Arc<tokio::net::UdpSocket>,
-    inbox: mpsc::Receiver<Vec<u8>>,
-}
-
-impl<T: Transport> Transport for SipLink<T> {
-    fn send(
-        &mut self,
-        req: &HttpRequest,
-    ) -> impl std::future::Future<Output = Result<HttpResponse, HttpFailure>> + Send {
-        self.inner.send(req)
-    }
-
-    fn idle(&mut self) {
-        self.inner.idle();
-    }
-
-    async fn send_sip(&mut self, to: &str, datagram: &[u8]) {
-        if let Err(e) = self.socket.send_to(datagram, to).await {
-            tracing::debug!(%to, error = %e, "SIP send failed");
-        }
-    }
-
-    async fn recv_sip(&mut self) -> Option<Vec<u8>> {
-        self.inbox.recv().await
     }
 }
 

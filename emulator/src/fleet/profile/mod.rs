@@ -1,6 +1,6 @@
 //! Load profiles: TOML in, a validated [`Profile`] out, before anything runs. Every error
 //! names the line of the profile it is about. The format is described in
-//! `docs/decisions-fleet.md`; `profiles/*.toml` are examples.
+//! `docs/profiles.md`; `profiles/*.toml` are examples.
 //!
 //! Layers: `raw` is the TOML as written (serde); `validate` and `targets` check it and build
 //! the validated `types`. Pure, but for [`Profile::load`] reading the file (and the topology

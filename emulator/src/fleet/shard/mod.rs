@@ -21,13 +21,13 @@ use tokio_util::sync::CancellationToken;
 use super::aggregate::{AggMsg, FLUSH};
 use super::control::{Control, PhoneTrace};
 use super::directory::Directory;
-use super::journey::{CallPlan, Journey, JourneyEnd, Leaving, SipShare, Work, lost};
+use super::journey::{CallPlan, Journey, JourneyEnd, Leaving, SipShare, Work};
 use super::profile::{Profile, SipSpec, Think, UserSpec};
 use super::reconcile;
 use super::schedule::{Rng, ShardCmd};
 use super::stats::{PhoneStates, Recorder};
 use crate::driver::Transport;
-use crate::phone::{Cause, LoginType, Phone, Step, StepSample, TaskKind};
+use crate::phone::{Cause, LoginType, Phone, Step, StepSample, TaskKind, TaskOutcome};
 
 /// Phones booting at once per shard before the first phase.
 const BOOT_PARALLEL: usize = 32;
@@ -505,7 +505,8 @@ impl<T: Transport + 'static> Shard<T> {
                 continue;
             }
             self.rec.started(cluster, task, Duration::ZERO);
-            self.rec.outcome(cluster, &lost(task, Cause::Abandoned));
+            self.rec
+                .outcome(cluster, &TaskOutcome::failed(task, Cause::Abandoned));
         }
     }
 
@@ -545,7 +546,8 @@ impl<T: Transport + 'static> Shard<T> {
                 self.slots[i].unknown = true;
                 self.slots[i].closed_until = None;
                 self.rec.started(cluster, task, Duration::ZERO);
-                self.rec.outcome(cluster, &lost(task, Cause::Internal));
+                self.rec
+                    .outcome(cluster, &TaskOutcome::failed(task, Cause::Internal));
             }
         }
     }

@@ -330,7 +330,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::phone::{Failure, Success};
+    use crate::phone::Success;
 
     fn sample(step: Step, ms: u64) -> StepSample {
         let t = Instant::now();
@@ -342,14 +342,7 @@ mod tests {
     }
 
     fn fail(cause: Cause) -> TaskOutcome {
-        TaskOutcome {
-            task: TaskKind::Login,
-            result: Err(Failure {
-                shown: cause.shown(TaskKind::Login),
-                cause,
-                step: Step::LoginSubmit,
-            }),
-        }
+        TaskOutcome::failed_at(TaskKind::Login, Step::LoginSubmit, cause)
     }
 
     #[test]
