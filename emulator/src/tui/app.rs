@@ -88,9 +88,9 @@ impl Rtmt {
 }
 
 /// A reference cluster's SIP registrar and proxy figures at one moment (`/metrics.json`'s
-/// `sip`, the document type the server writes; `null` there when the cluster runs without SIP).
-/// emroam's own figures, not an RTMT object: a lab CUCM has none.
-pub type Sip = emroam_schema::counters::SipCounters;
+/// `sip`, `null` there when the cluster runs without SIP). emroam's own figures, not an RTMT
+/// object: a lab CUCM has none.
+pub use emroam_schema::counters::SipCounters;
 
 /// What one poll of one cluster saw (the poller's output, the dashboard's input).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -105,7 +105,7 @@ pub struct ClusterObs {
     pub codes: BTreeMap<String, u64>,
     /// Its SIP figures, when it answered counters with a `sip` object (none: no SIP, or no
     /// counters at all).
-    pub sip: Option<Sip>,
+    pub sip: Option<SipCounters>,
     /// Maximum Concurrent Requests, from `/admin/clusters/{id}` (when that answered).
     pub max_concurrent: Option<u32>,
     /// EM application, EM service, listeners running (from the admin status).
@@ -136,7 +136,7 @@ pub struct ClusterView {
     /// SIP figures once a second while it answered with them, newest last; at most
     /// [`HISTORY`]. Emptied when it answers counters without SIP, so "no SIP" is shown rather
     /// than stale figures; kept while it is down, like `history`.
-    pub sip_history: VecDeque<Sip>,
+    pub sip_history: VecDeque<SipCounters>,
 }
 
 impl ClusterView {
@@ -165,7 +165,7 @@ impl ClusterView {
 
     /// The latest SIP figures (kept from the last answer while it is down); `None`: the
     /// cluster has no SIP (or has not answered counters yet).
-    pub fn sip(&self) -> Option<&Sip> {
+    pub fn sip(&self) -> Option<&SipCounters> {
         self.sip_history.back()
     }
 
@@ -176,7 +176,7 @@ impl ClusterView {
     }
 
     /// [`Self::rate`] of a SIP counter.
-    pub fn sip_rate(&self, f: fn(&Sip) -> u64, secs: usize) -> f64 {
+    pub fn sip_rate(&self, f: fn(&SipCounters) -> u64, secs: usize) -> f64 {
         rate_of(&self.sip_history, f, secs)
     }
 

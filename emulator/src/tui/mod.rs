@@ -28,7 +28,7 @@
 //! in the temporary directory) while the dashboard owns the terminal.
 //!
 //! SIP is shown only where there is SIP, so a run without it looks as before:
-//! - screen 2, per cluster from `/metrics.json`'s `sip` ([`app::Sip`]): line bindings,
+//! - screen 2, per cluster from `/metrics.json`'s `sip` ([`app::SipCounters`]): line bindings,
 //!   INVITEs/s, calls being set up (`invite_transactions`), INVITEs routed local/trunk, failed
 //!   404/480/503, retransmissions absorbed, REGISTERs (refused 403/404), unregisters, expired,
 //!   CANCEL/BYE forwarded, NOTIFYs, malformed; "no SIP" when `sip` is null (or the cluster, a

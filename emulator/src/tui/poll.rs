@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{ClusterObs, Rtmt, Sip};
+use super::app::{ClusterObs, Rtmt, SipCounters};
 use crate::driver::HttpClient;
 use crate::phone::{HttpRequest, Method};
 
@@ -59,7 +59,7 @@ pub type Metrics = (
     Rtmt,
     std::collections::BTreeMap<String, u64>,
     std::collections::BTreeMap<String, String>,
-    Option<Sip>,
+    Option<SipCounters>,
 );
 
 /// An ILS peer's sync status as the dashboard words it, from the server's

@@ -491,16 +491,16 @@ mod tests {
 
     #[test]
     fn sip_history_is_bounded_kept_while_down_and_cleared_without_sip() {
-        use crate::tui::app::Sip;
+        use crate::tui::app::SipCounters;
         let mut a = app();
         let poll = |a: &mut App, counters: bool, sip: Option<u64>| {
             let obs = ClusterObs {
                 id: "cluster1".into(),
                 up: counters,
                 counters: counters.then_some(Rtmt::default()),
-                sip: sip.map(|invites| Sip {
+                sip: sip.map(|invites| SipCounters {
                     invites,
-                    ..Sip::default()
+                    ..SipCounters::default()
                 }),
                 ..ClusterObs::default()
             };

@@ -179,7 +179,7 @@ mod tests {
 
     use crate::fleet::stats::{CallResult, Recorder, Route, Snapshot};
     use crate::phone::{Step, StepSample, Success, TaskKind, TaskOutcome};
-    use crate::tui::app::{App, ClusterObs, ClusterView, FleetView, Rtmt, Sip};
+    use crate::tui::app::{App, ClusterObs, ClusterView, FleetView, Rtmt, SipCounters};
     use crate::tui::event::Event;
     use crate::tui::ui::tests::{has, lines};
     use crate::tui::update::update;
@@ -294,7 +294,7 @@ mod tests {
                         requests_handled: 5 * i,
                         ..Rtmt::default()
                     }),
-                    sip: sip.then(|| Sip {
+                    sip: sip.then(|| SipCounters {
                         bindings: 17,
                         invites: 4 * i,
                         routed_local: 30,
@@ -310,7 +310,7 @@ mod tests {
                             ("REGISTER".to_owned(), 2),
                         ]
                         .into(),
-                        ..Sip::default()
+                        ..SipCounters::default()
                     }),
                     max_concurrent: Some(5),
                     ..ClusterObs::default()
