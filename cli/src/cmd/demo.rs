@@ -66,7 +66,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             true,
         )
     } else {
-        let views = tui::target_views(&cfg.profile, Some(&topo));
+        let views = tui::target_views(&cfg.profile);
         let control = tokio::sync::watch::channel(emroam_emulator::fleet::Control::default()).0;
         fleetcmd::with_dashboard(cfg, views, fleet_token, control).await?
     };

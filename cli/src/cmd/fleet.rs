@@ -163,7 +163,7 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         }
     }
     let summary = if cfg.tui {
-        let views = tui::target_views(&cfg.profile, cfg.profile.topology.as_deref());
+        let views = tui::target_views(&cfg.profile);
         let (summary, ended) = with_dashboard(cfg, views, token, control).await?;
         if !ended {
             // Quit from the dashboard: the user's choice, exit 0 with the report.

@@ -22,7 +22,7 @@ pub async fn run(args: &TuiArgs) -> anyhow::Result<Exit> {
     let token = CancellationToken::new();
     super::cancel_on_signal(token.clone(), || {});
     tui::run(
-        App::new(tui::cluster_views(&topo), None),
+        App::new(tui::cluster_views(&topo.clusters), None),
         Wiring::watch_only(),
         token,
     )

@@ -48,8 +48,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use emroam_schema::Topology;
-use emroam_schema::topology::IlsRole;
+use emroam_schema::topology::{ClusterSpec, IlsRole};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -64,15 +63,15 @@ use update::{Command, update};
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The dashboard's view of a topology's clusters: ID, base URL, ILS role and peers.
-pub fn cluster_views(topo: &Topology) -> Vec<ClusterView> {
-    topo.clusters
+pub fn cluster_views(clusters: &[ClusterSpec]) -> Vec<ClusterView> {
+    clusters
         .iter()
         .map(|c| {
             let (role, peers) = match &c.ils {
                 IlsRole::Standalone => ("standalone".to_string(), vec![]),
                 IlsRole::Hub => (
                     "hub".to_string(),
-                    topo.clusters
+                    clusters
                         .iter()
                         .filter(|o| {
                             o.id != c.id
@@ -280,11 +279,8 @@ async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> an
 
 /// The dashboard's clusters for a fleet: one per target, at its admin URL (or its EM
 /// service's host and port), with ILS roles from `topo` when the topology is known.
-pub fn target_views(
-    profile: &crate::fleet::profile::Profile,
-    topo: Option<&Topology>,
-) -> Vec<ClusterView> {
-    let known = topo.map(cluster_views).unwrap_or_default();
+pub fn target_views(profile: &crate::fleet::profile::Profile) -> Vec<ClusterView> {
+    let known = cluster_views(&profile.clusters);
     profile
         .targets
         .iter()
@@ -319,8 +315,10 @@ mod tests {
 
     #[test]
     fn seed_topology_roles_and_peers() {
-        let topo = Topology::parse(include_str!("../../../profiles/topologies/seed.toml")).unwrap();
-        let v = cluster_views(&topo);
+        let topo =
+            emroam_schema::Topology::parse(include_str!("../../../profiles/topologies/seed.toml"))
+                .unwrap();
+        let v = cluster_views(&topo.clusters);
         assert_eq!(v.len(), 3);
         assert_eq!(v[0].ils_role, "hub");
         assert_eq!(v[0].ils_peers, ["cluster2"]);

@@ -117,6 +117,11 @@ fn targets_from_a_topology() {
         Some("http://127.0.0.2:6970/#DEVICENAME#.cnf.xml")
     );
     assert!(t.app_user.is_some());
+    // The topology's clusters stay with the profile (the dashboard names their ILS roles),
+    // all of them, whatever the population selects; explicit targets have none.
+    let ids: Vec<&str> = p.clusters.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["cluster1", "cluster2", "cluster3"]);
+    assert!(Profile::parse(GOOD, "t.toml", None).unwrap().clusters.is_empty());
     let bad = src.replace("cluster2", "cluster9");
     let e = Profile::parse(&bad, "p.toml", Some(&dir)).unwrap_err();
     assert_eq!(e.line, 2, "{e}");

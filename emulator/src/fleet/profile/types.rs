@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use emroam_schema::{LoginType, Topology};
+use emroam_schema::LoginType;
+use emroam_schema::topology::ClusterSpec;
 
 use crate::phone::Step;
 
@@ -253,9 +254,10 @@ pub struct Profile {
     pub sip: Option<SipSpec>,
     /// Whether phones boot (config file; REGISTER with SIP) before the first phase.
     pub boot: bool,
-    /// The topology the targets were drawn from (`topology =`), for views that name its
-    /// clusters; `None` with explicit `[[target]]` tables.
-    pub topology: Option<std::sync::Arc<Topology>>,
+    /// The clusters of the topology the targets were drawn from (`topology =`: their ILS
+    /// roles, addresses and ports, for views that name them); empty with `[[target]]` tables.
+    /// Only the clusters: a load topology's users and phones are not kept for the run.
+    pub clusters: Vec<ClusterSpec>,
 }
 
 impl Profile {

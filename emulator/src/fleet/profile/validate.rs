@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use toml::Spanned;
 
+use emroam_schema::topology::ClusterSpec;
 use emroam_schema::{LoginType, Topology};
 
 use super::raw::{RawFault, RawPhase, RawProfile, RawRate, RawSip, RawSlo, RawThink};
@@ -86,7 +86,7 @@ impl Validator<'_> {
         dir: Option<&Path>,
         topology: Option<&Topology>,
     ) -> Result<Profile, ProfileError> {
-        let (targets, topology_used) = self.targets(&raw, dir, topology)?;
+        let (targets, clusters) = self.targets(&raw, dir, topology)?;
         let mix = self.mix(raw.mix.as_ref())?;
         let phases = self.phases(&raw, &targets)?;
         let (request_timeout, drain) = self.timeouts(&raw)?;
@@ -113,7 +113,7 @@ impl Validator<'_> {
             },
             faults,
             slo,
-            topology: topology_used,
+            clusters,
             boot: match (&raw.boot, &raw.sip) {
                 (Some(b), Some(_)) if !*b.get_ref() => {
                     return Err(self.err(
@@ -138,9 +138,9 @@ impl Validator<'_> {
         raw: &RawProfile,
         dir: Option<&Path>,
         topology: Option<&Topology>,
-    ) -> Result<(Vec<Target>, Option<Arc<Topology>>), ProfileError> {
+    ) -> Result<(Vec<Target>, Vec<ClusterSpec>), ProfileError> {
         let mut targets = Vec::new();
-        let mut topology_used = None;
+        let mut clusters = Vec::new();
         match (&raw.topology, raw.target.is_empty()) {
             (Some(t), false) => {
                 return Err(self.err(
@@ -156,18 +156,20 @@ impl Validator<'_> {
             }
             (Some(t), true) => {
                 let at = t.span().start;
+                let loaded;
                 let topo = match topology {
-                    Some(topo) => topo.clone(),
+                    Some(topo) => topo,
                     None => {
                         let path =
                             dir.map_or_else(|| PathBuf::from(t.get_ref()), |d| d.join(t.get_ref()));
-                        Topology::load(&path).map_err(|e| {
+                        loaded = Topology::load(&path).map_err(|e| {
                             self.err(at, format!("topology {}: {e}", path.display()))
-                        })?
+                        })?;
+                        &loaded
                     }
                 };
-                targets = self.topology_targets(&topo, raw.population.as_ref())?;
-                topology_used = Some(Arc::new(topo));
+                targets = self.topology_targets(topo, raw.population.as_ref())?;
+                clusters.clone_from(&topo.clusters);
             }
             (None, false) => {
                 if let Some(p) = &raw.population {
@@ -186,7 +188,7 @@ impl Validator<'_> {
                 }
             }
         }
-        Ok((targets, topology_used))
+        Ok((targets, clusters))
     }
 
     /// The login-type weights of `[mix]` (default: UID only).
