@@ -121,7 +121,12 @@ fn targets_from_a_topology() {
     // all of them, whatever the population selects; explicit targets have none.
     let ids: Vec<&str> = p.clusters.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["cluster1", "cluster2", "cluster3"]);
-    assert!(Profile::parse(GOOD, "t.toml", None).unwrap().clusters.is_empty());
+    assert!(
+        Profile::parse(GOOD, "t.toml", None)
+            .unwrap()
+            .clusters
+            .is_empty()
+    );
     let bad = src.replace("cluster2", "cluster9");
     let e = Profile::parse(&bad, "p.toml", Some(&dir)).unwrap_err();
     assert_eq!(e.line, 2, "{e}");
