@@ -53,7 +53,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         profile.scale_to(d);
     }
     let fleet_token = token.child_token();
-    let signal = super::cancel_on_signal(fleet_token.clone(), || {});
+    let stopped = super::cancel_on_signal(fleet_token.clone(), || {
+        eprintln!("emroam demo: stopping (again to quit at once, without the report)");
+    });
     let cfg = FleetConfig {
         profile,
         out: None,
@@ -70,7 +72,6 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         let control = tokio::sync::watch::channel(emroam_emulator::fleet::Control::default()).0;
         fleetcmd::with_dashboard(cfg, views, fleet_token, control).await?
     };
-    signal.abort();
     print!("{}", summary.table());
     for c in running.clusters() {
         let s = c.counters().snapshot();
@@ -85,10 +86,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     }
     token.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), running.wait()).await;
-    // Quit from the dashboard before the end: the user's choice, exit 0 with the report.
-    Ok(if summary.passed() || !ended {
+    // Quit from the dashboard before the end: the user's choice, exit 0 with the report;
+    // stopped by a signal: 130 or 143, with the report.
+    Ok(stopped.or(if summary.passed() || !ended {
         Exit::Ok
     } else {
         Exit::ThresholdFailed
-    })
+    }))
 }

@@ -149,8 +149,11 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         }
     };
     let token = CancellationToken::new();
-    super::cancel_on_signal(token.clone(), || {
-        eprintln!("emroam fleet: stopping: no new journeys, in-flight ones get the drain deadline");
+    let stopped = super::cancel_on_signal(token.clone(), || {
+        eprintln!(
+            "emroam fleet: stopping: no new journeys, in-flight ones get the drain deadline \
+             (again to quit at once, without the report)"
+        );
     });
     let control = tokio::sync::watch::channel(fleet::Control::default()).0;
     if let Some(addr) = args.control {
@@ -166,9 +169,10 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         let views = tui::target_views(&cfg.profile);
         let (summary, ended) = with_dashboard(cfg, views, token, control).await?;
         if !ended {
-            // Quit from the dashboard: the user's choice, exit 0 with the report.
+            // Quit from the dashboard: the user's choice, exit 0 with the report (130 or 143
+            // when a signal stopped it).
             print!("{}", summary.table());
-            return Ok(Exit::Ok);
+            return Ok(stopped.or(Exit::Ok));
         }
         summary
     } else {
@@ -179,11 +183,11 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         run_config(cfg, RunOptions::default().token(token).taps(taps)).await?
     };
     print!("{}", summary.table());
-    Ok(if summary.passed() {
+    Ok(stopped.or(if summary.passed() {
         Exit::Ok
     } else {
         Exit::ThresholdFailed
-    })
+    }))
 }
 
 /// Runs a fleet under the dashboard: the fleet in its own task (snapshots on a `watch`, a

@@ -30,6 +30,29 @@ pub enum Exit {
     BadInput = 2,
     /// A load run finished but a threshold failed.
     ThresholdFailed = 99,
+    /// A run stopped by Ctrl-C (SIGINT), its report written (128 + 2, the shells' convention).
+    Interrupted = 130,
+    /// A run stopped by SIGTERM, its report written (128 + 15).
+    Terminated = 143,
+}
+
+/// The signal that stopped a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl Signal {
+    /// The exit code of a run this signal stopped.
+    pub fn exit(self) -> Exit {
+        match self {
+            Signal::Interrupt => Exit::Interrupted,
+            Signal::Terminate => Exit::Terminated,
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
@@ -67,8 +90,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the tokio runtime")
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM: the one shutdown signal of every command.
-pub async fn shutdown_signal() {
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, saying which: the one shutdown signal of every
+/// command.
+pub async fn shutdown_signal() -> Signal {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -86,26 +110,58 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        () = ctrl_c => Signal::Interrupt,
+        () = term => Signal::Terminate,
+    }
+}
+
+/// What [`cancel_on_signal`] saw: the signal that cancelled the work, if one did.
+#[derive(Debug, Clone, Default)]
+pub struct Stopped(std::sync::Arc<std::sync::OnceLock<Signal>>);
+
+impl Stopped {
+    /// The signal that stopped the command, if any.
+    pub fn signal(&self) -> Option<Signal> {
+        self.0.get().copied()
+    }
+
+    /// `exit`, unless a signal stopped the run: then that signal's code (130 or 143), the
+    /// report having been written all the same.
+    pub fn or(&self, exit: Exit) -> Exit {
+        self.signal().map_or(exit, Signal::exit)
     }
 }
 
 /// Spawns the task that cancels `token` on the shutdown signal, calling `note` first (to say
-/// what stopping means for this command). The task ends quietly when `token` is cancelled
-/// some other way.
-pub fn cancel_on_signal(
-    token: CancellationToken,
-    note: impl FnOnce() + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
+/// what stopping means for this command). A second signal quits at once, without waiting
+/// for the drain or writing a report. The task ends quietly when `token` is cancelled some
+/// other way. The returned [`Stopped`] says whether a signal came.
+pub fn cancel_on_signal(token: CancellationToken, note: impl FnOnce() + Send + 'static) -> Stopped {
+    let stopped = Stopped::default();
+    let seen = stopped.clone();
     tokio::spawn(async move {
-        tokio::select! {
-            () = shutdown_signal() => {}
+        let signal = tokio::select! {
+            s = shutdown_signal() => s,
             () = token.cancelled() => return,
-        }
+        };
+        let _ = seen.0.set(signal);
         note();
         token.cancel();
-    })
+        let again = shutdown_signal().await;
+        eprintln!("emroam: second signal: quitting now, without the report");
+        quit_now(again.exit());
+    });
+    stopped
+}
+
+/// Ends the process at once with `exit`'s code (the second signal: the user asked twice).
+#[allow(
+    clippy::exit,
+    reason = "the user's second signal means stop now, without unwinding"
+)]
+fn quit_now(exit: Exit) -> ! {
+    emroam_emulator::tui::restore_terminal();
+    std::process::exit(exit as i32)
 }
 
 /// Whether an error is a closed stdout (`emroam xml ... | head`), which exits quietly.

@@ -138,9 +138,83 @@ async fn sigterm_stops_the_fleet_and_still_reports() {
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    // Stopped by a signal: not a success, 128 + 15, and the report is still there.
+    assert_eq!(o.status.code(), Some(143), "{stdout}");
     assert!(stdout.contains("(cancelled)"), "{stdout}");
     assert!(stdout.contains("0 leaked, 0 missing"), "{stdout}");
+    let _ = std::fs::remove_dir_all(long.parent().unwrap());
+}
+
+/// Starts `emroam fleet` on a 60 s closed-model profile against `fake`.
+fn long_fleet(fake: &Fake, name: &str) -> (std::process::Child, std::path::PathBuf) {
+    let long = write_profile(
+        fake,
+        name,
+        "[[phase]]\nduration = \"60s\"\nphones = 4\nthink = { dist = \"constant\", value = \"50ms\" }\n",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_emroam"))
+        .args(["fleet", &long.display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, long)
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    // Through the shell's builtin, which every CI image has.
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -{sig} {}", child.id())])
+        .status();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_the_fleet_with_130_and_still_reports() {
+    let fake = spawn_fake(seed_users(4), Knobs::default()).await;
+    let (child, long) = long_fleet(&fake, "sigint");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    signal(&child, "INT");
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("(cancelled)"), "{stdout}");
+    let _ = std::fs::remove_dir_all(long.parent().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_quits_at_once_without_the_report() {
+    // Every login submit takes 4 s, longer than the profile's 3 s drain: after the first
+    // signal the fleet would wait out the drain, then reconcile and report.
+    let fake = spawn_fake(
+        seed_users(4),
+        Knobs {
+            submit_delay: Duration::from_secs(4),
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let (child, long) = long_fleet(&fake, "twice");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    signal(&child, "TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    signal(&child, "INT");
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "quit in {:?}, not after the drain",
+        started.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("second signal: quitting now"), "{stderr}");
+    assert!(!stdout.contains("reconcile:"), "no report: {stdout}");
     let _ = std::fs::remove_dir_all(long.parent().unwrap());
 }
 
@@ -302,6 +376,6 @@ async fn a_script_pauses_and_resumes_the_fleet_over_its_control_port() {
         started.elapsed() < Duration::from_secs(10),
         "SIGTERM stops the run"
     );
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(143));
     let _ = std::fs::remove_dir_all(long.parent().unwrap());
 }

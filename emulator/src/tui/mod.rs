@@ -277,6 +277,12 @@ async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> an
     result
 }
 
+/// Restores the terminal if the dashboard holds it, for a process that exits at once (a
+/// second Ctrl-C or SIGTERM); nothing otherwise.
+pub fn restore_terminal() {
+    terminal::restore_if_active();
+}
+
 /// The dashboard's clusters for a fleet: one per target, at its admin URL (or its EM
 /// service's host and port), with ILS roles from `topo` when the topology is known.
 pub fn target_views(profile: &crate::fleet::profile::Profile) -> Vec<ClusterView> {
