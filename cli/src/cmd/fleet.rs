@@ -136,6 +136,36 @@ pub async fn run_config(cfg: FleetConfig, options: RunOptions) -> anyhow::Result
     Ok(summary)
 }
 
+/// Connects once to each target's EM service address before anything runs; returns a line
+/// for each that cannot be reached (refused, no answer, name not resolved), naming the
+/// cluster, the address and the error. A run against a server that is not there would
+/// otherwise spend its whole length failing every journey.
+async fn preflight(profile: &Profile) -> Vec<String> {
+    let wait = profile.request_timeout.min(Duration::from_secs(5));
+    let mut out = Vec::new();
+    for t in &profile.targets {
+        let Some((authority, _)) = emroam_emulator::phone::http::split_http_url(&t.service_url)
+        else {
+            continue;
+        };
+        let addr = if authority.contains(':') && !authority.ends_with(']') {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        let why = match tokio::time::timeout(wait, tokio::net::TcpStream::connect(&addr)).await {
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                "connection refused".to_owned()
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {}", emroam_schema::duration::format(wait)),
+        };
+        out.push(format!("cannot reach {} at {addr}: {why}", t.cluster));
+    }
+    out
+}
+
 /// Runs `emroam fleet`.
 ///
 /// # Errors
@@ -148,6 +178,21 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::BadInput);
         }
     };
+    let unreachable = preflight(&cfg.profile).await;
+    if !unreachable.is_empty() {
+        for line in &unreachable {
+            eprintln!("emroam fleet: {line}");
+        }
+        eprintln!(
+            "emroam fleet: nothing was run. {}",
+            if cfg.profile.clusters.is_empty() {
+                "Check that the cluster is up and reachable from this machine (address, port, firewall)."
+            } else {
+                "Start the reference clusters first: emroam server --topology TOPOLOGY (the profile's topology file)."
+            }
+        );
+        return Ok(Exit::Other);
+    }
     let token = CancellationToken::new();
     let stopped = super::cancel_on_signal(token.clone(), || {
         eprintln!(

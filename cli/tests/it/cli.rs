@@ -379,3 +379,48 @@ async fn a_script_pauses_and_resumes_the_fleet_over_its_control_port() {
     assert_eq!(o.status.code(), Some(143));
     let _ = std::fs::remove_dir_all(long.parent().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_fails_at_once_with_exit_1_naming_the_address() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("emroam-cli-{}-nobody", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("nobody.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "nobody"
+[[target]]
+cluster = "c1"
+service_url = "http://127.0.0.1:{port}/emapp/EMAppServlet?device=#DEVICENAME#"
+devices = {{ first = "SEP000000009001", count = 2 }}
+users = {{ prefix = "user", first = 0, count = 2, width = 5, pin = "12345" }}
+[[phase]]
+duration = "3m"
+login_rate = 5.0
+"#
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let o = emroam(vec!["fleet".into(), path.display().to_string()]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "not the profile's 3 minutes"
+    );
+    assert!(
+        err.contains(&format!(
+            "cannot reach c1 at 127.0.0.1:{port}: connection refused"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
