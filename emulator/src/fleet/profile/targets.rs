@@ -73,6 +73,35 @@ impl Validator<'_> {
                     superuser: u.superuser,
                 })
                 .collect();
+            // Asking for more than the topology has is a mistake, not a smaller run: said
+            // for every cluster the run would use (or that the population names).
+            let named = wanted.as_ref().is_some_and(|w| w.contains(&c.id));
+            if named || !(devices.is_empty() || users.is_empty()) {
+                for (key, asked, found, what) in [
+                    (
+                        "devices_per_cluster",
+                        max_dev,
+                        devices.len(),
+                        "EM-enabled phones",
+                    ),
+                    (
+                        "users_per_cluster",
+                        max_users,
+                        users.len(),
+                        "users homed there",
+                    ),
+                ] {
+                    if asked != usize::MAX && found < asked {
+                        return Err(self.err(
+                            at,
+                            format!(
+                                "[population]: {key} = {asked}, but {} has {found} {what}",
+                                c.id
+                            ),
+                        ));
+                    }
+                }
+            }
             if devices.is_empty() || users.is_empty() {
                 continue;
             }

@@ -130,6 +130,25 @@ fn targets_from_a_topology() {
     let bad = src.replace("cluster2", "cluster9");
     let e = Profile::parse(&bad, "p.toml", Some(&dir)).unwrap_err();
     assert_eq!(e.line, 2, "{e}");
+    // More devices or users than the topology has: an error naming what is there.
+    let bad = src.replace("devices_per_cluster = 4", "devices_per_cluster = 400");
+    let e = Profile::parse(&bad, "p.toml", Some(&dir)).unwrap_err();
+    assert_eq!(e.line, 2, "{e}");
+    assert!(
+        e.message
+            .contains("devices_per_cluster = 400, but cluster2 has"),
+        "{e}"
+    );
+    let bad = src.replace(
+        "devices_per_cluster = 4",
+        "devices_per_cluster = 4\nusers_per_cluster = 5000",
+    );
+    let e = Profile::parse(&bad, "p.toml", Some(&dir)).unwrap_err();
+    assert!(
+        e.message
+            .contains("users_per_cluster = 5000, but cluster2 has"),
+        "{e}"
+    );
     let e = Profile::parse(
         "topology = \"nope.toml\"\n[[phase]]\nduration = \"1s\"\nlogin_rate = 1.0\n",
         "p.toml",
