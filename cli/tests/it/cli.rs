@@ -98,6 +98,14 @@ async fn fleet_exit_codes_and_files() {
         String::from_utf8_lossy(&o.stdout)
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("SLO ✘ p99.journey"));
+    // Under the table, what its words mean (EM words; SIP ones only with SIP).
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("what the words mean:"), "{out}");
+    assert!(
+        out.contains("  dropped: arrivals the schedule asked for"),
+        "{out}"
+    );
+    assert!(!out.contains("  misrouted:"), "no SIP in this run: {out}");
 
     let bad = write_profile(&fake, "bad", "[[phase]]\nduration = \"1s\"\n");
     let o = emroam(vec!["fleet".into(), bad.display().to_string()]).await;

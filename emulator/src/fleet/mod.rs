@@ -9,6 +9,7 @@ mod control;
 pub mod directory;
 mod error;
 mod faults;
+pub mod glossary;
 mod journey;
 mod placement;
 pub mod profile;

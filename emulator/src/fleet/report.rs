@@ -416,6 +416,13 @@ impl Summary {
                     .unwrap_or_default()
             );
         }
+        let c = &self.totals.counts;
+        let with_sip =
+            c.sip.boots_ok + c.sip.boots_failed + c.sip.calls_attempted + c.sip.answered > 0;
+        let _ = writeln!(o, "\nwhat the words mean:");
+        for l in super::glossary::lines(with_sip) {
+            let _ = writeln!(o, "{l}");
+        }
         o
     }
 }
