@@ -310,6 +310,8 @@ pub struct App {
     pub screen: Screen,
     /// The help overlay is open.
     pub help: bool,
+    /// With the help open: its second page, what the reported words mean.
+    pub help_words: bool,
     /// The clusters, in topology (or target) order.
     pub clusters: Vec<ClusterView>,
     /// The selected cluster (index into `clusters`).

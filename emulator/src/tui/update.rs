@@ -114,8 +114,13 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
     match k.code {
         KeyCode::Char('c') if ctrl => quit(app),
         KeyCode::Char('q') => quit(app),
+        // Closed → the keys and figures → what the words mean → closed.
         KeyCode::Char('?') | KeyCode::F(1) => {
-            app.help = !app.help;
+            match (app.help, app.help_words) {
+                (false, _) => (app.help, app.help_words) = (true, false),
+                (true, false) => app.help_words = true,
+                (true, true) => (app.help, app.help_words) = (false, false),
+            }
             None
         }
         KeyCode::Esc => {
@@ -371,6 +376,13 @@ mod tests {
         press(&mut a, KeyCode::Char('2'));
         assert!(!a.help);
         assert_eq!(a.screen, Screen::Clusters);
+        // `?` pages: the keys, then what the words mean, then closed.
+        press(&mut a, KeyCode::Char('?'));
+        assert!(a.help && !a.help_words);
+        press(&mut a, KeyCode::Char('?'));
+        assert!(a.help && a.help_words);
+        press(&mut a, KeyCode::Char('?'));
+        assert!(!a.help);
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub const MIN_HEIGHT: u16 = 18;
 /// The keys, as the help overlay lists them.
 pub const KEYS: &[(&str, &str)] = &[
     ("1..5", "overview, clusters, latency, errors, phones"),
-    ("?  Esc", "this help, close it"),
+    ("?  Esc", "this help, again: what the words mean; close"),
     ("↑ ↓  j k  Tab", "select a cluster (screen 5: a phone)"),
     ("d  u", "take the selected cluster down, bring it up"),
     ("m  M", "lower, raise its Maximum Concurrent Requests"),
@@ -86,7 +86,9 @@ impl Widget for &App {
         Paragraph::new(status)
             .style(Style::new().reversed())
             .render(bottom, buf);
-        if self.help {
+        if self.help && self.help_words {
+            words(body, buf);
+        } else if self.help {
             help(body, buf);
         }
     }
@@ -168,7 +170,33 @@ fn help(body: Rect, buf: &mut Buffer) {
         .chain(FIGURES.iter().map(entry))
         .collect();
     Paragraph::new(lines)
-        .block(Block::bordered().title(" help (Esc closes) "))
+        .block(Block::bordered().title(" help (? the words, Esc closes) "))
+        .render(area, buf);
+}
+
+/// The help's second page: what every reported word means (the list under the final table).
+fn words(body: Rect, buf: &mut Buffer) {
+    let w = 100.min(body.width);
+    let h = (crate::fleet::glossary::GLOSSARY.len() as u16 + 2).min(body.height);
+    let area = Rect::new(
+        body.x + (body.width - w) / 2,
+        body.y + (body.height - h) / 2,
+        w,
+        h,
+    );
+    Clear.render(area, buf);
+    let lines: Vec<Line> = crate::fleet::glossary::GLOSSARY
+        .iter()
+        .map(|t| {
+            Line::from(vec![
+                Span::styled(format!("{}: ", t.word), Style::new().bold()),
+                Span::raw(t.meaning),
+            ])
+        })
+        .collect();
+    Paragraph::new(lines)
+        .wrap(ratatui::widgets::Wrap { trim: true })
+        .block(Block::bordered().title(" what the words mean (? or Esc closes) "))
         .render(area, buf);
 }
 
@@ -386,5 +414,25 @@ pub(crate) mod tests {
         ] {
             assert!(has(&l, what), "{what}: {l:#?}");
         }
+    }
+
+    #[test]
+    fn the_helps_second_page_says_what_the_words_mean() {
+        let mut a = super::overview::tests_support();
+        a.help = true;
+        a.help_words = true;
+        let l = lines(&a, 140, 40);
+        for what in [
+            "what the words mean",
+            "dropped: arrivals the schedule asked for",
+            "late starts: journeys that started more than 10 ms",
+            "abandoned:",
+            "in flight: journeys running now",
+        ] {
+            assert!(has(&l, what), "{what}: {l:#?}");
+        }
+        // Small terminals clip the list but never panic.
+        let _ = lines(&a, 80, 24);
+        let _ = lines(&a, 20, 8);
     }
 }
