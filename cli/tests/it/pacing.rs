@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use emroam_emulator::driver::Transport;
 use emroam_emulator::fleet::profile::Profile;
+use emroam_emulator::fleet::report::Summary;
 use emroam_emulator::fleet::stats::Snapshot;
 use emroam_emulator::fleet::{self, RunOptions};
 use emroam_emulator::phone::{HttpFailure, HttpRequest, HttpResponse, Step};
@@ -437,4 +438,65 @@ login_rate = 4.0
     let c2 = &r.total.clusters()[1];
     assert!(c2.hist(Step::FailedJourney).is_none());
     assert_eq!(c2.hist(Step::Journey).unwrap().len(), c2.counts.logins_ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cluster_that_did_nothing_fails_the_run_unless_allowed() {
+    let t = Scripted::new(Duration::from_millis(10));
+    // c1 logs in and out; c2's phones are offered only logouts, and nobody is logged in
+    // there: every c2 arrival is dropped and no journey runs on c2.
+    let src = |slo: &str| {
+        format!(
+            r##"
+name = "idle-cluster"
+[[target]]
+cluster = "c1"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = {{ first = "SEP000000009001", count = 2 }}
+users = {{ prefix = "a", first = 0, count = 2, width = 4, pin = "1" }}
+[[target]]
+cluster = "c2"
+service_url = "http://mock2/emapp?device=#DEVICENAME#"
+devices = {{ first = "SEP000000009101", count = 2 }}
+users = {{ prefix = "b", first = 0, count = 2, width = 4, pin = "1" }}
+[[phase]]
+duration = "2s"
+logout_rate = 4.0
+{slo}
+"##
+        )
+    };
+    let r = run(
+        Profile::parse(&src(""), "idle.toml", None).unwrap(),
+        t.clone(),
+    )
+    .await;
+    let s = Summary::of(&r, None);
+    let idle: Vec<_> = s.slo.iter().filter(|x| !x.passed).collect();
+    assert!(
+        idle.iter().any(|x| x.name == "cluster.c2.journeys"),
+        "{:?}",
+        s.slo
+    );
+    assert!(!s.passed());
+    assert!(s.table().contains("no journey ran on c2"), "{}", s.table());
+    // Accepted when the profile says so; a dropped-arrivals threshold can gate it instead.
+    let r = run(
+        Profile::parse(
+            &src("[slo]\nallow_idle_clusters = true\ndropped_ratio = 0.5"),
+            "idle.toml",
+            None,
+        )
+        .unwrap(),
+        t,
+    )
+    .await;
+    let s = Summary::of(&r, None);
+    assert!(
+        !s.slo.iter().any(|x| x.name.starts_with("cluster.")),
+        "{:?}",
+        s.slo
+    );
+    let d = s.slo.iter().find(|x| x.name == "dropped_ratio").unwrap();
+    assert!(!d.passed, "{d:?}");
 }

@@ -498,6 +498,42 @@ fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
             note: none,
         });
     }
+    if let Some(max) = slo.dropped_ratio {
+        let c = &totals.counts;
+        let offered = totals.attempted + c.dropped;
+        let actual = if offered == 0 {
+            0.0
+        } else {
+            c.dropped as f64 / offered as f64
+        };
+        out.push(SloResult {
+            name: "dropped_ratio".into(),
+            threshold: max,
+            actual,
+            passed: offered > 0 && actual <= max,
+            note: (offered == 0).then(|| "nothing offered".to_owned()),
+        });
+    }
+    if !slo.allow_idle_clusters {
+        // A cluster whose arrivals were all dropped did nothing: the run did not test it.
+        for (t, cl) in run.profile.targets.iter().zip(run.total.clusters()) {
+            let c = &cl.counts;
+            let attempted = c.logins_attempted + c.logouts_attempted;
+            if attempted == 0 && c.dropped > 0 {
+                out.push(SloResult {
+                    name: format!("cluster.{}.journeys", t.cluster),
+                    threshold: 1.0,
+                    actual: 0.0,
+                    passed: false,
+                    note: Some(format!(
+                        "no journey ran on {}: {} arrivals dropped (no idle phone or free user; \
+                         allow_idle_clusters = true in [slo] to accept)",
+                        t.cluster, c.dropped
+                    )),
+                });
+            }
+        }
+    }
     for (step, max) in &slo.p99 {
         let h = run.total.step_all(*step).filter(|h| !h.is_empty());
         let actual = h.as_ref().map_or(0.0, |h| ms(h.value_at_quantile(0.99)));

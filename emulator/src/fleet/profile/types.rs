@@ -224,6 +224,11 @@ pub struct Slo {
     pub p99: BTreeMap<Step, Duration>,
     /// Minimum calls ok / (calls placed − busy); misrouted calls are failures.
     pub call_success_ratio: Option<f64>,
+    /// Maximum dropped / (attempted + dropped): arrivals no idle phone or free user took.
+    pub dropped_ratio: Option<f64>,
+    /// Whether a cluster may do nothing: by default (`false`) a cluster whose arrivals were
+    /// all dropped, with no journey attempted there, fails the run.
+    pub allow_idle_clusters: bool,
 }
 
 /// A validated load profile.

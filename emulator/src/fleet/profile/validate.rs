@@ -505,6 +505,7 @@ impl Validator<'_> {
             ("success_ratio", r.success_ratio),
             ("busy_ratio", r.busy_ratio),
             ("call_success_ratio", r.call_success_ratio),
+            ("dropped_ratio", r.dropped_ratio),
         ] {
             if let Some(v) = v
                 && !(0.0..=1.0).contains(&v)
@@ -528,6 +529,8 @@ impl Validator<'_> {
             busy_ratio: r.busy_ratio,
             p99,
             call_success_ratio: r.call_success_ratio,
+            dropped_ratio: r.dropped_ratio,
+            allow_idle_clusters: r.allow_idle_clusters.unwrap_or(false),
         })
     }
 }
