@@ -73,8 +73,9 @@ impl Conn {
     /// default), with Nagle off.
     ///
     /// # Errors
-    /// [`HttpFailure::HostNotFound`] when the name does not resolve or nothing listens
-    /// (the phone's "Host Not Found" with Tomcat down), else [`HttpFailure::ConnectionFailed`].
+    /// [`HttpFailure::HostNotFound`] when the name does not resolve, [`HttpFailure::Refused`]
+    /// when nothing listens (both the phone's "Host Not Found"), else
+    /// [`HttpFailure::ConnectionFailed`].
     pub async fn connect(authority: &str) -> Result<Self, HttpFailure> {
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
@@ -91,7 +92,7 @@ impl Conn {
             .ok_or(HttpFailure::HostNotFound)?;
         let stream = TcpStream::connect(addr).await.map_err(|e| match e.kind() {
             // TSG: with Tomcat down (nothing listening) the phone shows "Host Not Found".
-            std::io::ErrorKind::ConnectionRefused => HttpFailure::HostNotFound,
+            std::io::ErrorKind::ConnectionRefused => HttpFailure::Refused,
             _ => HttpFailure::ConnectionFailed(e.to_string()),
         })?;
         let _ = stream.set_nodelay(true);

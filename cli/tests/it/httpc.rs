@@ -119,12 +119,12 @@ async fn a_kept_alive_connection_closed_meanwhile_is_retried_once() {
 }
 
 #[tokio::test]
-async fn refused_is_host_not_found_and_bad_requests_are_bad_urls() {
+async fn refused_is_its_own_failure_and_bad_requests_are_bad_urls() {
     let dead = dead_addr().await;
-    assert_eq!(
-        client().send(&get(dead)).await,
-        Err(HttpFailure::HostNotFound)
-    );
+    let refused = client().send(&get(dead)).await;
+    assert_eq!(refused, Err(HttpFailure::Refused));
+    // What the phone shows for it.
+    assert_eq!(refused.unwrap_err().to_string(), "Host Not Found");
     let (addr, _) = spawn_raw(|_| Reply::Send(ok("x"))).await;
     let mut bad = get(addr);
     bad.headers

@@ -137,7 +137,11 @@ async fn http_and_transport_failures_are_named() {
         )),
     });
     let (_, o) = go(p, Task::Status).await;
-    assert_eq!(o.result.unwrap_err().shown, "Host Not Found");
+    let f = o.result.unwrap_err();
+    // The phone's words, and the load tester's cause.
+    assert_eq!(f.shown, "Host Not Found");
+    assert_eq!(f.cause, Cause::ConnectionRefused);
+    assert_eq!(f.cause.key(), "connection_refused");
     let p = Phone::new(PhoneSpec {
         device: DEV.into(),
         model: Model::default(),

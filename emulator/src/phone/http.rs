@@ -112,9 +112,13 @@ impl HttpResponse {
 /// Why no response came back: each maps to what a phone would show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpFailure {
-    /// The name did not resolve, or nothing listens there (TSG: Tomcat down shows this).
+    /// The name did not resolve.
     #[error("Host Not Found")]
     HostNotFound,
+    /// Nothing listens at the address (connection refused). The phone shows "Host Not
+    /// Found" for this too (TSG: Tomcat down shows it); a load tester keeps them apart.
+    #[error("Host Not Found")]
+    Refused,
     /// The connection broke or could not be made for another reason.
     #[error("Connection failed")]
     ConnectionFailed(String),

@@ -109,8 +109,10 @@ impl StepSample {
 /// Why a task ended without doing its job; each is named as the phone shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Cause {
-    /// DNS failure or nothing listening ("Host Not Found").
+    /// The name did not resolve, or the URL cannot be fetched ("Host Not Found").
     HostNotFound,
+    /// Nothing listens at the address: connection refused (the phone shows "Host Not Found").
+    ConnectionRefused,
     /// The connection broke ("Connection failed").
     ConnectionFailed,
     /// No response within the request timeout.
@@ -160,6 +162,7 @@ impl Cause {
     pub fn key(&self) -> String {
         match self {
             Cause::HostNotFound => "host_not_found".into(),
+            Cause::ConnectionRefused => "connection_refused".into(),
             Cause::ConnectionFailed => "connection_failed".into(),
             Cause::Timeout => "timeout".into(),
             Cause::HttpStatus(s) => format!("http_{s}"),
@@ -195,7 +198,7 @@ impl Cause {
     /// What the phone's screen shows, for a login or logout task.
     pub fn shown(&self, task: TaskKind) -> String {
         match self {
-            Cause::HostNotFound => "Host Not Found".into(),
+            Cause::HostNotFound | Cause::ConnectionRefused => "Host Not Found".into(),
             Cause::ConnectionFailed | Cause::Timeout => "Connection failed".into(),
             Cause::HttpStatus(s) => format!("HTTP Error ({s})"),
             Cause::Xml(4) => "XML Error [4]: Parse Error".into(),
@@ -223,6 +226,7 @@ impl Cause {
     pub(super) fn from_failure(f: &HttpFailure) -> Cause {
         match f {
             HttpFailure::HostNotFound | HttpFailure::BadUrl(_) => Cause::HostNotFound,
+            HttpFailure::Refused => Cause::ConnectionRefused,
             HttpFailure::ConnectionFailed(_) => Cause::ConnectionFailed,
             HttpFailure::Timeout => Cause::Timeout,
             HttpFailure::TooLarge => Cause::TooLarge,

@@ -31,6 +31,7 @@ fn response() -> impl Strategy<Value = Result<HttpResponse, HttpFailure>> {
             .prop_map(|(status, headers, body)| Ok(HttpResponse { status, headers, body })),
         1 => Just(Err(HttpFailure::Timeout)),
         1 => Just(Err(HttpFailure::HostNotFound)),
+        1 => Just(Err(HttpFailure::Refused)),
     ]
 }
 

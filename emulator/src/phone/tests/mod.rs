@@ -218,6 +218,12 @@ fn transport_and_http_errors() {
             Cause::HostNotFound,
             "Host Not Found",
         ),
+        // Refused and unresolved read the same on the phone, and count apart.
+        (
+            Err(HttpFailure::Refused),
+            Cause::ConnectionRefused,
+            "Host Not Found",
+        ),
         (
             Err(HttpFailure::Timeout),
             Cause::Timeout,
