@@ -210,6 +210,17 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
             }
         }
     }
+    let out = cfg.out.clone();
+    let wrote = move || {
+        if let Some(o) = &out {
+            println!(
+                "wrote {}, {} and {}",
+                o.summary().display(),
+                o.hlog().display(),
+                o.csv().display()
+            );
+        }
+    };
     let summary = if cfg.tui {
         let views = tui::target_views(&cfg.profile);
         let (summary, ended) = with_dashboard(cfg, views, token, control).await?;
@@ -217,6 +228,7 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
             // Quit from the dashboard: the user's choice, exit 0 with the report (130 or 143
             // when a signal stopped it).
             print!("{}", summary.table());
+            wrote();
             return Ok(stopped.or(Exit::Ok));
         }
         summary
@@ -228,6 +240,7 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
         run_config(cfg, RunOptions::default().token(token).taps(taps)).await?
     };
     print!("{}", summary.table());
+    wrote();
     Ok(stopped.or(if summary.passed() {
         Exit::Ok
     } else {

@@ -84,6 +84,16 @@ async fn fleet_exit_codes_and_files() {
     assert_eq!(json["schema"], "emroam.fleet.summary");
     assert!(json["totals"]["logins_ok"].as_u64().unwrap() > 0);
     assert!(out_dir.join("latency.hlog").exists() && out_dir.join("timeseries.csv").exists());
+    // The report says where the files went.
+    assert!(
+        stdout.contains(&format!(
+            "wrote {}, {} and {}",
+            out_dir.join("summary.json").display(),
+            out_dir.join("latency.hlog").display(),
+            out_dir.join("timeseries.csv").display()
+        )),
+        "{stdout}"
+    );
 
     let strict = write_profile(
         &fake,
