@@ -62,10 +62,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         progress: headless,
         tui: !headless,
     };
-    let (summary, ended) = if headless {
+    let (summary, ended, closed) = if headless {
         (
             fleetcmd::run_config(cfg, RunOptions::default().token(fleet_token)).await?,
             true,
+            tui::Closed::Cancelled,
         )
     } else {
         let views = tui::target_views(&cfg.profile);
@@ -88,6 +89,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let _ = tokio::time::timeout(Duration::from_secs(10), running.wait()).await;
     // Quit from the dashboard before the end: the user's choice, exit 0 with the report;
     // stopped by a signal: 130 or 143, with the report.
+    if closed == tui::Closed::Interrupted {
+        // Ctrl-C in the dashboard is the user's interrupt, as the signal is outside it.
+        return Ok(Exit::Interrupted);
+    }
     Ok(stopped.or(if summary.passed() || !ended {
         Exit::Ok
     } else {

@@ -223,7 +223,13 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
     };
     let summary = if cfg.tui {
         let views = tui::target_views(&cfg.profile);
-        let (summary, ended) = with_dashboard(cfg, views, token, control).await?;
+        let (summary, ended, closed) = with_dashboard(cfg, views, token, control).await?;
+        if closed == tui::Closed::Interrupted {
+            // Ctrl-C in the dashboard is the user's interrupt, as the signal is outside it.
+            print!("{}", summary.table());
+            wrote();
+            return Ok(Exit::Interrupted);
+        }
         if !ended {
             // Quit from the dashboard: the user's choice, exit 0 with the report (130 or 143
             // when a signal stopped it).
@@ -251,7 +257,8 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
 /// Runs a fleet under the dashboard: the fleet in its own task (snapshots on a `watch`, a
 /// [`Control`] channel back, shared with the HTTP control port), the dashboard in this one.
 /// Quitting cancels the fleet, which drains and reports after the terminal is restored.
-/// Returns the summary and whether the run had ended on its own before the user quit.
+/// Returns the summary, whether the run had ended on its own before the user quit, and how
+/// the dashboard closed.
 ///
 /// # Errors
 /// The terminal cannot be used, or the fleet's output cannot be written.
@@ -260,7 +267,7 @@ pub async fn with_dashboard(
     clusters: Vec<ClusterView>,
     token: CancellationToken,
     control_tx: watch::Sender<Control>,
-) -> anyhow::Result<(Summary, bool)> {
+) -> anyhow::Result<(Summary, bool, tui::Closed)> {
     let n = cfg.profile.targets.len();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(n)));
     let control_rx = control_tx.subscribe();
@@ -315,6 +322,6 @@ pub async fn with_dashboard(
         );
     }
     let summary = fleet.await.context("the fleet task")??;
-    shown?;
-    Ok((summary, ended))
+    let closed = shown?;
+    Ok((summary, ended, closed))
 }

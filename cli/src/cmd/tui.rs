@@ -20,12 +20,16 @@ pub async fn run(args: &TuiArgs) -> anyhow::Result<Exit> {
         }
     };
     let token = CancellationToken::new();
-    super::cancel_on_signal(token.clone(), || {});
-    tui::run(
+    let stopped = super::cancel_on_signal(token.clone(), || {});
+    let closed = tui::run(
         App::new(tui::cluster_views(&topo.clusters), None),
         Wiring::watch_only(),
         token,
     )
     .await?;
-    Ok(Exit::Ok)
+    // Ctrl-C (the key in the dashboard, or the signal) exits 130 as a shell expects; `q` 0.
+    Ok(match closed {
+        tui::Closed::Interrupted => Exit::Interrupted,
+        _ => stopped.or(Exit::Ok),
+    })
 }

@@ -315,3 +315,48 @@ async fn demo_runs_under_the_dashboard_and_q_prints_the_report() {
     );
     let _ = std::fs::remove_file(&log);
 }
+
+/// Ctrl-C in the dashboard is a key (raw mode), but still the user's interrupt: 130, as a
+/// shell expects, where `q` exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_in_the_dashboard_exits_130() {
+    if !have_tmux() {
+        eprintln!(
+            "SKIPPED ctrl_c_in_the_dashboard_exits_130: `tmux` is not on PATH (apt-get install -y tmux)"
+        );
+        return;
+    }
+    // No cluster needs to run: the watcher shows them as not answering.
+    let dir = std::env::temp_dir().join(format!("emroam-tui-cc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: PathBuf = dir.join("seed.toml");
+    std::fs::write(&file, emroam::cmd::demo::SEED_TOPOLOGY).unwrap();
+    let name = format!("emroam-tui-cc-{}", std::process::id());
+    let session = Session(name.clone());
+    let cmd = format!(
+        "EMROAM_LOG={} {} tui --topology {}; echo EXIT=$?; sleep 30",
+        dir.join("emroam.log").display(),
+        env!("CARGO_BIN_EXE_emroam"),
+        file.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    session
+        .wait_for("the dashboard", 15, |s| s.contains("1 Overview"))
+        .await;
+    session.keys("C-c");
+    let s = session
+        .wait_for("the exit", 10, |s| s.contains("EXIT="))
+        .await;
+    assert!(s.contains("EXIT=130"), "{s}");
+    let _ = std::fs::remove_dir_all(dir);
+}

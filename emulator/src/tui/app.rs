@@ -312,6 +312,8 @@ pub struct App {
     pub help: bool,
     /// With the help open: its second page, what the reported words mean.
     pub help_words: bool,
+    /// The user quit with Ctrl-C (a key in raw mode): the command exits as if interrupted.
+    pub interrupted: bool,
     /// The clusters, in topology (or target) order.
     pub clusters: Vec<ClusterView>,
     /// The selected cluster (index into `clusters`).

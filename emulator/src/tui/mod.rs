@@ -21,7 +21,7 @@
 //! | `p` / `Space` | pause / resume starting work | `emroam fleet --control ADDR`: `POST /control/pause` / `resume` |
 //! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | `POST /control/rate?times=1.25` / `?times=0.8` (or `?factor=F`) |
 //! | `5`, `↑` `↓` | trace the selected phone (its last journey's messages on screen 5) | [`crate::fleet::Taps`]: `watch_device`, `trace` |
-//! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report, exit 0 | Ctrl-C / SIGTERM |
+//! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report; exit 0 after `q`, 130 after Ctrl-C | Ctrl-C (130) / SIGTERM (143) |
 //!
 //! The ILS sync status per peer comes from `/metrics.json`'s `ils.peers` (connected, up to
 //! date); the role and peers from the topology. Logs go to `$EMROAM_LOG` (default `emroam.log`
@@ -156,6 +156,17 @@ async fn admin_call(
     last
 }
 
+/// How the dashboard closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// The user quit with `q`.
+    Quit,
+    /// The user quit with Ctrl-C (a key in the dashboard's raw mode, the user's interrupt).
+    Interrupted,
+    /// `token` was cancelled (the work ended, or a signal).
+    Cancelled,
+}
+
 /// Runs the dashboard in the terminal until `q`, Ctrl-C or `token` is cancelled; the
 /// terminal is restored when it returns, whatever happened. Quitting cancels `token`.
 ///
@@ -165,7 +176,7 @@ async fn admin_call(
 ///
 /// # Errors
 /// The terminal cannot be used.
-pub async fn run(app: App, wiring: Wiring, token: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(app: App, wiring: Wiring, token: CancellationToken) -> anyhow::Result<Closed> {
     use std::io::IsTerminal as _;
     if !std::io::stdout().is_terminal() {
         token.cancel();
@@ -194,7 +205,11 @@ pub async fn run(app: App, wiring: Wiring, token: CancellationToken) -> anyhow::
     r
 }
 
-async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> anyhow::Result<()> {
+async fn dashboard(
+    mut app: App,
+    wiring: Wiring,
+    token: CancellationToken,
+) -> anyhow::Result<Closed> {
     let targets: Vec<poll::Target> = app
         .clusters
         .iter()
@@ -267,7 +282,11 @@ async fn dashboard(mut app: App, wiring: Wiring, token: CancellationToken) -> an
                 term.draw(&app)?;
             }
         }
-        anyhow::Ok(())
+        anyhow::Ok(match (app.quitting, app.interrupted) {
+            (true, true) => Closed::Interrupted,
+            (true, false) => Closed::Quit,
+            (false, _) => Closed::Cancelled,
+        })
         // `term` drops here: the terminal is restored before anything else is printed.
     }
     .await;

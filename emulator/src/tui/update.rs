@@ -112,7 +112,10 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
     app.dirty = true;
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
     match k.code {
-        KeyCode::Char('c') if ctrl => quit(app),
+        KeyCode::Char('c') if ctrl => {
+            app.interrupted = true;
+            quit(app)
+        }
         KeyCode::Char('q') => quit(app),
         // Closed → the keys and figures → what the words mean → closed.
         KeyCode::Char('?') | KeyCode::F(1) => {
@@ -396,6 +399,11 @@ mod tests {
             update(&mut a, Event::Input(Term::Key(k))),
             Some(Command::Quit)
         );
+        // Ctrl-C is the user's interrupt even as a key: the command exits 130, `q` 0.
+        assert!(a.interrupted);
+        let mut a = app();
+        press(&mut a, KeyCode::Char('q'));
+        assert!(!a.interrupted);
     }
 
     #[test]
