@@ -215,6 +215,8 @@ think = { dist = "constant", value = "200ms" }
     let r = run(Profile::parse(src, "scarce.toml", None).unwrap(), t.clone()).await;
     let c = r.total.totals();
     assert!(c.dropped > 0);
+    // Why: a phone was free, the one user was not.
+    assert_eq!(c.dropped_by.get("no_free_user"), Some(&c.dropped), "{c:?}");
     assert!(c.logins_ok >= 8, "{c:?}");
     assert_eq!(c.failed, 0);
     // At most one phone holds the user at the end.
@@ -472,6 +474,18 @@ logout_rate = 4.0
     )
     .await;
     let s = Summary::of(&r, None);
+    // Why they were dropped: logouts, with nobody logged in.
+    let c2 = &r.total.clusters()[1].counts;
+    assert_eq!(
+        c2.dropped_by.get("nobody_logged_in"),
+        Some(&c2.dropped),
+        "{c2:?}"
+    );
+    assert!(
+        s.table().contains("dropped by why: nobody_logged_in="),
+        "{}",
+        s.table()
+    );
     let idle: Vec<_> = s.slo.iter().filter(|x| !x.passed).collect();
     assert!(
         idle.iter().any(|x| x.name == "cluster.c2.journeys"),

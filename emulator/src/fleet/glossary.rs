@@ -56,7 +56,7 @@ pub const GLOSSARY: &[Term] = &[
     ),
     em(
         "dropped",
-        "arrivals the schedule asked for that no idle phone or free user could take: not attempted, not failed",
+        "arrivals the schedule asked for that no idle phone or free user could take: not attempted, not failed; \"dropped by why\" says which (no_idle_phone, all_phones_logged_in, nobody_logged_in, no_free_user)",
     ),
     em(
         "abandoned",

@@ -20,6 +20,8 @@
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
 //!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
+//!               dropped_by: { "no_idle_phone" | "all_phones_logged_in" | "nobody_logged_in"
+//!                             | "no_free_user": n },
 //!               by_cause: { "em_26": n, "timeout": n, ... }, sip: SipCounts }
 //! SipCounts = { boots_ok, boots_failed, refreshes_ok, refreshes_failed, restarts,
 //!               calls_attempted, calls_ok, calls_busy, calls_failed, calls_misrouted,
@@ -279,6 +281,14 @@ impl Summary {
             "busy (26): {}  failed: {}  late starts: {}  dropped: {}  abandoned: {}  success ratio: {:.4}",
             c.busy, c.failed, c.late_starts, c.dropped, c.abandoned, t.success_ratio
         );
+        if !c.dropped_by.is_empty() {
+            let why: Vec<String> = c
+                .dropped_by
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(o, "dropped by why: {}", why.join("  "));
+        }
         if c.roaming_attempted > 0 {
             let _ = writeln!(
                 o,

@@ -11,6 +11,7 @@ use super::Shard;
 use crate::driver::Transport;
 use crate::fleet::journey::Work;
 use crate::fleet::profile::Think;
+use crate::fleet::stats::Dropped;
 use crate::phone::{Credentials, LoginType, Task, TaskKind};
 
 /// A closed-model phone that found no free user (or was paused) waits at least this long to
@@ -126,23 +127,34 @@ impl<T: Transport + 'static> Shard<T> {
         let from = self.cursor[k] % n;
         self.cursor[k] = from + 1;
         let want = self.slots[from].cluster;
+        // What the search met, to say why when nobody takes the arrival.
+        let (mut any_idle, mut any_fit) = (false, false);
         for same_cluster in [true, false] {
             for step in 0..n {
                 let i = (from + step) % n;
                 if same_cluster && self.slots[i].cluster != want {
                     continue;
                 }
-                let fits = self.idle(i)
+                let idle = self.idle(i);
+                any_idle |= idle;
+                let fits = idle
                     && match task {
                         TaskKind::Login => !self.logged_in(i),
                         _ => self.logged_in(i),
                     };
+                any_fit |= fits;
                 if fits && self.start(i, task, intended) {
                     return;
                 }
             }
         }
-        self.rec.dropped(want);
+        let why = match (any_idle, any_fit, task) {
+            (false, _, _) => Dropped::NoIdlePhone,
+            (true, true, _) => Dropped::NoFreeUser,
+            (true, false, TaskKind::Login) => Dropped::AllLoggedIn,
+            (true, false, _) => Dropped::NobodyLoggedIn,
+        };
+        self.rec.dropped(want, why);
     }
 
     /// A closed-model phase: the first `phones` free phones cycle until `until`.
@@ -187,7 +199,7 @@ impl<T: Transport + 'static> Shard<T> {
         };
         if !self.start(i, task, intended) {
             // No free user now: counted, and the phone tries again a think time later.
-            self.rec.dropped(self.slots[i].cluster);
+            self.rec.dropped(self.slots[i].cluster, Dropped::NoFreeUser);
             let at = intended.max(Instant::now() + RETRY_MIN);
             self.retry.push(Reverse((at, i)));
         }

@@ -25,8 +25,10 @@ pub struct Counts {
     pub failed: u64,
     /// Journeys started later than `LATE_AFTER` (10 ms) after their intended time.
     pub late_starts: u64,
-    /// Open-model arrivals with no idle phone or free user to take them.
+    /// Arrivals with no idle phone or free user to take them.
     pub dropped: u64,
+    /// Dropped arrivals by why ([`Dropped::key`]).
+    pub dropped_by: BTreeMap<String, u64>,
     /// Journeys abandoned at the shutdown deadline.
     pub abandoned: u64,
     /// Busy and failures by cause key (`em_26`, `em_201`, `http_503`, `timeout`, ...).
@@ -177,6 +179,9 @@ impl Counts {
         self.failed += o.failed;
         self.late_starts += o.late_starts;
         self.dropped += o.dropped;
+        for (k, v) in &o.dropped_by {
+            *self.dropped_by.entry(k.clone()).or_default() += v;
+        }
         self.abandoned += o.abandoned;
         for (k, v) in &o.by_cause {
             *self.by_cause.entry(k.clone()).or_default() += v;
@@ -192,5 +197,30 @@ impl Counts {
     /// Journeys that succeeded.
     pub fn succeeded(&self) -> u64 {
         self.logins_ok + self.logouts_ok
+    }
+}
+
+/// Why an arrival was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// Every phone was in a journey (or its state unknown).
+    NoIdlePhone,
+    /// A login, but every idle phone already had someone logged in.
+    AllLoggedIn,
+    /// A logout, but nobody was logged in on an idle phone.
+    NobodyLoggedIn,
+    /// A phone was free but every user was busy or logged in elsewhere.
+    NoFreeUser,
+}
+
+impl Dropped {
+    /// The key in `dropped_by`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Dropped::NoIdlePhone => "no_idle_phone",
+            Dropped::AllLoggedIn => "all_phones_logged_in",
+            Dropped::NobodyLoggedIn => "nobody_logged_in",
+            Dropped::NoFreeUser => "no_free_user",
+        }
     }
 }

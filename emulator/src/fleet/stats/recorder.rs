@@ -244,10 +244,11 @@ impl Recorder {
         }
     }
 
-    /// Counts an arrival nobody could take.
-    pub fn dropped(&mut self, cluster: usize) {
+    /// Counts an arrival nobody could take, and why.
+    pub fn dropped(&mut self, cluster: usize, why: super::counts::Dropped) {
         if let Some(c) = self.clusters.get_mut(cluster) {
             c.counts.dropped += 1;
+            *c.counts.dropped_by.entry(why.key().to_owned()).or_default() += 1;
         }
     }
 
