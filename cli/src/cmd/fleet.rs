@@ -14,7 +14,9 @@ use emroam_emulator::fleet::profile::Profile;
 use emroam_emulator::fleet::report::Summary;
 use emroam_emulator::fleet::stats::Snapshot;
 use emroam_emulator::fleet::{self, Control, OutFiles, RunOptions, reconcile};
-use emroam_emulator::phone::Step;
+use emroam_emulator::httpc;
+use emroam_emulator::phone::http::split_http_url;
+use emroam_emulator::phone::{HttpFailure, Step};
 use emroam_emulator::tui::{self, App, ClusterView, FleetView, Wiring, event::Event};
 use tokio::sync::mpsc;
 
@@ -136,32 +138,27 @@ pub async fn run_config(cfg: FleetConfig, options: RunOptions) -> anyhow::Result
     Ok(summary)
 }
 
-/// Connects once to each target's EM service address before anything runs; returns a line
-/// for each that cannot be reached (refused, no answer, name not resolved), naming the
-/// cluster, the address and the error. A run against a server that is not there would
-/// otherwise spend its whole length failing every journey.
+/// Connects once to each target's EM service address before anything runs, as a phone
+/// would ([`httpc::Conn::connect`]); returns a line for each that cannot be reached (refused,
+/// no answer, name not resolved), naming the cluster, the address and the error. A run
+/// against a server that is not there would otherwise spend its whole length failing every
+/// journey.
 async fn preflight(profile: &Profile) -> Vec<String> {
     let wait = profile.request_timeout.min(Duration::from_secs(5));
     let mut out = Vec::new();
     for t in &profile.targets {
-        let Some((authority, _)) = emroam_emulator::phone::http::split_http_url(&t.service_url)
-        else {
+        let Some((authority, _)) = split_http_url(&t.service_url) else {
             continue;
         };
-        let addr = if authority.contains(':') && !authority.ends_with(']') {
-            authority.to_owned()
-        } else {
-            format!("{authority}:80")
-        };
-        let why = match tokio::time::timeout(wait, tokio::net::TcpStream::connect(&addr)).await {
+        let why = match tokio::time::timeout(wait, httpc::Conn::connect(authority)).await {
             Ok(Ok(_)) => continue,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                "connection refused".to_owned()
-            }
+            Ok(Err(HttpFailure::Refused)) => "connection refused".to_owned(),
+            Ok(Err(HttpFailure::HostNotFound)) => "the name does not resolve".to_owned(),
+            Ok(Err(HttpFailure::ConnectionFailed(e))) => e,
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer within {}", emroam_schema::duration::format(wait)),
         };
-        out.push(format!("cannot reach {} at {addr}: {why}", t.cluster));
+        out.push(format!("cannot reach {} at {authority}: {why}", t.cluster));
     }
     out
 }
