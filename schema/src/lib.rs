@@ -20,6 +20,7 @@ pub mod duration;
 pub mod em_url;
 pub mod login_type;
 pub mod params;
+pub mod place;
 pub mod topology;
 
 pub use login_type::LoginType;

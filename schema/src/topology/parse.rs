@@ -504,10 +504,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, span: Range<usize>, field: &str, message: impl Into<String>) -> TopologyError {
-        let start = span.start.min(self.src.len());
-        let before = &self.src[..start];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let (line, column) = crate::place::position(self.src, span.start);
         TopologyError::Invalid {
             line,
             column,

@@ -33,14 +33,7 @@ impl<'a> Validator<'a> {
 impl Validator<'_> {
     /// 1-based line and column (in characters) of a byte offset.
     pub(super) fn position(&self, offset: usize) -> (usize, usize) {
-        let mut at = offset.min(self.src.len());
-        while !self.src.is_char_boundary(at) {
-            at -= 1;
-        }
-        let before = &self.src[..at];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-        (line, before[line_start..].chars().count() + 1)
+        emroam_schema::place::position(self.src, offset)
     }
 
     /// An error at a byte offset; `usize::MAX` for the file as a whole.
