@@ -133,23 +133,9 @@ async fn fleet_exit_codes_and_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_fleet_and_still_reports() {
     let fake = spawn_fake(seed_users(4), Knobs::default()).await;
-    let long = write_profile(
-        &fake,
-        "long",
-        "[[phase]]\nduration = \"60s\"\nphones = 4\nthink = { dist = \"constant\", value = \"50ms\" }\n",
-    );
-    let child = Command::new(env!("CARGO_BIN_EXE_emroam"))
-        .args(["fleet", &long.display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (child, long) = long_fleet(&fake, "long");
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    // Through the shell's builtin, which every CI image has.
-    let _ = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status();
+    signal(&child, "TERM");
     let started = std::time::Instant::now();
     let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
@@ -383,9 +369,7 @@ async fn a_script_pauses_and_resumes_the_fleet_over_its_control_port() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(requests() > at_pause, "work starts again after resume");
 
-    let _ = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status();
+    signal(&child, "TERM");
     let started = std::time::Instant::now();
     let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await

@@ -36,6 +36,19 @@ impl Drop for Session {
 }
 
 impl Session {
+    /// Runs `emroam ARGS` in a detached tmux session `name` of `width`×`height`, logging to
+    /// `log`; the pane prints `EXIT=<code>` when it ends, and stays for a while to be read.
+    fn start(name: &str, (width, height): (u16, u16), args: &str, log: &std::path::Path) -> Self {
+        let cmd = format!(
+            "EMROAM_LOG={} {} {args}; echo EXIT=$?; sleep 30",
+            log.display(),
+            env!("CARGO_BIN_EXE_emroam"),
+        );
+        let (w, h) = (width.to_string(), height.to_string());
+        tmux(&["new-session", "-d", "-s", name, "-x", &w, "-y", &h, &cmd]);
+        Session(name.to_owned())
+    }
+
     fn screen(&self) -> String {
         tmux(&["capture-pane", "-p", "-t", &self.0])
     }
@@ -165,24 +178,12 @@ async fn dashboard_shows_throttling_a_cluster_down_and_exits_cleanly() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 
     let name = format!("emroam-tui-{}", std::process::id());
-    let session = Session(name.clone());
-    let cmd = format!(
-        "EMROAM_LOG={} {} tui --topology {}; echo EXIT=$?; sleep 30",
-        dir.join("emroam.log").display(),
-        env!("CARGO_BIN_EXE_emroam"),
-        file.display()
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
+    let session = Session::start(
         &name,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
+        (100, 30),
+        &format!("tui --topology {}", file.display()),
+        &dir.join("emroam.log"),
+    );
     session
         .wait_for("three clusters up", 15, |s| {
             s.lines()
@@ -276,24 +277,8 @@ async fn demo_runs_under_the_dashboard_and_q_prints_the_report() {
         return;
     }
     let name = format!("emroam-demo-{}", std::process::id());
-    let session = Session(name.clone());
     let log = std::env::temp_dir().join(format!("emroam-demo-{}.log", std::process::id()));
-    let cmd = format!(
-        "EMROAM_LOG={} {} demo --duration 4s; echo EXIT=$?; sleep 30",
-        log.display(),
-        env!("CARGO_BIN_EXE_emroam"),
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd,
-    ]);
+    let session = Session::start(&name, (80, 24), "demo --duration 4s", &log);
     session
         .wait_for("the dashboard", 15, |s| {
             s.contains("1 Overview") && s.contains("fleet: demo")
@@ -331,25 +316,12 @@ async fn ctrl_c_in_the_dashboard_exits_130() {
     std::fs::create_dir_all(&dir).unwrap();
     let file: PathBuf = dir.join("seed.toml");
     std::fs::write(&file, emroam::cmd::demo::SEED_TOPOLOGY).unwrap();
-    let name = format!("emroam-tui-cc-{}", std::process::id());
-    let session = Session(name.clone());
-    let cmd = format!(
-        "EMROAM_LOG={} {} tui --topology {}; echo EXIT=$?; sleep 30",
-        dir.join("emroam.log").display(),
-        env!("CARGO_BIN_EXE_emroam"),
-        file.display()
+    let session = Session::start(
+        &format!("emroam-tui-cc-{}", std::process::id()),
+        (100, 30),
+        &format!("tui --topology {}", file.display()),
+        &dir.join("emroam.log"),
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
     session
         .wait_for("the dashboard", 15, |s| s.contains("1 Overview"))
         .await;
