@@ -17,6 +17,7 @@ pub mod reconcile;
 pub mod report;
 pub mod schedule;
 mod shard;
+pub mod start;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -56,6 +57,8 @@ pub struct RunResult {
     pub beliefs: HashMap<String, Option<String>>,
     /// The faults fired, with what the admin interface answered.
     pub faults: Vec<FaultResult>,
+    /// What the run found logged in at its start, and what it did about it.
+    pub start: start::StartState,
 }
 
 /// How the fleet gets each phone's HTTP transport.
@@ -171,7 +174,8 @@ impl<C> RunOptions<C> {
 /// [`RunOptions::token`] stops new work and gives journeys in flight [`Profile::drain`].
 ///
 /// # Errors
-/// Output files cannot be written, or the phones' SIP socket cannot be bound.
+/// Output files cannot be written, the phones' SIP socket cannot be bound, or logins were
+/// found at the start and the profile refuses to start then.
 pub async fn run<C: Connect>(
     profile: Profile,
     options: RunOptions<C>,
@@ -190,8 +194,10 @@ pub async fn run<C: Connect>(
     let sockets = placement::bind_sockets(&profile, n_shards).await?;
     let dir = Arc::new(Directory::new(clusters.len()));
     // Who is logged in already (a previous run, a person): asked through the EM API where
-    // configured, so phones start with the right belief.
-    let initial = reconcile::query(&profile, profile.request_timeout).await;
+    // configured, and logged out, adopted or refused as the profile says.
+    let (start_state, initial) = start::prepare(&profile, profile.request_timeout)
+        .await
+        .map_err(|found| FleetError::FoundLoggedIn(Box::new(found)))?;
     let placed = placement::place(&profile, n_shards, &sockets, &initial, &dir, |c| {
         transport.connect(c, &profile)
     });
@@ -278,5 +284,6 @@ pub async fn run<C: Connect>(
         cancelled,
         beliefs,
         faults,
+        start: start_state,
     })
 }

@@ -16,7 +16,10 @@
 //!                         "unknown", "users_checked", "users_elsewhere": [..],
 //!                         "skipped": [..], "errors": [..] },
 //!   "faults":   [{ "at_s", "request", "result" }],
-//!   "call_setup_by_route": [StepStats]          // step = "call_setup.local" | ".trunk"
+//!   "call_setup_by_route": [StepStats],         // step = "call_setup.local" | ".trunk"
+//!   "start": { "policy": "logout" | "adopt" | "refuse",   // found_logged_in
+//!              "found": [{ "cluster", "device", "user", "fleet_phone", "done" }],
+//!              "logged_out", "unchecked": [cluster], "errors": [str] }
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
 //!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
@@ -42,6 +45,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::reconcile::Reconciliation;
+use super::start::StartState;
 use super::stats::{Counts, Recorder};
 use super::{FaultResult, RunResult};
 use crate::phone::Step;
@@ -200,6 +204,8 @@ pub struct Summary {
     pub faults: Vec<FaultResult>,
     /// Call setup (INVITE to 200 OK) by route, all clusters merged.
     pub call_setup_by_route: Vec<StepStats>,
+    /// What the run found logged in at its start and what it did about it.
+    pub start: StartState,
 }
 
 impl Summary {
@@ -234,6 +240,7 @@ impl Summary {
             reconcile,
             faults: run.faults.clone(),
             call_setup_by_route: route_setups(&run.total),
+            start: run.start.clone(),
         }
     }
 
@@ -252,6 +259,7 @@ impl Summary {
             self.elapsed_s,
             if self.cancelled { " (cancelled)" } else { "" }
         );
+        o.push_str(&self.start.lines());
         let _ = writeln!(
             o,
             "\n{:<15} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}   (ms)",

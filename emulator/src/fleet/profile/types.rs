@@ -231,6 +231,44 @@ pub struct Slo {
     pub allow_idle_clusters: bool,
 }
 
+/// What a run does with logins it finds at its start (`found_logged_in` in a profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FoundLoggedIn {
+    /// Log them out through the EM API, so every run starts from the same state.
+    #[default]
+    Logout,
+    /// Keep them: a phone found logged in starts logged in (a logout arrival may take it), a
+    /// user logged in on a phone outside the fleet is left alone for the whole run.
+    Adopt,
+    /// Do not start; say what was found.
+    Refuse,
+}
+
+impl FoundLoggedIn {
+    /// The profile's words for it.
+    pub const NAMES: &'static str = "logout, adopt or refuse";
+
+    /// From the profile's word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "logout" => Self::Logout,
+            "adopt" => Self::Adopt,
+            "refuse" => Self::Refuse,
+            _ => return None,
+        })
+    }
+
+    /// The profile's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Adopt => "adopt",
+            Self::Refuse => "refuse",
+        }
+    }
+}
+
 /// A validated load profile.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -259,6 +297,8 @@ pub struct Profile {
     pub sip: Option<SipSpec>,
     /// Whether phones boot (config file; REGISTER with SIP) before the first phase.
     pub boot: bool,
+    /// What to do with logins found on the profile's phones and users at the start.
+    pub found_logged_in: FoundLoggedIn,
     /// The clusters of the topology the targets were drawn from (`topology =`: their ILS
     /// roles, addresses and ports, for views that name them); empty with `[[target]]` tables.
     /// Only the clusters: a load topology's users and phones are not kept for the run.

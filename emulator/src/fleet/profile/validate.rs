@@ -12,7 +12,8 @@ use emroam_schema::{LoginType, Topology};
 
 use super::raw::{RawFault, RawPhase, RawProfile, RawRate, RawSip, RawSlo, RawThink};
 use super::types::{
-    CalleeMix, Fault, Model, Phase, Profile, ProfileError, Rate, SipSpec, Slo, Target, Think,
+    CalleeMix, Fault, FoundLoggedIn, Model, Phase, Profile, ProfileError, Rate, SipSpec, Slo,
+    Target, Think,
 };
 use crate::phone::Step;
 use crate::phone::sipua::{AnswerPolicy, CALL_WAIT};
@@ -107,6 +108,19 @@ impl Validator<'_> {
             faults,
             slo,
             clusters,
+            found_logged_in: match &raw.found_logged_in {
+                None => FoundLoggedIn::default(),
+                Some(f) => FoundLoggedIn::parse(f.get_ref()).ok_or_else(|| {
+                    self.err(
+                        f.span().start,
+                        format!(
+                            "found_logged_in: `{}` is not one of {}",
+                            f.get_ref(),
+                            FoundLoggedIn::NAMES
+                        ),
+                    )
+                })?,
+            },
             boot: match (&raw.boot, &raw.sip) {
                 (Some(b), Some(_)) if !*b.get_ref() => {
                     return Err(self.err(
