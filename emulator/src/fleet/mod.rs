@@ -19,6 +19,7 @@ pub mod schedule;
 mod shard;
 pub mod start;
 pub mod stats;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct RunResult {
     pub faults: Vec<FaultResult>,
     /// What the run found logged in at its start, and what it did about it.
     pub start: start::StartState,
+    /// The target whose loss stopped the run before its end, if one did.
+    pub lost: Option<watchdog::Lost>,
 }
 
 /// How the fleet gets each phone's HTTP transport.
@@ -187,6 +190,8 @@ pub async fn run<C: Connect>(
         taps,
         transport,
     } = options;
+    // The run's own token: the caller's cancels it, and so does a target that went away.
+    let (user_token, token) = (token.clone(), token.child_token());
     let clusters: Vec<String> = profile.targets.iter().map(|t| t.cluster.clone()).collect();
     let snap =
         snapshots.unwrap_or_else(|| watch::channel(Arc::new(Snapshot::empty(clusters.len()))).0);
@@ -224,11 +229,15 @@ pub async fn run<C: Connect>(
     let (agg_tx, agg_rx) = mpsc::channel(64);
     let agg = tracker.spawn(aggregate::aggregate(
         agg_rx,
-        spare_txs,
-        clusters.clone(),
-        Instant::now(),
-        out,
-        snap,
+        aggregate::AggSetup {
+            spares: spare_txs,
+            clusters: clusters.clone(),
+            start: Instant::now(),
+            out,
+            snap,
+            watchdog: watchdog::Watchdog::new(&profile),
+            stop: token.clone(),
+        },
     ));
     let mut txs = Vec::new();
     let mut shard_handles = Vec::new();
@@ -256,7 +265,7 @@ pub async fn run<C: Connect>(
         fault_token.clone(),
     ));
     schedule::phases(&profile, start, &txs, &agg_tx, &control, &token).await;
-    let cancelled = token.is_cancelled();
+    let cancelled = user_token.is_cancelled();
     drop(txs);
     drop(agg_tx);
     let mut beliefs = HashMap::new();
@@ -272,9 +281,9 @@ pub async fn run<C: Connect>(
     fault_token.cancel();
     let faults = faults.await.unwrap_or_default();
     tracker.close();
-    let total = match agg.await {
+    let (total, lost) = match agg.await {
         Ok(r) => r?,
-        Err(_) => Recorder::new(clusters.len()),
+        Err(_) => (Recorder::new(clusters.len()), None),
     };
     tracker.wait().await;
     Ok(RunResult {
@@ -285,5 +294,6 @@ pub async fn run<C: Connect>(
         beliefs,
         faults,
         start: start_state,
+        lost,
     })
 }

@@ -19,7 +19,8 @@
 //!   "call_setup_by_route": [StepStats],         // step = "call_setup.local" | ".trunk"
 //!   "start": { "policy": "logout" | "adopt" | "refuse",   // found_logged_in
 //!              "found": [{ "cluster", "device", "user", "fleet_phone", "done" }],
-//!              "logged_out", "unchecked": [cluster], "errors": [str] }
+//!              "logged_out", "unchecked": [cluster], "errors": [str] },
+//!   "stopped_early": null | { "cluster", "address", "since_s", "at_s" }  // target lost
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
 //!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
@@ -47,6 +48,7 @@ use serde::Serialize;
 use super::reconcile::Reconciliation;
 use super::start::StartState;
 use super::stats::{Counts, Recorder};
+use super::watchdog::Lost;
 use super::{FaultResult, RunResult};
 use crate::phone::Step;
 
@@ -206,6 +208,8 @@ pub struct Summary {
     pub call_setup_by_route: Vec<StepStats>,
     /// What the run found logged in at its start and what it did about it.
     pub start: StartState,
+    /// The target whose loss stopped the run before its end (`null`: none did).
+    pub stopped_early: Option<Lost>,
 }
 
 impl Summary {
@@ -241,12 +245,13 @@ impl Summary {
             faults: run.faults.clone(),
             call_setup_by_route: route_setups(&run.total),
             start: run.start.clone(),
+            stopped_early: run.lost.clone(),
         }
     }
 
-    /// Whether every threshold held.
+    /// Whether every threshold held and the run was not stopped early by a lost target.
     pub fn passed(&self) -> bool {
-        self.slo.iter().all(|s| s.passed)
+        self.stopped_early.is_none() && self.slo.iter().all(|s| s.passed)
     }
 
     /// The final table for a terminal.
@@ -259,6 +264,9 @@ impl Summary {
             self.elapsed_s,
             if self.cancelled { " (cancelled)" } else { "" }
         );
+        if let Some(l) = &self.stopped_early {
+            let _ = writeln!(o, "{}", l.line());
+        }
         o.push_str(&self.start.lines());
         let _ = writeln!(
             o,

@@ -31,6 +31,7 @@ pub(super) struct RawProfile {
     pub(super) roaming: Option<Spanned<f64>>,
     pub(super) boot: Option<Spanned<bool>>,
     pub(super) found_logged_in: Option<Spanned<String>>,
+    pub(super) stop_when_unreachable: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) fault: Vec<Spanned<RawFault>>,
     pub(super) slo: Option<Spanned<RawSlo>>,

@@ -211,6 +211,37 @@ pub struct Fault {
     pub url: String,
     /// Request body (JSON for the reference server).
     pub body: String,
+    /// The index of the target it is about (`cluster`; the first target by default).
+    pub target: usize,
+}
+
+impl Fault {
+    /// How long it takes its target's listeners down (the reference server's
+    /// `/admin/clusters/<id>/listeners/stop[?for_secs=N]`): `Some(None)` until a
+    /// `listeners/start`, `Some(Some(d))` for `d`; `None` when it does not.
+    pub fn takes_listeners_down(&self) -> Option<Option<Duration>> {
+        let (path, query) = self.url.split_once('?').unwrap_or((&self.url, ""));
+        if !path.ends_with("/listeners/stop") {
+            return None;
+        }
+        Some(
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("for_secs="))
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64),
+        )
+    }
+
+    /// Whether it brings its target's listeners back (`/listeners/start`).
+    pub fn brings_listeners_back(&self) -> bool {
+        self.url
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .ends_with("/listeners/start")
+    }
 }
 
 /// Service-level objectives, checked on the aggregated fleet.
@@ -299,6 +330,8 @@ pub struct Profile {
     pub boot: bool,
     /// What to do with logins found on the profile's phones and users at the start.
     pub found_logged_in: FoundLoggedIn,
+    /// A target that refuses every connection this long stops the run (`None`: never).
+    pub stop_when_unreachable: Option<Duration>,
     /// The clusters of the topology the targets were drawn from (`topology =`: their ILS
     /// roles, addresses and ports, for views that name them); empty with `[[target]]` tables.
     /// Only the clusters: a load topology's users and phones are not kept for the run.

@@ -108,6 +108,18 @@ impl Validator<'_> {
             faults,
             slo,
             clusters,
+            stop_when_unreachable: match &raw.stop_when_unreachable {
+                None => Some(Duration::from_secs(10)),
+                Some(s) if s.get_ref() == "off" => None,
+                Some(s) => Some(
+                    emroam_schema::duration::parse_positive(s.get_ref()).map_err(|e| {
+                        self.err(
+                            s.span().start,
+                            format!("stop_when_unreachable: {e} (or \"off\")"),
+                        )
+                    })?,
+                ),
+            },
             found_logged_in: match &raw.found_logged_in {
                 None => FoundLoggedIn::default(),
                 Some(f) => FoundLoggedIn::parse(f.get_ref()).ok_or_else(|| {
@@ -502,6 +514,10 @@ impl Validator<'_> {
             method,
             url,
             body: r.body.clone().unwrap_or_default(),
+            target: targets
+                .iter()
+                .position(|t| t.cluster == target.cluster)
+                .expect("a target of the list"),
         })
     }
 
