@@ -164,6 +164,7 @@ pub(super) struct RawSlo {
     pub(super) busy_ratio: Option<f64>,
     pub(super) call_success_ratio: Option<f64>,
     pub(super) dropped_ratio: Option<f64>,
+    pub(super) achieved_rate: Option<f64>,
     pub(super) allow_idle_clusters: Option<bool>,
     #[serde(default)]
     pub(super) p99: BTreeMap<String, String>,

@@ -257,6 +257,9 @@ pub struct Slo {
     pub call_success_ratio: Option<f64>,
     /// Maximum dropped / (attempted + dropped): arrivals no idle phone or free user took.
     pub dropped_ratio: Option<f64>,
+    /// Minimum share of the open phases' intended arrivals (logins and logouts at their
+    /// rates) that started a journey: the achieved rate against the intended one.
+    pub achieved_rate: Option<f64>,
     /// Whether a cluster may do nothing: by default (`false`) a cluster whose arrivals were
     /// all dropped, with no journey attempted there, fails the run.
     pub allow_idle_clusters: bool,
@@ -338,7 +341,47 @@ pub struct Profile {
     pub clusters: Vec<ClusterSpec>,
 }
 
+impl Rate {
+    /// Arrivals it intends over the first `t` of a phase lasting `len` (the ramp's integral).
+    pub fn arrivals(&self, t: Duration, len: Duration) -> f64 {
+        let (t, len) = (t.min(len).as_secs_f64(), len.as_secs_f64());
+        if len <= 0.0 {
+            return 0.0;
+        }
+        let slope = (self.to - self.from) / len;
+        self.from * t + slope * t * t / 2.0
+    }
+}
+
 impl Profile {
+    /// Logins and logouts the open phases intend in the first `t` of the phases (none from
+    /// closed phases, which have no rate).
+    pub fn intended_arrivals(&self, t: Duration) -> f64 {
+        let mut begun = Duration::ZERO;
+        let mut n = 0.0;
+        for p in &self.phases {
+            if let Model::Open { login, logout } = &p.model {
+                let into = t.saturating_sub(begun);
+                n += login.arrivals(into, p.duration) + logout.arrivals(into, p.duration);
+            }
+            begun += p.duration;
+        }
+        n
+    }
+
+    /// How much of the first `t` of the phases was spent in open phases.
+    pub fn open_time(&self, t: Duration) -> Duration {
+        let mut begun = Duration::ZERO;
+        let mut open = Duration::ZERO;
+        for p in &self.phases {
+            if matches!(p.model, Model::Open { .. }) {
+                open += t.saturating_sub(begun).min(p.duration);
+            }
+            begun += p.duration;
+        }
+        open
+    }
+
     /// The run's planned length (sum of phases).
     pub fn duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()

@@ -529,6 +529,7 @@ impl Validator<'_> {
             ("busy_ratio", r.busy_ratio),
             ("call_success_ratio", r.call_success_ratio),
             ("dropped_ratio", r.dropped_ratio),
+            ("achieved_rate", r.achieved_rate),
         ] {
             if let Some(v) = v
                 && !(0.0..=1.0).contains(&v)
@@ -553,6 +554,7 @@ impl Validator<'_> {
             p99,
             call_success_ratio: r.call_success_ratio,
             dropped_ratio: r.dropped_ratio,
+            achieved_rate: r.achieved_rate,
             allow_idle_clusters: r.allow_idle_clusters.unwrap_or(false),
         })
     }
