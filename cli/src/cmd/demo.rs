@@ -22,12 +22,25 @@ pub const SEED_TOPOLOGY: &str = include_str!("../../../profiles/topologies/seed.
 /// The demo profile (`profiles/demo.toml`).
 pub const DEMO_PROFILE: &str = include_str!("../../../profiles/demo.toml");
 
+/// The shortest demo whose story still holds: at a third of its minute, a call comes 1.7 s
+/// after its callee logged in (time to register), and the next step 1 s after a call.
+pub const MIN_DURATION: Duration = Duration::from_secs(20);
+
 /// Runs `emroam demo`.
 ///
 /// # Errors
 /// The clusters cannot start, or the report cannot be written.
 pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let duration = args.duration;
+    if let Some(d) = duration.filter(|d| *d < MIN_DURATION) {
+        eprintln!(
+            "emroam demo: --duration {}: the demo's story needs at least {} (its steps and \
+             calls come closer together as the demo shortens)",
+            emroam_schema::duration::format(d),
+            emroam_schema::duration::format(MIN_DURATION)
+        );
+        return Ok(Exit::BadInput);
+    }
     // The dashboard needs a terminal; piped or in CI, the demo runs headless rather than fail.
     let headless = args.headless || !std::io::IsTerminal::is_terminal(&std::io::stdout());
     if headless && !args.headless {

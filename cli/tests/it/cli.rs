@@ -262,12 +262,12 @@ async fn phone_exit_code_says_whether_it_worked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_ends_by_itself_with_the_report() {
+async fn demo_ends_by_itself_with_the_report_telling_the_roaming_story() {
     let o = emroam(vec![
         "demo".into(),
         "--headless".into(),
         "--duration".into(),
-        "3s".into(),
+        "20s".into(),
     ])
     .await;
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -283,6 +283,44 @@ async fn demo_ends_by_itself_with_the_report() {
         "{stdout}"
     );
     assert!(stdout.contains("cluster3: LoginsSuccessful"), "{stdout}");
+    // The seed's story, every step as it says: Bob roams to cluster2, his home goes down,
+    // Kally's call finds him there, he comes home and her next call finds him at home.
+    assert!(
+        stdout.contains("story: 8/8 steps as the profile says"),
+        "{stdout}"
+    );
+    for line in [
+        "Bob roams: bob logs in on SEP000000002001 (cluster2; roaming, home cluster1): logged in",
+        "/admin/clusters/cluster1/listeners/stop → HTTP 200",
+        "Kally calls Bob while his home is down: SEP000000003001 (cluster3) calls bob where they are now: answered on SEP000000002001",
+        "Bob is home again: bob logs in on SEP000000001001 (cluster1, home): logged in",
+        "Kally calls Bob at home: SEP000000003001 (cluster3) calls bob where they are now: answered on SEP000000001001",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
+    // Roaming is a visible share of the logins.
+    let share: f64 = stdout
+        .split("roaming logins (superusers on another cluster's phones): ")
+        .nth(1)
+        .and_then(|r| r.split(", ").nth(1))
+        .and_then(|r| r.split(" %").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no roaming share\n{stdout}"));
+    assert!(share >= 20.0, "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_too_short_for_its_story_is_refused() {
+    let o = emroam(vec![
+        "demo".into(),
+        "--headless".into(),
+        "--duration".into(),
+        "3s".into(),
+    ])
+    .await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the demo's story needs at least 20s"), "{err}");
 }
 
 /// `POST` (or `GET`) `path` on a loopback HTTP port; the whole answer as text.

@@ -278,14 +278,14 @@ async fn demo_runs_under_the_dashboard_and_q_prints_the_report() {
     }
     let name = format!("emroam-demo-{}", std::process::id());
     let log = std::env::temp_dir().join(format!("emroam-demo-{}.log", std::process::id()));
-    let session = Session::start(&name, (80, 24), "demo --duration 4s", &log);
+    let session = Session::start(&name, (80, 24), "demo --duration 20s", &log);
     session
         .wait_for("the dashboard", 15, |s| {
             s.contains("1 Overview") && s.contains("fleet: demo")
         })
         .await;
     session
-        .wait_for("the run's end", 40, |s| s.contains("FINISHED"))
+        .wait_for("the run's end", 40, |s| s.contains("run finished"))
         .await;
     session.keys("q");
     let s = session

@@ -47,6 +47,9 @@ struct Dir {
     at: HashMap<String, Entry>,
     by_cluster: Vec<Vec<String>>,
     roamed: Vec<String>,
+    /// Numbers kept for the profile's story: placed (the story calls them where they are),
+    /// never picked for the random load's calls.
+    kept: std::collections::HashSet<String>,
 }
 
 /// The fleet's view of where numbers are (see the module docs).
@@ -94,6 +97,11 @@ impl Directory {
         );
     }
 
+    /// Keeps `dn` for the profile's story: never picked for a random call.
+    pub fn keep(&self, dn: &str) {
+        self.lock().kept.insert(dn.to_owned());
+    }
+
     /// `dn` is no longer logged in on `mac` (a later login elsewhere is left alone).
     pub fn remove(&self, dn: &str, mac: &str) {
         let mut d = self.lock();
@@ -138,7 +146,7 @@ impl Directory {
             (0..list.len().min(4)).find_map(|k| {
                 let dn = &list[(start + k) % list.len()];
                 let e = d.at.get(dn)?;
-                (e.mac != caller_mac).then(|| Callee {
+                (e.mac != caller_mac && !d.kept.contains(dn)).then(|| Callee {
                     dn: dn.clone(),
                     cluster: e.cluster,
                     mac: e.mac.clone(),

@@ -19,6 +19,7 @@ pub mod schedule;
 mod shard;
 pub mod start;
 pub mod stats;
+pub mod story;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -62,6 +63,8 @@ pub struct RunResult {
     pub start: start::StartState,
     /// The target whose loss stopped the run before its end, if one did.
     pub lost: Option<watchdog::Lost>,
+    /// The profile's story, step by step.
+    pub story: Vec<story::StoryResult>,
 }
 
 /// How the fleet gets each phone's HTTP transport.
@@ -208,6 +211,8 @@ pub async fn run<C: Connect>(
     });
     let control = taps.control.clone();
     let trace = Arc::new(taps.trace);
+    let story_log: story::StoryLog =
+        Arc::new(std::sync::Mutex::new(vec![None; profile.story.len()]));
     let (spare_txs, spare_rxs): (Vec<_>, Vec<_>) =
         (0..n_shards).map(|_| mpsc::channel::<Recorder>(2)).unzip();
     let shards: Vec<Shard<C::Transport>> = placed
@@ -220,6 +225,7 @@ pub async fn run<C: Connect>(
                 watch_device: taps.watch_device.clone(),
                 trace: trace.clone(),
                 dir: dir.clone(),
+                story: story_log.clone(),
             };
             Shard::new(i, &profile, placed, sockets.get(i).cloned(), spare, shared)
         })
@@ -264,7 +270,18 @@ pub async fn run<C: Connect>(
         profile.request_timeout,
         fault_token.clone(),
     ));
+    let story_token = token.child_token();
+    if let Some(first) = txs.first().filter(|_| !profile.story.is_empty()) {
+        tracker.spawn(story::tell(
+            profile.story.iter().map(|s| s.at).collect(),
+            start,
+            first.clone(),
+            story_token.clone(),
+        ));
+    }
     schedule::phases(&profile, start, &txs, &agg_tx, &control, &token).await;
+    // The story ends with the phases: its sender must go for the first shard to end.
+    story_token.cancel();
     let cancelled = user_token.is_cancelled();
     drop(txs);
     drop(agg_tx);
@@ -286,6 +303,7 @@ pub async fn run<C: Connect>(
         Err(_) => (Recorder::new(clusters.len()), None),
     };
     tracker.wait().await;
+    let story = story::results(&profile, &story_log);
     Ok(RunResult {
         elapsed: start.elapsed(),
         profile,
@@ -295,5 +313,6 @@ pub async fn run<C: Connect>(
         faults,
         start: start_state,
         lost,
+        story,
     })
 }

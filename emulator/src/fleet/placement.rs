@@ -11,6 +11,7 @@ use super::error::FleetError;
 use super::profile::Profile;
 use super::shard::{Slot, UserSlot};
 use super::start::Initial;
+use crate::phone::sipua::AnswerPolicy;
 use crate::phone::{Model as PhoneModel, Phone, PhoneSpec};
 
 /// Phones per shard before another shard is added (at most [`MAX_SHARDS`]).
@@ -64,6 +65,9 @@ pub(super) fn place<T>(
 ) -> Vec<(Vec<Slot<T>>, Vec<UserSlot>)> {
     let mut placed: Vec<(Vec<Slot<T>>, Vec<UserSlot>)> =
         (0..shards).map(|_| (Vec::new(), Vec::new())).collect();
+    // The story's phones and users are kept for it, all in the first shard, which runs it.
+    let story_devices: HashSet<&str> = profile.story.iter().map(|s| s.device()).collect();
+    let story_users: HashSet<&str> = profile.story.iter().filter_map(|s| s.user()).collect();
     for (ci, t) in profile.targets.iter().enumerate() {
         let mut taken = HashSet::new();
         for (j, d) in t.devices.iter().enumerate() {
@@ -76,22 +80,35 @@ pub(super) fn place<T>(
                     .map(|u| emroam_schema::em_url::device_url(u, d)),
                 service_url: Some(t.service_url.clone()),
             };
-            let (slots, users) = &mut placed[j % shards];
+            let kept = story_devices.contains(d.as_str());
+            let sh = if kept { 0 } else { j % shards };
+            let (slots, users) = &mut placed[sh];
             let on = initial.devices.get(d).cloned().flatten();
             let mine = on.as_ref().and_then(|id| {
                 let k = t.users.iter().position(|u| &u.id == id)?;
                 taken.insert(k).then_some(k)
             });
             let user = mine.map(|k| {
-                users.push(UserSlot::new(t.users[k].clone(), ci, true));
+                let reserved = story_users.contains(t.users[k].id.as_str());
+                users.push(UserSlot::new(t.users[k].clone(), ci, true, reserved));
                 users.len() - 1
             });
             let mut phone = Phone::new(spec);
-            if let (Some(sip), Some(sock)) = (&profile.sip, sockets.get(j % shards)) {
+            if let (Some(sip), Some(sock)) = (&profile.sip, sockets.get(sh)) {
                 let contact = sock
                     .local_addr()
                     .map_or_else(|_| sip.bind.to_string(), |a| a.to_string());
-                phone = phone.with_sip(&contact).with_answer_policy(sip.answer);
+                // The story's phones always answer: a call in the story must not meet a
+                // random 486.
+                let answer = if kept {
+                    AnswerPolicy {
+                        busy_share: 0.0,
+                        ..sip.answer
+                    }
+                } else {
+                    sip.answer
+                };
+                phone = phone.with_sip(&contact).with_answer_policy(answer);
                 let mac = d.trim_start_matches("SEP").to_ascii_lowercase();
                 if let Some(dn) = mine.and_then(|k| t.users[k].dn.as_deref()) {
                     dir.set(dn, ci, &mac, false);
@@ -99,15 +116,22 @@ pub(super) fn place<T>(
             }
             phone.set_logged_in_user(on.clone());
             let foreign = on.is_some() && user.is_none();
-            slots.push(Slot::new(phone, transport(ci), ci, user, foreign));
+            slots.push(Slot::new(phone, transport(ci), ci, user, foreign).reserved(kept));
         }
         for (j, u) in t.users.iter().enumerate() {
+            if let Some(dn) =
+                u.dn.as_deref()
+                    .filter(|_| story_users.contains(u.id.as_str()))
+            {
+                dir.keep(dn);
+            }
             if !taken.contains(&j) {
-                placed[j % shards].1.push(UserSlot::new(
-                    u.clone(),
-                    ci,
-                    initial.busy_users.contains(&u.id),
-                ));
+                let reserved = story_users.contains(u.id.as_str());
+                let sh = if reserved { 0 } else { j % shards };
+                let busy = initial.busy_users.contains(&u.id);
+                placed[sh]
+                    .1
+                    .push(UserSlot::new(u.clone(), ci, busy, reserved));
             }
         }
     }

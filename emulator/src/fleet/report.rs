@@ -21,7 +21,8 @@
 //!              "found": [{ "cluster", "device", "user", "fleet_phone", "done" }],
 //!              "logged_out", "unchecked": [cluster], "errors": [str] },
 //!   "stopped_early": null | { "cluster", "address", "since_s", "at_s" },  // target lost
-//!   "arrivals": null | { "intended", "started", "intended_per_s", "achieved_per_s", "ratio" }
+//!   "arrivals": null | { "intended", "started", "intended_per_s", "achieved_per_s", "ratio" },
+//!   "story": [{ "at_s", "step", "say"?, "ok", "detail" }]   // [[story]] steps, in order
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
 //!               roaming_ok, busy, failed, late_starts, arrivals_started, dropped, abandoned,
@@ -49,6 +50,7 @@ use serde::Serialize;
 use super::reconcile::Reconciliation;
 use super::start::StartState;
 use super::stats::{Counts, Recorder};
+use super::story::{self, StoryResult};
 use super::watchdog::Lost;
 use super::{FaultResult, RunResult};
 use crate::phone::Step;
@@ -260,6 +262,8 @@ pub struct Summary {
     pub stopped_early: Option<Lost>,
     /// The open phases' intended and achieved arrivals (`null`: no open phase ran).
     pub arrivals: Option<ArrivalRate>,
+    /// The profile's story, step by step (empty without `[[story]]`).
+    pub story: Vec<StoryResult>,
 }
 
 impl Summary {
@@ -297,6 +301,7 @@ impl Summary {
             start: run.start.clone(),
             stopped_early: run.lost.clone(),
             arrivals: ArrivalRate::of(run),
+            story: run.story.clone(),
         }
     }
 
@@ -362,8 +367,11 @@ impl Summary {
         if c.roaming_attempted > 0 {
             let _ = writeln!(
                 o,
-                "roaming logins (superusers on another cluster's phones): {}/{} ok",
-                c.roaming_ok, c.roaming_attempted
+                "roaming logins (superusers on another cluster's phones): {}/{} ok, {:.0} % of the run's {} logins",
+                c.roaming_ok,
+                c.roaming_attempted,
+                100.0 * c.roaming_attempted as f64 / c.logins_attempted.max(1) as f64,
+                c.logins_attempted
             );
         }
         let sip = &c.sip;
@@ -435,8 +443,13 @@ impl Summary {
                 );
             }
         }
-        for f in &self.faults {
-            let _ = writeln!(o, "fault at {:.1} s: {} → {}", f.at_s, f.request, f.result);
+        if self.story.is_empty() {
+            for f in &self.faults {
+                let _ = writeln!(o, "fault at {:.1} s: {} → {}", f.at_s, f.request, f.result);
+            }
+        } else {
+            // The faults are part of the story: told in their place among its steps.
+            o.push_str(&story::lines(&self.story, &self.faults));
         }
         match &self.reconcile {
             Some(r) => {
@@ -592,6 +605,24 @@ fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
             actual,
             passed: offered > 0 && actual <= max,
             note: (offered == 0).then(|| "nothing offered".to_owned()),
+        });
+    }
+    if !run.story.is_empty() {
+        // The story is what the profile says must happen: every step, or the run fails.
+        let ok = run.story.iter().filter(|s| s.ok).count();
+        let failed: Vec<&str> = run
+            .story
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| s.step.as_str())
+            .collect();
+        out.push(SloResult {
+            name: "story".into(),
+            threshold: run.story.len() as f64,
+            actual: ok as f64,
+            passed: failed.is_empty(),
+            note: (!failed.is_empty())
+                .then(|| format!("not as the story says: {}", failed.join("; "))),
         });
     }
     if let Some(min) = slo.achieved_rate {

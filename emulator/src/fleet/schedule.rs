@@ -21,6 +21,8 @@ pub(super) enum ShardCmd {
     Boot(oneshot::Sender<()>),
     /// An open-model arrival (login, logout or call) due at `intended`.
     Arrival { task: TaskKind, intended: Instant },
+    /// The `step`-th step of the profile's story, due at `intended`.
+    Story { step: usize, intended: Instant },
     /// A closed-model phase: this many phones cycle with `think` until `until`.
     Closed {
         phones: usize,

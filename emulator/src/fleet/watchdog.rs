@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::profile::Profile;
+use super::profile::{ListenerSwitch, Profile};
 use super::stats::Recorder;
 
 /// Why a run stopped before its end: a target that went away.
@@ -73,16 +73,16 @@ impl Watchdog {
             })
             .collect();
         for (i, f) in profile.faults.iter().enumerate() {
-            let Some(length) = f.takes_listeners_down() else {
+            let Some((id, ListenerSwitch::Stop(length))) = f.listener_switch() else {
                 continue;
             };
             let until = length.map(|d| f.at + d).or_else(|| {
                 profile.faults[i + 1..]
                     .iter()
-                    .find(|g| g.target == f.target && g.brings_listeners_back())
+                    .find(|g| g.listener_switch() == Some((id, ListenerSwitch::Start)))
                     .map(|g| g.at)
             });
-            if let Some(c) = clusters.get_mut(f.target) {
+            if let Some(c) = clusters.iter_mut().find(|c| c.name == id) {
                 c.excused.push((f.at, until.unwrap_or(Duration::MAX)));
             }
         }

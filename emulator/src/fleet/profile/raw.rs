@@ -36,6 +36,32 @@ pub(super) struct RawProfile {
     pub(super) fault: Vec<Spanned<RawFault>>,
     pub(super) slo: Option<Spanned<RawSlo>>,
     pub(super) sip: Option<Spanned<RawSip>>,
+    #[serde(default)]
+    pub(super) story: Vec<Spanned<RawStoryStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStoryStep {
+    pub(super) at: String,
+    pub(super) say: Option<String>,
+    pub(super) login: Option<RawStoryLogin>,
+    pub(super) logout: Option<String>,
+    pub(super) call: Option<RawStoryCall>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStoryLogin {
+    pub(super) user: String,
+    pub(super) device: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStoryCall {
+    pub(super) from: String,
+    pub(super) to: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -218,3 +218,45 @@ fn shipped_profiles_validate() {
     }
     assert!(n >= 4 || !dir.exists(), "{n} profiles in {}", dir.display());
 }
+
+#[test]
+fn a_story_is_checked_against_the_profiles_phones_users_and_phases() {
+    let with = |story: &str| format!("{GOOD}\n{story}");
+    let good = with(
+        "[[story]]\nat = \"20s\"\nsay = \"back\"\nlogout = \"SEP000000001002\"\n\
+         [[story]]\nat = \"5s\"\nlogin = { user = \"user002\", device = \"SEP000000001002\" }\n",
+    );
+    let p = Profile::parse(&good, "t.toml", None).unwrap();
+    // In time order, whatever the file's order.
+    assert_eq!(p.story.len(), 2);
+    assert_eq!(p.story[0].at, Duration::from_secs(5));
+    assert_eq!(p.story[0].user(), Some("user002"));
+    assert_eq!(p.story[1].device(), "SEP000000001002");
+    assert_eq!(p.story[1].say.as_deref(), Some("back"));
+    for (story, says) in [
+        (
+            "[[story]]\nat = \"5s\"\nlogout = \"SEP000000009999\"",
+            "SEP000000009999 is not one of the profile's phones",
+        ),
+        (
+            "[[story]]\nat = \"5s\"\nlogin = { user = \"nobody\", device = \"SEP000000001001\" }",
+            "nobody is not one of the profile's users",
+        ),
+        (
+            "[[story]]\nat = \"70s\"\nlogout = \"SEP000000001001\"",
+            "at 70s is not within the phases (70s in all)",
+        ),
+        (
+            "[[story]]\nat = \"5s\"\ncall = { from = \"SEP000000001001\", to = \"user001\" }",
+            "a call needs [sip]",
+        ),
+        (
+            "[[story]]\nat = \"5s\"\nlogout = \"SEP000000001001\"\ncall = { from = \"SEP000000001001\", to = \"user001\" }",
+            "give one of login, logout or call per step",
+        ),
+    ] {
+        let e = Profile::parse(&with(story), "t.toml", None).unwrap_err();
+        assert!(e.message.contains(says), "{story}: {e}");
+        assert_eq!(e.line, GOOD.lines().count() + 2, "{e}");
+    }
+}

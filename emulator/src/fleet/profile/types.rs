@@ -211,36 +211,95 @@ pub struct Fault {
     pub url: String,
     /// Request body (JSON for the reference server).
     pub body: String,
-    /// The index of the target it is about (`cluster`; the first target by default).
-    pub target: usize,
+}
+
+/// What a fault does to a cluster's listeners (the reference server's
+/// `/admin/clusters/<id>/listeners/stop|start[?for_secs=N]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerSwitch {
+    /// Takes them down: for this long, or (`None`) until they are started again.
+    Stop(Option<Duration>),
+    /// Brings them back.
+    Start,
 }
 
 impl Fault {
-    /// How long it takes its target's listeners down (the reference server's
-    /// `/admin/clusters/<id>/listeners/stop[?for_secs=N]`): `Some(None)` until a
-    /// `listeners/start`, `Some(Some(d))` for `d`; `None` when it does not.
-    pub fn takes_listeners_down(&self) -> Option<Option<Duration>> {
+    /// What it does to the listeners of which cluster (the `<id>` of its admin path, which
+    /// may be another cluster's than the one it is sent to), if anything.
+    pub fn listener_switch(&self) -> Option<(&str, ListenerSwitch)> {
         let (path, query) = self.url.split_once('?').unwrap_or((&self.url, ""));
-        if !path.ends_with("/listeners/stop") {
-            return None;
+        let rest = path.split_once("/admin/clusters/")?.1;
+        let (id, verb) = rest.split_once("/listeners/")?;
+        let switch = match verb {
+            "stop" => ListenerSwitch::Stop(
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("for_secs="))
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(Duration::from_secs_f64),
+            ),
+            "start" => ListenerSwitch::Start,
+            _ => return None,
+        };
+        Some((id, switch))
+    }
+}
+
+/// What one step of a story does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoryAction {
+    /// `user` logs in on `device` (a roaming login when the device is on another cluster
+    /// than the user's home).
+    Login {
+        /// The user ID.
+        user: String,
+        /// The phone.
+        device: String,
+    },
+    /// Whoever is on `device` logs out.
+    Logout {
+        /// The phone.
+        device: String,
+    },
+    /// The user logged in on `from` calls `to` (a user of the profile) wherever they are
+    /// logged in now; the call must be answered by that phone.
+    Call {
+        /// The caller's phone.
+        from: String,
+        /// The callee's user ID.
+        to: String,
+    },
+}
+
+/// One scripted step, at its time into the run, beside the phases' random load. The
+/// story's phones and users are kept for it: the random load never uses them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryStep {
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// What happens.
+    pub action: StoryAction,
+    /// What it means, for the report (`say`).
+    pub say: Option<String>,
+}
+
+impl StoryStep {
+    /// The phone the step uses.
+    pub fn device(&self) -> &str {
+        match &self.action {
+            StoryAction::Login { device, .. }
+            | StoryAction::Logout { device }
+            | StoryAction::Call { from: device, .. } => device,
         }
-        Some(
-            query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("for_secs="))
-                .and_then(|v| v.parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64),
-        )
     }
 
-    /// Whether it brings its target's listeners back (`/listeners/start`).
-    pub fn brings_listeners_back(&self) -> bool {
-        self.url
-            .split('?')
-            .next()
-            .unwrap_or("")
-            .ends_with("/listeners/start")
+    /// The user the step names, if it names one.
+    pub fn user(&self) -> Option<&str> {
+        match &self.action {
+            StoryAction::Login { user, .. } | StoryAction::Call { to: user, .. } => Some(user),
+            StoryAction::Logout { .. } => None,
+        }
     }
 }
 
@@ -335,6 +394,8 @@ pub struct Profile {
     pub found_logged_in: FoundLoggedIn,
     /// A target that refuses every connection this long stops the run (`None`: never).
     pub stop_when_unreachable: Option<Duration>,
+    /// Scripted steps beside the random load, in time order (`[[story]]`).
+    pub story: Vec<StoryStep>,
     /// The clusters of the topology the targets were drawn from (`topology =`: their ILS
     /// roles, addresses and ports, for views that name them); empty with `[[target]]` tables.
     /// Only the clusters: a load topology's users and phones are not kept for the run.
@@ -399,6 +460,9 @@ impl Profile {
         }
         for f in &mut self.faults {
             f.at = f.at.mul_f64(k);
+        }
+        for s in &mut self.story {
+            s.at = s.at.mul_f64(k);
         }
     }
 }

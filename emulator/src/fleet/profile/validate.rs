@@ -13,7 +13,7 @@ use emroam_schema::{LoginType, Topology};
 use super::raw::{RawFault, RawPhase, RawProfile, RawRate, RawSip, RawSlo, RawThink};
 use super::types::{
     CalleeMix, Fault, FoundLoggedIn, Model, Phase, Profile, ProfileError, Rate, SipSpec, Slo,
-    Target, Think,
+    StoryAction, StoryStep, Target, Think,
 };
 use crate::phone::Step;
 use crate::phone::sipua::{AnswerPolicy, CALL_WAIT};
@@ -92,7 +92,9 @@ impl Validator<'_> {
             None => Slo::default(),
             Some(s) => self.slo(s)?,
         };
+        let story = self.story(&raw, &targets, &phases)?;
         Ok(Profile {
+            story,
             name: raw.name.unwrap_or_else(|| self.file.to_owned()),
             phases,
             targets,
@@ -514,11 +516,76 @@ impl Validator<'_> {
             method,
             url,
             body: r.body.clone().unwrap_or_default(),
-            target: targets
-                .iter()
-                .position(|t| t.cluster == target.cluster)
-                .expect("a target of the list"),
         })
+    }
+
+    /// `[[story]]`: each step one of `login`, `logout` or `call`, on the profile's phones and
+    /// users, within the phases; calls need `[sip]`. In time order.
+    fn story(
+        &self,
+        raw: &RawProfile,
+        targets: &[Target],
+        phases: &[Phase],
+    ) -> Result<Vec<StoryStep>, ProfileError> {
+        let length: Duration = phases.iter().map(|p| p.duration).sum();
+        let device = |at: usize, d: &str| {
+            if targets.iter().any(|t| t.devices.iter().any(|x| x == d)) {
+                Ok(d.to_owned())
+            } else {
+                Err(self.err(at, format!("story: {d} is not one of the profile's phones")))
+            }
+        };
+        let user = |at: usize, u: &str| {
+            if targets.iter().any(|t| t.users.iter().any(|x| x.id == u)) {
+                Ok(u.to_owned())
+            } else {
+                Err(self.err(at, format!("story: {u} is not one of the profile's users")))
+            }
+        };
+        let mut out = Vec::new();
+        for s in &raw.story {
+            let at = s.span().start;
+            let r = s.get_ref();
+            let when = self.dur(at, "story.at", &r.at)?;
+            if when >= length {
+                return Err(self.err(
+                    at,
+                    format!(
+                        "story: at {} is not within the phases ({} in all)",
+                        r.at,
+                        emroam_schema::duration::format(length)
+                    ),
+                ));
+            }
+            let action = match (&r.login, &r.logout, &r.call) {
+                (Some(l), None, None) => StoryAction::Login {
+                    user: user(at, &l.user)?,
+                    device: device(at, &l.device)?,
+                },
+                (None, Some(d), None) => StoryAction::Logout {
+                    device: device(at, d)?,
+                },
+                (None, None, Some(c)) => {
+                    if raw.sip.is_none() {
+                        return Err(self.err(at, "story: a call needs [sip]"));
+                    }
+                    StoryAction::Call {
+                        from: device(at, &c.from)?,
+                        to: user(at, &c.to)?,
+                    }
+                }
+                _ => {
+                    return Err(self.err(at, "story: give one of login, logout or call per step"));
+                }
+            };
+            out.push(StoryStep {
+                at: when,
+                action,
+                say: r.say.clone(),
+            });
+        }
+        out.sort_by_key(|s| s.at);
+        Ok(out)
     }
 
     fn slo(&self, s: &Spanned<RawSlo>) -> Result<Slo, ProfileError> {

@@ -51,7 +51,7 @@ impl<T: Transport + 'static> Shard<T> {
         None
     }
 
-    fn credentials(&mut self, user: usize) -> Credentials {
+    pub(super) fn credentials(&mut self, user: usize) -> Credentials {
         let lt = self.pick_login_type();
         let u = &self.users[user].spec;
         let (login_type, id) = match lt {
@@ -78,11 +78,20 @@ impl<T: Transport + 'static> Shard<T> {
         let cluster = self.slots[i].cluster;
         let (task, user) = match task {
             TaskKind::Login => {
+                // A roaming pick with no free superuser from elsewhere takes a home user, and
+                // a home pick with no free home user a roaming superuser (when the profile
+                // roams at all): either way the phone is used, and the report counts which.
                 let roam = self.roaming > 0.0 && self.rng.unit() < self.roaming;
-                let u = roam
-                    .then(|| self.free_user(cluster, true))
-                    .flatten()
-                    .or_else(|| self.free_user(cluster, false));
+                let u = if roam {
+                    self.free_user(cluster, true)
+                        .or_else(|| self.free_user(cluster, false))
+                } else {
+                    self.free_user(cluster, false).or_else(|| {
+                        (self.roaming > 0.0)
+                            .then(|| self.free_user(cluster, true))
+                            .flatten()
+                    })
+                };
                 let Some(u) = u else {
                     return false;
                 };
@@ -97,7 +106,7 @@ impl<T: Transport + 'static> Shard<T> {
         let kind = task.kind();
         let started = self.spawn(i, kind, Work::Start(task), intended, user, None);
         if !started && let Some(u) = user.filter(|_| kind == TaskKind::Login) {
-            self.users[u].busy = false;
+            self.users[u].release();
         }
         started
     }
@@ -135,7 +144,7 @@ impl<T: Transport + 'static> Shard<T> {
                 if same_cluster && self.slots[i].cluster != want {
                     continue;
                 }
-                let idle = self.idle(i);
+                let idle = self.idle(i) && !self.slots[i].reserved;
                 any_idle |= idle;
                 let fits = idle
                     && match task {
@@ -166,7 +175,10 @@ impl<T: Transport + 'static> Shard<T> {
             if started == phones {
                 break;
             }
-            if self.slots[i].closed_until.is_some() || self.slots[i].unknown {
+            if self.slots[i].closed_until.is_some()
+                || self.slots[i].unknown
+                || self.slots[i].reserved
+            {
                 continue;
             }
             self.slots[i].closed_until = Some((until, think));

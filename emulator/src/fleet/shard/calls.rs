@@ -100,6 +100,7 @@ impl<T: Transport + 'static> Shard<T> {
         let caller = [true, false].into_iter().find_map(|with_user| {
             (0..n).map(|k| (from + k) % n).find(|&i| {
                 self.idle(i)
+                    && !self.slots[i].reserved
                     && registered(&self.slots[i])
                     && (!with_user || self.slots[i].user.is_some())
             })

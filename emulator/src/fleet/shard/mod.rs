@@ -7,6 +7,7 @@
 
 mod assign;
 mod calls;
+mod story;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -22,10 +23,11 @@ use super::aggregate::{AggMsg, FLUSH};
 use super::control::{Control, PhoneTrace};
 use super::directory::Directory;
 use super::journey::{CallPlan, Journey, JourneyEnd, Leaving, SipShare, Work};
-use super::profile::{Profile, SipSpec, Think, UserSpec};
+use super::profile::{Profile, SipSpec, StoryStep, Think, UserSpec};
 use super::reconcile;
 use super::schedule::{Rng, ShardCmd};
 use super::stats::{PhoneStates, Recorder};
+use super::story::StoryLog;
 use crate::driver::Transport;
 use crate::phone::{Cause, LoginType, Phone, Step, StepSample, TaskKind, TaskOutcome};
 
@@ -50,6 +52,10 @@ pub(super) struct Slot<T> {
     /// Whether its state is unknown (journey abandoned).
     unknown: bool,
     closed_until: Option<(Instant, Think)>,
+    /// Its device name (the phone is away while a journey runs).
+    device: String,
+    /// Kept for the profile's story: the random load never uses it.
+    reserved: bool,
 }
 
 impl<T> Slot<T> {
@@ -63,6 +69,7 @@ impl<T> Slot<T> {
         foreign: bool,
     ) -> Self {
         Self {
+            device: phone.spec().device.clone(),
             phone: Some(phone),
             client: Some(client),
             cluster,
@@ -70,7 +77,15 @@ impl<T> Slot<T> {
             foreign,
             unknown: false,
             closed_until: None,
+            reserved: false,
         }
+    }
+
+    /// Kept for the profile's story.
+    #[must_use]
+    pub(super) fn reserved(mut self, reserved: bool) -> Self {
+        self.reserved = reserved;
+        self
     }
 
     /// Its target's index.
@@ -83,18 +98,27 @@ impl<T> Slot<T> {
 pub(super) struct UserSlot {
     spec: UserSpec,
     cluster: usize,
-    /// Logged in, or on the way.
+    /// Logged in, or on the way (or kept for the story): the random load does not pick it.
     busy: bool,
+    /// Kept for the profile's story: busy for the random load all along.
+    reserved: bool,
 }
 
 impl UserSlot {
-    /// A user homed on the `cluster`-th target; `busy` if logged in at the start.
-    pub(super) fn new(spec: UserSpec, cluster: usize, busy: bool) -> Self {
+    /// A user homed on the `cluster`-th target; `busy` if logged in at the start, or for the
+    /// whole run when `reserved` for the story.
+    pub(super) fn new(spec: UserSpec, cluster: usize, busy: bool, reserved: bool) -> Self {
         Self {
             spec,
             cluster,
-            busy,
+            busy: busy || reserved,
+            reserved,
         }
+    }
+
+    /// Logged out (or never got in): free again, unless kept for the story.
+    fn release(&mut self) {
+        self.busy = self.reserved;
     }
 }
 
@@ -118,6 +142,8 @@ pub(super) struct Shared {
     pub(super) trace: Arc<watch::Sender<Arc<PhoneTrace>>>,
     /// Where the fleet believes numbers are.
     pub(super) dir: Arc<Directory>,
+    /// What came of the story's steps.
+    pub(super) story: StoryLog,
 }
 
 /// What the fleet believes of one phone at the end: device, user logged in, and whether
@@ -157,6 +183,12 @@ pub(super) struct Shard<T> {
     refresh: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Next phone to place a call.
     call_cursor: usize,
+    /// The profile's story (run by the shard holding its phones).
+    story: Vec<StoryStep>,
+    /// Story steps waiting for their phone: (look again at, step, intended).
+    story_wait: BinaryHeap<Reverse<(Instant, usize, Instant)>>,
+    /// Slot → the story step its journey runs.
+    story_running: HashMap<usize, usize>,
 }
 
 impl<T: Transport + 'static> Shard<T> {
@@ -207,6 +239,9 @@ impl<T: Transport + 'static> Shard<T> {
             boot_done: None,
             refresh: BinaryHeap::new(),
             call_cursor: 0,
+            story: profile.story.clone(),
+            story_wait: BinaryHeap::new(),
+            story_running: HashMap::new(),
         }
     }
 
@@ -320,6 +355,8 @@ impl<T: Transport + 'static> Shard<T> {
             }));
         }
         let (cluster, _) = self.in_flight.remove(&i).unwrap_or((0, end.outcome.task));
+        let story = self.story_running.remove(&i);
+        let mut call_result = None;
         if let Some(sip) = &mut self.sip {
             sip.inboxes.remove(&i);
         }
@@ -344,6 +381,7 @@ impl<T: Transport + 'static> Shard<T> {
                         .find(|s| s.step == Step::CallSetup)
                         .map(StepSample::latency);
                     self.rec.call(cluster, plan.route, &result, setup);
+                    call_result = Some(result);
                 }
             }
             _ => self.rec.sip_task(cluster, &end.outcome),
@@ -369,7 +407,7 @@ impl<T: Transport + 'static> Shard<T> {
             if let Some(dn) = &self.users[u].spec.dn {
                 self.shared.dir.remove(dn, &mac);
             }
-            self.users[u].busy = false;
+            self.users[u].release();
         }
         if let Some(u) = end.user
             && let Some(dn) = self.users[u].spec.dn.clone()
@@ -390,22 +428,25 @@ impl<T: Transport + 'static> Shard<T> {
                 // Someone is on this phone after all: it logs them out next time.
                 slot.foreign |= f.cause == Cause::AlreadyLoggedIn;
                 if let Some(u) = end.user {
-                    self.users[u].busy = false;
+                    self.users[u].release();
                 }
             }
             (TaskKind::Logout, Ok(_)) => {
                 slot.foreign = false;
                 if let Some(u) = slot.user.take() {
-                    self.users[u].busy = false;
+                    self.users[u].release();
                 }
             }
             (TaskKind::Logout, Err(f)) if f.cause == Cause::NotLoggedIn => {
                 slot.foreign = false;
                 if let Some(u) = slot.user.take() {
-                    self.users[u].busy = false;
+                    self.users[u].release();
                 }
             }
             _ => {}
+        }
+        if let Some(k) = story {
+            self.story_done(k, &end.phone, &end.outcome, call_result.as_ref());
         }
         if let Some(due) = end.phone.refresh_due() {
             self.refresh.push(Reverse((Instant::from_std(due), i)));
@@ -443,6 +484,7 @@ impl<T: Transport + 'static> Shard<T> {
                     Some(ShardCmd::Arrival { task: TaskKind::Call, intended }) => self.call_arrival(intended),
                     Some(ShardCmd::Arrival { task, intended }) => self.arrival(task, intended),
                     Some(ShardCmd::Closed { phones, think, until }) => self.closed(phones, think, until),
+                    Some(ShardCmd::Story { step, intended }) => self.story_step(step, intended),
                     None => break,
                 },
                 n = recv_opt(socket.as_deref(), &mut buf) => {
@@ -458,10 +500,13 @@ impl<T: Transport + 'static> Shard<T> {
                 _ = flush.tick() => self.flush(&agg).await,
                 () = tokio::time::sleep_until(self.retry.peek().map_or_else(Instant::now, |r| r.0.0)),
                     if !self.retry.is_empty() => self.retry_due(Instant::now()),
+                () = tokio::time::sleep_until(self.story_wait.peek().map_or_else(Instant::now, |r| r.0.0)),
+                    if !self.story_wait.is_empty() => self.story_wait_due(Instant::now()),
                 () = token.cancelled() => break,
             }
         }
         self.retry.clear();
+        self.story_wait.clear();
         // Stop starting work; let what is in flight finish, within the deadline.
         for s in &mut self.slots {
             if s.phone.is_some() {
