@@ -239,6 +239,15 @@ async fn phone_exit_code_says_whether_it_worked() {
             pin.to_owned(),
         ]
     };
+    // Status in words, not the type's debug form.
+    let o = emroam(base("status", "")).await;
+    assert_eq!(o.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("✔ Status: nobody is logged in on this phone"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("logged_in"), "{stdout}");
     let o = emroam(base("login", "99999")).await;
     assert_eq!(o.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -256,7 +265,9 @@ async fn phone_exit_code_says_whether_it_worked() {
     );
     let o = emroam(base("status", "")).await;
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("logged_in: true"));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("✔ Status: someone is logged in on this phone")
+    );
     let o = emroam(vec!["phone".into(), "login".into()]).await;
     assert_eq!(o.status.code(), Some(2));
 }

@@ -4,6 +4,7 @@ mod cli;
 mod fleet;
 mod fleet_sip;
 mod httpc;
+mod messages;
 mod pacing;
 mod phone;
 mod reference;
