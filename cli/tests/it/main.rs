@@ -3,6 +3,7 @@
 mod cli;
 mod fleet;
 mod fleet_sip;
+mod help;
 mod httpc;
 mod messages;
 mod pacing;
