@@ -188,7 +188,9 @@ fn comments_name_only_phones_the_topology_has() {
         let path = entry.unwrap().path();
         let t = Topology::load(&path).unwrap();
         let src = std::fs::read_to_string(&path).unwrap();
-        let comments = src.lines().filter_map(|l| l.split_once('#').map(|(_, c)| c));
+        let comments = src
+            .lines()
+            .filter_map(|l| l.split_once('#').map(|(_, c)| c));
         let mut named = 0;
         for word in comments.flat_map(|c| c.split(|ch: char| !ch.is_ascii_alphanumeric())) {
             if !(word.len() == 15 && word.starts_with("SEP")) {
