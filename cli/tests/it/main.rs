@@ -4,6 +4,7 @@ mod cli;
 mod fleet;
 mod fleet_sip;
 mod help;
+mod honesty;
 mod httpc;
 mod messages;
 mod pacing;
