@@ -32,7 +32,8 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
-/// A titled section of rows, `  left  right`, the left column padded to its widest.
+/// A titled section of rows, `  left  right`, the left column padded to its widest; a `\n`
+/// in `right` continues it on a line of its own, under its start.
 fn section(title: &str, rows: &[(String, &str)]) -> String {
     let width = rows
         .iter()
@@ -41,8 +42,12 @@ fn section(title: &str, rows: &[(String, &str)]) -> String {
         .unwrap_or(0);
     let mut out = format!("{title}:\n");
     for (left, right) in rows {
+        let mut lines = right.lines();
         let pad = width - left.chars().count();
-        let _ = writeln!(out, "  {left}{:pad$}  {right}", "");
+        let _ = writeln!(out, "  {left}{:pad$}  {}", "", lines.next().unwrap_or(""));
+        for more in lines {
+            let _ = writeln!(out, "  {:width$}  {more}", "");
+        }
     }
     out
 }
@@ -84,7 +89,9 @@ pub fn fleet() -> String {
          The clusters the profile drives must be up. For the reference clusters, start\n  \
          them first with the profile's topology file, e.g. for profiles/smoke.toml:\n    \
          emroam server --topology profiles/topologies/seed.toml\n  \
-         A cluster that cannot be reached stops the fleet before anything runs (exit 1).\n\n\
+         A cluster that cannot be reached stops the fleet before anything runs.\n  \
+         Logins found at the start on the profile's phones, or of its users, are\n  \
+         logged out first, unless its found_logged_in says otherwise.\n\n\
          {}\n{}",
         section("Files written with --out DIR", &files),
         exit_codes(&[
@@ -94,7 +101,9 @@ pub fn fleet() -> String {
             ),
             (
                 Exit::Other,
-                "a cluster cannot be reached, --tui has no terminal, --out cannot be written",
+                "a cluster cannot be reached (at the start, or for stop_when_unreachable\n\
+                 during the run); logins found at the start with found_logged_in =\n\
+                 \"refuse\"; --tui without a terminal; --out cannot be written",
             ),
             (
                 Exit::BadInput,

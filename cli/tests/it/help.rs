@@ -36,10 +36,11 @@ fn section<'a>(text: &'a str, title: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// The exit codes the help lists.
+/// The exit codes the help lists (a row's continuation lines are indented further).
 fn exit_codes(text: &str) -> BTreeSet<u8> {
     section(text, "Exit codes")
         .iter()
+        .filter(|l| !l.starts_with("   "))
         .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
         .collect()
 }
