@@ -65,7 +65,10 @@ pub struct DemoArgs {
     /// No TUI: a progress line and the final report.
     #[arg(long)]
     pub headless: bool,
-    /// Shorten the demo (e.g. `20s`).
+    /// Shorten (or stretch) the demo's phases to last this long in total (e.g. `20s`).
+    ///
+    /// Each phase keeps its share of the whole. The phones' boot before the phases and the
+    /// drain after them come on top.
     #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
 }
@@ -128,7 +131,10 @@ pub struct PhoneArgs {
     /// User ID, primary extension or self-service ID, by login type.
     #[arg(long)]
     pub id: Option<String>,
-    /// The PIN (never printed).
+    /// The PIN (never printed); by default, with --topology, the topology's PIN for the user.
+    ///
+    /// The user is the one whose user ID, primary extension or self-service ID (by
+    /// --login-type) is --id.
     #[arg(long)]
     pub pin: Option<String>,
     /// Wait for Enter between steps.
@@ -197,6 +203,9 @@ pub struct FleetArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Shorten (or stretch) the profile's phases to last this long in total (e.g. `20s`).
+    ///
+    /// Each phase (and each fault's time) keeps its share of the whole. The phones' boot
+    /// before the phases and the drain after them come on top.
     #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
     /// Serve the fleet's controls (pause, resume, arrival rate) over HTTP on this loopback

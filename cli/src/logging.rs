@@ -3,6 +3,8 @@
 //!
 //! Logs never go to stdout, which belongs to the command's output (reports, JSON, traces).
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber; `verbose` counts `-v` flags (0 = warnings only); `file`:
@@ -37,8 +39,10 @@ pub fn init(verbose: u8, file: Option<&std::path::Path>) {
                 .try_init();
         }
         _ => {
+            // Colours only for a person at a terminal, not in a file or a pipe.
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
+                .with_ansi(std::io::stderr().is_terminal())
                 .with_writer(std::io::stderr)
                 .try_init();
         }

@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = emroam::cli::Cli::parse();
+    let cli = emroam::help::parse();
     emroam::logging::init(cli.verbose, cli.dashboard_log().as_deref());
     match emroam::cmd::run(cli) {
         Ok(code) => code.into(),

@@ -187,6 +187,14 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::BadInput);
         }
     };
+    if cfg.tui && !std::io::stdout().is_terminal() {
+        // Said before anything starts, rather than after a fleet that was started and drained.
+        eprintln!(
+            "emroam fleet: --tui needs a terminal on stdout (without --tui the fleet shows a \
+             progress line and prints the report)"
+        );
+        return Ok(Exit::Other);
+    }
     let unreachable = preflight(&cfg.profile).await;
     if !unreachable.is_empty() {
         for line in &unreachable {

@@ -15,7 +15,7 @@ use emroam_emulator::driver::{self, HttpClient, Observer, PhoneLink};
 use emroam_emulator::phone::http::redact;
 use emroam_emulator::phone::{
     Credentials, HttpFailure, HttpRequest, HttpResponse, LoginType, Model, Phone, PhoneSpec,
-    StepSample, Task,
+    StepSample, Success, Task,
 };
 
 use super::Exit;
@@ -278,6 +278,26 @@ impl<W: Write> Observer for Tracer<W> {
     }
 }
 
+/// What a task achieved, in words for the person reading the trace.
+fn achieved(s: &Success) -> &'static str {
+    match s {
+        Success::Booted => "booted",
+        Success::Refreshed => "registrations refreshed",
+        Success::Restarted => "restarted as the cluster asked",
+        Success::Answered => "answered a call, then the caller hung up",
+        Success::Missed => "a call rang until the caller gave up",
+        Success::LoggedIn => "logged in",
+        Success::LoggedOut => "logged out",
+        Success::Called => "the call was answered, held and hung up",
+        Success::Status { logged_in: true } => {
+            "someone is logged in on this phone (the EM service offers a logout)"
+        }
+        Success::Status { logged_in: false } => {
+            "nobody is logged in on this phone (the EM service offers a login)"
+        }
+    }
+}
+
 /// Stays registered for `d`, answering calls, then reports how many were answered.
 async fn answer<W: Write>(
     phone: Phone,
@@ -392,7 +412,7 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
         }
         match outcome.result {
             Ok(s) => {
-                writeln!(tracer.out, "✔ {kind:?}: {s:?}\n")?;
+                writeln!(tracer.out, "✔ {kind:?}: {}\n", achieved(&s))?;
                 if i + 1 == n_tasks
                     && let Some(d) = answer_for.take()
                 {

@@ -25,7 +25,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
     let topo = match Topology::load(&args.topology) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("emroam server: {}: {e}", args.topology.display());
+            eprintln!("emroam server: {e}");
             return Ok(Exit::BadInput);
         }
     };

@@ -20,8 +20,10 @@ const MAX_INPUT: u64 = 64 * 1024 * 1024;
 /// A document a phone rejects prints the phone's error line (`XML Error [4]: Parse Error`) to
 /// `out`, the developer-facing reason to stderr, and returns [`Exit::BadInput`].
 ///
+/// A file that cannot be read, or an unknown locale charset, is reported and exits 2 too.
+///
 /// # Errors
-/// The file cannot be read, the locale charset is unknown, or `out` cannot be written.
+/// Standard input cannot be read, or `out` cannot be written.
 pub fn run(args: &XmlArgs, out: &mut impl Write) -> anyhow::Result<Exit> {
     let Some(locale_encoding) = encoding_rs::Encoding::for_label(args.locale_charset.as_bytes())
     else {
@@ -31,7 +33,18 @@ pub fn run(args: &XmlArgs, out: &mut impl Write) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::BadInput);
     };
-    let doc = read_input(&args.file)?;
+    let doc = if args.file.as_os_str() == "-" {
+        read_stdin()?
+    } else {
+        match read_file(&args.file) {
+            Ok(doc) => doc,
+            Err(e) => {
+                // A file the user named, like a missing profile or topology: bad input.
+                eprintln!("emroam xml: {}: cannot read: {e}", args.file.display());
+                return Ok(Exit::BadInput);
+            }
+        }
+    };
     let opts = ParseOptions {
         locale_encoding,
         ..ParseOptions::default()
@@ -64,20 +77,20 @@ pub fn run(args: &XmlArgs, out: &mut impl Write) -> anyhow::Result<Exit> {
     }
 }
 
-fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+fn read_stdin() -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin()
-            .lock()
-            .take(MAX_INPUT)
-            .read_to_end(&mut buf)
-            .context("reading standard input")?;
-    } else {
-        std::fs::File::open(path)
-            .with_context(|| format!("opening {}", path.display()))?
-            .take(MAX_INPUT)
-            .read_to_end(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-    }
+    std::io::stdin()
+        .lock()
+        .take(MAX_INPUT)
+        .read_to_end(&mut buf)
+        .context("reading standard input")?;
+    Ok(buf)
+}
+
+fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_INPUT)
+        .read_to_end(&mut buf)?;
     Ok(buf)
 }

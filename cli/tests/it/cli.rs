@@ -239,6 +239,15 @@ async fn phone_exit_code_says_whether_it_worked() {
             pin.to_owned(),
         ]
     };
+    // Status in words, not the type's debug form.
+    let o = emroam(base("status", "")).await;
+    assert_eq!(o.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("✔ Status: nobody is logged in on this phone"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("logged_in"), "{stdout}");
     let o = emroam(base("login", "99999")).await;
     assert_eq!(o.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -256,7 +265,9 @@ async fn phone_exit_code_says_whether_it_worked() {
     );
     let o = emroam(base("status", "")).await;
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("logged_in: true"));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("✔ Status: someone is logged in on this phone")
+    );
     let o = emroam(vec!["phone".into(), "login".into()]).await;
     assert_eq!(o.status.code(), Some(2));
 }
@@ -420,15 +431,15 @@ async fn a_script_pauses_and_resumes_the_fleet_over_its_control_port() {
     let _ = std::fs::remove_dir_all(long.parent().unwrap());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_listening_fails_at_once_with_exit_1_naming_the_address() {
-    // A port that was just free: nothing listens there.
+/// A profile (in a scratch directory named after `name`) whose one cluster is a loopback port
+/// that was just free: nothing listens there. Returns the profile and the port.
+fn nobody_profile(name: &str) -> (std::path::PathBuf, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let dir = std::env::temp_dir().join(format!("emroam-cli-{}-nobody", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("emroam-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("nobody.toml");
     std::fs::write(
@@ -447,6 +458,12 @@ login_rate = 5.0
         ),
     )
     .unwrap();
+    (path, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_fails_at_once_with_exit_1_naming_the_address() {
+    let (path, port) = nobody_profile("nobody");
     let started = std::time::Instant::now();
     let o = emroam(vec!["fleet".into(), path.display().to_string()]).await;
     let err = String::from_utf8_lossy(&o.stderr);
@@ -462,7 +479,27 @@ login_rate = 5.0
         "{err}"
     );
     assert!(err.contains("nothing was run"), "{err}");
-    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_tui_without_a_terminal_says_so_before_anything_runs() {
+    // Had the fleet gone on, it would say it cannot reach the cluster, or drain a run.
+    let (path, _) = nobody_profile("tui");
+    let o = emroam(vec![
+        "fleet".into(),
+        path.display().to_string(),
+        "--tui".into(),
+    ])
+    .await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "emroam fleet: --tui needs a terminal on stdout (without --tui the fleet shows a \
+         progress line and prints the report)"
+    );
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,10 @@
 mod cli;
 mod fleet;
 mod fleet_sip;
+mod help;
 mod honesty;
 mod httpc;
+mod messages;
 mod pacing;
 mod phone;
 mod reference;

@@ -221,5 +221,6 @@ async fn phone_command_prints_trace_and_redacts_pin() {
     assert!(text.contains("== Extension Mobility =="));
     assert!(text.contains("login_submit took"));
     assert!(text.contains("Login Successful"));
-    assert!(text.contains("LoggedOut"));
+    assert!(text.contains("✔ Login: logged in\n"), "{text}");
+    assert!(text.contains("✔ Logout: logged out\n"), "{text}");
 }

@@ -113,7 +113,7 @@ fn bad_topology_names_the_line_and_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("line 27") && err.contains("logout_profile"),
+        err.contains(&format!("{}:27:", f.display())) && err.contains("logout_profile"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(dir);

@@ -58,14 +58,6 @@ fn truncated_stdin_is_a_parse_error_in_json_too() {
 }
 
 #[test]
-fn missing_file_exits_1_with_a_clear_message() {
-    let out = emroam(&["xml", "/nonexistent/page.xml"], b"");
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/nonexistent/page.xml"), "{err}");
-}
-
-#[test]
 fn unknown_locale_charset_is_bad_input() {
     let out = emroam(
         &["xml", "--locale-charset", "klingon", "-"],

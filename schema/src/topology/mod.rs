@@ -69,7 +69,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -312,23 +312,36 @@ impl std::fmt::Debug for AppUser {
     }
 }
 
-/// Why a topology file was refused.
+/// Why a topology file was refused. Displayed as `FILE:LINE:COLUMN: message` (the style of
+/// the load profile's errors), or `line L, column C: message` for text that came from no file
+/// ([`Topology::parse`]).
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
     /// The file could not be read.
-    #[error("cannot read topology {path}: {source}")]
+    #[error("{}: cannot read: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Not TOML, or a field of the wrong type or missing (toml's message names line and field).
-    #[error("{0}")]
-    Syntax(Box<toml::de::Error>),
+    /// Not TOML, or a field of the wrong type or missing (toml's message names the field).
+    #[error("{}{message}", Place(file.as_deref(), *line, *column))]
+    Syntax {
+        /// The file, when the text came from one ([`Topology::load`]).
+        file: Option<PathBuf>,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// toml's message, without its excerpt of the source.
+        message: String,
+    },
     /// Well-formed but inconsistent: a bad value or a dangling reference.
-    #[error("line {line}, column {column}: `{field}`: {message}")]
+    #[error("{}`{field}`: {message}", Place(file.as_deref(), *line, *column))]
     Invalid {
+        /// The file, when the text came from one ([`Topology::load`]).
+        file: Option<PathBuf>,
         /// 1-based line.
         line: usize,
         /// 1-based column.
@@ -338,6 +351,32 @@ pub enum TopologyError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl TopologyError {
+    /// The same error, naming `path` as the file it is about.
+    pub fn in_file(mut self, path: &Path) -> Self {
+        if let TopologyError::Syntax { file, .. } | TopologyError::Invalid { file, .. } = &mut self
+        {
+            *file = Some(path.to_owned());
+        }
+        self
+    }
+}
+
+/// Where an error is: `FILE:LINE:COLUMN: ` with a file, `line L, column C: ` without; line 0
+/// (toml gave no place) names the file alone.
+struct Place<'a>(Option<&'a Path>, usize, usize);
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Place(Some(file), 0, _) => write!(f, "{}: ", file.display()),
+            Place(None, 0, _) => Ok(()),
+            Place(Some(file), line, column) => write!(f, "{}:{line}:{column}: ", file.display()),
+            Place(None, line, column) => write!(f, "line {line}, column {column}: "),
+        }
+    }
 }
 
 /// Whether `name` is `SEP` + 12 hex digits (upper or lower case).

@@ -23,13 +23,13 @@ impl Topology {
     /// Reads and parses a topology file.
     ///
     /// # Errors
-    /// [`TopologyError`], naming the line and field of the first problem.
+    /// [`TopologyError`], naming the file, line and field of the first problem.
     pub fn load(path: &Path) -> Result<Topology, TopologyError> {
         let src = std::fs::read_to_string(path).map_err(|source| TopologyError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Topology::parse(&src)
+        Topology::parse(&src).map_err(|e| e.in_file(path))
     }
 
     /// Parses topology TOML text.
@@ -37,7 +37,17 @@ impl Topology {
     /// # Errors
     /// [`TopologyError`], naming the line and field of the first problem.
     pub fn parse(src: &str) -> Result<Topology, TopologyError> {
-        let raw: Raw = toml::from_str(src).map_err(|e| TopologyError::Syntax(Box::new(e)))?;
+        let raw: Raw = toml::from_str(src).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map_or((0, 0), |s| crate::place::position(src, s.start));
+            TopologyError::Syntax {
+                file: None,
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })?;
         let mut p = Parser {
             cx: Ctx { src },
             t: Topology::default(),
@@ -506,6 +516,7 @@ impl Ctx<'_> {
     fn err(&self, span: Range<usize>, field: &str, message: impl Into<String>) -> TopologyError {
         let (line, column) = crate::place::position(self.src, span.start);
         TopologyError::Invalid {
+            file: None,
             line,
             column,
             field: field.to_owned(),

@@ -178,3 +178,34 @@ fn seed_and_load_topologies_parse() {
     assert_eq!(load.users.len(), 30_000);
     assert!(load.phones.len() >= 30_000);
 }
+
+#[test]
+fn comments_name_only_phones_the_topology_has() {
+    // A device name in a comment, `N` standing for each cluster's number (`SEP00000000N001`),
+    // must be one of the file's phones.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let t = Topology::load(&path).unwrap();
+        let src = std::fs::read_to_string(&path).unwrap();
+        let comments = src
+            .lines()
+            .filter_map(|l| l.split_once('#').map(|(_, c)| c));
+        let mut named = 0;
+        for word in comments.flat_map(|c| c.split(|ch: char| !ch.is_ascii_alphanumeric())) {
+            if !(word.len() == 15 && word.starts_with("SEP")) {
+                continue;
+            }
+            for n in 1..=t.clusters.len() {
+                let name = word.replace('N', &n.to_string());
+                assert!(
+                    t.phones.iter().any(|p| p.name == name),
+                    "{}: the comment's {word} (N = {n}): no phone {name}",
+                    path.display()
+                );
+                named += 1;
+            }
+        }
+        assert!(named > 0, "{}: no phone named in a comment", path.display());
+    }
+}

@@ -183,9 +183,9 @@ impl Validator<'_> {
                     None => {
                         let path =
                             dir.map_or_else(|| PathBuf::from(t.get_ref()), |d| d.join(t.get_ref()));
-                        loaded = Topology::load(&path).map_err(|e| {
-                            self.err(at, format!("topology {}: {e}", path.display()))
-                        })?;
+                        // The error names the topology file itself.
+                        loaded = Topology::load(&path)
+                            .map_err(|e| self.err(at, format!("topology {e}")))?;
                         &loaded
                     }
                 };
