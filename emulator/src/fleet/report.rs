@@ -458,18 +458,9 @@ fn route_setups(total: &Recorder) -> Vec<StepStats> {
     ]
     .into_iter()
     .filter_map(|(route, name)| {
-        let mut all: Option<Histogram<u64>> = None;
-        for c in total.clusters() {
-            if let Some(h) = c.route_hist(route) {
-                match &mut all {
-                    Some(a) => {
-                        let _ = a.add(h);
-                    }
-                    None => all = Some(h.clone()),
-                }
-            }
-        }
-        all.map(|h| StepStats::named(name, &h))
+        total
+            .call_setup_all(Some(route))
+            .map(|h| StepStats::named(name, &h))
     })
     .collect()
 }
