@@ -50,6 +50,51 @@ phones = 4
 think = { dist = "constant", value = "50ms" }
 "#;
 
+/// The CSV time series as a spreadsheet, Python's csv module or pandas reads it: every row as
+/// wide as the header, a wall-clock time on each, and the interval counts adding up to the
+/// run's totals, the fleet's and the cluster's (`c1.<column>`).
+fn csv_adds_up(path: &std::path::Path, json: &serde_json::Value) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(!rows.is_empty(), "{text}");
+    assert!(rows.iter().all(|r| r.len() == header.len()), "{text}");
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let sum = |name: &str| -> u64 {
+        let i = col(name);
+        rows.iter().map(|r| r[i].parse::<u64>().unwrap()).sum()
+    };
+    let totals = &json["totals"];
+    let c1 = &json["clusters"][0]["counts"];
+    assert!(sum("logins_ok") > 0, "{text}");
+    assert_eq!(sum("logins_ok"), totals["logins_ok"].as_u64().unwrap());
+    assert_eq!(sum("logins_attempted"), totals["logins_attempted"].as_u64().unwrap());
+    assert_eq!(sum("c1.logins_ok"), c1["logins_ok"].as_u64().unwrap());
+    assert_eq!(sum("c1.logins_attempted"), c1["logins_attempted"].as_u64().unwrap());
+    assert_eq!(sum("c1.failed"), c1["failed"].as_u64().unwrap());
+    assert_eq!(sum("calls_attempted"), 0, "no SIP in this run");
+    let times: Vec<&str> = rows.iter().map(|r| r[col("time_utc")]).collect();
+    assert!(
+        times.iter().all(|t| t.len() == 24 && t.ends_with('Z') && &t[10..11] == "T"),
+        "{times:?}"
+    );
+    assert!(times.is_sorted(), "{times:?}");
+    // Python's csv module reads the same, when there is a python3 to ask.
+    let script = "import csv, sys, datetime\n\
+        rows = list(csv.DictReader(open(sys.argv[1], newline='')))\n\
+        assert rows and all(None not in r and None not in r.values() for r in rows)\n\
+        [datetime.datetime.fromisoformat(r['time_utc'].replace('Z', '+00:00')) for r in rows]\n\
+        print(sum(int(r['c1.logins_ok']) for r in rows))\n";
+    if let Ok(o) = Command::new("python3").arg("-c").arg(script).arg(path).output() {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            sum("c1.logins_ok").to_string()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_exit_codes_and_files() {
     let fake = spawn_fake(seed_users(4), Knobs::default()).await;
@@ -83,7 +128,8 @@ async fn fleet_exit_codes_and_files() {
             .unwrap();
     assert_eq!(json["schema"], "emroam.fleet.summary");
     assert!(json["totals"]["logins_ok"].as_u64().unwrap() > 0);
-    assert!(out_dir.join("latency.hlog").exists() && out_dir.join("timeseries.csv").exists());
+    assert!(out_dir.join("latency.hlog").exists());
+    csv_adds_up(&out_dir.join("timeseries.csv"), &json);
     // The report says where the files went.
     assert!(
         stdout.contains(&format!(
