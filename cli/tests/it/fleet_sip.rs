@@ -80,6 +80,12 @@ call_success_ratio = 1.0
         table.contains("calls: ") && table.contains("trunk"),
         "{table}"
     );
+    // Call setup says what it is made of: the 50 ms the callee's phone rang, and more.
+    assert!(
+        table.contains("(an answered call's includes the callee's 50 ms ring, [sip] ring)"),
+        "{table}"
+    );
+    assert_eq!(s.sip_ring_ms, Some(50.0));
     assert!(
         s.call_setup_by_route
             .iter()
@@ -168,6 +174,50 @@ login_rate = 2.0
     running.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callees_declining_486_past_call_busy_ratio_fail_the_run() {
+    let (topo, running) = seed().await;
+    let src = r#"
+name = "all-busy"
+topology = "inline"
+request_timeout = "5s"
+drain = "5s"
+[population]
+devices_per_cluster = 1
+[sip]
+busy = 1.0
+callee = { other_cluster = 1 }
+[[phase]]
+duration = "1500ms"
+login_rate = 3.0
+[[phase]]
+duration = "1s"
+call_rate = 3.0
+[slo]
+call_success_ratio = 1.0
+call_busy_ratio = 0.5
+"#;
+    let s = run(src, &topo).await;
+    let table = s.table();
+    let sip = &s.totals.counts.sip;
+    assert!(sip.calls_attempted >= 1, "{table}");
+    assert_eq!(sip.calls_busy, sip.calls_attempted, "{table}");
+    // Every call declined: the success ratio leaves 486s out and holds; the busy SLO fails
+    // the run (exit 99), its figures exact in summary.json and with units in the table.
+    assert!(!s.passed(), "{table}");
+    let busy = s.slo.iter().find(|r| r.name == "call_busy_ratio").unwrap();
+    assert_eq!((busy.actual, busy.threshold, busy.passed), (1.0, 0.5, false));
+    assert!(
+        s.slo.iter().any(|r| r.name == "call_success_ratio" && r.passed),
+        "{table}"
+    );
+    assert!(
+        table.contains("SLO ✘ call_busy_ratio: 100 % (threshold 50 %)"),
+        "{table}"
+    );
+    running.shutdown().await;
+}
+
 #[test]
 fn sip_profile_errors_name_the_line() {
     let base = "topology = \"inline\"\n[[target]]\ncluster = \"c\"\nservice_url = \"http://127.0.0.1:1/x?device=#DEVICENAME#\"\ndevices = [\"SEP000000000001\"]\nusers = [{ id = \"u\", pin = \"1\" }]\n";
@@ -184,6 +234,7 @@ fn sip_profile_errors_name_the_line() {
         ("[sip]\ncallee = { everyone = 1 }\n", "unknown kind"),
         ("[sip]\ncallee = { same_cluster = 0 }\n", "add up to 0"),
         ("[slo]\ncall_success_ratio = 2.0\n", "call_success_ratio"),
+        ("[slo]\ncall_busy_ratio = 1.5\n", "slo.call_busy_ratio must be within 0..=1"),
         ("boot = false\n@@[sip]\n", "SIP phones boot"),
     ] {
         // `top@@rest`: `top` goes before the tables.

@@ -16,7 +16,8 @@
 //!                         "unknown", "users_checked", "users_elsewhere": [..],
 //!                         "skipped": [..], "errors": [..] },
 //!   "faults":   [{ "at_s", "request", "result" }],
-//!   "call_setup_by_route": [StepStats]          // step = "call_setup.local" | ".trunk"
+//!   "call_setup_by_route": [StepStats],         // step = "call_setup.local" | ".trunk"
+//!   "sip_ring_ms": null | f64                   // [sip] ring: inside every answered call's setup
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
 //!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
@@ -33,8 +34,9 @@
 //! ```
 //!
 //! Busy (26) is counted apart: `success_ratio` = succeeded / (attempted − busy − abandoned),
-//! `busy_ratio` = busy / attempted. Adding fields keeps the version; renaming or removing
-//! one bumps it.
+//! `busy_ratio` = busy / attempted. An SLO's `threshold` and `actual` are exact (ms for
+//! `p99.*`, a fraction 0..=1 for `*_ratio`); the table rounds them. Adding fields keeps the
+//! version; renaming or removing one bumps it.
 
 use std::fmt::Write as _;
 
@@ -198,8 +200,11 @@ pub struct Summary {
     pub reconcile: Option<Reconciliation>,
     /// Faults fired.
     pub faults: Vec<FaultResult>,
-    /// Call setup (INVITE to 200 OK) by route, all clusters merged.
+    /// Call setup (INVITE to the final answer) by route, all clusters merged.
     pub call_setup_by_route: Vec<StepStats>,
+    /// The profile's `[sip] ring` (ms): how long a called phone rings before it answers, so a
+    /// part of every answered call's setup. `None` without SIP.
+    pub sip_ring_ms: Option<f64>,
 }
 
 impl Summary {
@@ -234,6 +239,11 @@ impl Summary {
             reconcile,
             faults: run.faults.clone(),
             call_setup_by_route: route_setups(&run.total),
+            sip_ring_ms: run
+                .profile
+                .sip
+                .as_ref()
+                .map(|s| s.answer.ring.as_secs_f64() * 1000.0),
         }
     }
 
@@ -322,6 +332,18 @@ impl Summary {
                 sip.missed,
                 sip.call_success_ratio()
             );
+            if let Some(setup) = self.steps.iter().find(|s| s.step == "call_setup") {
+                let _ = writeln!(
+                    o,
+                    "call setup p50 {} ms, p99 {} ms{}",
+                    short(setup.p50_ms),
+                    short(setup.p99_ms),
+                    self.sip_ring_ms
+                        .filter(|r| *r > 0.0)
+                        .map(|r| format!(" (an answered call's includes the callee's {} ms ring, [sip] ring)", short(r)))
+                        .unwrap_or_default()
+                );
+            }
             for (route, r) in &sip.by_route {
                 let st: Vec<String> = r
                     .by_status
@@ -413,13 +435,12 @@ impl Summary {
             }
         }
         for s in &self.slo {
+            let (actual, threshold) = slo_figures(s);
             let _ = writeln!(
                 o,
-                "SLO {} {}: {:.4} (threshold {:.4}){}",
+                "SLO {} {}: {actual} (threshold {threshold}){}",
                 if s.passed { "✔" } else { "✘" },
                 s.name,
-                s.actual,
-                s.threshold,
                 s.note
                     .as_deref()
                     .map(|n| format!(": {n}"))
@@ -499,6 +520,18 @@ fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
             note: none,
         });
     }
+    if let Some(max) = slo.call_busy_ratio {
+        let sip = &totals.counts.sip;
+        let none = (sip.calls_attempted == 0).then(|| "no calls placed".to_owned());
+        let actual = sip.call_busy_ratio();
+        out.push(SloResult {
+            name: "call_busy_ratio".into(),
+            threshold: max,
+            actual,
+            passed: none.is_none() && actual <= max,
+            note: none,
+        });
+    }
     if let Some(max) = slo.dropped_ratio {
         let c = &totals.counts;
         let offered = totals.attempted + c.dropped;
@@ -550,6 +583,57 @@ fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
     out
 }
 
+/// A figure with the decimals it needs: whole numbers and anything from 100 up without any,
+/// one from 1 up, three below (`7.3`, `2000`, `303`, `0.001`).
+fn short(v: f64) -> String {
+    if v.fract() == 0.0 || v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        trim_zeros(format!("{v:.3}"))
+    }
+}
+
+fn trim_zeros(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+/// An SLO's measured value and threshold as the table prints them, with their unit: `p99.*`
+/// in ms, `*_ratio` in percent (two decimals at most), counts as they are. A failed SLO
+/// whose two figures would print the same gets six decimals, so the table never shows a
+/// value failing a threshold equal to it.
+fn slo_figures(s: &SloResult) -> (String, String) {
+    let text = |v: f64, precise: bool| {
+        if s.name.starts_with("p99.") {
+            let n = if precise { format!("{v:.6}") } else { short(v) };
+            format!("{n} ms")
+        } else if s.name.ends_with("_ratio") {
+            let pct = v * 100.0;
+            let n = if precise {
+                format!("{pct:.6}")
+            } else {
+                trim_zeros(format!("{pct:.2}"))
+            };
+            format!("{n} %")
+        } else if precise {
+            format!("{v:.6}")
+        } else {
+            short(v)
+        }
+    };
+    let (a, t) = (text(s.actual, false), text(s.threshold, false));
+    if a == t && !s.passed && s.note.is_none() {
+        (text(s.actual, true), text(s.threshold, true))
+    } else {
+        (a, t)
+    }
+}
+
 /// Joins error lines, folding repeats into one with a count (`cluster1: Host Not Found ×40`),
 /// so a cluster that was down during reconciliation is one line, not one per batch.
 fn count_repeats(errors: &[String]) -> String {
@@ -574,6 +658,34 @@ fn count_repeats(errors: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{SloResult, slo_figures};
+
+    fn slo(name: &str, actual: f64, threshold: f64, passed: bool) -> (String, String) {
+        slo_figures(&SloResult {
+            name: name.into(),
+            threshold,
+            actual,
+            passed,
+            note: None,
+        })
+    }
+
+    #[test]
+    fn slo_figures_carry_units_and_the_decimals_they_need() {
+        let s = |a: &str, t: &str| (a.to_owned(), t.to_owned());
+        assert_eq!(slo("p99.journey", 7.327, 2000.0, true), s("7.3 ms", "2000 ms"));
+        assert_eq!(slo("p99.call_setup", 303.26, 400.0, true), s("303 ms", "400 ms"));
+        assert_eq!(slo("p99.journey", 0.0125, 0.001, false), s("0.013 ms", "0.001 ms"));
+        assert_eq!(slo("success_ratio", 0.992, 0.99, true), s("99.2 %", "99 %"));
+        assert_eq!(slo("call_busy_ratio", 0.30419, 0.05, false), s("30.42 %", "5 %"));
+        assert_eq!(slo("cluster.c2.journeys", 0.0, 1.0, false), s("0", "1"));
+        // Failing by less than the table's rounding: enough decimals to see why.
+        assert_eq!(
+            slo("success_ratio", 0.999_99, 1.0, false),
+            s("99.999000 %", "100.000000 %")
+        );
+    }
+
     #[test]
     fn repeated_errors_are_folded_with_a_count() {
         let errs = vec![
