@@ -68,6 +68,9 @@ pub struct DemoArgs {
     /// Shorten the demo (e.g. `20s`).
     #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Write the JSON summary, HdrHistogram log and CSV time series here, as `fleet --out`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `emroam server`.

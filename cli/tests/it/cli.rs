@@ -331,6 +331,46 @@ async fn demo_ends_by_itself_with_the_report() {
     assert!(stdout.contains("cluster3: LoginsSuccessful"), "{stdout}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_out_writes_what_fleet_out_writes_and_says_where() {
+    let dir = std::env::temp_dir().join(format!("emroam-demo-out-{}", std::process::id()));
+    let o = emroam(vec![
+        "demo".into(),
+        "--headless".into(),
+        "--duration".into(),
+        "3s".into(),
+        "--out".into(),
+        dir.display().to_string(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let out = emroam_emulator::fleet::OutFiles { dir: dir.clone() };
+    assert!(stdout.contains(&out.wrote()), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.summary()).unwrap()).unwrap();
+    assert_eq!(json["profile"], "demo");
+    let hlog = std::fs::read_to_string(out.hlog()).unwrap();
+    assert!(hlog.contains("Tag=journey.cluster3,"), "{hlog}");
+    // The CSV has a column set per cluster, and the demo's calls add up to its summary.
+    let csv = std::fs::read_to_string(out.csv()).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let i = |n: &str| header.iter().position(|h| *h == n).expect(n);
+    for c in ["cluster1", "cluster2", "cluster3"] {
+        i(&format!("{c}.logins_ok"));
+    }
+    let calls: u64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(i("calls_attempted")).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        calls,
+        json["totals"]["sip"]["calls_attempted"].as_u64().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// `POST` (or `GET`) `path` on a loopback HTTP port; the whole answer as text.
 fn http(addr: &str, method: &str, path: &str) -> String {
     use std::io::{Read, Write};

@@ -55,6 +55,16 @@ impl OutFiles {
     pub fn csv(&self) -> PathBuf {
         self.dir.join("timeseries.csv")
     }
+
+    /// The line a run's report ends with: `wrote <summary>, <hlog> and <csv>`.
+    pub fn wrote(&self) -> String {
+        format!(
+            "wrote {}, {} and {}",
+            self.summary().display(),
+            self.hlog().display(),
+            self.csv().display()
+        )
+    }
 }
 
 fn create(path: &Path) -> Result<Box<dyn std::io::Write + Send>, FleetError> {
