@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use emroam_server::{Options, Topology, bind_ephemeral};
 use tokio_util::sync::CancellationToken;
 
-use emroam_emulator::fleet::{OutFiles, RunOptions};
 use emroam_emulator::fleet::profile::Profile;
+use emroam_emulator::fleet::{OutFiles, RunOptions};
 use emroam_emulator::tui;
 
 use super::Exit;

@@ -69,14 +69,22 @@ fn csv_adds_up(path: &std::path::Path, json: &serde_json::Value) {
     let c1 = &json["clusters"][0]["counts"];
     assert!(sum("logins_ok") > 0, "{text}");
     assert_eq!(sum("logins_ok"), totals["logins_ok"].as_u64().unwrap());
-    assert_eq!(sum("logins_attempted"), totals["logins_attempted"].as_u64().unwrap());
+    assert_eq!(
+        sum("logins_attempted"),
+        totals["logins_attempted"].as_u64().unwrap()
+    );
     assert_eq!(sum("c1.logins_ok"), c1["logins_ok"].as_u64().unwrap());
-    assert_eq!(sum("c1.logins_attempted"), c1["logins_attempted"].as_u64().unwrap());
+    assert_eq!(
+        sum("c1.logins_attempted"),
+        c1["logins_attempted"].as_u64().unwrap()
+    );
     assert_eq!(sum("c1.failed"), c1["failed"].as_u64().unwrap());
     assert_eq!(sum("calls_attempted"), 0, "no SIP in this run");
     let times: Vec<&str> = rows.iter().map(|r| r[col("time_utc")]).collect();
     assert!(
-        times.iter().all(|t| t.len() == 24 && t.ends_with('Z') && &t[10..11] == "T"),
+        times
+            .iter()
+            .all(|t| t.len() == 24 && t.ends_with('Z') && &t[10..11] == "T"),
         "{times:?}"
     );
     assert!(times.is_sorted(), "{times:?}");
@@ -86,7 +94,12 @@ fn csv_adds_up(path: &std::path::Path, json: &serde_json::Value) {
         assert rows and all(None not in r and None not in r.values() for r in rows)\n\
         [datetime.datetime.fromisoformat(r['time_utc'].replace('Z', '+00:00')) for r in rows]\n\
         print(sum(int(r['c1.logins_ok']) for r in rows))\n";
-    if let Ok(o) = Command::new("python3").arg("-c").arg(script).arg(path).output() {
+    if let Ok(o) = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+    {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(
             String::from_utf8_lossy(&o.stdout).trim(),
@@ -362,7 +375,13 @@ async fn demo_out_writes_what_fleet_out_writes_and_says_where() {
     let calls: u64 = csv
         .lines()
         .skip(1)
-        .map(|l| l.split(',').nth(i("calls_attempted")).unwrap().parse::<u64>().unwrap())
+        .map(|l| {
+            l.split(',')
+                .nth(i("calls_attempted"))
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
         .sum();
     assert_eq!(
         calls,

@@ -102,9 +102,9 @@ pub(super) async fn aggregate(
     let io_err = |path: PathBuf| move |source: std::io::Error| FleetError::Output { path, source };
     let hlog_path = out.as_ref().map(OutFiles::hlog).unwrap_or_default();
     let hlog = match hlog_file.as_mut() {
-        Some(f) => Some(
-            stats::begin_hlog(f, &mut ser, wall_start).map_err(io_err(hlog_path.clone()))?,
-        ),
+        Some(f) => {
+            Some(stats::begin_hlog(f, &mut ser, wall_start).map_err(io_err(hlog_path.clone()))?)
+        }
         None => None,
     };
     if let Some(c) = csv_file.as_mut() {
