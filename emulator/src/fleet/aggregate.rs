@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::error::FleetError;
 use super::stats::{self, Recorder, Snapshot};
+use super::watchdog::{Lost, Watchdog};
 
 /// How often the aggregator writes an interval (log line, CSV row, snapshot).
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -75,14 +77,34 @@ fn create(path: &Path) -> Result<Box<dyn std::io::Write + Send>, FleetError> {
     Ok(Box::new(std::io::BufWriter::new(f)))
 }
 
+/// What the aggregator is given besides the shards' messages.
+pub(super) struct AggSetup {
+    pub(super) spares: Vec<mpsc::Sender<Recorder>>,
+    pub(super) clusters: Vec<String>,
+    pub(super) start: Instant,
+    pub(super) out: Option<OutFiles>,
+    pub(super) snap: watch::Sender<Arc<Snapshot>>,
+    /// Watches for a target that went away, and cancels `stop` when one did.
+    pub(super) watchdog: Watchdog,
+    pub(super) stop: CancellationToken,
+}
+
+/// Merges until every shard and the scheduler are gone; returns the run's total and the
+/// target whose loss stopped the run, if one did.
 pub(super) async fn aggregate(
     mut rx: mpsc::Receiver<AggMsg>,
-    spares: Vec<mpsc::Sender<Recorder>>,
-    clusters: Vec<String>,
-    start: Instant,
-    out: Option<OutFiles>,
-    snap: watch::Sender<Arc<Snapshot>>,
-) -> Result<Recorder, FleetError> {
+    setup: AggSetup,
+) -> Result<(Recorder, Option<Lost>), FleetError> {
+    let AggSetup {
+        spares,
+        clusters,
+        start,
+        out,
+        snap,
+        mut watchdog,
+        stop,
+    } = setup;
+    let mut lost: Option<Lost> = None;
     let n = clusters.len();
     let (mut hlog_file, mut csv_file) = match &out {
         Some(o) => {
@@ -180,10 +202,22 @@ pub(super) async fn aggregate(
                     }
                     in_flight.insert(shard, f);
                 }
-                Some(AggMsg::Phase(p)) => phase = p,
+                Some(AggMsg::Phase(p)) => {
+                    if phase.is_empty() {
+                        watchdog.phases_began(start.elapsed());
+                    }
+                    phase = p;
+                }
                 None => break,
             },
             _ = tick.tick() => {
+                if lost.is_none()
+                    && let Some(l) = watchdog.interval(last, start.elapsed(), &interval)
+                {
+                    tracing::warn!(cluster = %l.cluster, address = %l.address, "target unreachable: stopping the run");
+                    stop.cancel();
+                    lost = Some(l);
+                }
                 let f = in_flight.values().sum();
                 write_interval(&mut interval, &total, f, per_cluster(&logged_in), states_per_cluster(&states), &phase, &mut last)
                     .map_err(io_err(hlog_path.clone()))?;
@@ -206,5 +240,5 @@ pub(super) async fn aggregate(
     if let Some(f) = hlog_file.as_mut() {
         let _ = f.flush();
     }
-    Ok(total)
+    Ok((total, lost))
 }

@@ -17,10 +17,15 @@
 //!                         "skipped": [..], "errors": [..] },
 //!   "faults":   [{ "at_s", "request", "result" }],
 //!   "call_setup_by_route": [StepStats],         // step = "call_setup.local" | ".trunk"
+//!   "start": { "policy": "logout" | "adopt" | "refuse",   // found_logged_in
+//!              "found": [{ "cluster", "device", "user", "fleet_phone", "done" }],
+//!              "logged_out", "unchecked": [cluster], "errors": [str] },
+//!   "stopped_early": null | { "cluster", "address", "since_s", "at_s" },  // target lost
+//!   "arrivals": null | { "intended", "started", "intended_per_s", "achieved_per_s", "ratio" },
 //!   "sip_ring_ms": null | f64                   // [sip] ring: inside every answered call's setup
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
-//!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
+//!               roaming_ok, busy, failed, late_starts, arrivals_started, dropped, abandoned,
 //!               dropped_by: { "no_idle_phone" | "all_phones_logged_in" | "nobody_logged_in"
 //!                             | "no_free_user": n },
 //!               by_cause: { "em_26": n, "timeout": n, ... }, sip: SipCounts }
@@ -43,8 +48,15 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+mod slo;
+
+pub use slo::SloResult;
+use slo::{evaluate, short, slo_figures};
+
 use super::reconcile::Reconciliation;
+use super::start::StartState;
 use super::stats::{Counts, Recorder};
+use super::watchdog::Lost;
 use super::{FaultResult, RunResult};
 use crate::phone::Step;
 
@@ -157,20 +169,51 @@ pub struct ClusterSummary {
     pub steps: Vec<StepStats>,
 }
 
-/// One threshold, checked.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SloResult {
-    /// `success_ratio`, `busy_ratio`, `p99.<step>`.
-    pub name: String,
-    /// The threshold (ms for latencies).
-    pub threshold: f64,
-    /// The measured value.
-    pub actual: f64,
-    /// Whether it held (a threshold with nothing measured does not).
-    pub passed: bool,
-    /// Why it failed without a measurement (`no samples`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+/// The open phases' arrivals: how many the profile intended (logins and logouts at its rates,
+/// up to where the run got) and how many started a journey.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrivalRate {
+    /// Arrivals the rates intend.
+    pub intended: f64,
+    /// Arrivals that started a journey.
+    pub started: u64,
+    /// Intended per second of open phases.
+    pub intended_per_s: f64,
+    /// Started per second of open phases.
+    pub achieved_per_s: f64,
+    /// `started / intended`.
+    pub ratio: f64,
+}
+
+impl ArrivalRate {
+    fn of(run: &RunResult) -> Option<Self> {
+        let p = &run.profile;
+        let ran = run.elapsed.min(p.duration());
+        let intended = p.intended_arrivals(ran);
+        let secs = p.open_time(ran).as_secs_f64();
+        if intended <= 0.0 || secs <= 0.0 {
+            return None;
+        }
+        let started = run.total.totals().arrivals_started;
+        Some(Self {
+            intended,
+            started,
+            intended_per_s: intended / secs,
+            achieved_per_s: started as f64 / secs,
+            ratio: started as f64 / intended,
+        })
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "arrivals (open phases): {} started of {:.0} intended ({:.1} %): {:.1}/s achieved of {:.1}/s intended",
+            self.started,
+            self.intended,
+            self.ratio * 100.0,
+            self.achieved_per_s,
+            self.intended_per_s
+        )
+    }
 }
 
 /// The JSON summary (see the module docs for the schema).
@@ -202,6 +245,12 @@ pub struct Summary {
     pub faults: Vec<FaultResult>,
     /// Call setup (INVITE to the final answer) by route, all clusters merged.
     pub call_setup_by_route: Vec<StepStats>,
+    /// What the run found logged in at its start and what it did about it.
+    pub start: StartState,
+    /// The target whose loss stopped the run before its end (`null`: none did).
+    pub stopped_early: Option<Lost>,
+    /// The open phases' intended and achieved arrivals (`null`: no open phase ran).
+    pub arrivals: Option<ArrivalRate>,
     /// The profile's `[sip] ring` (ms): how long a called phone rings before it answers, so a
     /// part of every answered call's setup. `None` without SIP.
     pub sip_ring_ms: Option<f64>,
@@ -239,6 +288,9 @@ impl Summary {
             reconcile,
             faults: run.faults.clone(),
             call_setup_by_route: route_setups(&run.total),
+            start: run.start.clone(),
+            stopped_early: run.lost.clone(),
+            arrivals: ArrivalRate::of(run),
             sip_ring_ms: run
                 .profile
                 .sip
@@ -247,9 +299,9 @@ impl Summary {
         }
     }
 
-    /// Whether every threshold held.
+    /// Whether every threshold held and the run was not stopped early by a lost target.
     pub fn passed(&self) -> bool {
-        self.slo.iter().all(|s| s.passed)
+        self.stopped_early.is_none() && self.slo.iter().all(|s| s.passed)
     }
 
     /// The final table for a terminal.
@@ -262,6 +314,10 @@ impl Summary {
             self.elapsed_s,
             if self.cancelled { " (cancelled)" } else { "" }
         );
+        if let Some(l) = &self.stopped_early {
+            let _ = writeln!(o, "{}", l.line());
+        }
+        o.push_str(&self.start.lines());
         let _ = writeln!(
             o,
             "\n{:<15} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}   (ms)",
@@ -291,6 +347,9 @@ impl Summary {
             "busy (26): {}  failed: {}  late starts: {}  dropped: {}  abandoned: {}  success ratio: {:.4}",
             c.busy, c.failed, c.late_starts, c.dropped, c.abandoned, t.success_ratio
         );
+        if let Some(a) = &self.arrivals {
+            let _ = writeln!(o, "{}", a.line());
+        }
         if !c.dropped_by.is_empty() {
             let why: Vec<String> = c
                 .dropped_by
@@ -489,163 +548,6 @@ fn route_setups(total: &Recorder) -> Vec<StepStats> {
     .collect()
 }
 
-fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
-    let slo = &run.profile.slo;
-    let mut out = Vec::new();
-    let nothing = (totals.attempted == 0).then(|| "nothing attempted".to_owned());
-    if let Some(min) = slo.success_ratio {
-        out.push(SloResult {
-            name: "success_ratio".into(),
-            threshold: min,
-            actual: totals.success_ratio,
-            passed: nothing.is_none() && totals.success_ratio >= min,
-            note: nothing.clone(),
-        });
-    }
-    if let Some(max) = slo.busy_ratio {
-        out.push(SloResult {
-            name: "busy_ratio".into(),
-            threshold: max,
-            actual: totals.busy_ratio,
-            passed: nothing.is_none() && totals.busy_ratio <= max,
-            note: nothing.clone(),
-        });
-    }
-    // Calls: the success ratio leaves 486s out; the busy ratio is what gates them.
-    let sip = &totals.counts.sip;
-    let no_calls = (sip.calls_attempted == 0).then(|| "no calls placed".to_owned());
-    for (name, threshold, actual, at_least) in [
-        (
-            "call_success_ratio",
-            slo.call_success_ratio,
-            sip.call_success_ratio(),
-            true,
-        ),
-        (
-            "call_busy_ratio",
-            slo.call_busy_ratio,
-            sip.call_busy_ratio(),
-            false,
-        ),
-    ] {
-        let Some(threshold) = threshold else {
-            continue;
-        };
-        let held = if at_least {
-            actual >= threshold
-        } else {
-            actual <= threshold
-        };
-        out.push(SloResult {
-            name: name.into(),
-            threshold,
-            actual,
-            passed: no_calls.is_none() && held,
-            note: no_calls.clone(),
-        });
-    }
-    if let Some(max) = slo.dropped_ratio {
-        let c = &totals.counts;
-        let offered = totals.attempted + c.dropped;
-        let actual = if offered == 0 {
-            0.0
-        } else {
-            c.dropped as f64 / offered as f64
-        };
-        out.push(SloResult {
-            name: "dropped_ratio".into(),
-            threshold: max,
-            actual,
-            passed: offered > 0 && actual <= max,
-            note: (offered == 0).then(|| "nothing offered".to_owned()),
-        });
-    }
-    if !slo.allow_idle_clusters {
-        // A cluster whose arrivals were all dropped did nothing: the run did not test it.
-        for (t, cl) in run.profile.targets.iter().zip(run.total.clusters()) {
-            let c = &cl.counts;
-            let attempted = c.logins_attempted + c.logouts_attempted;
-            if attempted == 0 && c.dropped > 0 {
-                out.push(SloResult {
-                    name: format!("cluster.{}.journeys", t.cluster),
-                    threshold: 1.0,
-                    actual: 0.0,
-                    passed: false,
-                    note: Some(format!(
-                        "no journey ran on {}: {} arrivals dropped (no idle phone or free user; \
-                         allow_idle_clusters = true in [slo] to accept)",
-                        t.cluster, c.dropped
-                    )),
-                });
-            }
-        }
-    }
-    for (step, max) in &slo.p99 {
-        let h = run.total.step_all(*step).filter(|h| !h.is_empty());
-        let actual = h.as_ref().map_or(0.0, |h| ms(h.value_at_quantile(0.99)));
-        let threshold = max.as_secs_f64() * 1000.0;
-        out.push(SloResult {
-            name: format!("p99.{}", step.name()),
-            threshold,
-            actual,
-            passed: h.is_some() && actual <= threshold,
-            note: h.is_none().then(|| "no samples".to_owned()),
-        });
-    }
-    out
-}
-
-/// A figure with the decimals it needs: whole numbers and anything from 100 up without any,
-/// one from 1 up, three below (`7.3`, `2000`, `303`, `0.001`).
-fn short(v: f64) -> String {
-    if v.fract() == 0.0 || v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        trim_zeros(format!("{v:.3}"))
-    }
-}
-
-fn trim_zeros(s: String) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
-}
-
-/// An SLO's measured value and threshold as the table prints them, with their unit: `p99.*`
-/// in ms, `*_ratio` in percent (two decimals at most), counts as they are. A failed SLO
-/// whose two figures would print the same gets six decimals, so the table never shows a
-/// value failing a threshold equal to it.
-fn slo_figures(s: &SloResult) -> (String, String) {
-    let text = |v: f64, precise: bool| {
-        if s.name.starts_with("p99.") {
-            let n = if precise { format!("{v:.6}") } else { short(v) };
-            format!("{n} ms")
-        } else if s.name.ends_with("_ratio") {
-            let pct = v * 100.0;
-            let n = if precise {
-                format!("{pct:.6}")
-            } else {
-                trim_zeros(format!("{pct:.2}"))
-            };
-            format!("{n} %")
-        } else if precise {
-            format!("{v:.6}")
-        } else {
-            short(v)
-        }
-    };
-    let (a, t) = (text(s.actual, false), text(s.threshold, false));
-    if a == t && !s.passed && s.note.is_none() {
-        (text(s.actual, true), text(s.threshold, true))
-    } else {
-        (a, t)
-    }
-}
-
 /// Joins error lines, folding repeats into one with a count (`cluster1: Host Not Found ×40`),
 /// so a cluster that was down during reconciliation is one line, not one per batch.
 fn count_repeats(errors: &[String]) -> String {
@@ -670,46 +572,6 @@ fn count_repeats(errors: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{SloResult, slo_figures};
-
-    fn slo(name: &str, actual: f64, threshold: f64, passed: bool) -> (String, String) {
-        slo_figures(&SloResult {
-            name: name.into(),
-            threshold,
-            actual,
-            passed,
-            note: None,
-        })
-    }
-
-    #[test]
-    fn slo_figures_carry_units_and_the_decimals_they_need() {
-        let s = |a: &str, t: &str| (a.to_owned(), t.to_owned());
-        assert_eq!(
-            slo("p99.journey", 7.327, 2000.0, true),
-            s("7.3 ms", "2000 ms")
-        );
-        assert_eq!(
-            slo("p99.call_setup", 303.26, 400.0, true),
-            s("303 ms", "400 ms")
-        );
-        assert_eq!(
-            slo("p99.journey", 0.0125, 0.001, false),
-            s("0.013 ms", "0.001 ms")
-        );
-        assert_eq!(slo("success_ratio", 0.992, 0.99, true), s("99.2 %", "99 %"));
-        assert_eq!(
-            slo("call_busy_ratio", 0.30419, 0.05, false),
-            s("30.42 %", "5 %")
-        );
-        assert_eq!(slo("cluster.c2.journeys", 0.0, 1.0, false), s("0", "1"));
-        // Failing by less than the table's rounding: enough decimals to see why.
-        assert_eq!(
-            slo("success_ratio", 0.999_99, 1.0, false),
-            s("99.999000 %", "100.000000 %")
-        );
-    }
-
     #[test]
     fn repeated_errors_are_folded_with_a_count() {
         let errs = vec![
