@@ -65,12 +65,16 @@ pub struct DemoArgs {
     /// No TUI: a progress line and the final report.
     #[arg(long)]
     pub headless: bool,
-    /// Shorten (or stretch) the demo's phases to last this long in total (e.g. `20s`).
+    /// Shorten (or stretch) the demo's phases to last this long in total (at least `20s`).
     ///
-    /// Each phase keeps its share of the whole. The phones' boot before the phases and the
-    /// drain after them come on top.
+    /// Each phase, and each step of the roaming story, keeps its share of the whole; under
+    /// 20s the story's steps would crowd each other, so it is refused. The phones' boot
+    /// before the phases and the drain after them come on top.
     #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Write the JSON summary, HdrHistogram log and CSV time series here, as `fleet --out`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `emroam server`.
@@ -204,7 +208,7 @@ pub struct FleetArgs {
     pub out: Option<PathBuf>,
     /// Shorten (or stretch) the profile's phases to last this long in total (e.g. `20s`).
     ///
-    /// Each phase (and each fault's time) keeps its share of the whole. The phones' boot
+    /// Each phase (and each fault's and story step's time) keeps its share of the whole. The phones' boot
     /// before the phases and the drain after them come on top.
     #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<std::time::Duration>,

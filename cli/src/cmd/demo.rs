@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use emroam_server::{Options, Topology, bind_ephemeral};
 use tokio_util::sync::CancellationToken;
 
-use emroam_emulator::fleet::RunOptions;
 use emroam_emulator::fleet::profile::Profile;
+use emroam_emulator::fleet::{OutFiles, RunOptions};
 use emroam_emulator::tui;
 
 use super::Exit;
@@ -71,10 +71,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     });
     let cfg = FleetConfig {
         profile,
-        out: None,
+        out: args.out.clone().map(|dir| OutFiles { dir }),
         progress: headless,
         tui: !headless,
     };
+    let cfg_out = cfg.out.clone();
     let (summary, ended, closed) = if headless {
         (
             fleetcmd::run_config(cfg, RunOptions::default().token(fleet_token)).await?,
@@ -87,6 +88,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         fleetcmd::with_dashboard(cfg, views, fleet_token, control).await?
     };
     print!("{}", summary.table());
+    if let Some(o) = &cfg_out {
+        println!("{}", o.wrote());
+    }
     for c in running.clusters() {
         let s = c.counters().snapshot();
         println!(

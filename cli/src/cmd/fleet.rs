@@ -230,12 +230,7 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
     let out = cfg.out.clone();
     let wrote = move || {
         if let Some(o) = &out {
-            println!(
-                "wrote {}, {} and {}",
-                o.summary().display(),
-                o.hlog().display(),
-                o.csv().display()
-            );
+            println!("{}", o.wrote());
         }
     };
     let summary = if cfg.tui {

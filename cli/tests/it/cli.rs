@@ -50,6 +50,64 @@ phones = 4
 think = { dist = "constant", value = "50ms" }
 "#;
 
+/// The CSV time series as a spreadsheet, Python's csv module or pandas reads it: every row as
+/// wide as the header, a wall-clock time on each, and the interval counts adding up to the
+/// run's totals, the fleet's and the cluster's (`c1.<column>`).
+fn csv_adds_up(path: &std::path::Path, json: &serde_json::Value) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(!rows.is_empty(), "{text}");
+    assert!(rows.iter().all(|r| r.len() == header.len()), "{text}");
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let sum = |name: &str| -> u64 {
+        let i = col(name);
+        rows.iter().map(|r| r[i].parse::<u64>().unwrap()).sum()
+    };
+    let totals = &json["totals"];
+    let c1 = &json["clusters"][0]["counts"];
+    assert!(sum("logins_ok") > 0, "{text}");
+    assert_eq!(sum("logins_ok"), totals["logins_ok"].as_u64().unwrap());
+    assert_eq!(
+        sum("logins_attempted"),
+        totals["logins_attempted"].as_u64().unwrap()
+    );
+    assert_eq!(sum("c1.logins_ok"), c1["logins_ok"].as_u64().unwrap());
+    assert_eq!(
+        sum("c1.logins_attempted"),
+        c1["logins_attempted"].as_u64().unwrap()
+    );
+    assert_eq!(sum("c1.failed"), c1["failed"].as_u64().unwrap());
+    assert_eq!(sum("calls_attempted"), 0, "no SIP in this run");
+    let times: Vec<&str> = rows.iter().map(|r| r[col("time_utc")]).collect();
+    assert!(
+        times
+            .iter()
+            .all(|t| t.len() == 24 && t.ends_with('Z') && &t[10..11] == "T"),
+        "{times:?}"
+    );
+    assert!(times.is_sorted(), "{times:?}");
+    // Python's csv module reads the same, when there is a python3 to ask.
+    let script = "import csv, sys, datetime\n\
+        rows = list(csv.DictReader(open(sys.argv[1], newline='')))\n\
+        assert rows and all(None not in r and None not in r.values() for r in rows)\n\
+        [datetime.datetime.fromisoformat(r['time_utc'].replace('Z', '+00:00')) for r in rows]\n\
+        print(sum(int(r['c1.logins_ok']) for r in rows))\n";
+    if let Ok(o) = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+    {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            sum("c1.logins_ok").to_string()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_exit_codes_and_files() {
     let fake = spawn_fake(seed_users(4), Knobs::default()).await;
@@ -83,7 +141,8 @@ async fn fleet_exit_codes_and_files() {
             .unwrap();
     assert_eq!(json["schema"], "emroam.fleet.summary");
     assert!(json["totals"]["logins_ok"].as_u64().unwrap() > 0);
-    assert!(out_dir.join("latency.hlog").exists() && out_dir.join("timeseries.csv").exists());
+    assert!(out_dir.join("latency.hlog").exists());
+    csv_adds_up(&out_dir.join("timeseries.csv"), &json);
     // The report says where the files went.
     assert!(
         stdout.contains(&format!(
@@ -273,12 +332,29 @@ async fn phone_exit_code_says_whether_it_worked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_ends_by_itself_with_the_report_telling_the_roaming_story() {
+async fn a_demo_too_short_for_its_story_is_refused() {
+    let o = emroam(vec![
+        "demo".into(),
+        "--headless".into(),
+        "--duration".into(),
+        "3s".into(),
+    ])
+    .await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the demo's story needs at least 20s"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_tells_the_roaming_story_and_out_writes_what_fleet_out_writes() {
+    let dir = std::env::temp_dir().join(format!("emroam-demo-out-{}", std::process::id()));
     let o = emroam(vec![
         "demo".into(),
         "--headless".into(),
         "--duration".into(),
         "20s".into(),
+        "--out".into(),
+        dir.display().to_string(),
     ])
     .await;
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -318,20 +394,36 @@ async fn demo_ends_by_itself_with_the_report_telling_the_roaming_story() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no roaming share\n{stdout}"));
     assert!(share >= 20.0, "{stdout}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_demo_too_short_for_its_story_is_refused() {
-    let o = emroam(vec![
-        "demo".into(),
-        "--headless".into(),
-        "--duration".into(),
-        "3s".into(),
-    ])
-    .await;
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("the demo's story needs at least 20s"), "{err}");
+    let out = emroam_emulator::fleet::OutFiles { dir: dir.clone() };
+    assert!(stdout.contains(&out.wrote()), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.summary()).unwrap()).unwrap();
+    assert_eq!(json["profile"], "demo");
+    let hlog = std::fs::read_to_string(out.hlog()).unwrap();
+    assert!(hlog.contains("Tag=journey.cluster3,"), "{hlog}");
+    // The CSV has a column set per cluster, and the demo's calls add up to its summary.
+    let csv = std::fs::read_to_string(out.csv()).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let i = |n: &str| header.iter().position(|h| *h == n).expect(n);
+    for c in ["cluster1", "cluster2", "cluster3"] {
+        i(&format!("{c}.logins_ok"));
+    }
+    let calls: u64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .nth(i("calls_attempted"))
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        calls,
+        json["totals"]["sip"]["calls_attempted"].as_u64().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// `POST` (or `GET`) `path` on a loopback HTTP port; the whole answer as text.

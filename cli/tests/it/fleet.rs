@@ -163,7 +163,7 @@ login_rate = 2.0
     let hlog = std::fs::read_to_string(out.hlog()).unwrap();
     assert!(hlog.contains("Tag=journey.c1,"), "{hlog}");
     let csv = std::fs::read_to_string(out.csv()).unwrap();
-    assert!(csv.starts_with("elapsed_s,"));
+    assert!(csv.starts_with("time_utc,elapsed_s,"), "{csv}");
     assert!(csv.lines().count() >= 2);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -15,6 +15,21 @@ async fn seed() -> (Topology, emroam_server::Running) {
     crate::util::seed_clusters().await
 }
 
+/// Users log in at home for 1.5 s, then call 3 a second for 1 s.
+const LOG_IN_THEN_CALL: &str = "[[phase]]\nduration = \"1500ms\"\nlogin_rate = 3.0\n\
+    [[phase]]\nduration = \"1s\"\ncall_rate = 3.0\n";
+
+/// Runs a profile of one phone per seed cluster (`top` keys, then `tables`) against the
+/// seed's clusters: the summary, and the clusters still running.
+async fn one_phone_each(top: &str, tables: &str) -> (Summary, emroam_server::Running) {
+    let (topo, running) = seed().await;
+    let src = format!(
+        "topology = \"inline\"\nrequest_timeout = \"5s\"\ndrain = \"5s\"\n{top}\
+         [population]\ndevices_per_cluster = 1\n{tables}"
+    );
+    (run(&src, &topo).await, running)
+}
+
 async fn run(src: &str, topo: &Topology) -> Summary {
     let p = Profile::parse_with(src, "calls.toml", None, Some(topo)).unwrap();
     let r = fleet::run(p, RunOptions::default()).await.unwrap();
@@ -23,16 +38,9 @@ async fn run(src: &str, topo: &Topology) -> Summary {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roamed_users_are_called_where_they_are_now_and_the_clusters_agree() {
-    let (topo, running) = seed().await;
-    let src = r#"
-name = "calls"
-topology = "inline"
-request_timeout = "5s"
-drain = "5s"
-seed = 3
-roaming = 1.0
-[population]
-devices_per_cluster = 1
+    let (s, running) = one_phone_each(
+        "name = \"calls\"\nseed = 3\nroaming = 1.0\n",
+        r#"
 [sip]
 ring = "50ms"
 hold = { dist = "constant", value = "100ms" }
@@ -47,8 +55,9 @@ duration = "2s"
 call_rate = 5.0
 [slo]
 call_success_ratio = 1.0
-"#;
-    let s = run(src, &topo).await;
+"#,
+    )
+    .await;
     let table = s.table();
     let t = &s.totals.counts;
     let sip = &t.sip;
@@ -80,6 +89,12 @@ call_success_ratio = 1.0
         table.contains("calls: ") && table.contains("trunk"),
         "{table}"
     );
+    // Call setup says what it is made of: the 50 ms the callee's phone rang, and more.
+    assert!(
+        table.contains("(an answered call's includes the callee's 50 ms ring, [sip] ring)"),
+        "{table}"
+    );
+    assert_eq!(s.sip_ring_ms, Some(50.0));
     assert!(
         s.call_setup_by_route
             .iter()
@@ -93,7 +108,8 @@ call_success_ratio = 1.0
 async fn a_callee_that_never_answers_is_cancelled_and_a_busy_one_declines() {
     let (topo, running) = seed().await;
     // Kally (cluster3, not a superuser) and the others log in at home; nobody answers.
-    let src = r#"
+    let src = format!(
+        r#"
 name = "no-answer"
 topology = "inline"
 request_timeout = "5s"
@@ -102,15 +118,10 @@ drain = "10s"
 devices_per_cluster = 1
 [sip]
 auto_answer = false
-callee = { same_cluster = 0, other_cluster = 1 }
-[[phase]]
-duration = "1500ms"
-login_rate = 3.0
-[[phase]]
-duration = "1s"
-call_rate = 3.0
-"#;
-    let s = run(src, &topo).await;
+callee = {{ same_cluster = 0, other_cluster = 1 }}
+{LOG_IN_THEN_CALL}"#
+    );
+    let s = run(&src, &topo).await;
     let table = s.table();
     let sip = &s.totals.counts.sip;
     assert!(sip.calls_attempted >= 1, "{table}");
@@ -168,6 +179,47 @@ login_rate = 2.0
     running.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callees_declining_486_past_call_busy_ratio_fail_the_run() {
+    let (s, running) = one_phone_each(
+        "name = \"all-busy\"\n",
+        &format!(
+            r#"
+[sip]
+busy = 1.0
+callee = {{ other_cluster = 1 }}
+{LOG_IN_THEN_CALL}[slo]
+call_success_ratio = 1.0
+call_busy_ratio = 0.5
+"#
+        ),
+    )
+    .await;
+    let table = s.table();
+    let sip = &s.totals.counts.sip;
+    assert!(sip.calls_attempted >= 1, "{table}");
+    assert_eq!(sip.calls_busy, sip.calls_attempted, "{table}");
+    // Every call declined: the success ratio leaves 486s out and holds; the busy SLO fails
+    // the run (exit 99), its figures exact in summary.json and with units in the table.
+    assert!(!s.passed(), "{table}");
+    let busy = s.slo.iter().find(|r| r.name == "call_busy_ratio").unwrap();
+    assert_eq!(
+        (busy.actual, busy.threshold, busy.passed),
+        (1.0, 0.5, false)
+    );
+    assert!(
+        s.slo
+            .iter()
+            .any(|r| r.name == "call_success_ratio" && r.passed),
+        "{table}"
+    );
+    assert!(
+        table.contains("SLO ✘ call_busy_ratio: 100 % (threshold 50 %)"),
+        "{table}"
+    );
+    running.shutdown().await;
+}
+
 #[test]
 fn sip_profile_errors_name_the_line() {
     let base = "topology = \"inline\"\n[[target]]\ncluster = \"c\"\nservice_url = \"http://127.0.0.1:1/x?device=#DEVICENAME#\"\ndevices = [\"SEP000000000001\"]\nusers = [{ id = \"u\", pin = \"1\" }]\n";
@@ -184,6 +236,10 @@ fn sip_profile_errors_name_the_line() {
         ("[sip]\ncallee = { everyone = 1 }\n", "unknown kind"),
         ("[sip]\ncallee = { same_cluster = 0 }\n", "add up to 0"),
         ("[slo]\ncall_success_ratio = 2.0\n", "call_success_ratio"),
+        (
+            "[slo]\ncall_busy_ratio = 1.5\n",
+            "slo.call_busy_ratio must be within 0..=1",
+        ),
         ("boot = false\n@@[sip]\n", "SIP phones boot"),
     ] {
         // `top@@rest`: `top` goes before the tables.

@@ -57,6 +57,16 @@ impl OutFiles {
     pub fn csv(&self) -> PathBuf {
         self.dir.join("timeseries.csv")
     }
+
+    /// The line a run's report ends with: `wrote <summary>, <hlog> and <csv>`.
+    pub fn wrote(&self) -> String {
+        format!(
+            "wrote {}, {} and {}",
+            self.summary().display(),
+            self.hlog().display(),
+            self.csv().display()
+        )
+    }
 }
 
 fn create(path: &Path) -> Result<Box<dyn std::io::Write + Send>, FleetError> {
@@ -107,29 +117,27 @@ pub(super) async fn aggregate(
         None => (None, None),
     };
     let mut ser = hdrhistogram::serialization::V2DeflateSerializer::new();
-    let now_sys = std::time::SystemTime::now();
+    // The run's start on the wall clock (tokio's clock may be paused; the wall clock is not).
+    let wall_start = std::time::SystemTime::now()
+        .checked_sub(start.elapsed())
+        .unwrap_or_else(std::time::SystemTime::now);
     let io_err = |path: PathBuf| move |source: std::io::Error| FleetError::Output { path, source };
     let hlog_path = out.as_ref().map(OutFiles::hlog).unwrap_or_default();
     let hlog = match hlog_file.as_mut() {
-        Some(f) => Some(
-            hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder::new()
-                .add_comment("emroam fleet: latency in microseconds (max column in ms) from each journey's intended start; tag = <step>.<cluster>")
-                .with_max_value_divisor(1000.0)
-                .with_start_time(now_sys)
-                .with_base_time(now_sys)
-                .begin_log_with(f, &mut ser)
-                .map_err(io_err(hlog_path.clone()))?,
-        ),
+        Some(f) => {
+            Some(stats::begin_hlog(f, &mut ser, wall_start).map_err(io_err(hlog_path.clone()))?)
+        }
         None => None,
     };
     if let Some(c) = csv_file.as_mut() {
-        c.write_all(stats::CSV_HEADER.as_bytes())
+        c.write_all(stats::csv_header(&clusters).as_bytes())
             .map_err(io_err(out.as_ref().map(OutFiles::csv).unwrap_or_default()))?;
     }
     let mut sinks = stats::Sinks {
         hlog,
         csv: csv_file,
         clusters,
+        wall_start,
     };
     let mut total = Recorder::new(n);
     let mut interval = Recorder::new(n);

@@ -96,6 +96,10 @@ pub const GLOSSARY: &[Term] = &[
         "calls the callee declined with 486 Busy Here: not failures",
     ),
     sip(
+        "call setup",
+        "INVITE to the callee's final answer; an answered call's includes the time the callee's phone rang ([sip] ring: a 300 ms ring makes a setup of about 303 ms), a 486 comes at once",
+    ),
+    sip(
         "misrouted",
         "calls answered by another of the fleet's phones than the one where the callee was logged in: failures",
     ),

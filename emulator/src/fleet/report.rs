@@ -22,7 +22,8 @@
 //!              "logged_out", "unchecked": [cluster], "errors": [str] },
 //!   "stopped_early": null | { "cluster", "address", "since_s", "at_s" },  // target lost
 //!   "arrivals": null | { "intended", "started", "intended_per_s", "achieved_per_s", "ratio" },
-//!   "story": [{ "at_s", "step", "say"?, "ok", "detail" }]   // [[story]] steps, in order
+//!   "story": [{ "at_s", "step", "say"?, "ok", "detail" }],  // [[story]] steps, in order
+//!   "sip_ring_ms": null | f64                   // [sip] ring: inside every answered call's setup
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
 //!               roaming_ok, busy, failed, late_starts, arrivals_started, dropped, abandoned,
@@ -39,13 +40,19 @@
 //! ```
 //!
 //! Busy (26) is counted apart: `success_ratio` = succeeded / (attempted − busy − abandoned),
-//! `busy_ratio` = busy / attempted. Adding fields keeps the version; renaming or removing
-//! one bumps it.
+//! `busy_ratio` = busy / attempted. An SLO's `threshold` and `actual` are exact (ms for
+//! `p99.*`, a fraction 0..=1 for `*_ratio`); the table rounds them. Adding fields keeps the
+//! version; renaming or removing one bumps it.
 
 use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+
+mod slo;
+
+pub use slo::SloResult;
+use slo::{evaluate, short, slo_figures};
 
 use super::reconcile::Reconciliation;
 use super::start::StartState;
@@ -164,22 +171,6 @@ pub struct ClusterSummary {
     pub steps: Vec<StepStats>,
 }
 
-/// One threshold, checked.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SloResult {
-    /// `success_ratio`, `busy_ratio`, `p99.<step>`.
-    pub name: String,
-    /// The threshold (ms for latencies).
-    pub threshold: f64,
-    /// The measured value.
-    pub actual: f64,
-    /// Whether it held (a threshold with nothing measured does not).
-    pub passed: bool,
-    /// Why it failed without a measurement (`no samples`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
 /// The open phases' arrivals: how many the profile intended (logins and logouts at its rates,
 /// up to where the run got) and how many started a journey.
 #[derive(Debug, Clone, Serialize)]
@@ -254,7 +245,7 @@ pub struct Summary {
     pub reconcile: Option<Reconciliation>,
     /// Faults fired.
     pub faults: Vec<FaultResult>,
-    /// Call setup (INVITE to 200 OK) by route, all clusters merged.
+    /// Call setup (INVITE to the final answer) by route, all clusters merged.
     pub call_setup_by_route: Vec<StepStats>,
     /// What the run found logged in at its start and what it did about it.
     pub start: StartState,
@@ -264,6 +255,9 @@ pub struct Summary {
     pub arrivals: Option<ArrivalRate>,
     /// The profile's story, step by step (empty without `[[story]]`).
     pub story: Vec<StoryResult>,
+    /// The profile's `[sip] ring` (ms): how long a called phone rings before it answers, so a
+    /// part of every answered call's setup. `None` without SIP.
+    pub sip_ring_ms: Option<f64>,
 }
 
 impl Summary {
@@ -302,6 +296,11 @@ impl Summary {
             stopped_early: run.lost.clone(),
             arrivals: ArrivalRate::of(run),
             story: run.story.clone(),
+            sip_ring_ms: run
+                .profile
+                .sip
+                .as_ref()
+                .map(|s| s.answer.ring.as_secs_f64() * 1000.0),
         }
     }
 
@@ -400,6 +399,21 @@ impl Summary {
                 sip.missed,
                 sip.call_success_ratio()
             );
+            if let Some(setup) = self.steps.iter().find(|s| s.step == "call_setup") {
+                let _ = writeln!(
+                    o,
+                    "call setup p50 {} ms, p99 {} ms{}",
+                    short(setup.p50_ms),
+                    short(setup.p99_ms),
+                    self.sip_ring_ms
+                        .filter(|r| *r > 0.0)
+                        .map(|r| format!(
+                            " (an answered call's includes the callee's {} ms ring, [sip] ring)",
+                            short(r)
+                        ))
+                        .unwrap_or_default()
+                );
+            }
             for (route, r) in &sip.by_route {
                 let st: Vec<String> = r
                     .by_status
@@ -496,13 +510,12 @@ impl Summary {
             }
         }
         for s in &self.slo {
+            let (actual, threshold) = slo_figures(s);
             let _ = writeln!(
                 o,
-                "SLO {} {}: {:.4} (threshold {:.4}){}",
+                "SLO {} {}: {actual} (threshold {threshold}){}",
                 if s.passed { "✔" } else { "✘" },
                 s.name,
-                s.actual,
-                s.threshold,
                 s.note
                     .as_deref()
                     .map(|n| format!(": {n}"))
@@ -541,133 +554,11 @@ fn route_setups(total: &Recorder) -> Vec<StepStats> {
     ]
     .into_iter()
     .filter_map(|(route, name)| {
-        let mut all: Option<Histogram<u64>> = None;
-        for c in total.clusters() {
-            if let Some(h) = c.route_hist(route) {
-                match &mut all {
-                    Some(a) => {
-                        let _ = a.add(h);
-                    }
-                    None => all = Some(h.clone()),
-                }
-            }
-        }
-        all.map(|h| StepStats::named(name, &h))
+        total
+            .call_setup_all(Some(route))
+            .map(|h| StepStats::named(name, &h))
     })
     .collect()
-}
-
-fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
-    let slo = &run.profile.slo;
-    let mut out = Vec::new();
-    let nothing = (totals.attempted == 0).then(|| "nothing attempted".to_owned());
-    if let Some(min) = slo.success_ratio {
-        out.push(SloResult {
-            name: "success_ratio".into(),
-            threshold: min,
-            actual: totals.success_ratio,
-            passed: nothing.is_none() && totals.success_ratio >= min,
-            note: nothing.clone(),
-        });
-    }
-    if let Some(max) = slo.busy_ratio {
-        out.push(SloResult {
-            name: "busy_ratio".into(),
-            threshold: max,
-            actual: totals.busy_ratio,
-            passed: nothing.is_none() && totals.busy_ratio <= max,
-            note: nothing.clone(),
-        });
-    }
-    if let Some(min) = slo.call_success_ratio {
-        let sip = &totals.counts.sip;
-        let none = (sip.calls_attempted == 0).then(|| "no calls placed".to_owned());
-        let actual = sip.call_success_ratio();
-        out.push(SloResult {
-            name: "call_success_ratio".into(),
-            threshold: min,
-            actual,
-            passed: none.is_none() && actual >= min,
-            note: none,
-        });
-    }
-    if let Some(max) = slo.dropped_ratio {
-        let c = &totals.counts;
-        let offered = totals.attempted + c.dropped;
-        let actual = if offered == 0 {
-            0.0
-        } else {
-            c.dropped as f64 / offered as f64
-        };
-        out.push(SloResult {
-            name: "dropped_ratio".into(),
-            threshold: max,
-            actual,
-            passed: offered > 0 && actual <= max,
-            note: (offered == 0).then(|| "nothing offered".to_owned()),
-        });
-    }
-    if !run.story.is_empty() {
-        // The story is what the profile says must happen: every step, or the run fails.
-        let ok = run.story.iter().filter(|s| s.ok).count();
-        let failed: Vec<&str> = run
-            .story
-            .iter()
-            .filter(|s| !s.ok)
-            .map(|s| s.step.as_str())
-            .collect();
-        out.push(SloResult {
-            name: "story".into(),
-            threshold: run.story.len() as f64,
-            actual: ok as f64,
-            passed: failed.is_empty(),
-            note: (!failed.is_empty())
-                .then(|| format!("not as the story says: {}", failed.join("; "))),
-        });
-    }
-    if let Some(min) = slo.achieved_rate {
-        let a = ArrivalRate::of(run);
-        out.push(SloResult {
-            name: "achieved_rate".into(),
-            threshold: min,
-            actual: a.as_ref().map_or(0.0, |a| a.ratio),
-            passed: a.as_ref().is_some_and(|a| a.ratio >= min),
-            note: a.is_none().then(|| "no open phase ran".to_owned()),
-        });
-    }
-    if !slo.allow_idle_clusters {
-        // A cluster whose arrivals were all dropped did nothing: the run did not test it.
-        for (t, cl) in run.profile.targets.iter().zip(run.total.clusters()) {
-            let c = &cl.counts;
-            let attempted = c.logins_attempted + c.logouts_attempted;
-            if attempted == 0 && c.dropped > 0 {
-                out.push(SloResult {
-                    name: format!("cluster.{}.journeys", t.cluster),
-                    threshold: 1.0,
-                    actual: 0.0,
-                    passed: false,
-                    note: Some(format!(
-                        "no journey ran on {}: {} arrivals dropped (no idle phone or free user; \
-                         allow_idle_clusters = true in [slo] to accept)",
-                        t.cluster, c.dropped
-                    )),
-                });
-            }
-        }
-    }
-    for (step, max) in &slo.p99 {
-        let h = run.total.step_all(*step).filter(|h| !h.is_empty());
-        let actual = h.as_ref().map_or(0.0, |h| ms(h.value_at_quantile(0.99)));
-        let threshold = max.as_secs_f64() * 1000.0;
-        out.push(SloResult {
-            name: format!("p99.{}", step.name()),
-            threshold,
-            actual,
-            passed: h.is_some() && actual <= threshold,
-            note: h.is_none().then(|| "no samples".to_owned()),
-        });
-    }
-    out
 }
 
 /// Joins error lines, folding repeats into one with a count (`cluster1: Host Not Found ×40`),

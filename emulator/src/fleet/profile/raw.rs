@@ -189,6 +189,7 @@ pub(super) struct RawSlo {
     pub(super) success_ratio: Option<f64>,
     pub(super) busy_ratio: Option<f64>,
     pub(super) call_success_ratio: Option<f64>,
+    pub(super) call_busy_ratio: Option<f64>,
     pub(super) dropped_ratio: Option<f64>,
     pub(super) achieved_rate: Option<f64>,
     pub(super) allow_idle_clusters: Option<bool>,

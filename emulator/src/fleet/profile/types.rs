@@ -314,6 +314,9 @@ pub struct Slo {
     pub p99: BTreeMap<Step, Duration>,
     /// Minimum calls ok / (calls placed − busy); misrouted calls are failures.
     pub call_success_ratio: Option<f64>,
+    /// Maximum calls answered 486 Busy Here / calls placed: busy callees are outside
+    /// `call_success_ratio`, so this is what gates them.
+    pub call_busy_ratio: Option<f64>,
     /// Maximum dropped / (attempted + dropped): arrivals no idle phone or free user took.
     pub dropped_ratio: Option<f64>,
     /// Minimum share of the open phases' intended arrivals (logins and logouts at their

@@ -595,6 +595,7 @@ impl Validator<'_> {
             ("success_ratio", r.success_ratio),
             ("busy_ratio", r.busy_ratio),
             ("call_success_ratio", r.call_success_ratio),
+            ("call_busy_ratio", r.call_busy_ratio),
             ("dropped_ratio", r.dropped_ratio),
             ("achieved_rate", r.achieved_rate),
         ] {
@@ -620,6 +621,7 @@ impl Validator<'_> {
             busy_ratio: r.busy_ratio,
             p99,
             call_success_ratio: r.call_success_ratio,
+            call_busy_ratio: r.call_busy_ratio,
             dropped_ratio: r.dropped_ratio,
             achieved_rate: r.achieved_rate,
             allow_idle_clusters: r.allow_idle_clusters.unwrap_or(false),

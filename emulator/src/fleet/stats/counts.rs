@@ -140,6 +140,15 @@ impl SipCounts {
         self.retransmissions += o.retransmissions;
     }
 
+    /// calls_busy (486) / calls_attempted; 0 when no call was placed.
+    pub fn call_busy_ratio(&self) -> f64 {
+        if self.calls_attempted == 0 {
+            0.0
+        } else {
+            self.calls_busy as f64 / self.calls_attempted as f64
+        }
+    }
+
     /// calls_ok / (calls_attempted − calls_busy); 1 when nothing counted.
     pub fn call_success_ratio(&self) -> f64 {
         let d = self.calls_attempted.saturating_sub(self.calls_busy);

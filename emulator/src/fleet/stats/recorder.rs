@@ -23,6 +23,20 @@ fn new_hist() -> Histogram<u64> {
     h
 }
 
+/// The sum of some histograms; `None` when there are none.
+fn merged<'a>(hists: impl Iterator<Item = &'a Histogram<u64>>) -> Option<Histogram<u64>> {
+    let mut out: Option<Histogram<u64>> = None;
+    for h in hists {
+        match &mut out {
+            Some(o) => {
+                let _ = o.add(h); // auto-resizing: adding never runs out of range
+            }
+            None => out = Some(h.clone()),
+        }
+    }
+    out
+}
+
 /// One cluster's histograms (allocated on first sample) and counts.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStats {
@@ -311,18 +325,18 @@ impl Recorder {
 
     /// A step's histogram merged across clusters.
     pub fn step_all(&self, step: Step) -> Option<Histogram<u64>> {
-        let mut out: Option<Histogram<u64>> = None;
-        for c in &self.clusters {
-            if let Some(h) = c.hist(step) {
-                match &mut out {
-                    Some(o) => {
-                        let _ = o.add(h);
-                    }
-                    None => out = Some(h.clone()),
-                }
-            }
-        }
-        out
+        merged(self.clusters.iter().filter_map(|c| c.hist(step)))
+    }
+
+    /// Call setup merged across clusters: of calls placed on `route`, or on either route
+    /// (`None`).
+    pub fn call_setup_all(&self, route: Option<Route>) -> Option<Histogram<u64>> {
+        merged(self.clusters.iter().flat_map(|c| {
+            [Route::Local, Route::Trunk]
+                .into_iter()
+                .filter(move |r| route.is_none_or(|want| want == *r))
+                .filter_map(|r| c.route_hist(r))
+        }))
     }
 
     /// Whether nothing was recorded.
