@@ -281,7 +281,7 @@ async fn demo_runs_under_the_dashboard_and_q_prints_the_report() {
     let session = Session::start(&name, (80, 24), "demo --duration 4s", &log);
     session
         .wait_for("the dashboard", 15, |s| {
-            s.contains("1 Overview") && s.contains("fleet: demo")
+            s.contains("1 Ov") && s.contains("fleet: demo")
         })
         .await;
     session

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::directory::Directory;
 use super::error::FleetError;
 use super::stats::{self, Recorder, Snapshot};
 
@@ -72,6 +73,7 @@ pub(super) async fn aggregate(
     start: Instant,
     out: Option<OutFiles>,
     snap: watch::Sender<Arc<Snapshot>>,
+    dir: Arc<Directory>,
 ) -> Result<Recorder, FleetError> {
     let n = clusters.len();
     let (mut hlog_file, mut csv_file) = match &out {
@@ -115,6 +117,7 @@ pub(super) async fn aggregate(
     let mut logged_in: HashMap<usize, Vec<u64>> = HashMap::new();
     let mut states: HashMap<usize, Vec<stats::PhoneStates>> = HashMap::new();
     let mut phase = String::new();
+    let mut phases_from = None;
     let mut last = Duration::ZERO;
     let mut tick = tokio::time::interval_at(start + INTERVAL + FLUSH / 2, INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -124,6 +127,7 @@ pub(super) async fn aggregate(
                               logged_in: Vec<u64>,
                               states: Vec<stats::PhoneStates>,
                               phase: &str,
+                              phases_from: Option<Duration>,
                               last: &mut Duration| {
         let elapsed = start.elapsed();
         let delta = interval.take();
@@ -136,6 +140,9 @@ pub(super) async fn aggregate(
             phase: phase.to_owned(),
             logged_in,
             states,
+            phases_from,
+            roamers: dir.roamers(start),
+            carried: dir.carried(),
         }));
         r
     };
@@ -172,12 +179,17 @@ pub(super) async fn aggregate(
                     }
                     in_flight.insert(shard, f);
                 }
-                Some(AggMsg::Phase(p)) => phase = p,
+                Some(AggMsg::Phase(p)) => {
+                    if p != "boot" && phases_from.is_none() {
+                        phases_from = Some(start.elapsed());
+                    }
+                    phase = p;
+                }
                 None => break,
             },
             _ = tick.tick() => {
                 let f = in_flight.values().sum();
-                write_interval(&mut interval, &total, f, per_cluster(&logged_in), states_per_cluster(&states), &phase, &mut last)
+                write_interval(&mut interval, &total, f, per_cluster(&logged_in), states_per_cluster(&states), &phase, phases_from, &mut last)
                     .map_err(io_err(hlog_path.clone()))?;
             }
         }
@@ -189,6 +201,7 @@ pub(super) async fn aggregate(
         per_cluster(&logged_in),
         states_per_cluster(&states),
         &phase,
+        phases_from,
         &mut last,
     )
     .map_err(io_err(hlog_path))?;

@@ -223,6 +223,7 @@ pub async fn run<C: Connect>(
         Instant::now(),
         out,
         snap,
+        dir.clone(),
     ));
     let mut txs = Vec::new();
     let mut shard_handles = Vec::new();

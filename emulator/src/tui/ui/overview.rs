@@ -5,31 +5,56 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget};
 
 use super::{answers_line, calls_line, ms, p50_p99, route_all, up_down};
 use crate::fleet::stats::Route;
 use crate::phone::Step;
-use crate::tui::app::{App, FleetView};
+use crate::tui::app::{App, ClusterView, FleetView};
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let n = app.clusters.len() as u16;
-    let fleet_h = match &app.fleet {
-        Some(f) if f.has_sip() => 12,
-        Some(_) => 9,
-        None => 0,
-    };
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(n + 3), Constraint::Min(fleet_h)]).areas(area);
-    cluster_table(app, top, buf);
-    if let Some(f) = &app.fleet {
-        fleet_block(f, bottom, buf);
-    } else {
+    let Some(f) = &app.fleet else {
+        let [top, bottom] =
+            Layout::vertical([Constraint::Length(n + 3), Constraint::Min(0)]).areas(area);
+        cluster_table(app, top, buf);
         Paragraph::new("no fleet: watching clusters only (emroam tui)")
             .block(Block::bordered().title(" fleet "))
             .render(bottom, buf);
+        return;
+    };
+    let lines = fleet_lines(f);
+    let fleet_h = lines.len() as u16 + 2;
+    // What is left below the clusters and the fleet goes to the fleet per cluster, then to
+    // the roaming users (each only where it fits whole enough to read).
+    let mut rest = area.height.saturating_sub(n + 3 + fleet_h);
+    let by_cluster_h = if rest >= n + 3 { n + 3 } else { 0 };
+    rest -= by_cluster_h;
+    let roaming_h = if rest >= 4 { rest } else { 0 };
+    let [top, fleet, by_cluster, roaming] = Layout::vertical([
+        Constraint::Length(n + 3),
+        Constraint::Length(fleet_h),
+        Constraint::Length(by_cluster_h),
+        Constraint::Min(roaming_h),
+    ])
+    .areas(area);
+    cluster_table(app, top, buf);
+    Paragraph::new(lines)
+        .block(Block::bordered().title(format!(" fleet: {} ", f.name)))
+        .render(fleet, buf);
+    if by_cluster_h > 0 {
+        fleet_by_cluster(app, f, by_cluster, buf);
+    }
+    if roaming_h > 0 {
+        super::roaming::table(
+            app,
+            f,
+            roaming,
+            buf,
+            " roaming users (screen 6: the whole view) ",
+        );
     }
 }
 
@@ -39,7 +64,7 @@ pub(super) fn cluster_table(app: &App, area: Rect, buf: &mut Buffer) {
         "cluster",
         "state",
         "ILS",
-        "InProgress",
+        "InProg/Max",
         "Throttled/s",
         "Handled/s",
         "Logins",
@@ -64,8 +89,8 @@ pub(super) fn cluster_table(app: &App, area: Rect, buf: &mut Buffer) {
             Cell::from(up_down(c)),
             Cell::from(c.ils_role.clone()),
             Cell::from(inprog),
-            Cell::from(format!("{:.1}", c.rate(|r| r.requests_throttled, 5))),
-            Cell::from(format!("{:.1}", c.rate(|r| r.requests_handled, 5))),
+            Cell::from(rate_cell(c, |r| r.requests_throttled)),
+            Cell::from(rate_cell(c, |r| r.requests_handled)),
             Cell::from(now.logins_successful.to_string()),
             Cell::from(now.logouts_successful.to_string()),
         ])
@@ -88,7 +113,18 @@ pub(super) fn cluster_table(app: &App, area: Rect, buf: &mut Buffer) {
     .render(area, buf);
 }
 
-fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
+/// A counter's rate over 5 s while the cluster answers; "—" while it is down or not polled
+/// yet (its last rate would be a reading from before it went down).
+fn rate_cell(c: &ClusterView, f: fn(&crate::tui::app::Rtmt) -> u64) -> Span<'static> {
+    if c.is_up() {
+        Span::raw(format!("{:.1}", c.rate(f, 5)))
+    } else {
+        Span::styled("—", Style::new().fg(Color::DarkGray))
+    }
+}
+
+/// The fleet's totals, a line each.
+fn fleet_lines(f: &FleetView) -> Vec<Line<'static>> {
     let t = f.snap.total.totals();
     let phones: u64 = f.phones.iter().sum();
     let logged_in: u64 = f.snap.logged_in.iter().sum();
@@ -97,9 +133,12 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
         j.as_ref()
             .map_or("-".into(), |h| ms(h.value_at_quantile(p)))
     };
-    let intended = f
-        .intended_rate()
-        .map_or("closed model".into(), |r| format!("{r:.1}/s"));
+    let intended = match f.intended_rate() {
+        Some(r) => format!("{r:.1}/s"),
+        None if f.closed_now() => "none: closed model (phones with think time)".into(),
+        None => "—".into(),
+    };
+    let now = f.current_rate().map_or("—".into(), |r| format!("{r:.1}/s"));
     let sip = f.has_sip();
     let in_call = if sip {
         let n: u64 = f.snap.states.iter().map(|s| s.in_call).sum();
@@ -107,7 +146,18 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
     } else {
         String::new()
     };
+    let total = f.total().as_secs();
+    let run = match f.run_clock() {
+        Some(c) => format!(
+            "run {}s of {total}s, {}s left  {}",
+            c.as_secs(),
+            total.saturating_sub(c.as_secs()),
+            f.phase_label()
+        ),
+        None => format!("run not started ({total}s of phases)  {}", f.phase_label()),
+    };
     let mut lines = vec![
+        Line::from(run),
         Line::from(format!(
             "phones {phones}  logged in {logged_in}  logged out {}  in flight {}{in_call}",
             phones.saturating_sub(logged_in),
@@ -127,8 +177,8 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
             t.busy, t.failed, t.late_starts, t.dropped, t.abandoned
         )),
         Line::from(format!(
-            "arrivals {:.1}/s now, intended {intended}  rate x{:.2}{}",
-            f.current_rate(),
+            "arrivals {now} over the last {}s, intended {intended}  rate x{:.2}{}",
+            crate::tui::app::RATE_WINDOW.as_secs(),
             f.rate_factor,
             if f.paused { "  PAUSED" } else { "" }
         )),
@@ -153,9 +203,73 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
             )),
         ]);
     }
-    Paragraph::new(lines)
-        .block(Block::bordered().title(format!(" fleet: {} ", f.name)))
-        .render(area, buf);
+    lines
+}
+
+/// The fleet's journeys per cluster: logins, logouts, roaming logins (ok/attempted), busy,
+/// failed, dropped, and the commonest failure causes.
+fn fleet_by_cluster(app: &App, f: &FleetView, area: Rect, buf: &mut Buffer) {
+    let rows = f.snap.total.clusters().iter().enumerate().map(|(i, c)| {
+        let k = &c.counts;
+        let mut causes: Vec<(&String, &u64)> = k
+            .by_cause
+            .iter()
+            .filter(|(cause, _)| cause.as_str() != "em_26")
+            .collect();
+        causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top = causes
+            .iter()
+            .take(3)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let down = app
+            .clusters
+            .get(i)
+            .is_some_and(|c| c.last.is_some() && !c.is_up());
+        Row::new([
+            Cell::from(app.cluster_name(i)),
+            Cell::from(format!("{}/{}", k.logins_ok, k.logins_attempted)),
+            Cell::from(format!("{}/{}", k.logouts_ok, k.logouts_attempted)),
+            Cell::from(format!("{}/{}", k.roaming_ok, k.roaming_attempted)),
+            Cell::from(k.busy.to_string()),
+            Cell::from(super::failure("", k.failed)),
+            Cell::from(k.dropped.to_string()),
+            Cell::from(if down && top.is_empty() {
+                "(cluster DOWN)".to_string()
+            } else {
+                top
+            }),
+        ])
+    });
+    Table::new(
+        rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new([
+            "cluster",
+            "logins",
+            "logouts",
+            "roaming",
+            "busy",
+            "failed",
+            "dropped",
+            "top causes",
+        ])
+        .style(Style::new().bold()),
+    )
+    .block(Block::bordered().title(" fleet by cluster (ok/attempted; causes on screen 4) "))
+    .render(area, buf);
 }
 
 /// The app the screen tests share: three clusters, cluster1 went down after two polls.
@@ -326,10 +440,8 @@ mod tests {
         let a = seeded();
         let l = lines(&a, 80, 24);
         let text = l.join("\n");
-        assert!(
-            l[0].contains("1 Overview") && l[0].contains("5 Phones"),
-            "{text}"
-        );
+        // 80 columns: short tab titles leave room for the run's progress.
+        assert!(l[0].contains("1 Ovr") && l[0].contains("6 Roam"), "{text}");
         let row = |id: &str| {
             l.iter()
                 .find(|x| x.contains(id))
