@@ -7,6 +7,7 @@ mod httpc;
 mod pacing;
 mod phone;
 mod reference;
+mod roaming_view;
 mod server;
 mod sip;
 mod tui;
