@@ -41,19 +41,21 @@ fn ils_cell(app: &App, cluster: usize, r: &Roamer) -> Cell<'static> {
     }
 }
 
-/// "cluster1 → cluster2 at 12s (3s ago)".
+/// "cluster1 → cluster2 at 12s (3s ago)", the time on the phases' clock (the header's);
+/// "— → cluster2" when the fleet had not seen them logged in before.
 fn last_move(app: &App, f: &FleetView, r: &Roamer) -> String {
     let Some(m) = r.last_move else {
         return "—".into();
     };
     let from = m
         .from
-        .map_or_else(|| "(none)".to_string(), |c| app.cluster_name(c));
+        .map_or_else(|| "—".to_string(), |c| app.cluster_name(c));
     let ago = f.snap.elapsed.saturating_sub(m.at).as_secs();
+    let at = m.at.saturating_sub(f.snap.phases_from.unwrap_or_default());
     format!(
         "{from} → {} at {}s ({ago}s ago)",
         app.cluster_name(m.to),
-        m.at.as_secs()
+        at.as_secs()
     )
 }
 
@@ -197,6 +199,8 @@ mod tests {
         a.screen = Screen::Roaming;
         let mut s = Snapshot::empty(3);
         s.elapsed = Duration::from_secs(15);
+        // The phones booted for 2 s: moves show on the phases' clock, as the header does.
+        s.phases_from = Some(Duration::from_secs(2));
         s.roamers = roamers();
         update(&mut a, Event::Stats(Arc::new(s)));
         assert_eq!(a.roaming_dns(), ["1000001", "2000001"]);
@@ -238,7 +242,7 @@ mod tests {
                 "→",
                 "cluster2",
                 "at",
-                "12s",
+                "10s",
                 "(3s",
                 "ago)"
             ],
