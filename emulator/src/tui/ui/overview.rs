@@ -511,6 +511,173 @@ mod tests {
     }
 
     #[test]
+    fn a_down_cluster_shows_no_rate() {
+        let a = seeded();
+        let l = lines(&a, 80, 24);
+        let text = l.join("\n");
+        // cluster1 handled 100/s and throttled 10/s before it went down: neither shows.
+        let row = l.iter().find(|x| x.contains("▶cluster1")).unwrap();
+        assert!(row.contains("DOWN") && row.contains("—"), "{text}");
+        assert!(!row.contains("100.0") && !row.contains("10.0"), "{text}");
+        let row = l.iter().find(|x| x.contains("cluster2")).unwrap();
+        assert!(row.contains("5.0"), "{text}");
+    }
+
+    /// A profile of a 10 s closed phase then a 20 s open one at 1/s, the phones booted 2 s.
+    fn timed() -> App {
+        use crate::fleet::profile::{Model, Phase, Rate, Think};
+        let mut a = seeded();
+        let phases = vec![
+            Phase {
+                name: "warm".into(),
+                duration: Duration::from_secs(10),
+                model: Model::Closed {
+                    phones: 3,
+                    think: Think::Constant(Duration::from_secs(1)),
+                },
+                calls: Rate::ZERO,
+            },
+            Phase {
+                name: "walk-up".into(),
+                duration: Duration::from_secs(20),
+                model: Model::Open {
+                    login: Rate { from: 0.5, to: 0.5 },
+                    logout: Rate { from: 0.5, to: 0.5 },
+                },
+                calls: Rate::ZERO,
+            },
+        ];
+        a.fleet = Some(FleetView::new("demo", phases, vec![3, 3, 3]));
+        a
+    }
+
+    /// A snapshot at `secs` since the run started with `started` journeys and `dropped`
+    /// arrivals so far.
+    fn at(secs: u64, started: u64, dropped: u64) -> Arc<Snapshot> {
+        use crate::fleet::stats::Dropped;
+        let mut rec = Recorder::new(3);
+        for _ in 0..started {
+            rec.started(0, crate::phone::TaskKind::Login, Duration::ZERO);
+        }
+        for _ in 0..dropped {
+            rec.dropped(1, Dropped::NoFreeUser);
+        }
+        let mut s = Snapshot::empty(3);
+        s.total = rec;
+        s.elapsed = Duration::from_secs(secs);
+        s.phases_from = Some(Duration::from_secs(2));
+        s.phase = "walk-up".into();
+        Arc::new(s)
+    }
+
+    #[test]
+    fn the_header_and_the_fleet_say_phase_n_of_n_elapsed_total_and_time_left() {
+        let mut a = timed();
+        update(&mut a, Event::Stats(at(17, 0, 0)));
+        // 15 s into the phases (2 s of boot apart): phase 2 of 2, 15 s left.
+        let l = lines(&a, 140, 40);
+        let text = l.join("\n");
+        assert!(l[0].contains("1 Overview") && l[0].contains("6 Roaming"), "{text}");
+        assert!(
+            l[0].contains("phase 2/2 walk-up  15s/30s  15s left  demo"),
+            "{text}"
+        );
+        assert!(
+            has(&l, "run 15s of 30s, 15s left  phase 2/2 walk-up"),
+            "{text}"
+        );
+        // 80 columns: short titles, and the progress still whole.
+        let l = lines(&a, 80, 24);
+        assert!(l[0].contains("6 Roam") && l[0].contains("phase 2/2 walk-up  15s/30s"), "{l:#?}");
+        // Paused: said first where there is room for it.
+        a.fleet.as_mut().unwrap().paused = true;
+        assert!(lines(&a, 140, 40)[0].contains("15s left  demo  PAUSED"));
+        // Before the phases (boot): no phase clock yet.
+        let mut b = timed();
+        let mut s = Snapshot::empty(3);
+        s.phase = "boot".into();
+        s.elapsed = Duration::from_secs(1);
+        update(&mut b, Event::Stats(Arc::new(s)));
+        let l = lines(&b, 140, 40);
+        assert!(has(&l, "run not started (30s of phases)  boot"), "{l:#?}");
+        // In the closed phase: no intended rate, and why.
+        let mut c = timed();
+        update(&mut c, Event::Stats(at(5, 0, 0)));
+        let l = lines(&c, 140, 40);
+        assert!(has(&l, "phase 1/2 warm"), "{l:#?}");
+        assert!(has(&l, "intended none: closed model"), "{l:#?}");
+    }
+
+    #[test]
+    fn arrivals_count_dropped_ones_over_a_five_second_window() {
+        let mut a = timed();
+        // One arrival a second, every one dropped (no free user): the rate still shows them,
+        // where journeys started alone read 0.0/s for the whole phase.
+        for (i, secs) in (13..=20).enumerate() {
+            update(&mut a, Event::Stats(at(secs, 0, i as u64)));
+        }
+        let l = lines(&a, 140, 40);
+        let text = l.join("\n");
+        assert!(
+            has(&l, "arrivals 1.0/s over the last 5s, intended 1.0/s"),
+            "{text}"
+        );
+        // A 1/s process seen one second at a time reads 0 or 2; over 5 s it reads its rate.
+        let mut b = timed();
+        for (secs, n) in [(13, 0), (14, 2), (15, 2), (16, 4), (17, 4), (18, 6), (19, 6)] {
+            update(&mut b, Event::Stats(at(secs, n, 0)));
+        }
+        assert!(has(&lines(&b, 140, 40), "arrivals 0.8/s over the last 5s"));
+        // Nothing yet: no rate, not a zero.
+        let c = timed();
+        assert!(has(&lines(&c, 140, 40), "arrivals — over"));
+    }
+
+    #[test]
+    fn at_140x40_the_space_below_holds_the_fleet_by_cluster_and_the_roamers() {
+        use crate::fleet::stats::{Dropped, Move, Roamer};
+        use crate::phone::Cause;
+        let mut a = seeded();
+        let mut rec = Recorder::new(3);
+        rec.started(1, TaskKind::Login, Duration::ZERO);
+        rec.outcome(
+            1,
+            &TaskOutcome::failed_at(TaskKind::Login, Step::LoginSubmit, Cause::ConnectionRefused),
+        );
+        rec.dropped(1, Dropped::NoIdlePhone);
+        let mut s = Snapshot::empty(3);
+        s.total = rec;
+        s.roamers = vec![Roamer {
+            user: "bob".into(),
+            dn: Some("1000001".into()),
+            home: 0,
+            now: Some((1, "SEP000000002001".into())),
+            last_move: Some(Move {
+                from: Some(0),
+                to: 1,
+                at: Duration::from_secs(2),
+            }),
+        }];
+        update(&mut a, Event::Stats(Arc::new(s)));
+        let l = lines(&a, 140, 40);
+        let text = l.join("\n");
+        assert!(has(&l, "fleet by cluster"), "{text}");
+        let row = l
+            .iter()
+            .find(|x| x.contains("cluster2  0/1"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(row.contains("connection_refused 1"), "{text}");
+        assert!(has(&l, "roaming users"), "{text}");
+        assert!(has(&l, "bob 1000001"), "{text}");
+        // Most of the screen is used: no more than a few empty rows inside the panels.
+        let empty = l
+            .iter()
+            .filter(|x| x.trim_matches(|c| c == '│' || c == ' ').is_empty())
+            .count();
+        assert!(empty <= 16, "{empty} empty rows: {text}");
+    }
+
+    #[test]
     fn watch_mode_says_there_is_no_fleet() {
         let mut a = seeded();
         a.fleet = None;
