@@ -43,8 +43,17 @@ pub const KEYS: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit: drain, write the report, restore"),
 ];
 
-/// What the SIP figures are, as the help overlay lists them under the keys.
+/// What the figures are, as the help overlay lists them under the keys.
 pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "1 arrivals",
+        "journeys started + arrivals dropped, per s, last 5 s",
+    ),
+    ("4", "failures by cause and cluster, transport ones apart"),
+    (
+        "6",
+        "roaming users: where now, ILS@ each cluster, last move",
+    ),
     (
         "2 SIP",
         "per cluster: bindings, INVITEs/s, routed local/trunk,",
@@ -218,7 +227,7 @@ fn help(body: Rect, buf: &mut Buffer) {
         .iter()
         .map(entry)
         .chain(std::iter::once(Line::from(Span::styled(
-            "  screen  figures (SIP lines show when the run or cluster has SIP)",
+            "        screen  figures (SIP lines show when the run or cluster has SIP)",
             Style::new().fg(Color::DarkGray),
         ))))
         .chain(FIGURES.iter().map(entry))
@@ -456,6 +465,22 @@ pub(crate) mod tests {
         }
         // The keys still come first and whole.
         assert!(has(&l, "quit: drain, write the report, restore"), "{l:#?}");
+    }
+
+    #[test]
+    fn help_names_the_roaming_screen_and_what_arrivals_are() {
+        let mut a = super::overview::tests_support();
+        a.help = true;
+        let l = lines(&a, 80, 24);
+        for what in [
+            "overview, clusters, latency, errors, phones, roaming",
+            "halve, double its Maximum Concurrent Requests",
+            "journeys started + arrivals dropped",
+            "roaming users: where now, ILS@ each cluster, last move",
+            "transport ones apart",
+        ] {
+            assert!(has(&l, what), "{what}: {l:#?}");
+        }
     }
 
     #[test]

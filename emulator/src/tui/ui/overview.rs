@@ -577,7 +577,10 @@ mod tests {
         // 15 s into the phases (2 s of boot apart): phase 2 of 2, 15 s left.
         let l = lines(&a, 140, 40);
         let text = l.join("\n");
-        assert!(l[0].contains("1 Overview") && l[0].contains("6 Roaming"), "{text}");
+        assert!(
+            l[0].contains("1 Overview") && l[0].contains("6 Roaming"),
+            "{text}"
+        );
         assert!(
             l[0].contains("phase 2/2 walk-up  15s/30s  15s left  demo"),
             "{text}"
@@ -588,7 +591,10 @@ mod tests {
         );
         // 80 columns: short titles, and the progress still whole.
         let l = lines(&a, 80, 24);
-        assert!(l[0].contains("6 Roam") && l[0].contains("phase 2/2 walk-up  15s/30s"), "{l:#?}");
+        assert!(
+            l[0].contains("6 Roam") && l[0].contains("phase 2/2 walk-up  15s/30s"),
+            "{l:#?}"
+        );
         // Paused: said first where there is room for it.
         a.fleet.as_mut().unwrap().paused = true;
         assert!(lines(&a, 140, 40)[0].contains("15s left  demo  PAUSED"));
@@ -624,7 +630,15 @@ mod tests {
         );
         // A 1/s process seen one second at a time reads 0 or 2; over 5 s it reads its rate.
         let mut b = timed();
-        for (secs, n) in [(13, 0), (14, 2), (15, 2), (16, 4), (17, 4), (18, 6), (19, 6)] {
+        for (secs, n) in [
+            (13, 0),
+            (14, 2),
+            (15, 2),
+            (16, 4),
+            (17, 4),
+            (18, 6),
+            (19, 6),
+        ] {
             update(&mut b, Event::Stats(at(secs, n, 0)));
         }
         assert!(has(&lines(&b, 140, 40), "arrivals 0.8/s over the last 5s"));
