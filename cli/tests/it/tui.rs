@@ -287,6 +287,18 @@ async fn demo_runs_under_the_dashboard_and_q_prints_the_report() {
     session
         .wait_for("the run's end", 40, |s| s.contains("FINISHED"))
         .await;
+    // The roaming view and the errors screen draw in the real terminal too.
+    session.keys("6");
+    session
+        .wait_for("screen 6", 10, |s| {
+            s.contains("roaming users") && s.contains("ILS")
+                || s.contains("nobody has logged in away from home yet")
+        })
+        .await;
+    session.keys("4");
+    session
+        .wait_for("screen 4", 10, |s| s.contains("the dashboard's polls"))
+        .await;
     session.keys("q");
     let s = session
         .wait_for("the report and a clean exit", 15, |s| s.contains("EXIT="))
