@@ -9,6 +9,10 @@ use std::time::Duration;
 use crate::fleet::profile::{Model, Phase};
 use crate::fleet::stats::Snapshot;
 
+/// The most numbers the poller asks each cluster's ILS about per poll (the roaming users on
+/// view, most recent first).
+pub const MAX_LOCATE: usize = 8;
+
 /// How many per-second samples a cluster keeps for its rates and sparklines (5 minutes).
 pub const HISTORY: usize = 300;
 
@@ -417,14 +421,14 @@ impl App {
     }
 
     /// The numbers of the roaming users on view (most recent first, at most
-    /// [`super::poll::MAX_LOCATE`]): what the poller asks each cluster's ILS about.
+    /// [`MAX_LOCATE`]): what the poller asks each cluster's ILS about.
     pub fn roaming_dns(&self) -> Vec<String> {
         self.fleet.as_ref().map_or_else(Vec::new, |f| {
             f.snap
                 .roamers
                 .iter()
                 .filter_map(|r| r.dn.clone())
-                .take(super::poll::MAX_LOCATE)
+                .take(MAX_LOCATE)
                 .collect()
         })
     }
@@ -440,6 +444,35 @@ impl App {
     pub fn selected_cluster(&self) -> Option<&ClusterView> {
         self.clusters.get(self.selected)
     }
+}
+
+/// A 10 s closed phase ("warm", 3 phones thinking 1 s), then an open one of `secs` at these
+/// rates: the phases the dashboard's tests share.
+#[cfg(test)]
+pub(crate) fn warm_then_open(
+    name: &str,
+    secs: u64,
+    login: crate::fleet::profile::Rate,
+    logout: crate::fleet::profile::Rate,
+) -> Vec<Phase> {
+    use crate::fleet::profile::{Rate, Think};
+    vec![
+        Phase {
+            name: "warm".into(),
+            duration: Duration::from_secs(10),
+            model: Model::Closed {
+                phones: 3,
+                think: Think::Constant(Duration::from_secs(1)),
+            },
+            calls: Rate::ZERO,
+        },
+        Phase {
+            name: name.into(),
+            duration: Duration::from_secs(secs),
+            model: Model::Open { login, logout },
+            calls: Rate::ZERO,
+        },
+    ]
 }
 
 #[cfg(test)]
@@ -469,30 +502,12 @@ mod tests {
 
     #[test]
     fn intended_rate_follows_the_phase_ramp_and_the_factor() {
-        use crate::fleet::profile::{Rate, Think};
-        let phases = vec![
-            Phase {
-                name: "warm".into(),
-                duration: Duration::from_secs(10),
-                model: Model::Closed {
-                    phones: 3,
-                    think: Think::Constant(Duration::from_secs(1)),
-                },
-                calls: Rate::ZERO,
-            },
-            Phase {
-                name: "ramp".into(),
-                duration: Duration::from_secs(10),
-                model: Model::Open {
-                    login: Rate {
-                        from: 0.0,
-                        to: 10.0,
-                    },
-                    logout: Rate { from: 2.0, to: 2.0 },
-                },
-                calls: Rate::ZERO,
-            },
-        ];
+        use crate::fleet::profile::Rate;
+        let login = Rate {
+            from: 0.0,
+            to: 10.0,
+        };
+        let phases = warm_then_open("ramp", 10, login, Rate { from: 2.0, to: 2.0 });
         let mut f = FleetView::new("p", phases, vec![1]);
         let at = |f: &mut FleetView, secs: u64| {
             let mut s = Snapshot::empty(1);

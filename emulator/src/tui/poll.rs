@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{ClusterObs, Rtmt, SipCounters};
+use super::app::{ClusterObs, MAX_LOCATE, Rtmt, SipCounters};
 use crate::driver::HttpClient;
 use crate::phone::{HttpRequest, Method};
 
@@ -226,9 +226,6 @@ async fn locate(
     }
     out
 }
-
-/// The most numbers asked about per cluster per poll (the roaming users on screen).
-pub const MAX_LOCATE: usize = 8;
 
 /// Polls every target each [`POLL_EVERY`] until cancelled, publishing whole snapshots; asks
 /// each cluster's ILS about the numbers `dns` holds at the time (at most [`MAX_LOCATE`]).

@@ -525,28 +525,10 @@ mod tests {
 
     /// A profile of a 10 s closed phase then a 20 s open one at 1/s, the phones booted 2 s.
     fn timed() -> App {
-        use crate::fleet::profile::{Model, Phase, Rate, Think};
+        use crate::fleet::profile::Rate;
         let mut a = seeded();
-        let phases = vec![
-            Phase {
-                name: "warm".into(),
-                duration: Duration::from_secs(10),
-                model: Model::Closed {
-                    phones: 3,
-                    think: Think::Constant(Duration::from_secs(1)),
-                },
-                calls: Rate::ZERO,
-            },
-            Phase {
-                name: "walk-up".into(),
-                duration: Duration::from_secs(20),
-                model: Model::Open {
-                    login: Rate { from: 0.5, to: 0.5 },
-                    logout: Rate { from: 0.5, to: 0.5 },
-                },
-                calls: Rate::ZERO,
-            },
-        ];
+        let half = Rate { from: 0.5, to: 0.5 };
+        let phases = crate::tui::app::warm_then_open("walk-up", 20, half, half);
         a.fleet = Some(FleetView::new("demo", phases, vec![3, 3, 3]));
         a
     }
@@ -649,7 +631,7 @@ mod tests {
 
     #[test]
     fn at_140x40_the_space_below_holds_the_fleet_by_cluster_and_the_roamers() {
-        use crate::fleet::stats::{Dropped, Move, Roamer};
+        use crate::fleet::stats::Dropped;
         use crate::phone::Cause;
         let mut a = seeded();
         let mut rec = Recorder::new(3);
@@ -661,17 +643,7 @@ mod tests {
         rec.dropped(1, Dropped::NoIdlePhone);
         let mut s = Snapshot::empty(3);
         s.total = rec;
-        s.roamers = vec![Roamer {
-            user: "bob".into(),
-            dn: Some("1000001".into()),
-            home: 0,
-            now: Some((1, "SEP000000002001".into())),
-            last_move: Some(Move {
-                from: Some(0),
-                to: 1,
-                at: Duration::from_secs(2),
-            }),
-        }];
+        s.roamers = super::super::roaming::tests_roamers();
         update(&mut a, Event::Stats(Arc::new(s)));
         let l = lines(&a, 140, 40);
         let text = l.join("\n");

@@ -154,6 +154,12 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     .render(note.inner(ratatui::layout::Margin::new(1, 0)), buf);
 }
 
+/// The roamers the screen tests share: Bob moved cluster1 → cluster2, Alice is logged out.
+#[cfg(test)]
+pub(super) fn tests_roamers() -> Vec<Roamer> {
+    tests::roamers()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
