@@ -49,7 +49,25 @@ pub async fn call(
     match HttpClient::new(timeout).send(&req).await {
         Ok(r) if (200..300).contains(&r.status) => Ok(r.body),
         Ok(r) => Err(format!("HTTP {}", r.status)),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(transport_words(&e, url)),
+    }
+}
+
+/// A transport failure in a load tester's words, with where (`connection refused:
+/// 127.0.0.2:8080`); the phone's own words ("Host Not Found" for a refused connection too)
+/// would hide which it was.
+fn transport_words(e: &crate::phone::HttpFailure, url: &str) -> String {
+    use crate::phone::HttpFailure as F;
+    let at = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest.split('/').next().unwrap_or(rest));
+    match e {
+        F::Refused => format!("connection refused: {at}"),
+        F::HostNotFound => format!("host not found: {at}"),
+        F::Timeout => format!("timeout: {at}"),
+        F::ConnectionFailed(why) => format!("connection failed: {at}: {why}"),
+        F::TooLarge => format!("response too large: {at}"),
+        F::BadUrl(u) => format!("bad URL: {u}"),
     }
 }
 
@@ -476,6 +494,7 @@ mod tests {
         )
         .await;
         assert!(!o.up);
-        assert!(o.error.is_some());
+        // A load tester's words, not the phone's ("Host Not Found"), and where.
+        assert_eq!(o.error, Some(format!("connection refused: {addr}")));
     }
 }

@@ -91,12 +91,15 @@ fn fleet_table(app: &App, f: &FleetView, area: Rect, buf: &mut Buffer) {
     let n = f.snap.total.clusters().len();
     let mut header = vec!["outcome".to_string(), "last".into(), "run".into()];
     header.extend((0..n).map(|i| app.cluster_name(i)));
+    // The numbers next to the labels; what is left stays empty on the right.
     let mut widths = vec![
-        Constraint::Min(24),
+        Constraint::Length(30),
         Constraint::Length(6),
         Constraint::Length(7),
     ];
     widths.extend((0..n).map(|i| Constraint::Length(app.cluster_name(i).len().max(5) as u16 + 1)));
+    widths.push(Constraint::Fill(1));
+
     Table::new(rows, widths)
         .header(Row::new(header).style(Style::new().bold()))
         .block(Block::bordered().title(" fleet outcomes by cause and cluster (run per cluster) "))
