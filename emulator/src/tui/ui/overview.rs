@@ -135,7 +135,7 @@ fn fleet_lines(f: &FleetView) -> Vec<Line<'static>> {
     };
     let intended = match f.intended_rate() {
         Some(r) => format!("{r:.1}/s"),
-        None if f.closed_now() => "none: closed model (phones with think time)".into(),
+        None if f.closed_now() => "none (closed model)".into(),
         None => "—".into(),
     };
     let now = f.current_rate().map_or("—".into(), |r| format!("{r:.1}/s"));
@@ -593,7 +593,10 @@ mod tests {
         update(&mut c, Event::Stats(at(5, 0, 0)));
         let l = lines(&c, 140, 40);
         assert!(has(&l, "phase 1/2 warm"), "{l:#?}");
-        assert!(has(&l, "intended none: closed model"), "{l:#?}");
+        assert!(
+            has(&l, "intended none (closed model)  rate x1.00"),
+            "{l:#?}"
+        );
     }
 
     #[test]
