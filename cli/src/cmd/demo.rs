@@ -93,9 +93,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         // Ctrl-C in the dashboard is the user's interrupt, as the signal is outside it.
         return Ok(Exit::Interrupted);
     }
-    Ok(stopped.or(if summary.passed() || !ended {
-        Exit::Ok
+    Ok(stopped.or(if ended {
+        fleetcmd::verdict(&summary)
     } else {
-        Exit::ThresholdFailed
+        Exit::Ok
     }))
 }

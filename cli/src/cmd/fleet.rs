@@ -163,6 +163,18 @@ async fn preflight(profile: &Profile) -> Vec<String> {
     out
 }
 
+/// The exit code of a run that ended on its own: 1 when a target went away and stopped it,
+/// 99 when a threshold failed, else 0.
+pub fn verdict(summary: &Summary) -> Exit {
+    if summary.stopped_early.is_some() {
+        Exit::Other
+    } else if summary.passed() {
+        Exit::Ok
+    } else {
+        Exit::ThresholdFailed
+    }
+}
+
 /// Runs `emroam fleet`.
 ///
 /// # Errors
@@ -244,11 +256,7 @@ pub async fn run(args: &FleetArgs) -> anyhow::Result<Exit> {
     };
     print!("{}", summary.table());
     wrote();
-    Ok(stopped.or(if summary.passed() {
-        Exit::Ok
-    } else {
-        Exit::ThresholdFailed
-    }))
+    Ok(stopped.or(verdict(&summary)))
 }
 
 /// Runs a fleet under the dashboard: the fleet in its own task (snapshots on a `watch`, a

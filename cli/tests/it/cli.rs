@@ -426,3 +426,46 @@ login_rate = 5.0
     assert!(err.contains("nothing was run"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_goes_away_mid_run_stops_it_with_exit_1_naming_the_address() {
+    let fake = spawn_fake(seed_users(4), Knobs::default()).await;
+    let path = write_profile(
+        &fake,
+        "goes-away",
+        "[[phase]]\nduration = \"60s\"\nphones = 4\nthink = { dist = \"constant\", value = \"50ms\" }\n",
+    );
+    let src = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("stop_when_unreachable = \"2s\"\n{src}")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_emroam"))
+        .args(["fleet", &path.display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let addr = fake.addr;
+    drop(fake);
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "stopped early: c1 at {addr} refused every connection"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("is it still running?"), "{stdout}");
+    // Well before the profile's 60 s: the report's own clock says so.
+    let secs: f64 = stdout
+        .split("`goes-away`: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(secs < 30.0, "{stdout}");
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod fleet;
 mod fleet_sip;
+mod honesty;
 mod httpc;
 mod pacing;
 mod phone;

@@ -514,3 +514,48 @@ logout_rate = 4.0
     let d = s.slo.iter().find(|x| x.name == "dropped_ratio").unwrap();
     assert!(!d.passed, "{d:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn achieved_rate_is_judged_against_the_profiles_intended_arrivals() {
+    // A ramp 0 → 4 logins/s over 4 s intends 8 arrivals; phones never log out, so with 4
+    // phones only 4 can start.
+    let src = |devices: usize| {
+        format!(
+            r##"
+name = "achieved"
+[[target]]
+cluster = "c1"
+service_url = "http://mock/emapp?device=#DEVICENAME#"
+devices = {{ first = "SEP000000009001", count = {devices} }}
+users = {{ prefix = "a", first = 0, count = 10, width = 4, pin = "1" }}
+[[phase]]
+duration = "4s"
+login_rate = [0.0, 4.0]
+[slo]
+achieved_rate = 0.8
+"##
+        )
+    };
+    let t = Scripted::new(Duration::from_millis(10));
+    let r = run(Profile::parse(&src(10), "a.toml", None).unwrap(), t.clone()).await;
+    let s = Summary::of(&r, None);
+    let a = s.arrivals.as_ref().unwrap();
+    assert!((a.intended - 8.0).abs() < 1e-9, "{a:?}");
+    assert!((a.intended_per_s - 2.0).abs() < 1e-9, "{a:?}");
+    assert!((7..=8).contains(&a.started), "{a:?}");
+    let slo = s.slo.iter().find(|x| x.name == "achieved_rate").unwrap();
+    assert!(slo.passed, "{slo:?}");
+
+    let r = run(Profile::parse(&src(4), "a.toml", None).unwrap(), t).await;
+    let s = Summary::of(&r, None);
+    let a = s.arrivals.as_ref().unwrap();
+    assert_eq!(a.started, 4, "{a:?}");
+    let slo = s.slo.iter().find(|x| x.name == "achieved_rate").unwrap();
+    assert!(!slo.passed && (slo.actual - 0.5).abs() < 1e-9, "{slo:?}");
+    assert!(
+        s.table()
+            .contains("arrivals (open phases): 4 started of 8 intended (50.0 %): 1.0/s achieved of 2.0/s intended"),
+        "{}",
+        s.table()
+    );
+}

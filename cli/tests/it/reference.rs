@@ -417,12 +417,14 @@ async fn reconciliation_finds_a_user_logged_in_outside_the_fleet() {
     let src = r#"
 name = "small"
 topology = "inline"
+found_logged_in = "adopt"
 [population]
 devices_per_cluster = 1
 [[phase]]
 duration = "1s"
 login_rate = 2.0
 "#;
+    // Adopted at the start (the default would log bob out), so he is still there at the end.
     let p = Profile::parse_with(src, "small.toml", None, Some(&c.topo)).unwrap();
     let r = fleet::run(p, RunOptions::default()).await.unwrap();
     let rec = reconcile::reconcile(&r.profile, &r.beliefs, Duration::from_secs(5)).await;

@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::directory::Directory;
 use super::error::FleetError;
 use super::stats::{self, Recorder, Snapshot};
+use super::watchdog::{Lost, Watchdog};
 
 /// How often the aggregator writes an interval (log line, CSV row, snapshot).
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -66,15 +68,37 @@ fn create(path: &Path) -> Result<Box<dyn std::io::Write + Send>, FleetError> {
     Ok(Box::new(std::io::BufWriter::new(f)))
 }
 
+/// What the aggregator is given besides the shards' messages.
+pub(super) struct AggSetup {
+    pub(super) spares: Vec<mpsc::Sender<Recorder>>,
+    pub(super) clusters: Vec<String>,
+    pub(super) start: Instant,
+    pub(super) out: Option<OutFiles>,
+    pub(super) snap: watch::Sender<Arc<Snapshot>>,
+    /// Where the fleet believes users are: read into each snapshot for the dashboard.
+    pub(super) dir: Arc<Directory>,
+    /// Watches for a target that went away, and cancels `stop` when one did.
+    pub(super) watchdog: Watchdog,
+    pub(super) stop: CancellationToken,
+}
+
+/// Merges until every shard and the scheduler are gone; returns the run's total and the
+/// target whose loss stopped the run, if one did.
 pub(super) async fn aggregate(
     mut rx: mpsc::Receiver<AggMsg>,
-    spares: Vec<mpsc::Sender<Recorder>>,
-    clusters: Vec<String>,
-    start: Instant,
-    out: Option<OutFiles>,
-    snap: watch::Sender<Arc<Snapshot>>,
-    dir: Arc<Directory>,
-) -> Result<Recorder, FleetError> {
+    setup: AggSetup,
+) -> Result<(Recorder, Option<Lost>), FleetError> {
+    let AggSetup {
+        spares,
+        clusters,
+        start,
+        out,
+        snap,
+        dir,
+        mut watchdog,
+        stop,
+    } = setup;
+    let mut lost: Option<Lost> = None;
     let n = clusters.len();
     let (mut hlog_file, mut csv_file) = match &out {
         Some(o) => {
@@ -180,6 +204,9 @@ pub(super) async fn aggregate(
                     in_flight.insert(shard, f);
                 }
                 Some(AggMsg::Phase(p)) => {
+                    if phase.is_empty() {
+                        watchdog.phases_began(start.elapsed());
+                    }
                     if p != "boot" && phases_from.is_none() {
                         phases_from = Some(start.elapsed());
                     }
@@ -188,6 +215,13 @@ pub(super) async fn aggregate(
                 None => break,
             },
             _ = tick.tick() => {
+                if lost.is_none()
+                    && let Some(l) = watchdog.interval(last, start.elapsed(), &interval)
+                {
+                    tracing::warn!(cluster = %l.cluster, address = %l.address, "target unreachable: stopping the run");
+                    stop.cancel();
+                    lost = Some(l);
+                }
                 let f = in_flight.values().sum();
                 write_interval(&mut interval, &total, f, per_cluster(&logged_in), states_per_cluster(&states), &phase, phases_from, &mut last)
                     .map_err(io_err(hlog_path.clone()))?;
@@ -211,5 +245,5 @@ pub(super) async fn aggregate(
     if let Some(f) = hlog_file.as_mut() {
         let _ = f.flush();
     }
-    Ok(total)
+    Ok((total, lost))
 }

@@ -14,6 +14,9 @@ pub enum FleetError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Logins were found at the start and the profile says `found_logged_in = "refuse"`.
+    #[error("{}", .0.refusal())]
+    FoundLoggedIn(Box<super::start::StartState>),
     /// A shard's SIP socket could not be bound.
     #[error("binding the phones' SIP socket at {addr}: {source}")]
     SipBind {

@@ -17,7 +17,9 @@ pub mod reconcile;
 pub mod report;
 pub mod schedule;
 mod shard;
+pub mod start;
 pub mod stats;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +58,10 @@ pub struct RunResult {
     pub beliefs: HashMap<String, Option<String>>,
     /// The faults fired, with what the admin interface answered.
     pub faults: Vec<FaultResult>,
+    /// What the run found logged in at its start, and what it did about it.
+    pub start: start::StartState,
+    /// The target whose loss stopped the run before its end, if one did.
+    pub lost: Option<watchdog::Lost>,
 }
 
 /// How the fleet gets each phone's HTTP transport.
@@ -171,7 +177,8 @@ impl<C> RunOptions<C> {
 /// [`RunOptions::token`] stops new work and gives journeys in flight [`Profile::drain`].
 ///
 /// # Errors
-/// Output files cannot be written, or the phones' SIP socket cannot be bound.
+/// Output files cannot be written, the phones' SIP socket cannot be bound, or logins were
+/// found at the start and the profile refuses to start then.
 pub async fn run<C: Connect>(
     profile: Profile,
     options: RunOptions<C>,
@@ -183,6 +190,8 @@ pub async fn run<C: Connect>(
         taps,
         transport,
     } = options;
+    // The run's own token: the caller's cancels it, and so does a target that went away.
+    let (user_token, token) = (token.clone(), token.child_token());
     let clusters: Vec<String> = profile.targets.iter().map(|t| t.cluster.clone()).collect();
     let snap =
         snapshots.unwrap_or_else(|| watch::channel(Arc::new(Snapshot::empty(clusters.len()))).0);
@@ -190,8 +199,10 @@ pub async fn run<C: Connect>(
     let sockets = placement::bind_sockets(&profile, n_shards).await?;
     let dir = Arc::new(Directory::new(clusters.len()));
     // Who is logged in already (a previous run, a person): asked through the EM API where
-    // configured, so phones start with the right belief.
-    let initial = reconcile::query(&profile, profile.request_timeout).await;
+    // configured, and logged out, adopted or refused as the profile says.
+    let (start_state, initial) = start::prepare(&profile, profile.request_timeout)
+        .await
+        .map_err(|found| FleetError::FoundLoggedIn(Box::new(found)))?;
     let placed = placement::place(&profile, n_shards, &sockets, &initial, &dir, |c| {
         transport.connect(c, &profile)
     });
@@ -218,12 +229,16 @@ pub async fn run<C: Connect>(
     let (agg_tx, agg_rx) = mpsc::channel(64);
     let agg = tracker.spawn(aggregate::aggregate(
         agg_rx,
-        spare_txs,
-        clusters.clone(),
-        Instant::now(),
-        out,
-        snap,
-        dir.clone(),
+        aggregate::AggSetup {
+            spares: spare_txs,
+            clusters: clusters.clone(),
+            start: Instant::now(),
+            out,
+            snap,
+            dir: dir.clone(),
+            watchdog: watchdog::Watchdog::new(&profile),
+            stop: token.clone(),
+        },
     ));
     let mut txs = Vec::new();
     let mut shard_handles = Vec::new();
@@ -251,7 +266,7 @@ pub async fn run<C: Connect>(
         fault_token.clone(),
     ));
     schedule::phases(&profile, start, &txs, &agg_tx, &control, &token).await;
-    let cancelled = token.is_cancelled();
+    let cancelled = user_token.is_cancelled();
     drop(txs);
     drop(agg_tx);
     let mut beliefs = HashMap::new();
@@ -267,9 +282,9 @@ pub async fn run<C: Connect>(
     fault_token.cancel();
     let faults = faults.await.unwrap_or_default();
     tracker.close();
-    let total = match agg.await {
+    let (total, lost) = match agg.await {
         Ok(r) => r?,
-        Err(_) => Recorder::new(clusters.len()),
+        Err(_) => (Recorder::new(clusters.len()), None),
     };
     tracker.wait().await;
     Ok(RunResult {
@@ -279,5 +294,7 @@ pub async fn run<C: Connect>(
         cancelled,
         beliefs,
         faults,
+        start: start_state,
+        lost,
     })
 }

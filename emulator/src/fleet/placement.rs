@@ -10,6 +10,7 @@ use super::directory::{Directory, Login};
 use super::error::FleetError;
 use super::profile::Profile;
 use super::shard::{Slot, UserSlot};
+use super::start::Initial;
 use crate::phone::{Model as PhoneModel, Phone, PhoneSpec};
 
 /// Phones per shard before another shard is added (at most [`MAX_SHARDS`]).
@@ -51,12 +52,13 @@ pub(super) async fn bind_sockets(
 /// Each shard's phones and users: a target's `j`-th device and `j`-th user go to shard
 /// `j % shards`, except that a user `initial`ly logged in on a device goes with it. Phones
 /// start with that belief (and its number in `dir`); someone the profile does not list
-/// logged in makes the phone's user foreign.
+/// logged in makes the phone's user foreign; a user `initial` holds busy (logged in on a
+/// phone outside the fleet) is never picked.
 pub(super) fn place<T>(
     profile: &Profile,
     shards: usize,
     sockets: &[Arc<UdpSocket>],
-    initial: &HashMap<String, Option<String>>,
+    initial: &Initial,
     dir: &Directory,
     transport: impl Fn(usize) -> T,
 ) -> Vec<(Vec<Slot<T>>, Vec<UserSlot>)> {
@@ -75,7 +77,7 @@ pub(super) fn place<T>(
                 service_url: Some(t.service_url.clone()),
             };
             let (slots, users) = &mut placed[j % shards];
-            let on = initial.get(d).cloned().flatten();
+            let on = initial.devices.get(d).cloned().flatten();
             let mine = on.as_ref().and_then(|id| {
                 let k = t.users.iter().position(|u| &u.id == id)?;
                 taken.insert(k).then_some(k)
@@ -112,9 +114,11 @@ pub(super) fn place<T>(
         }
         for (j, u) in t.users.iter().enumerate() {
             if !taken.contains(&j) {
-                placed[j % shards]
-                    .1
-                    .push(UserSlot::new(u.clone(), ci, false));
+                placed[j % shards].1.push(UserSlot::new(
+                    u.clone(),
+                    ci,
+                    initial.busy_users.contains(&u.id),
+                ));
             }
         }
     }

@@ -21,21 +21,27 @@ pub const BATCH: usize = 50;
 pub const SOMEONE: &str = "<someone>";
 
 /// Who each target cluster says is logged in on its devices (targets with EM API access;
-/// devices whose answer did not come are absent).
-pub async fn query(profile: &Profile, timeout: Duration) -> HashMap<String, Option<String>> {
+/// devices whose answer did not come are absent, and the failed queries are added to `errors`).
+pub async fn query(
+    profile: &Profile,
+    client: &mut HttpClient,
+    errors: &mut Vec<String>,
+) -> HashMap<String, Option<String>> {
     let mut out = HashMap::new();
-    let mut client = HttpClient::new(timeout);
     for t in &profile.targets {
         let (Some(url), Some(app)) = (&t.emservice_url, &t.app_user) else {
             continue;
         };
         let ask: Vec<&String> = t.devices.iter().collect();
         for chunk in ask.chunks(BATCH) {
-            if let Ok(v) = device_users(&mut client, url, app, chunk).await {
-                for d in v {
-                    let user = d.current_user().map(str::to_owned);
-                    out.insert(d.device_name, user);
+            match device_users(client, url, app, chunk).await {
+                Ok(v) => {
+                    for d in v {
+                        let user = d.current_user().map(str::to_owned);
+                        out.insert(d.device_name, user);
+                    }
                 }
+                Err(e) => errors.push(format!("{}: {e}", t.cluster)),
             }
         }
     }
@@ -201,20 +207,35 @@ pub async fn reconcile(
         }
     }
     // Users: anyone of the fleet's logged in on a device it does not drive is a leak.
+    let (users_checked, elsewhere) = users_elsewhere(profile, &mut client, &mut r.errors).await;
+    r.users_checked = users_checked;
+    r.users_elsewhere = elsewhere.into_iter().map(|(_, u)| u).collect();
+    r
+}
+
+/// The profile's users logged in on devices the fleet does not drive, each with the index of
+/// the target whose EM API said so, and how many users were checked; failed queries are added
+/// to `errors`.
+pub(super) async fn users_elsewhere(
+    profile: &Profile,
+    client: &mut HttpClient,
+    errors: &mut Vec<String>,
+) -> (usize, Vec<(usize, UserElsewhere)>) {
     let ours: std::collections::HashSet<&str> = profile
         .targets
         .iter()
         .flat_map(|t| t.devices.iter().map(String::as_str))
         .collect();
-    for t in &profile.targets {
+    let (mut checked, mut out) = (0, Vec::new());
+    for (ti, t) in profile.targets.iter().enumerate() {
         let (Some(url), Some(app)) = (&t.emservice_url, &t.app_user) else {
             continue;
         };
         let ids: Vec<&String> = t.users.iter().map(|u| &u.id).collect();
         for chunk in ids.chunks(BATCH) {
-            match user_devices(&mut client, url, app, chunk).await {
+            match user_devices(client, url, app, chunk).await {
                 Ok(v) => {
-                    r.users_checked += v.len();
+                    checked += v.len();
                     for u in v {
                         let outside: Vec<String> = u
                             .device_names
@@ -223,16 +244,40 @@ pub async fn reconcile(
                             .cloned()
                             .collect();
                         if !outside.is_empty() {
-                            r.users_elsewhere.push(UserElsewhere {
-                                user: u.user_id,
-                                devices: outside,
-                            });
+                            out.push((
+                                ti,
+                                UserElsewhere {
+                                    user: u.user_id,
+                                    devices: outside,
+                                },
+                            ));
                         }
                     }
                 }
-                Err(e) => r.errors.push(format!("{}: users: {e}", t.cluster)),
+                Err(e) => errors.push(format!("{}: users: {e}", t.cluster)),
             }
         }
     }
-    r
+    (checked, out)
+}
+
+/// Logs whoever is on `device` out through the EM API (`<logout>`, proxy rights).
+///
+/// # Errors
+/// The request failed or the cluster refused it (its code and message).
+pub(super) async fn log_out(
+    client: &mut HttpClient,
+    url: &str,
+    app: &super::profile::AppUser,
+    device: &str,
+) -> Result<(), String> {
+    let env = Envelope::new(
+        AppInfo::with_password(app.id.clone(), app.password.clone()),
+        emapi::Logout::new(device),
+    );
+    match post(client, url, app, &env).await? {
+        Response::Success => Ok(()),
+        Response::Failure { code, message } => Err(format!("EM API error {code}: {message}")),
+        other => Err(format!("unexpected answer {other:?}")),
+    }
 }

@@ -16,10 +16,15 @@
 //!                         "unknown", "users_checked", "users_elsewhere": [..],
 //!                         "skipped": [..], "errors": [..] },
 //!   "faults":   [{ "at_s", "request", "result" }],
-//!   "call_setup_by_route": [StepStats]          // step = "call_setup.local" | ".trunk"
+//!   "call_setup_by_route": [StepStats],         // step = "call_setup.local" | ".trunk"
+//!   "start": { "policy": "logout" | "adopt" | "refuse",   // found_logged_in
+//!              "found": [{ "cluster", "device", "user", "fleet_phone", "done" }],
+//!              "logged_out", "unchecked": [cluster], "errors": [str] },
+//!   "stopped_early": null | { "cluster", "address", "since_s", "at_s" },  // target lost
+//!   "arrivals": null | { "intended", "started", "intended_per_s", "achieved_per_s", "ratio" }
 //! }
 //! Counts    = { logins_attempted, logins_ok, logouts_attempted, logouts_ok, roaming_attempted,
-//!               roaming_ok, busy, failed, late_starts, dropped, abandoned,
+//!               roaming_ok, busy, failed, late_starts, arrivals_started, dropped, abandoned,
 //!               dropped_by: { "no_idle_phone" | "all_phones_logged_in" | "nobody_logged_in"
 //!                             | "no_free_user": n },
 //!               by_cause: { "em_26": n, "timeout": n, ... }, sip: SipCounts }
@@ -42,7 +47,9 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::reconcile::Reconciliation;
+use super::start::StartState;
 use super::stats::{Counts, Recorder};
+use super::watchdog::Lost;
 use super::{FaultResult, RunResult};
 use crate::phone::Step;
 
@@ -171,6 +178,53 @@ pub struct SloResult {
     pub note: Option<String>,
 }
 
+/// The open phases' arrivals: how many the profile intended (logins and logouts at its rates,
+/// up to where the run got) and how many started a journey.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrivalRate {
+    /// Arrivals the rates intend.
+    pub intended: f64,
+    /// Arrivals that started a journey.
+    pub started: u64,
+    /// Intended per second of open phases.
+    pub intended_per_s: f64,
+    /// Started per second of open phases.
+    pub achieved_per_s: f64,
+    /// `started / intended`.
+    pub ratio: f64,
+}
+
+impl ArrivalRate {
+    fn of(run: &RunResult) -> Option<Self> {
+        let p = &run.profile;
+        let ran = run.elapsed.min(p.duration());
+        let intended = p.intended_arrivals(ran);
+        let secs = p.open_time(ran).as_secs_f64();
+        if intended <= 0.0 || secs <= 0.0 {
+            return None;
+        }
+        let started = run.total.totals().arrivals_started;
+        Some(Self {
+            intended,
+            started,
+            intended_per_s: intended / secs,
+            achieved_per_s: started as f64 / secs,
+            ratio: started as f64 / intended,
+        })
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "arrivals (open phases): {} started of {:.0} intended ({:.1} %): {:.1}/s achieved of {:.1}/s intended",
+            self.started,
+            self.intended,
+            self.ratio * 100.0,
+            self.achieved_per_s,
+            self.intended_per_s
+        )
+    }
+}
+
 /// The JSON summary (see the module docs for the schema).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -200,6 +254,12 @@ pub struct Summary {
     pub faults: Vec<FaultResult>,
     /// Call setup (INVITE to 200 OK) by route, all clusters merged.
     pub call_setup_by_route: Vec<StepStats>,
+    /// What the run found logged in at its start and what it did about it.
+    pub start: StartState,
+    /// The target whose loss stopped the run before its end (`null`: none did).
+    pub stopped_early: Option<Lost>,
+    /// The open phases' intended and achieved arrivals (`null`: no open phase ran).
+    pub arrivals: Option<ArrivalRate>,
 }
 
 impl Summary {
@@ -234,12 +294,15 @@ impl Summary {
             reconcile,
             faults: run.faults.clone(),
             call_setup_by_route: route_setups(&run.total),
+            start: run.start.clone(),
+            stopped_early: run.lost.clone(),
+            arrivals: ArrivalRate::of(run),
         }
     }
 
-    /// Whether every threshold held.
+    /// Whether every threshold held and the run was not stopped early by a lost target.
     pub fn passed(&self) -> bool {
-        self.slo.iter().all(|s| s.passed)
+        self.stopped_early.is_none() && self.slo.iter().all(|s| s.passed)
     }
 
     /// The final table for a terminal.
@@ -252,6 +315,10 @@ impl Summary {
             self.elapsed_s,
             if self.cancelled { " (cancelled)" } else { "" }
         );
+        if let Some(l) = &self.stopped_early {
+            let _ = writeln!(o, "{}", l.line());
+        }
+        o.push_str(&self.start.lines());
         let _ = writeln!(
             o,
             "\n{:<15} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}   (ms)",
@@ -281,6 +348,9 @@ impl Summary {
             "busy (26): {}  failed: {}  late starts: {}  dropped: {}  abandoned: {}  success ratio: {:.4}",
             c.busy, c.failed, c.late_starts, c.dropped, c.abandoned, t.success_ratio
         );
+        if let Some(a) = &self.arrivals {
+            let _ = writeln!(o, "{}", a.line());
+        }
         if !c.dropped_by.is_empty() {
             let why: Vec<String> = c
                 .dropped_by
@@ -522,6 +592,16 @@ fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
             actual,
             passed: offered > 0 && actual <= max,
             note: (offered == 0).then(|| "nothing offered".to_owned()),
+        });
+    }
+    if let Some(min) = slo.achieved_rate {
+        let a = ArrivalRate::of(run);
+        out.push(SloResult {
+            name: "achieved_rate".into(),
+            threshold: min,
+            actual: a.as_ref().map_or(0.0, |a| a.ratio),
+            passed: a.as_ref().is_some_and(|a| a.ratio >= min),
+            note: a.is_none().then(|| "no open phase ran".to_owned()),
         });
     }
     if !slo.allow_idle_clusters {

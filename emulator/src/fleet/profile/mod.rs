@@ -22,8 +22,8 @@ use raw::RawProfile;
 use validate::Validator;
 
 pub use types::{
-    AppUser, CalleeMix, Fault, Model, Phase, Profile, ProfileError, Rate, SipSpec, Slo, Target,
-    Think, UserSpec,
+    AppUser, CalleeMix, Fault, FoundLoggedIn, Model, Phase, Profile, ProfileError, Rate, SipSpec,
+    Slo, Target, Think, UserSpec,
 };
 
 impl Profile {

@@ -30,6 +30,8 @@ pub(super) struct RawProfile {
     pub(super) seed: Option<u64>,
     pub(super) roaming: Option<Spanned<f64>>,
     pub(super) boot: Option<Spanned<bool>>,
+    pub(super) found_logged_in: Option<Spanned<String>>,
+    pub(super) stop_when_unreachable: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) fault: Vec<Spanned<RawFault>>,
     pub(super) slo: Option<Spanned<RawSlo>>,
@@ -162,6 +164,7 @@ pub(super) struct RawSlo {
     pub(super) busy_ratio: Option<f64>,
     pub(super) call_success_ratio: Option<f64>,
     pub(super) dropped_ratio: Option<f64>,
+    pub(super) achieved_rate: Option<f64>,
     pub(super) allow_idle_clusters: Option<bool>,
     #[serde(default)]
     pub(super) p99: BTreeMap<String, String>,

@@ -211,6 +211,37 @@ pub struct Fault {
     pub url: String,
     /// Request body (JSON for the reference server).
     pub body: String,
+    /// The index of the target it is about (`cluster`; the first target by default).
+    pub target: usize,
+}
+
+impl Fault {
+    /// How long it takes its target's listeners down (the reference server's
+    /// `/admin/clusters/<id>/listeners/stop[?for_secs=N]`): `Some(None)` until a
+    /// `listeners/start`, `Some(Some(d))` for `d`; `None` when it does not.
+    pub fn takes_listeners_down(&self) -> Option<Option<Duration>> {
+        let (path, query) = self.url.split_once('?').unwrap_or((&self.url, ""));
+        if !path.ends_with("/listeners/stop") {
+            return None;
+        }
+        Some(
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("for_secs="))
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64),
+        )
+    }
+
+    /// Whether it brings its target's listeners back (`/listeners/start`).
+    pub fn brings_listeners_back(&self) -> bool {
+        self.url
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .ends_with("/listeners/start")
+    }
 }
 
 /// Service-level objectives, checked on the aggregated fleet.
@@ -226,9 +257,50 @@ pub struct Slo {
     pub call_success_ratio: Option<f64>,
     /// Maximum dropped / (attempted + dropped): arrivals no idle phone or free user took.
     pub dropped_ratio: Option<f64>,
+    /// Minimum share of the open phases' intended arrivals (logins and logouts at their
+    /// rates) that started a journey: the achieved rate against the intended one.
+    pub achieved_rate: Option<f64>,
     /// Whether a cluster may do nothing: by default (`false`) a cluster whose arrivals were
     /// all dropped, with no journey attempted there, fails the run.
     pub allow_idle_clusters: bool,
+}
+
+/// What a run does with logins it finds at its start (`found_logged_in` in a profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FoundLoggedIn {
+    /// Log them out through the EM API, so every run starts from the same state.
+    #[default]
+    Logout,
+    /// Keep them: a phone found logged in starts logged in (a logout arrival may take it), a
+    /// user logged in on a phone outside the fleet is left alone for the whole run.
+    Adopt,
+    /// Do not start; say what was found.
+    Refuse,
+}
+
+impl FoundLoggedIn {
+    /// The profile's words for it.
+    pub const NAMES: &'static str = "logout, adopt or refuse";
+
+    /// From the profile's word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "logout" => Self::Logout,
+            "adopt" => Self::Adopt,
+            "refuse" => Self::Refuse,
+            _ => return None,
+        })
+    }
+
+    /// The profile's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Adopt => "adopt",
+            Self::Refuse => "refuse",
+        }
+    }
 }
 
 /// A validated load profile.
@@ -259,13 +331,57 @@ pub struct Profile {
     pub sip: Option<SipSpec>,
     /// Whether phones boot (config file; REGISTER with SIP) before the first phase.
     pub boot: bool,
+    /// What to do with logins found on the profile's phones and users at the start.
+    pub found_logged_in: FoundLoggedIn,
+    /// A target that refuses every connection this long stops the run (`None`: never).
+    pub stop_when_unreachable: Option<Duration>,
     /// The clusters of the topology the targets were drawn from (`topology =`: their ILS
     /// roles, addresses and ports, for views that name them); empty with `[[target]]` tables.
     /// Only the clusters: a load topology's users and phones are not kept for the run.
     pub clusters: Vec<ClusterSpec>,
 }
 
+impl Rate {
+    /// Arrivals it intends over the first `t` of a phase lasting `len` (the ramp's integral).
+    pub fn arrivals(&self, t: Duration, len: Duration) -> f64 {
+        let (t, len) = (t.min(len).as_secs_f64(), len.as_secs_f64());
+        if len <= 0.0 {
+            return 0.0;
+        }
+        let slope = (self.to - self.from) / len;
+        self.from * t + slope * t * t / 2.0
+    }
+}
+
 impl Profile {
+    /// Logins and logouts the open phases intend in the first `t` of the phases (none from
+    /// closed phases, which have no rate).
+    pub fn intended_arrivals(&self, t: Duration) -> f64 {
+        let mut begun = Duration::ZERO;
+        let mut n = 0.0;
+        for p in &self.phases {
+            if let Model::Open { login, logout } = &p.model {
+                let into = t.saturating_sub(begun);
+                n += login.arrivals(into, p.duration) + logout.arrivals(into, p.duration);
+            }
+            begun += p.duration;
+        }
+        n
+    }
+
+    /// How much of the first `t` of the phases was spent in open phases.
+    pub fn open_time(&self, t: Duration) -> Duration {
+        let mut begun = Duration::ZERO;
+        let mut open = Duration::ZERO;
+        for p in &self.phases {
+            if matches!(p.model, Model::Open { .. }) {
+                open += t.saturating_sub(begun).min(p.duration);
+            }
+            begun += p.duration;
+        }
+        open
+    }
+
     /// The run's planned length (sum of phases).
     pub fn duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()

@@ -12,7 +12,8 @@ use emroam_schema::{LoginType, Topology};
 
 use super::raw::{RawFault, RawPhase, RawProfile, RawRate, RawSip, RawSlo, RawThink};
 use super::types::{
-    CalleeMix, Fault, Model, Phase, Profile, ProfileError, Rate, SipSpec, Slo, Target, Think,
+    CalleeMix, Fault, FoundLoggedIn, Model, Phase, Profile, ProfileError, Rate, SipSpec, Slo,
+    Target, Think,
 };
 use crate::phone::Step;
 use crate::phone::sipua::{AnswerPolicy, CALL_WAIT};
@@ -107,6 +108,31 @@ impl Validator<'_> {
             faults,
             slo,
             clusters,
+            stop_when_unreachable: match &raw.stop_when_unreachable {
+                None => Some(Duration::from_secs(10)),
+                Some(s) if s.get_ref() == "off" => None,
+                Some(s) => Some(
+                    emroam_schema::duration::parse_positive(s.get_ref()).map_err(|e| {
+                        self.err(
+                            s.span().start,
+                            format!("stop_when_unreachable: {e} (or \"off\")"),
+                        )
+                    })?,
+                ),
+            },
+            found_logged_in: match &raw.found_logged_in {
+                None => FoundLoggedIn::default(),
+                Some(f) => FoundLoggedIn::parse(f.get_ref()).ok_or_else(|| {
+                    self.err(
+                        f.span().start,
+                        format!(
+                            "found_logged_in: `{}` is not one of {}",
+                            f.get_ref(),
+                            FoundLoggedIn::NAMES
+                        ),
+                    )
+                })?,
+            },
             boot: match (&raw.boot, &raw.sip) {
                 (Some(b), Some(_)) if !*b.get_ref() => {
                     return Err(self.err(
@@ -488,6 +514,10 @@ impl Validator<'_> {
             method,
             url,
             body: r.body.clone().unwrap_or_default(),
+            target: targets
+                .iter()
+                .position(|t| t.cluster == target.cluster)
+                .expect("a target of the list"),
         })
     }
 
@@ -499,6 +529,7 @@ impl Validator<'_> {
             ("busy_ratio", r.busy_ratio),
             ("call_success_ratio", r.call_success_ratio),
             ("dropped_ratio", r.dropped_ratio),
+            ("achieved_rate", r.achieved_rate),
         ] {
             if let Some(v) = v
                 && !(0.0..=1.0).contains(&v)
@@ -523,6 +554,7 @@ impl Validator<'_> {
             p99,
             call_success_ratio: r.call_success_ratio,
             dropped_ratio: r.dropped_ratio,
+            achieved_rate: r.achieved_rate,
             allow_idle_clusters: r.allow_idle_clusters.unwrap_or(false),
         })
     }

@@ -144,6 +144,7 @@ impl<T: Transport + 'static> Shard<T> {
                     };
                 any_fit |= fits;
                 if fits && self.start(i, task, intended) {
+                    self.rec.arrival_started(self.slots[i].cluster);
                     return;
                 }
             }

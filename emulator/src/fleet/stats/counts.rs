@@ -25,6 +25,8 @@ pub struct Counts {
     pub failed: u64,
     /// Journeys started later than `LATE_AFTER` (10 ms) after their intended time.
     pub late_starts: u64,
+    /// Open-model arrivals (logins and logouts at the phases' rates) that started a journey.
+    pub arrivals_started: u64,
     /// Arrivals with no idle phone or free user to take them.
     pub dropped: u64,
     /// Dropped arrivals by why ([`Dropped::key`]).
@@ -178,6 +180,7 @@ impl Counts {
         self.busy += o.busy;
         self.failed += o.failed;
         self.late_starts += o.late_starts;
+        self.arrivals_started += o.arrivals_started;
         self.dropped += o.dropped;
         for (k, v) in &o.dropped_by {
             *self.dropped_by.entry(k.clone()).or_default() += v;

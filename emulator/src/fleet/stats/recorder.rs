@@ -244,6 +244,13 @@ impl Recorder {
         }
     }
 
+    /// Counts an open-model arrival that started a journey.
+    pub fn arrival_started(&mut self, cluster: usize) {
+        if let Some(c) = self.clusters.get_mut(cluster) {
+            c.counts.arrivals_started += 1;
+        }
+    }
+
     /// Counts an arrival nobody could take, and why.
     pub fn dropped(&mut self, cluster: usize, why: super::counts::Dropped) {
         if let Some(c) = self.clusters.get_mut(cluster) {
