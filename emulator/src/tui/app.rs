@@ -252,9 +252,10 @@ pub struct FleetView {
     pub phone: usize,
     /// The traced phone's last journey.
     pub trace: Arc<crate::fleet::PhoneTrace>,
-    /// Arrivals so far (journeys started and arrivals dropped) at each snapshot's `elapsed`,
-    /// newest last, over the last [`RATE_WINDOW`] and one more: the arrival rate's window.
-    pub arrivals: VecDeque<(Duration, u64)>,
+    /// Arrivals so far (the open phases' arrivals, started or dropped) and journeys started
+    /// so far (closed-model ones too) at each snapshot's `elapsed`, newest last, over the last
+    /// [`RATE_WINDOW`] and one more: the rates' window.
+    pub arrivals: VecDeque<(Duration, u64, u64)>,
 }
 
 /// The window the fleet's arrival rate is measured over: one second holds 0, 1 or 2 arrivals
@@ -285,7 +286,7 @@ impl FleetView {
     pub fn push(&mut self, s: Arc<Snapshot>) {
         let t = s.total.totals();
         self.arrivals
-            .push_back((s.elapsed, t.attempted() + t.dropped));
+            .push_back((s.elapsed, t.arrivals_started + t.dropped, t.attempted()));
         while self
             .arrivals
             .front()
@@ -374,12 +375,14 @@ impl FleetView {
             })
     }
 
-    /// Arrivals per second (journeys started and arrivals dropped) over the last
-    /// [`RATE_WINDOW`]; `None` before two snapshots.
-    pub fn current_rate(&self) -> Option<f64> {
-        let ((t0, a0), (t1, a1)) = (self.arrivals.front()?, self.arrivals.back()?);
+    /// Per second over the last [`RATE_WINDOW`]: arrivals (the open phases' arrivals, started
+    /// or dropped: what the schedule offered) and journeys started (closed-model ones too);
+    /// `None` before two snapshots.
+    pub fn current_rate(&self) -> Option<(f64, f64)> {
+        let ((t0, a0, s0), (t1, a1, s1)) = (self.arrivals.front()?, self.arrivals.back()?);
         let dt = t1.saturating_sub(*t0).as_secs_f64();
-        (dt > 0.0).then(|| a1.saturating_sub(*a0) as f64 / dt)
+        let per_s = |a: u64, b: u64| b.saturating_sub(a) as f64 / dt;
+        (dt > 0.0).then(|| (per_s(*a0, *a1), per_s(*s0, *s1)))
     }
 }
 

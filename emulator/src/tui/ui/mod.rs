@@ -47,7 +47,7 @@ pub const KEYS: &[(&str, &str)] = &[
 pub const FIGURES: &[(&str, &str)] = &[
     (
         "1 arrivals",
-        "journeys started + arrivals dropped, per s, last 5 s",
+        "arrivals/s: open phases', started or dropped; journeys/s",
     ),
     ("4", "failures by cause and cluster, transport ones apart"),
     (
@@ -494,7 +494,7 @@ pub(crate) mod tests {
             "quit",
             "overview, clusters, latency, errors, phones, roaming",
             "halve, double its Maximum Concurrent Requests",
-            "journeys started + arrivals dropped",
+            "arrivals/s: open phases', started or dropped; journeys/s",
             "roaming users: where now, ILS@ each cluster, last move",
             "transport ones apart",
         ] {

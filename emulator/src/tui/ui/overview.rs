@@ -138,7 +138,9 @@ fn fleet_lines(f: &FleetView) -> Vec<Line<'static>> {
         None if f.closed_now() => "none (closed model)".into(),
         None => "—".into(),
     };
-    let now = f.current_rate().map_or("—".into(), |r| format!("{r:.1}/s"));
+    let (now, started) = f.current_rate().map_or(("—".into(), "—".into()), |(a, s)| {
+        (format!("{a:.1}/s"), format!("{s:.1}/s"))
+    });
     let sip = f.has_sip();
     let in_call = if sip {
         let n: u64 = f.snap.states.iter().map(|s| s.in_call).sum();
@@ -177,7 +179,7 @@ fn fleet_lines(f: &FleetView) -> Vec<Line<'static>> {
             t.busy, t.failed, t.late_starts, t.dropped, t.abandoned
         )),
         Line::from(format!(
-            "arrivals {now} over the last {}s, intended {intended}  rate x{:.2}{}",
+            "arrivals {now}, started {started} ({} s), intended {intended}  rate x{:.2}{}",
             crate::tui::app::RATE_WINDOW.as_secs(),
             f.rate_factor,
             if f.paused { "  PAUSED" } else { "" }
@@ -533,12 +535,13 @@ mod tests {
         a
     }
 
-    /// A snapshot at `secs` since the run started with `started` journeys and `dropped`
-    /// arrivals so far.
+    /// A snapshot at `secs` since the run started with `started` arrivals that started a
+    /// journey and `dropped` arrivals so far.
     fn at(secs: u64, started: u64, dropped: u64) -> Arc<Snapshot> {
         use crate::fleet::stats::Dropped;
         let mut rec = Recorder::new(3);
         for _ in 0..started {
+            rec.arrival_started(0);
             rec.started(0, crate::phone::TaskKind::Login, Duration::ZERO);
         }
         for _ in 0..dropped {
@@ -607,11 +610,35 @@ mod tests {
         for (i, secs) in (13..=20).enumerate() {
             update(&mut a, Event::Stats(at(secs, 0, i as u64)));
         }
-        let l = lines(&a, 140, 40);
+        let l = lines(&a, 80, 24);
         let text = l.join("\n");
         assert!(
-            has(&l, "arrivals 1.0/s over the last 5s, intended 1.0/s"),
+            has(
+                &l,
+                "arrivals 1.0/s, started 0.0/s (5 s), intended 1.0/s  rate x1.00"
+            ),
             "{text}"
+        );
+        // A closed phase has no arrivals; its journeys show as started, and it fits 80 columns.
+        let mut c = timed();
+        for (secs, n) in [(5, 0), (6, 3), (7, 6)] {
+            let mut s = Snapshot::empty(3);
+            let mut rec = Recorder::new(3);
+            for _ in 0..n {
+                rec.started(0, crate::phone::TaskKind::Login, Duration::ZERO);
+            }
+            s.total = rec;
+            s.elapsed = Duration::from_secs(secs);
+            s.phases_from = Some(Duration::from_secs(2));
+            update(&mut c, Event::Stats(Arc::new(s)));
+        }
+        let l = lines(&c, 80, 24);
+        assert!(
+            has(
+                &l,
+                "arrivals 0.0/s, started 3.0/s (5 s), intended none (closed model)  rate x1.00"
+            ),
+            "{l:#?}"
         );
         // A 1/s process seen one second at a time reads 0 or 2; over 5 s it reads its rate.
         let mut b = timed();
@@ -626,10 +653,13 @@ mod tests {
         ] {
             update(&mut b, Event::Stats(at(secs, n, 0)));
         }
-        assert!(has(&lines(&b, 140, 40), "arrivals 0.8/s over the last 5s"));
+        assert!(has(
+            &lines(&b, 140, 40),
+            "arrivals 0.8/s, started 0.8/s (5 s)"
+        ));
         // Nothing yet: no rate, not a zero.
         let c = timed();
-        assert!(has(&lines(&c, 140, 40), "arrivals — over"));
+        assert!(has(&lines(&c, 140, 40), "arrivals —, started — (5 s)"));
     }
 
     #[test]
