@@ -10,6 +10,7 @@ mod messages;
 mod pacing;
 mod phone;
 mod reference;
+mod roaming_view;
 mod server;
 mod sip;
 mod tui;

@@ -281,11 +281,23 @@ async fn demo_runs_under_the_dashboard_and_q_prints_the_report() {
     let session = Session::start(&name, (80, 24), "demo --duration 20s", &log);
     session
         .wait_for("the dashboard", 15, |s| {
-            s.contains("1 Overview") && s.contains("fleet: demo")
+            s.contains("1 Ov") && s.contains("fleet: demo")
         })
         .await;
     session
         .wait_for("the run's end", 40, |s| s.contains("run finished"))
+        .await;
+    // The roaming view and the errors screen draw in the real terminal too.
+    session.keys("6");
+    session
+        .wait_for("screen 6", 10, |s| {
+            s.contains("roaming users") && s.contains("ILS")
+                || s.contains("nobody has logged in away from home yet")
+        })
+        .await;
+    session.keys("4");
+    session
+        .wait_for("screen 4", 10, |s| s.contains("the dashboard's polls"))
         .await;
     session.keys("q");
     let s = session

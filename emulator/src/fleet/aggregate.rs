@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::directory::Directory;
 use super::error::FleetError;
 use super::stats::{self, Recorder, Snapshot};
 use super::watchdog::{Lost, Watchdog};
@@ -84,6 +85,8 @@ pub(super) struct AggSetup {
     pub(super) start: Instant,
     pub(super) out: Option<OutFiles>,
     pub(super) snap: watch::Sender<Arc<Snapshot>>,
+    /// Where the fleet believes users are: read into each snapshot for the dashboard.
+    pub(super) dir: Arc<Directory>,
     /// Watches for a target that went away, and cancels `stop` when one did.
     pub(super) watchdog: Watchdog,
     pub(super) stop: CancellationToken,
@@ -101,6 +104,7 @@ pub(super) async fn aggregate(
         start,
         out,
         snap,
+        dir,
         mut watchdog,
         stop,
     } = setup;
@@ -145,6 +149,7 @@ pub(super) async fn aggregate(
     let mut logged_in: HashMap<usize, Vec<u64>> = HashMap::new();
     let mut states: HashMap<usize, Vec<stats::PhoneStates>> = HashMap::new();
     let mut phase = String::new();
+    let mut phases_from = None;
     let mut last = Duration::ZERO;
     let mut tick = tokio::time::interval_at(start + INTERVAL + FLUSH / 2, INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,6 +159,7 @@ pub(super) async fn aggregate(
                               logged_in: Vec<u64>,
                               states: Vec<stats::PhoneStates>,
                               phase: &str,
+                              phases_from: Option<Duration>,
                               last: &mut Duration| {
         let elapsed = start.elapsed();
         let delta = interval.take();
@@ -166,6 +172,9 @@ pub(super) async fn aggregate(
             phase: phase.to_owned(),
             logged_in,
             states,
+            phases_from,
+            roamers: dir.roamers(start),
+            carried: dir.carried(),
         }));
         r
     };
@@ -206,6 +215,9 @@ pub(super) async fn aggregate(
                     if phase.is_empty() {
                         watchdog.phases_began(start.elapsed());
                     }
+                    if p != "boot" && phases_from.is_none() {
+                        phases_from = Some(start.elapsed());
+                    }
                     phase = p;
                 }
                 None => break,
@@ -219,7 +231,7 @@ pub(super) async fn aggregate(
                     lost = Some(l);
                 }
                 let f = in_flight.values().sum();
-                write_interval(&mut interval, &total, f, per_cluster(&logged_in), states_per_cluster(&states), &phase, &mut last)
+                write_interval(&mut interval, &total, f, per_cluster(&logged_in), states_per_cluster(&states), &phase, phases_from, &mut last)
                     .map_err(io_err(hlog_path.clone()))?;
             }
         }
@@ -231,6 +243,7 @@ pub(super) async fn aggregate(
         per_cluster(&logged_in),
         states_per_cluster(&states),
         &phase,
+        phases_from,
         &mut last,
     )
     .map_err(io_err(hlog_path))?;

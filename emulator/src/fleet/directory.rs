@@ -4,11 +4,22 @@
 //!
 //! Shared by the shards behind one short std mutex (never held across `.await`); every
 //! operation is O(1), so a pick costs the same with 100 users or 100,000.
+//!
+//! It also keeps, for the dashboard, who each phone carries and where the users who roamed
+//! are ([`Directory::logged_in`], [`Directory::logged_out`]), read by the aggregator into
+//! each snapshot ([`Directory::roamers`], [`Directory::carried`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tokio::time::Instant;
 
 use super::profile::CalleeMix;
+use super::stats::{Move, Roamer};
+
+/// How many roaming users the directory keeps for the dashboard (the most recent movers): more
+/// than any screen shows, so memory stays bounded whatever the population.
+pub const ROAMERS_KEPT: usize = 32;
 
 /// Whom a call goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +63,55 @@ struct Dir {
     kept: std::collections::HashSet<String>,
 }
 
+/// A user's last login as the fleet saw it.
+#[derive(Debug)]
+struct Seen {
+    /// The cluster of their last login (kept after they log out: where a move starts from).
+    cluster: usize,
+    /// The phone they are logged in on now; `None`: logged out.
+    device: Option<String>,
+}
+
+/// A roaming user with the time of their last move (a tokio instant, turned into the
+/// snapshots' clock when read).
+#[derive(Debug)]
+struct Roaming {
+    roamer: Roamer,
+    moved: Option<(Option<usize>, usize, Instant)>,
+}
+
+/// Who is where, for the dashboard: every user's last login (bounded by the population), who
+/// each phone carries (bounded by the phones), the last [`ROAMERS_KEPT`] roaming users.
+#[derive(Debug, Default)]
+struct Whereabouts {
+    seen: HashMap<String, Seen>,
+    /// Copied on write: a snapshot holding the previous map costs one copy on the next change.
+    carried: Arc<HashMap<String, String>>,
+    /// Most recent move last.
+    roaming: Vec<Roaming>,
+}
+
+/// A user logging in, as [`Directory::logged_in`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Login<'a> {
+    /// User ID.
+    pub user: &'a str,
+    /// Their number, if any.
+    pub dn: Option<&'a str>,
+    /// Their home cluster (target index).
+    pub home: usize,
+    /// Where they logged in (target index).
+    pub cluster: usize,
+    /// On which phone.
+    pub device: &'a str,
+}
+
 /// The fleet's view of where numbers are (see the module docs).
 #[derive(Debug)]
 pub struct Directory {
     inner: Mutex<Dir>,
+    /// Apart from `inner`: the dashboard's reads never hold up a callee pick.
+    whereabouts: Mutex<Whereabouts>,
 }
 
 impl Directory {
@@ -66,7 +122,113 @@ impl Directory {
                 by_cluster: vec![Vec::new(); clusters],
                 ..Dir::default()
             }),
+            whereabouts: Mutex::default(),
         }
+    }
+
+    fn where_(&self) -> std::sync::MutexGuard<'_, Whereabouts> {
+        self.whereabouts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A user logged in (a login journey succeeded, or found logged in at the start) at `now`.
+    /// A login at another cluster than their last is a move; a user away from home, or one who
+    /// was, is a roaming user.
+    pub fn logged_in(&self, l: Login<'_>, now: Instant) {
+        let mut w = self.where_();
+        let before = w.seen.insert(
+            l.user.to_owned(),
+            Seen {
+                cluster: l.cluster,
+                device: Some(l.device.to_owned()),
+            },
+        );
+        let carried = Arc::make_mut(&mut w.carried);
+        if let Some(old) = before.as_ref().and_then(|b| b.device.as_deref())
+            && old != l.device
+            && carried.get(old).is_some_and(|u| u == l.user)
+        {
+            carried.remove(old);
+        }
+        carried.insert(l.device.to_owned(), l.user.to_owned());
+        let at = w.roaming.iter().position(|r| r.roamer.user == l.user);
+        if at.is_none() && l.cluster == l.home {
+            return;
+        }
+        let mut r = match at {
+            Some(i) => w.roaming.remove(i),
+            None => Roaming {
+                roamer: Roamer {
+                    user: l.user.to_owned(),
+                    dn: l.dn.map(str::to_owned),
+                    home: l.home,
+                    now: None,
+                    last_move: None,
+                },
+                moved: None,
+            },
+        };
+        r.roamer.now = Some((l.cluster, l.device.to_owned()));
+        let from = before.map(|b| b.cluster);
+        if let (Some(i), Some(_)) = (at, r.moved)
+            && from == Some(l.cluster)
+        {
+            // Logged in again where they were: no move, and their place in the order stays.
+            w.roaming.insert(i, r);
+            return;
+        }
+        r.moved = Some((from, l.cluster, now));
+        w.roaming.push(r);
+        if w.roaming.len() > ROAMERS_KEPT {
+            w.roaming.remove(0);
+        }
+    }
+
+    /// A login or logout journey of `l.user` on `l.device` ended (`ok`: it succeeded): a login
+    /// that worked places them; a logout, whatever its end, leaves the phone without them (as
+    /// the callee index does).
+    pub fn journey_ended(&self, l: Login<'_>, task: crate::phone::TaskKind, ok: bool) {
+        match task {
+            crate::phone::TaskKind::Login if ok => self.logged_in(l, Instant::now()),
+            crate::phone::TaskKind::Logout => self.logged_out(l.user, l.device),
+            _ => {}
+        }
+    }
+
+    /// `user` is no longer logged in on `device` (a later login elsewhere is left alone).
+    pub fn logged_out(&self, user: &str, device: &str) {
+        let mut w = self.where_();
+        match w.seen.get_mut(user) {
+            Some(s) if s.device.as_deref() == Some(device) => s.device = None,
+            _ => return,
+        }
+        if w.carried.get(device).is_some_and(|u| u == user) {
+            Arc::make_mut(&mut w.carried).remove(device);
+        }
+        if let Some(r) = w.roaming.iter_mut().find(|r| r.roamer.user == user) {
+            r.roamer.now = None;
+        }
+    }
+
+    /// The roaming users, most recent move first, their moves' times since `start`.
+    pub fn roamers(&self, start: Instant) -> Vec<Roamer> {
+        self.where_()
+            .roaming
+            .iter()
+            .rev()
+            .map(|r| Roamer {
+                last_move: r.moved.map(|(from, to, at)| Move {
+                    from,
+                    to,
+                    at: at.saturating_duration_since(start),
+                }),
+                ..r.roamer.clone()
+            })
+            .collect()
+    }
+
+    /// Who each phone carries (device → user ID).
+    pub fn carried(&self) -> Arc<HashMap<String, String>> {
+        self.where_().carried.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Dir> {
@@ -266,6 +428,64 @@ mod tests {
         // Nobody placed: nothing to pick.
         let e = Directory::new(2);
         assert_eq!(e.pick(CalleeKind::SameCluster, 0, "x", 0.5, 0.5), None);
+    }
+
+    fn login<'a>(user: &'a str, home: usize, cluster: usize, device: &'a str) -> Login<'a> {
+        Login {
+            user,
+            dn: Some("2000"),
+            home,
+            cluster,
+            device,
+        }
+    }
+
+    #[test]
+    fn roamers_moves_and_who_each_phone_carries() {
+        let d = Directory::new(3);
+        let t0 = Instant::now();
+        let s = std::time::Duration::from_secs;
+        // Bob at home on cluster 0: not a roamer, but his phone carries him.
+        d.logged_in(login("bob", 0, 0, "SEP1"), t0);
+        d.logged_in(login("kally", 2, 2, "SEP3"), t0);
+        assert!(d.roamers(t0).is_empty());
+        assert_eq!(d.carried().get("SEP1").map(String::as_str), Some("bob"));
+        // He roams to cluster 1; his home phone's logout comes after and changes nothing.
+        d.logged_in(login("bob", 0, 1, "SEP2"), t0 + s(5));
+        d.logged_out("bob", "SEP1");
+        let r = d.roamers(t0);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].now, Some((1, "SEP2".into())));
+        assert_eq!(
+            r[0].last_move,
+            Some(Move {
+                from: Some(0),
+                to: 1,
+                at: s(5)
+            })
+        );
+        let c = d.carried();
+        assert_eq!(c.get("SEP2").map(String::as_str), Some("bob"));
+        assert!(!c.contains_key("SEP1"));
+        // Logged out: still a roamer, nowhere now; home again: the move back is recorded.
+        d.logged_out("bob", "SEP2");
+        assert_eq!(d.roamers(t0)[0].now, None);
+        d.logged_in(login("bob", 0, 0, "SEP1"), t0 + s(9));
+        let m = d.roamers(t0)[0].last_move.unwrap();
+        assert_eq!((m.from, m.to, m.at), (Some(1), 0, s(9)));
+        // Most recent move first; bounded.
+        d.logged_in(login("alice", 1, 0, "SEP4"), t0 + s(10));
+        assert_eq!(d.roamers(t0)[0].user, "alice");
+        for i in 0..(ROAMERS_KEPT + 5) {
+            d.logged_in(login(&format!("u{i}"), 1, 2, &format!("D{i}")), t0 + s(11));
+        }
+        let r = d.roamers(t0);
+        assert_eq!(r.len(), ROAMERS_KEPT);
+        assert_eq!(r[0].user, format!("u{}", ROAMERS_KEPT + 4));
+        assert!(!r.iter().any(|x| x.user == "bob"));
+        // Someone else's logout of a phone leaves its user alone.
+        d.logged_out("kally", "SEP9");
+        assert_eq!(d.carried().get("SEP3").map(String::as_str), Some("kally"));
     }
 
     #[test]

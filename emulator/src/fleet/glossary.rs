@@ -76,6 +76,26 @@ pub const GLOSSARY: &[Term] = &[
         "users logged in on the cluster now (its admin API); LoginsSuccessful is RTMT's count of every successful login since the cluster started",
     ),
     em(
+        "arrivals (open phases)",
+        "logins and logouts the open phases' rates intend (up to where the run got) against those that started a journey: the achieved rate against the intended one; on the dashboard, arrivals per second over the last 5 s, started or dropped",
+    ),
+    em(
+        "found logged in at the start",
+        "logins on the profile's phones, or of its users elsewhere, before the run began (asked through the EM API): logged out, adopted or refused as the profile's found_logged_in says",
+    ),
+    em(
+        "stopped early",
+        "a cluster refused every connection for stop_when_unreachable (10 s by default) and the run stopped there: exit 1",
+    ),
+    em(
+        "story",
+        "the profile's scripted steps ([[story]]) on phones and users kept for them, each with ✔ or ✘ and what happened, the faults in their place; every step must hold",
+    ),
+    em(
+        "roaming view (screen 6)",
+        "each user who logged in away from home: where the fleet logged them in now, where each cluster's ILS places their number (ILS@cluster: ? not known, — cannot ask), their last move",
+    ),
+    em(
         "leaked / missing / unknown",
         "after the run, devices logged in on the cluster but not as the fleet believes / believed logged in but not on the cluster / whose state the fleet lost",
     ),

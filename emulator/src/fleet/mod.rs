@@ -241,6 +241,7 @@ pub async fn run<C: Connect>(
             start: Instant::now(),
             out,
             snap,
+            dir: dir.clone(),
             watchdog: watchdog::Watchdog::new(&profile),
             stop: token.clone(),
         },

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 
-use super::directory::Directory;
+use super::directory::{Directory, Login};
 use super::error::FleetError;
 use super::profile::Profile;
 use super::shard::{Slot, UserSlot};
@@ -113,6 +113,17 @@ pub(super) fn place<T>(
                 if let Some(dn) = mine.and_then(|k| t.users[k].dn.as_deref()) {
                     dir.set(dn, ci, &mac, false);
                 }
+            }
+            if let Some(k) = mine {
+                let u = &t.users[k];
+                let login = Login {
+                    user: &u.id,
+                    dn: u.dn.as_deref(),
+                    home: ci,
+                    cluster: ci,
+                    device: d,
+                };
+                dir.logged_in(login, tokio::time::Instant::now());
             }
             phone.set_logged_in_user(on.clone());
             let foreign = on.is_some() && user.is_none();

@@ -9,6 +9,10 @@ use std::time::Duration;
 use crate::fleet::profile::{Model, Phase};
 use crate::fleet::stats::Snapshot;
 
+/// The most numbers the poller asks each cluster's ILS about per poll (the roaming users on
+/// view, most recent first).
+pub const MAX_LOCATE: usize = 8;
+
 /// How many per-second samples a cluster keeps for its rates and sparklines (5 minutes).
 pub const HISTORY: usize = 300;
 
@@ -24,18 +28,21 @@ pub enum Screen {
     Latency,
     /// 4: outcomes by EM code and failure cause, busy (26) apart.
     Errors,
-    /// 5: phones by state, per cluster.
+    /// 5: phones by state, per cluster, and who each phone carries.
     Phones,
+    /// 6: the roaming users: where the fleet and each cluster's ILS believe they are.
+    Roaming,
 }
 
 impl Screen {
-    /// All screens, in key order (`1`..`5`).
-    pub const ALL: [Screen; 5] = [
+    /// All screens, in key order (`1`..`6`).
+    pub const ALL: [Screen; 6] = [
         Screen::Overview,
         Screen::Clusters,
         Screen::Latency,
         Screen::Errors,
         Screen::Phones,
+        Screen::Roaming,
     ];
 
     /// Its tab title.
@@ -46,6 +53,19 @@ impl Screen {
             Screen::Latency => "3 Latency",
             Screen::Errors => "4 Errors",
             Screen::Phones => "5 Phones",
+            Screen::Roaming => "6 Roaming",
+        }
+    }
+
+    /// Its tab title where the header is narrow (`1 Ovr`).
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Screen::Overview => "1 Ovr",
+            Screen::Clusters => "2 Clu",
+            Screen::Latency => "3 Lat",
+            Screen::Errors => "4 Err",
+            Screen::Phones => "5 Pho",
+            Screen::Roaming => "6 Roam",
         }
     }
 }
@@ -114,6 +134,9 @@ pub struct ClusterObs {
     pub logins: Option<usize>,
     /// ILS sync status per peer (`peer → status`), when the cluster reports it.
     pub ils_peers: BTreeMap<String, String>,
+    /// Where its ILS places the numbers the dashboard asked about (`dn → cluster`; `None`:
+    /// not known there); `None` altogether: it has no admin API to ask (a lab CUCM) or is down.
+    pub located: Option<BTreeMap<String, Option<String>>>,
     /// Why it is shown as down.
     pub error: Option<String>,
 }
@@ -229,7 +252,15 @@ pub struct FleetView {
     pub phone: usize,
     /// The traced phone's last journey.
     pub trace: Arc<crate::fleet::PhoneTrace>,
+    /// Arrivals so far (the open phases' arrivals, started or dropped) and journeys started
+    /// so far (closed-model ones too) at each snapshot's `elapsed`, newest last, over the last
+    /// [`RATE_WINDOW`] and one more: the rates' window.
+    pub arrivals: VecDeque<(Duration, u64, u64)>,
 }
+
+/// The window the fleet's arrival rate is measured over: one second holds 0, 1 or 2 arrivals
+/// of a 1/s process, so a one-interval rate mostly reads 0 or 2.
+pub const RATE_WINDOW: Duration = Duration::from_secs(5);
 
 impl FleetView {
     /// A fleet before its first snapshot.
@@ -247,32 +278,89 @@ impl FleetView {
             devices: Vec::new(),
             phone: 0,
             trace: Arc::default(),
+            arrivals: VecDeque::new(),
+        }
+    }
+
+    /// Takes a new snapshot: the last one becomes `prev`, its arrivals join the window.
+    pub fn push(&mut self, s: Arc<Snapshot>) {
+        let t = s.total.totals();
+        self.arrivals
+            .push_back((s.elapsed, t.arrivals_started + t.dropped, t.attempted()));
+        while self
+            .arrivals
+            .front()
+            .zip(self.arrivals.get(1))
+            .is_some_and(|(_, next)| s.elapsed.saturating_sub(next.0) >= RATE_WINDOW)
+        {
+            self.arrivals.pop_front();
+        }
+        self.prev = std::mem::replace(&mut self.snap, s);
+    }
+
+    /// The phases' total length (the profile's durations; boot and drain apart).
+    pub fn total(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// Time since the first phase began (`None` while the phones boot), at most [`Self::total`].
+    pub fn run_clock(&self) -> Option<Duration> {
+        let from = self.snap.phases_from?;
+        Some(self.snap.elapsed.saturating_sub(from).min(self.total()))
+    }
+
+    /// The phase running at `t` on the phases' clock: its index, the phase, and its start.
+    fn phase_at(&self, t: Duration) -> Option<(usize, &Phase, Duration)> {
+        let mut start = Duration::ZERO;
+        for (i, p) in self.phases.iter().enumerate() {
+            let end = start + p.duration;
+            if t < end {
+                return Some((i, p, start));
+            }
+            start = end;
+        }
+        None
+    }
+
+    /// "phase 2/3 walk-up" (the phase now, counted from 1); "boot" before the first phase,
+    /// "drain" after the last while the run finishes, "done" after.
+    pub fn phase_label(&self) -> String {
+        let Some(t) = self.run_clock() else {
+            return if self.snap.phase.is_empty() {
+                "starting".into()
+            } else {
+                self.snap.phase.clone()
+            };
+        };
+        match self.phase_at(t) {
+            _ if self.finished => "done".into(),
+            Some((i, p, _)) => format!("phase {}/{} {}", i + 1, self.phases.len(), p.name),
+            None => "drain".into(),
         }
     }
 
     /// The profile's intended arrival rate (logins + logouts per second) now, times the
     /// rate factor; `None` in a closed-model phase.
     pub fn intended_rate(&self) -> Option<f64> {
-        let t = self.snap.elapsed;
-        let mut start = Duration::ZERO;
-        for p in &self.phases {
-            let end = start + p.duration;
-            if t < end {
-                if let Model::Open { login, logout } = &p.model {
-                    let x = if p.duration.is_zero() {
-                        0.0
-                    } else {
-                        ((t.saturating_sub(start)).as_secs_f64() / p.duration.as_secs_f64())
-                            .min(1.0)
-                    };
-                    let at = |r: &crate::fleet::profile::Rate| r.from + (r.to - r.from) * x;
-                    return Some((at(login) + at(logout)) * self.rate_factor);
-                }
-                return None;
-            }
-            start = end;
-        }
-        None
+        let t = self.run_clock()?;
+        let (_, p, start) = self.phase_at(t)?;
+        let Model::Open { login, logout } = &p.model else {
+            return None;
+        };
+        let x = if p.duration.is_zero() {
+            0.0
+        } else {
+            ((t.saturating_sub(start)).as_secs_f64() / p.duration.as_secs_f64()).min(1.0)
+        };
+        let at = |r: &crate::fleet::profile::Rate| r.from + (r.to - r.from) * x;
+        Some((at(login) + at(logout)) * self.rate_factor)
+    }
+
+    /// Whether the phase now is a closed model (phones with think time, no arrival rate).
+    pub fn closed_now(&self) -> bool {
+        self.run_clock()
+            .and_then(|t| self.phase_at(t))
+            .is_some_and(|(_, p, _)| matches!(p.model, Model::Closed { .. }))
     }
 
     /// Whether the run has SIP: anything registered, called or timed on a SIP step, or a phone
@@ -287,19 +375,14 @@ impl FleetView {
             })
     }
 
-    /// Journeys started per second over the last interval.
-    pub fn current_rate(&self) -> f64 {
-        let dt = self
-            .snap
-            .elapsed
-            .saturating_sub(self.prev.elapsed)
-            .as_secs_f64();
-        if dt <= 0.0 {
-            return 0.0;
-        }
-        let now = self.snap.total.totals().attempted();
-        let before = self.prev.total.totals().attempted();
-        now.saturating_sub(before) as f64 / dt
+    /// Per second over the last [`RATE_WINDOW`]: arrivals (the open phases' arrivals, started
+    /// or dropped: what the schedule offered) and journeys started (closed-model ones too);
+    /// `None` before two snapshots.
+    pub fn current_rate(&self) -> Option<(f64, f64)> {
+        let ((t0, a0, s0), (t1, a1, s1)) = (self.arrivals.front()?, self.arrivals.back()?);
+        let dt = t1.saturating_sub(*t0).as_secs_f64();
+        let per_s = |a: u64, b: u64| b.saturating_sub(a) as f64 / dt;
+        (dt > 0.0).then(|| (per_s(*a0, *a1), per_s(*s0, *s1)))
     }
 }
 
@@ -340,10 +423,59 @@ impl App {
         }
     }
 
+    /// The numbers of the roaming users on view (most recent first, at most
+    /// [`MAX_LOCATE`]): what the poller asks each cluster's ILS about.
+    pub fn roaming_dns(&self) -> Vec<String> {
+        self.fleet.as_ref().map_or_else(Vec::new, |f| {
+            f.snap
+                .roamers
+                .iter()
+                .filter_map(|r| r.dn.clone())
+                .take(MAX_LOCATE)
+                .collect()
+        })
+    }
+
+    /// A cluster's ID by the fleet's target index (`#i` when the dashboard has no such one).
+    pub fn cluster_name(&self, i: usize) -> String {
+        self.clusters
+            .get(i)
+            .map_or_else(|| format!("#{i}"), |c| c.id.clone())
+    }
+
     /// The selected cluster, if there is any.
     pub fn selected_cluster(&self) -> Option<&ClusterView> {
         self.clusters.get(self.selected)
     }
+}
+
+/// A 10 s closed phase ("warm", 3 phones thinking 1 s), then an open one of `secs` at these
+/// rates: the phases the dashboard's tests share.
+#[cfg(test)]
+pub(crate) fn warm_then_open(
+    name: &str,
+    secs: u64,
+    login: crate::fleet::profile::Rate,
+    logout: crate::fleet::profile::Rate,
+) -> Vec<Phase> {
+    use crate::fleet::profile::{Rate, Think};
+    vec![
+        Phase {
+            name: "warm".into(),
+            duration: Duration::from_secs(10),
+            model: Model::Closed {
+                phones: 3,
+                think: Think::Constant(Duration::from_secs(1)),
+            },
+            calls: Rate::ZERO,
+        },
+        Phase {
+            name: name.into(),
+            duration: Duration::from_secs(secs),
+            model: Model::Open { login, logout },
+            calls: Rate::ZERO,
+        },
+    ]
 }
 
 #[cfg(test)]
@@ -373,34 +505,18 @@ mod tests {
 
     #[test]
     fn intended_rate_follows_the_phase_ramp_and_the_factor() {
-        use crate::fleet::profile::{Rate, Think};
-        let phases = vec![
-            Phase {
-                name: "warm".into(),
-                duration: Duration::from_secs(10),
-                model: Model::Closed {
-                    phones: 3,
-                    think: Think::Constant(Duration::from_secs(1)),
-                },
-                calls: Rate::ZERO,
-            },
-            Phase {
-                name: "ramp".into(),
-                duration: Duration::from_secs(10),
-                model: Model::Open {
-                    login: Rate {
-                        from: 0.0,
-                        to: 10.0,
-                    },
-                    logout: Rate { from: 2.0, to: 2.0 },
-                },
-                calls: Rate::ZERO,
-            },
-        ];
+        use crate::fleet::profile::Rate;
+        let login = Rate {
+            from: 0.0,
+            to: 10.0,
+        };
+        let phases = warm_then_open("ramp", 10, login, Rate { from: 2.0, to: 2.0 });
         let mut f = FleetView::new("p", phases, vec![1]);
         let at = |f: &mut FleetView, secs: u64| {
             let mut s = Snapshot::empty(1);
-            s.elapsed = Duration::from_secs(secs);
+            // The phones booted for 3 s: the phases' clock starts there.
+            s.phases_from = Some(Duration::from_secs(3));
+            s.elapsed = Duration::from_secs(secs + 3);
             f.snap = Arc::new(s);
             f.intended_rate()
         };

@@ -14,12 +14,13 @@
 //! | key | control | the same from a script |
 //! |---|---|---|
 //! | `d` / `u` | selected cluster down / up | `POST /admin/clusters/{id}/listeners/stop` / `start` (up goes through another cluster's port: any port addresses every cluster of the process) |
-//! | `m` / `M` | its Maximum Concurrent Requests −1 / +1 | `POST /admin/clusters/{id}/params` `{"max_concurrent_requests": N}` |
+//! | `m` / `M` | its Maximum Concurrent Requests ÷2 / ×2 (1 to 100,000) | `POST /admin/clusters/{id}/params` `{"max_concurrent_requests": N}` |
 //! | `x` / `h` | cut / heal its ILS link to its first peer | `POST /admin/clusters/{id}/ils/links/{peer}/cut` / `heal` |
 //! | `s` | superuser sync now (the sync tool's "Sync now") | `POST /admin/superuser-sync` |
 //! | `S` | ILS full sync from it to every peer now | `POST /admin/clusters/{id}/ils/sync` |
 //! | `p` / `Space` | pause / resume starting work | `emroam fleet --control ADDR`: `POST /control/pause` / `resume` |
 //! | `+` / `-` | arrival rate ×1.25 / ÷1.25 | `POST /control/rate?times=1.25` / `?times=0.8` (or `?factor=F`) |
+//! | `6` | the roaming users: where the fleet and each cluster's ILS believe they are | `GET /admin/clusters/{id}/locate/{dn}` |
 //! | `5`, `↑` `↓` | trace the selected phone (its last journey's messages on screen 5) | [`crate::fleet::Taps`]: `watch_device`, `trace` |
 //! | `q` / `Ctrl-C` | quit: restore the terminal, drain, report; exit 0 after `q`, 130 after Ctrl-C | Ctrl-C (130) / SIGTERM (143) |
 //!
@@ -219,8 +220,9 @@ async fn dashboard(
         })
         .collect();
     let (obs_tx, obs_rx) = watch::channel(Arc::new(Vec::new()));
+    let (dns_tx, dns_rx) = watch::channel(Vec::new());
     let ui_token = token.child_token();
-    let poller = tokio::spawn(poll::run(targets, obs_tx, ui_token.clone()));
+    let poller = tokio::spawn(poll::run(targets, obs_tx, dns_rx, ui_token.clone()));
     let (done_tx, done_rx) = wiring.done;
     let mut events = event::spawn(
         Sources {
@@ -277,6 +279,9 @@ async fn dashboard(
                 }
                 None => {}
             }
+            // The poller asks each cluster's ILS about the roaming users on view.
+            let shown = app.roaming_dns();
+            dns_tx.send_if_modified(|d| (*d != shown).then(|| *d = shown).is_some());
             if tick && app.dirty {
                 app.dirty = false;
                 term.draw(&app)?;

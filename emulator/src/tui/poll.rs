@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{ClusterObs, Rtmt, SipCounters};
+use super::app::{ClusterObs, MAX_LOCATE, Rtmt, SipCounters};
 use crate::driver::HttpClient;
 use crate::phone::{HttpRequest, Method};
 
@@ -49,7 +49,25 @@ pub async fn call(
     match HttpClient::new(timeout).send(&req).await {
         Ok(r) if (200..300).contains(&r.status) => Ok(r.body),
         Ok(r) => Err(format!("HTTP {}", r.status)),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(transport_words(&e, url)),
+    }
+}
+
+/// A transport failure in a load tester's words, with where (`connection refused:
+/// 127.0.0.2:8080`); the phone's own words ("Host Not Found" for a refused connection too)
+/// would hide which it was.
+fn transport_words(e: &crate::phone::HttpFailure, url: &str) -> String {
+    use crate::phone::HttpFailure as F;
+    let at = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest.split('/').next().unwrap_or(rest));
+    match e {
+        F::Refused => format!("connection refused: {at}"),
+        F::HostNotFound => format!("host not found: {at}"),
+        F::Timeout => format!("timeout: {at}"),
+        F::ConnectionFailed(why) => format!("connection failed: {at}: {why}"),
+        F::TooLarge => format!("response too large: {at}"),
+        F::BadUrl(u) => format!("bad URL: {u}"),
     }
 }
 
@@ -150,8 +168,9 @@ pub fn apply_status(obs: &mut ClusterObs, body: &[u8]) {
 }
 
 /// Polls one cluster once: down when it does not answer; up without counters when it
-/// answers without them (a broken feed, or a lab CUCM with no `/metrics.json`).
-pub async fn poll_one(t: &Target, timeout: Duration) -> ClusterObs {
+/// answers without them (a broken feed, or a lab CUCM with no `/metrics.json`). Where it has
+/// the admin API, also asks its ILS where each of `dns` is (the roaming view's users).
+pub async fn poll_one(t: &Target, timeout: Duration, dns: &[String]) -> ClusterObs {
     let mut obs = ClusterObs {
         id: t.id.clone(),
         ..ClusterObs::default()
@@ -200,14 +219,38 @@ pub async fn poll_one(t: &Target, timeout: Duration) -> ClusterObs {
         .await
     {
         apply_status(&mut obs, &body);
+        // It has the admin API: ask its ILS where the numbers shown are.
+        obs.located = Some(locate(t, dns, timeout).await);
     }
     obs
 }
 
-/// Polls every target each [`POLL_EVERY`] until cancelled, publishing whole snapshots.
+/// Where `t`'s ILS places each of `dns` (`GET /admin/clusters/{id}/locate/{dn}`): its cluster,
+/// or `None` when it answers that it does not know the number (or does not answer).
+async fn locate(
+    t: &Target,
+    dns: &[String],
+    timeout: Duration,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for dn in dns {
+        let url = format!("{}/admin/clusters/{}/locate/{dn}", t.base, t.id);
+        let at = call(Method::Get, &url, None, timeout)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| Some(v.get("cluster")?.as_str()?.to_owned()));
+        out.insert(dn.clone(), at);
+    }
+    out
+}
+
+/// Polls every target each [`POLL_EVERY`] until cancelled, publishing whole snapshots; asks
+/// each cluster's ILS about the numbers `dns` holds at the time (at most [`MAX_LOCATE`]).
 pub async fn run(
     targets: Vec<Target>,
     tx: watch::Sender<Arc<Vec<ClusterObs>>>,
+    dns: watch::Receiver<Vec<String>>,
     token: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(POLL_EVERY);
@@ -218,8 +261,10 @@ pub async fn run(
             _ = tick.tick() => {}
         }
         let mut set = JoinSet::new();
+        let asked: Arc<[String]> = dns.borrow().iter().take(MAX_LOCATE).cloned().collect();
         for (i, t) in targets.iter().cloned().enumerate() {
-            set.spawn(async move { (i, poll_one(&t, POLL_TIMEOUT).await) });
+            let asked = asked.clone();
+            set.spawn(async move { (i, poll_one(&t, POLL_TIMEOUT, &asked).await) });
         }
         let mut out: Vec<ClusterObs> = targets
             .iter()
@@ -380,10 +425,10 @@ mod tests {
             id: id.into(),
             base: base.clone(),
         };
-        let c1 = poll_one(&t("c1"), Duration::from_secs(2)).await;
+        let c1 = poll_one(&t("c1"), Duration::from_secs(2), &[]).await;
         assert_eq!(c1.counters.unwrap().requests_handled, 1);
         assert_eq!(c1.sip.unwrap().bindings, 2);
-        let c2 = poll_one(&t("c2"), Duration::from_secs(2)).await;
+        let c2 = poll_one(&t("c2"), Duration::from_secs(2), &[]).await;
         assert_eq!(c2.counters.unwrap().requests_handled, 9);
         assert!(c2.sip.is_none());
         // A lab CUCM: it answers, without /metrics.json. Up, no counters, and why.
@@ -394,10 +439,44 @@ mod tests {
                 base: lab,
             },
             Duration::from_secs(2),
+            &[],
         )
         .await;
         assert!(o.up && o.counters.is_none(), "{o:?}");
         assert!(o.error.unwrap().contains("HTTP 404"));
+    }
+
+    #[tokio::test]
+    async fn ils_is_asked_where_the_shown_numbers_are_where_there_is_an_admin_api() {
+        let base = serve(vec![
+            ("/metrics.json", 200, r#"{"cluster":"c1","counters":{}}"#),
+            ("/admin/clusters/c1", 200, r#"{"id":"c1"}"#),
+            (
+                "/admin/clusters/c1/locate/1000",
+                200,
+                r#"{"dn":"1000","cluster":"c2","route_string":"c2.example"}"#,
+            ),
+        ])
+        .await;
+        let t = Target {
+            id: "c1".into(),
+            base,
+        };
+        let dns = ["1000".to_owned(), "2000".to_owned()];
+        let o = poll_one(&t, Duration::from_secs(2), &dns).await;
+        let at = o.located.expect("an admin API");
+        assert_eq!(at["1000"].as_deref(), Some("c2"));
+        assert_eq!(at["2000"], None, "404: not known there");
+        // No admin API (a lab CUCM): nothing to ask, shown as such.
+        let lab = serve(vec![("/metrics.json", 200, r#"{"counters":{}}"#)]).await;
+        let t = Target {
+            id: "cucm".into(),
+            base: lab,
+        };
+        assert_eq!(
+            poll_one(&t, Duration::from_secs(2), &dns).await.located,
+            None
+        );
     }
 
     #[tokio::test]
@@ -411,9 +490,11 @@ mod tests {
                 base: format!("http://{addr}"),
             },
             Duration::from_millis(300),
+            &[],
         )
         .await;
         assert!(!o.up);
-        assert!(o.error.is_some());
+        // A load tester's words, not the phone's ("Host Not Found"), and where.
+        assert_eq!(o.error, Some(format!("connection refused: {addr}")));
     }
 }

@@ -52,7 +52,7 @@ pub fn update(app: &mut App, ev: Event) -> Option<Command> {
         Event::Input(_) => None,
         Event::Stats(s) => {
             if let Some(f) = &mut app.fleet {
-                f.prev = std::mem::replace(&mut f.snap, s);
+                f.push(s);
                 app.dirty = true;
             }
             None
@@ -130,7 +130,7 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
             app.help = false;
             None
         }
-        KeyCode::Char(c @ '1'..='5') => {
+        KeyCode::Char(c @ '1'..='6') => {
             app.screen = Screen::ALL[usize::from(c as u8 - b'1')];
             app.help = false;
             if app.screen == Screen::Phones {
@@ -177,8 +177,8 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Command> {
         }),
         KeyCode::Char('d') => cluster_switch(app, "listeners/stop", "down"),
         KeyCode::Char('u') => cluster_switch(app, "listeners/start", "up"),
-        KeyCode::Char('m') => max_concurrent(app, -1),
-        KeyCode::Char('M') => max_concurrent(app, 1),
+        KeyCode::Char('m') => max_concurrent(app, false),
+        KeyCode::Char('M') => max_concurrent(app, true),
         KeyCode::Char(k @ ('x' | 'h')) => {
             let c = app.selected_cluster()?;
             let Some(peer) = c.ils_peers.first().cloned() else {
@@ -313,13 +313,23 @@ fn cluster_switch(app: &mut App, action: &str, word: &str) -> Option<Command> {
     ))
 }
 
-fn max_concurrent(app: &mut App, delta: i64) -> Option<Command> {
+/// The next Maximum Concurrent Requests from `now`: doubled (`up`) or halved, at least 1 and
+/// at most [`MAX_CONCURRENT_LIMIT`]: a few presses reach any order of magnitude.
+pub fn max_concurrent_step(now: u32, up: bool) -> u32 {
+    let n = if up { now.saturating_mul(2) } else { now / 2 };
+    n.clamp(1, MAX_CONCURRENT_LIMIT)
+}
+
+/// The highest Maximum Concurrent Requests `M` asks for.
+pub const MAX_CONCURRENT_LIMIT: u32 = 100_000;
+
+fn max_concurrent(app: &mut App, up: bool) -> Option<Command> {
     let c = app.selected_cluster()?;
     let Some(now) = c.last.as_ref().and_then(|o| o.max_concurrent) else {
         app.status = format!("{}: Maximum Concurrent Requests not known yet", c.id);
         return None;
     };
-    let n = (i64::from(now) + delta).max(1);
+    let n = max_concurrent_step(now, up);
     let id = c.id.clone();
     Some(admin(
         app,
@@ -367,7 +377,7 @@ mod tests {
     #[test]
     fn number_keys_pick_screens_and_help_toggles() {
         let mut a = app();
-        for (c, s) in ('1'..='5').zip(Screen::ALL) {
+        for (c, s) in ('1'..='6').zip(Screen::ALL) {
             assert_eq!(press(&mut a, KeyCode::Char(c)), None);
             assert_eq!(a.screen, s);
         }
@@ -502,11 +512,42 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match press(&mut a, KeyCode::Char('M')) {
-            Some(Command::Admin { body, .. }) => {
-                assert_eq!(body, "{\"max_concurrent_requests\":2}")
+            Some(Command::Admin { body, what, .. }) => {
+                assert_eq!(body, "{\"max_concurrent_requests\":2}");
+                assert_eq!(what, "cluster1: Maximum Concurrent Requests 1 → 2");
             }
             other => panic!("{other:?}"),
         }
+        // From 100, throttling at load is a few presses away, not a hundred.
+        let at = |a: &mut App, n: u32| {
+            let obs = ClusterObs {
+                id: "cluster1".into(),
+                up: true,
+                counters: Some(Rtmt::default()),
+                max_concurrent: Some(n),
+                ..ClusterObs::default()
+            };
+            update(a, Event::Clusters(Arc::new(vec![obs])));
+        };
+        let mut n = 100;
+        let mut presses = 0;
+        while n > 1 {
+            at(&mut a, n);
+            match press(&mut a, KeyCode::Char('m')) {
+                Some(Command::Admin { body, .. }) => {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    n = u32::try_from(v["max_concurrent_requests"].as_u64().unwrap()).unwrap();
+                }
+                other => panic!("{other:?}"),
+            }
+            presses += 1;
+        }
+        assert_eq!(presses, 6, "100 → 50 → 25 → 12 → 6 → 3 → 1");
+        assert_eq!(max_concurrent_step(100, true), 200);
+        assert_eq!(
+            max_concurrent_step(MAX_CONCURRENT_LIMIT, true),
+            MAX_CONCURRENT_LIMIT
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::aggregate::{AggMsg, FLUSH};
 use super::control::{Control, PhoneTrace};
-use super::directory::Directory;
+use super::directory::{Directory, Login};
 use super::journey::{CallPlan, Journey, JourneyEnd, Leaving, SipShare, Work};
 use super::profile::{Profile, SipSpec, StoryStep, Think, UserSpec};
 use super::reconcile;
@@ -407,7 +407,21 @@ impl<T: Transport + 'static> Shard<T> {
             if let Some(dn) = &self.users[u].spec.dn {
                 self.shared.dir.remove(dn, &mac);
             }
+            let device = &end.phone.spec().device;
+            self.shared.dir.logged_out(&self.users[u].spec.id, device);
             self.users[u].release();
+        }
+        if let Some(u) = end.user {
+            let user = &self.users[u];
+            let login = Login {
+                user: &user.spec.id,
+                dn: user.spec.dn.as_deref(),
+                home: user.cluster,
+                cluster,
+                device: &end.phone.spec().device,
+            };
+            let ok = end.outcome.result.is_ok();
+            self.shared.dir.journey_ended(login, end.outcome.task, ok);
         }
         if let Some(u) = end.user
             && let Some(dn) = self.users[u].spec.dn.clone()

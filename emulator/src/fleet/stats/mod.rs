@@ -10,4 +10,4 @@ mod snapshot;
 pub use counts::{CallResult, Counts, Dropped, Route, RouteCounts, SipCounts};
 pub use recorder::{ClusterStats, HIST_MAX_US, LATE_AFTER, Recorder};
 pub use sinks::{HlogWriter, Sinks, begin_hlog, csv_header, rfc3339_utc};
-pub use snapshot::{PhoneStates, Snapshot};
+pub use snapshot::{Move, PhoneStates, Roamer, Snapshot};

@@ -1,5 +1,7 @@
 //! What readers of a run see: whole, immutable [`Snapshot`]s the aggregator publishes.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::recorder::Recorder;
@@ -19,6 +21,41 @@ pub struct Snapshot {
     pub logged_in: Vec<u64>,
     /// Phones by state, per cluster (target order), as of the shards' last flush.
     pub states: Vec<PhoneStates>,
+    /// When the first phase began (since the run started; `None` while the phones boot): the
+    /// phases' clock, which the profile's durations and rates are in.
+    pub phases_from: Option<Duration>,
+    /// Users the fleet has seen log in away from home, most recent move first (bounded: see
+    /// [`crate::fleet::directory::Directory`]).
+    pub roamers: Vec<Roamer>,
+    /// Who each phone carries: device name → user ID, for phones with a user logged in as the
+    /// fleet believes. Shared, not copied, between snapshots while nobody logs in or out.
+    pub carried: Arc<HashMap<String, String>>,
+}
+
+/// A roaming user as the fleet believes: who, from where, where logged in now, the last move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roamer {
+    /// User ID.
+    pub user: String,
+    /// Their number (what ILS is asked about), if the profile gives one.
+    pub dn: Option<String>,
+    /// Their home cluster (target index).
+    pub home: usize,
+    /// Where they are logged in now: cluster (target index) and device; `None`: logged out.
+    pub now: Option<(usize, String)>,
+    /// Their last move.
+    pub last_move: Option<Move>,
+}
+
+/// A user's login at another cluster than their last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    /// Where they were logged in last (target index; `None`: nowhere the fleet saw).
+    pub from: Option<usize>,
+    /// Where they logged in.
+    pub to: usize,
+    /// When, since the run started (the snapshots' `elapsed` clock).
+    pub at: Duration,
 }
 
 /// How many phones of a cluster are in each state (counted by the shards at each flush).
@@ -63,6 +100,9 @@ impl Snapshot {
             phase: String::new(),
             logged_in: vec![0; n],
             states: vec![PhoneStates::default(); n],
+            phases_from: None,
+            roamers: Vec::new(),
+            carried: Arc::default(),
         }
     }
 }

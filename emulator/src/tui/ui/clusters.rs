@@ -69,6 +69,9 @@ fn detail(c: &ClusterView, area: Rect, buf: &mut Buffer) {
         }
         let (r10, r60) = if gauge {
             ("".to_string(), "".to_string())
+        } else if !c.is_up() {
+            // Down: no rate (the last one is from before it went down).
+            ("—".to_string(), "—".to_string())
         } else {
             (
                 format!("{:.1}", c.rate(get, 10)),
@@ -204,10 +207,17 @@ fn sip_lines(c: &ClusterView) -> Vec<Line<'static>> {
         Line::from(vec![
             Span::styled("SIP  ", bold),
             Span::raw(format!(
-                "bindings {}  INVITEs/s {:.1} (60 s {:.1})  calls in progress {}",
+                "bindings {}  INVITEs/s {}  calls in progress {}",
                 s.bindings,
-                c.sip_rate(|s| s.invites, 10),
-                c.sip_rate(|s| s.invites, 60),
+                if c.is_up() {
+                    format!(
+                        "{:.1} (60 s {:.1})",
+                        c.sip_rate(|s| s.invites, 10),
+                        c.sip_rate(|s| s.invites, 60)
+                    )
+                } else {
+                    "— (down)".to_string()
+                },
                 s.invite_transactions
             )),
         ]),

@@ -8,6 +8,7 @@ mod errors;
 mod latency;
 mod overview;
 mod phones;
+mod roaming;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -27,11 +28,14 @@ pub const MIN_HEIGHT: u16 = 18;
 
 /// The keys, as the help overlay lists them.
 pub const KEYS: &[(&str, &str)] = &[
-    ("1..5", "overview, clusters, latency, errors, phones"),
+    (
+        "1..6",
+        "overview, clusters, latency, errors, phones, roaming",
+    ),
     ("?  Esc", "this help, again: what the words mean; close"),
     ("↑ ↓  j k  Tab", "select a cluster (screen 5: a phone)"),
     ("d  u", "take the selected cluster down, bring it up"),
-    ("m  M", "lower, raise its Maximum Concurrent Requests"),
+    ("m  M", "halve, double its Maximum Concurrent Requests"),
     ("x  h", "cut, heal its ILS link to its first peer"),
     ("s  S", "superuser sync now, ILS full sync from it"),
     ("p  Space", "pause, resume starting work (fleet)"),
@@ -39,8 +43,17 @@ pub const KEYS: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit: drain, write the report, restore"),
 ];
 
-/// What the SIP figures are, as the help overlay lists them under the keys.
+/// What the figures are, as the help overlay lists them under the keys.
 pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "1 arrivals",
+        "arrivals/s: open phases', started or dropped; journeys/s",
+    ),
+    ("4", "failures by cause and cluster, transport ones apart"),
+    (
+        "6",
+        "roaming users: where now, ILS@ each cluster, last move",
+    ),
     (
         "2 SIP",
         "per cluster: bindings, INVITEs/s, routed local/trunk,",
@@ -78,6 +91,7 @@ impl Widget for &App {
             Screen::Latency => latency::render(self, body, buf),
             Screen::Errors => errors::render(self, body, buf),
             Screen::Phones => phones::render(self, body, buf),
+            Screen::Roaming => roaming::render(self, body, buf),
         }
         let status = Line::from(vec![
             Span::raw(format!(" {} ", self.status)),
@@ -112,36 +126,85 @@ fn too_small(area: Rect, buf: &mut Buffer) {
 }
 
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
-    let [tabs, info] = Layout::horizontal([Constraint::Length(56), Constraint::Min(0)]).areas(area);
+    // Full tab titles where they leave room for the run's progress (its state, phase and
+    // clock), short ones otherwise.
+    let parts = app.fleet.as_ref().map(progress);
+    let essential = parts.as_ref().map_or("watching".len(), |p| {
+        p.iter().take(3).map(|x| x.chars().count() + 2).sum()
+    });
+    let full_w: usize = Screen::ALL.iter().map(|s| s.title().len() + 1).sum();
+    let full = usize::from(area.width) >= full_w + 1 + essential;
+    let titles: Vec<&str> = Screen::ALL
+        .iter()
+        .map(|s| if full { s.title() } else { s.short_title() })
+        .collect();
+    let tabs_w: u16 = titles.iter().map(|t| t.chars().count() as u16 + 1).sum();
+    let [tabs, info] =
+        Layout::horizontal([Constraint::Length(tabs_w + 1), Constraint::Min(0)]).areas(area);
     let sel = Screen::ALL
         .iter()
         .position(|s| *s == app.screen)
         .unwrap_or(0);
-    Tabs::new(Screen::ALL.iter().map(|s| s.title()))
+    Tabs::new(titles)
         .select(sel)
         .divider("")
         .padding(" ", "")
         .highlight_style(Style::new().reversed().bold())
         .render(tabs, buf);
-    let right = match &app.fleet {
-        Some(f) => {
-            let state = if f.finished {
-                " FINISHED"
-            } else if f.paused {
-                " PAUSED"
-            } else {
-                ""
-            };
-            format!(
-                "{} {} {:.0}s{state}",
-                f.name,
-                f.snap.phase,
-                f.snap.elapsed.as_secs_f64()
-            )
-        }
+    let right = match &parts {
+        Some(p) => fit(p, info.width),
         None => "watching".into(),
     };
     Paragraph::new(right).right_aligned().render(info, buf);
+}
+
+/// The run's progress, most important first: state, phase n/N and its name, time on the
+/// phases' clock against their total, time left, the profile's name.
+fn progress(f: &super::app::FleetView) -> Vec<String> {
+    let mut parts = Vec::new();
+    if f.finished {
+        parts.push("FINISHED".to_string());
+    } else if f.paused {
+        parts.push("PAUSED".to_string());
+    }
+    parts.push(f.phase_label());
+    let total = f.total().as_secs();
+    match f.run_clock() {
+        Some(t) => {
+            parts.push(format!("{}s/{total}s", t.as_secs()));
+            if !f.finished {
+                parts.push(format!("{}s left", total.saturating_sub(t.as_secs())));
+            }
+        }
+        None => parts.push(format!("{:.0}s", f.snap.elapsed.as_secs_f64())),
+    }
+    parts.push(f.name.clone());
+    parts
+}
+
+/// As many of `parts` (most important first) as fit in `width`, in their order, with the
+/// state last ("phase 2/3 walk-up  27s/60s  33s left  demo  PAUSED").
+fn fit(parts: &[String], width: u16) -> String {
+    let mut keep: Vec<&String> = Vec::new();
+    let len = |k: &[&String]| k.iter().map(|p| p.chars().count() + 2).sum::<usize>();
+    for p in parts {
+        keep.push(p);
+        if len(&keep) > usize::from(width) {
+            keep.pop();
+            break;
+        }
+    }
+    let state = keep
+        .first()
+        .filter(|p| p.as_str() == "FINISHED" || p.as_str() == "PAUSED")
+        .map(|p| (*p).clone());
+    let mut out: Vec<String> = keep
+        .into_iter()
+        .filter(|p| Some(*p) != state.as_ref())
+        .cloned()
+        .collect();
+    out.extend(state);
+    format!("{} ", out.join("  "))
 }
 
 fn help(body: Rect, buf: &mut Buffer) {
@@ -164,7 +227,7 @@ fn help(body: Rect, buf: &mut Buffer) {
         .iter()
         .map(entry)
         .chain(std::iter::once(Line::from(Span::styled(
-            "  screen  figures (SIP lines show when the run or cluster has SIP)",
+            "        screen  figures (SIP lines show when the run or cluster has SIP)",
             Style::new().fg(Color::DarkGray),
         ))))
         .chain(FIGURES.iter().map(entry))
@@ -214,7 +277,11 @@ fn up_down(c: &super::app::ClusterView) -> Span<'static> {
 
 /// A failure count: red and bold when there is any, plain otherwise.
 fn failure(label: &str, n: u64) -> Span<'static> {
-    let text = format!("{label} {n}");
+    let text = if label.is_empty() {
+        n.to_string()
+    } else {
+        format!("{label} {n}")
+    };
     if n > 0 {
         Span::styled(
             text,
@@ -328,6 +395,20 @@ pub(crate) mod tests {
         None
     }
 
+    /// The words of the first line containing `needle`, its borders trimmed (a table row's
+    /// cells, when no cell has spaces).
+    pub(crate) fn cols(lines: &[String], needle: &str) -> Vec<String> {
+        let text = lines.join("\n");
+        lines
+            .iter()
+            .find(|x| x.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {text}"))
+            .trim_matches('│')
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Whether any line contains `s`.
     pub(crate) fn has(lines: &[String], s: &str) -> bool {
         lines.iter().any(|l| l.contains(s))
@@ -411,6 +492,11 @@ pub(crate) mod tests {
             "superuser sync",
             "cut, heal its ILS link",
             "quit",
+            "overview, clusters, latency, errors, phones, roaming",
+            "halve, double its Maximum Concurrent Requests",
+            "arrivals/s: open phases', started or dropped; journeys/s",
+            "roaming users: where now, ILS@ each cluster, last move",
+            "transport ones apart",
         ] {
             assert!(has(&l, what), "{what}: {l:#?}");
         }

@@ -5,31 +5,56 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget};
 
 use super::{answers_line, calls_line, ms, p50_p99, route_all, up_down};
 use crate::fleet::stats::Route;
 use crate::phone::Step;
-use crate::tui::app::{App, FleetView};
+use crate::tui::app::{App, ClusterView, FleetView};
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let n = app.clusters.len() as u16;
-    let fleet_h = match &app.fleet {
-        Some(f) if f.has_sip() => 12,
-        Some(_) => 9,
-        None => 0,
-    };
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(n + 3), Constraint::Min(fleet_h)]).areas(area);
-    cluster_table(app, top, buf);
-    if let Some(f) = &app.fleet {
-        fleet_block(f, bottom, buf);
-    } else {
+    let Some(f) = &app.fleet else {
+        let [top, bottom] =
+            Layout::vertical([Constraint::Length(n + 3), Constraint::Min(0)]).areas(area);
+        cluster_table(app, top, buf);
         Paragraph::new("no fleet: watching clusters only (emroam tui)")
             .block(Block::bordered().title(" fleet "))
             .render(bottom, buf);
+        return;
+    };
+    let lines = fleet_lines(f);
+    let fleet_h = lines.len() as u16 + 2;
+    // What is left below the clusters and the fleet goes to the fleet per cluster, then to
+    // the roaming users (each only where it fits whole enough to read).
+    let mut rest = area.height.saturating_sub(n + 3 + fleet_h);
+    let by_cluster_h = if rest >= n + 3 { n + 3 } else { 0 };
+    rest -= by_cluster_h;
+    let roaming_h = if rest >= 4 { rest } else { 0 };
+    let [top, fleet, by_cluster, roaming] = Layout::vertical([
+        Constraint::Length(n + 3),
+        Constraint::Length(fleet_h),
+        Constraint::Length(by_cluster_h),
+        Constraint::Min(roaming_h),
+    ])
+    .areas(area);
+    cluster_table(app, top, buf);
+    Paragraph::new(lines)
+        .block(Block::bordered().title(format!(" fleet: {} ", f.name)))
+        .render(fleet, buf);
+    if by_cluster_h > 0 {
+        fleet_by_cluster(app, f, by_cluster, buf);
+    }
+    if roaming_h > 0 {
+        super::roaming::table(
+            app,
+            f,
+            roaming,
+            buf,
+            " roaming users (screen 6: the whole view) ",
+        );
     }
 }
 
@@ -39,7 +64,7 @@ pub(super) fn cluster_table(app: &App, area: Rect, buf: &mut Buffer) {
         "cluster",
         "state",
         "ILS",
-        "InProgress",
+        "InProg/Max",
         "Throttled/s",
         "Handled/s",
         "Logins",
@@ -64,8 +89,8 @@ pub(super) fn cluster_table(app: &App, area: Rect, buf: &mut Buffer) {
             Cell::from(up_down(c)),
             Cell::from(c.ils_role.clone()),
             Cell::from(inprog),
-            Cell::from(format!("{:.1}", c.rate(|r| r.requests_throttled, 5))),
-            Cell::from(format!("{:.1}", c.rate(|r| r.requests_handled, 5))),
+            Cell::from(rate_cell(c, |r| r.requests_throttled)),
+            Cell::from(rate_cell(c, |r| r.requests_handled)),
             Cell::from(now.logins_successful.to_string()),
             Cell::from(now.logouts_successful.to_string()),
         ])
@@ -88,7 +113,18 @@ pub(super) fn cluster_table(app: &App, area: Rect, buf: &mut Buffer) {
     .render(area, buf);
 }
 
-fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
+/// A counter's rate over 5 s while the cluster answers; "—" while it is down or not polled
+/// yet (its last rate would be a reading from before it went down).
+fn rate_cell(c: &ClusterView, f: fn(&crate::tui::app::Rtmt) -> u64) -> Span<'static> {
+    if c.is_up() {
+        Span::raw(format!("{:.1}", c.rate(f, 5)))
+    } else {
+        Span::styled("—", Style::new().fg(Color::DarkGray))
+    }
+}
+
+/// The fleet's totals, a line each.
+fn fleet_lines(f: &FleetView) -> Vec<Line<'static>> {
     let t = f.snap.total.totals();
     let phones: u64 = f.phones.iter().sum();
     let logged_in: u64 = f.snap.logged_in.iter().sum();
@@ -97,9 +133,14 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
         j.as_ref()
             .map_or("-".into(), |h| ms(h.value_at_quantile(p)))
     };
-    let intended = f
-        .intended_rate()
-        .map_or("closed model".into(), |r| format!("{r:.1}/s"));
+    let intended = match f.intended_rate() {
+        Some(r) => format!("{r:.1}/s"),
+        None if f.closed_now() => "none (closed model)".into(),
+        None => "—".into(),
+    };
+    let (now, started) = f.current_rate().map_or(("—".into(), "—".into()), |(a, s)| {
+        (format!("{a:.1}/s"), format!("{s:.1}/s"))
+    });
     let sip = f.has_sip();
     let in_call = if sip {
         let n: u64 = f.snap.states.iter().map(|s| s.in_call).sum();
@@ -107,7 +148,18 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
     } else {
         String::new()
     };
+    let total = f.total().as_secs();
+    let run = match f.run_clock() {
+        Some(c) => format!(
+            "run {}s of {total}s, {}s left  {}",
+            c.as_secs(),
+            total.saturating_sub(c.as_secs()),
+            f.phase_label()
+        ),
+        None => format!("run not started ({total}s of phases)  {}", f.phase_label()),
+    };
     let mut lines = vec![
+        Line::from(run),
         Line::from(format!(
             "phones {phones}  logged in {logged_in}  logged out {}  in flight {}{in_call}",
             phones.saturating_sub(logged_in),
@@ -127,8 +179,8 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
             t.busy, t.failed, t.late_starts, t.dropped, t.abandoned
         )),
         Line::from(format!(
-            "arrivals {:.1}/s now, intended {intended}  rate x{:.2}{}",
-            f.current_rate(),
+            "arrivals {now}, started {started} ({} s), intended {intended}  rate x{:.2}{}",
+            crate::tui::app::RATE_WINDOW.as_secs(),
             f.rate_factor,
             if f.paused { "  PAUSED" } else { "" }
         )),
@@ -153,9 +205,73 @@ fn fleet_block(f: &FleetView, area: Rect, buf: &mut Buffer) {
             )),
         ]);
     }
-    Paragraph::new(lines)
-        .block(Block::bordered().title(format!(" fleet: {} ", f.name)))
-        .render(area, buf);
+    lines
+}
+
+/// The fleet's journeys per cluster: logins, logouts, roaming logins (ok/attempted), busy,
+/// failed, dropped, and the commonest failure causes.
+fn fleet_by_cluster(app: &App, f: &FleetView, area: Rect, buf: &mut Buffer) {
+    let rows = f.snap.total.clusters().iter().enumerate().map(|(i, c)| {
+        let k = &c.counts;
+        let mut causes: Vec<(&String, &u64)> = k
+            .by_cause
+            .iter()
+            .filter(|(cause, _)| cause.as_str() != "em_26")
+            .collect();
+        causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top = causes
+            .iter()
+            .take(3)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let down = app
+            .clusters
+            .get(i)
+            .is_some_and(|c| c.last.is_some() && !c.is_up());
+        Row::new([
+            Cell::from(app.cluster_name(i)),
+            Cell::from(format!("{}/{}", k.logins_ok, k.logins_attempted)),
+            Cell::from(format!("{}/{}", k.logouts_ok, k.logouts_attempted)),
+            Cell::from(format!("{}/{}", k.roaming_ok, k.roaming_attempted)),
+            Cell::from(k.busy.to_string()),
+            Cell::from(super::failure("", k.failed)),
+            Cell::from(k.dropped.to_string()),
+            Cell::from(if down && top.is_empty() {
+                "(cluster DOWN)".to_string()
+            } else {
+                top
+            }),
+        ])
+    });
+    Table::new(
+        rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new([
+            "cluster",
+            "logins",
+            "logouts",
+            "roaming",
+            "busy",
+            "failed",
+            "dropped",
+            "top causes",
+        ])
+        .style(Style::new().bold()),
+    )
+    .block(Block::bordered().title(" fleet by cluster (ok/attempted; causes on screen 4) "))
+    .render(area, buf);
 }
 
 /// The app the screen tests share: three clusters, cluster1 went down after two polls.
@@ -326,10 +442,8 @@ mod tests {
         let a = seeded();
         let l = lines(&a, 80, 24);
         let text = l.join("\n");
-        assert!(
-            l[0].contains("1 Overview") && l[0].contains("5 Phones"),
-            "{text}"
-        );
+        // 80 columns: short tab titles leave room for the run's progress.
+        assert!(l[0].contains("1 Ovr") && l[0].contains("6 Roam"), "{text}");
         let row = |id: &str| {
             l.iter()
                 .find(|x| x.contains(id))
@@ -396,6 +510,190 @@ mod tests {
         update(&mut b, Event::Stats(Arc::new(s)));
         let st = style_of(&b, 80, 24, "misrouted 0").unwrap();
         assert_ne!(st.fg, Some(ratatui::style::Color::Red));
+    }
+
+    #[test]
+    fn a_down_cluster_shows_no_rate() {
+        let a = seeded();
+        let l = lines(&a, 80, 24);
+        let text = l.join("\n");
+        // cluster1 handled 100/s and throttled 10/s before it went down: neither shows.
+        let row = l.iter().find(|x| x.contains("▶cluster1")).unwrap();
+        assert!(row.contains("DOWN") && row.contains("—"), "{text}");
+        assert!(!row.contains("100.0") && !row.contains("10.0"), "{text}");
+        let row = l.iter().find(|x| x.contains("cluster2")).unwrap();
+        assert!(row.contains("5.0"), "{text}");
+    }
+
+    /// A profile of a 10 s closed phase then a 20 s open one at 1/s, the phones booted 2 s.
+    fn timed() -> App {
+        use crate::fleet::profile::Rate;
+        let mut a = seeded();
+        let half = Rate { from: 0.5, to: 0.5 };
+        let phases = crate::tui::app::warm_then_open("walk-up", 20, half, half);
+        a.fleet = Some(FleetView::new("demo", phases, vec![3, 3, 3]));
+        a
+    }
+
+    /// A snapshot at `secs` since the run started with `started` arrivals that started a
+    /// journey and `dropped` arrivals so far.
+    fn at(secs: u64, started: u64, dropped: u64) -> Arc<Snapshot> {
+        use crate::fleet::stats::Dropped;
+        let mut rec = Recorder::new(3);
+        for _ in 0..started {
+            rec.arrival_started(0);
+            rec.started(0, crate::phone::TaskKind::Login, Duration::ZERO);
+        }
+        for _ in 0..dropped {
+            rec.dropped(1, Dropped::NoFreeUser);
+        }
+        let mut s = Snapshot::empty(3);
+        s.total = rec;
+        s.elapsed = Duration::from_secs(secs);
+        s.phases_from = Some(Duration::from_secs(2));
+        s.phase = "walk-up".into();
+        Arc::new(s)
+    }
+
+    #[test]
+    fn the_header_and_the_fleet_say_phase_n_of_n_elapsed_total_and_time_left() {
+        let mut a = timed();
+        update(&mut a, Event::Stats(at(17, 0, 0)));
+        // 15 s into the phases (2 s of boot apart): phase 2 of 2, 15 s left.
+        let l = lines(&a, 140, 40);
+        let text = l.join("\n");
+        assert!(
+            l[0].contains("1 Overview") && l[0].contains("6 Roaming"),
+            "{text}"
+        );
+        assert!(
+            l[0].contains("phase 2/2 walk-up  15s/30s  15s left  demo"),
+            "{text}"
+        );
+        assert!(
+            has(&l, "run 15s of 30s, 15s left  phase 2/2 walk-up"),
+            "{text}"
+        );
+        // 80 columns: short titles, and the progress still whole.
+        let l = lines(&a, 80, 24);
+        assert!(
+            l[0].contains("6 Roam") && l[0].contains("phase 2/2 walk-up  15s/30s"),
+            "{l:#?}"
+        );
+        // Paused: said first where there is room for it.
+        a.fleet.as_mut().unwrap().paused = true;
+        assert!(lines(&a, 140, 40)[0].contains("15s left  demo  PAUSED"));
+        // Before the phases (boot): no phase clock yet.
+        let mut b = timed();
+        let mut s = Snapshot::empty(3);
+        s.phase = "boot".into();
+        s.elapsed = Duration::from_secs(1);
+        update(&mut b, Event::Stats(Arc::new(s)));
+        let l = lines(&b, 140, 40);
+        assert!(has(&l, "run not started (30s of phases)  boot"), "{l:#?}");
+        // In the closed phase: no intended rate, and why.
+        let mut c = timed();
+        update(&mut c, Event::Stats(at(5, 0, 0)));
+        let l = lines(&c, 140, 40);
+        assert!(has(&l, "phase 1/2 warm"), "{l:#?}");
+        assert!(
+            has(&l, "intended none (closed model)  rate x1.00"),
+            "{l:#?}"
+        );
+    }
+
+    #[test]
+    fn arrivals_count_dropped_ones_over_a_five_second_window() {
+        let mut a = timed();
+        // One arrival a second, every one dropped (no free user): the rate still shows them,
+        // where journeys started alone read 0.0/s for the whole phase.
+        for (i, secs) in (13..=20).enumerate() {
+            update(&mut a, Event::Stats(at(secs, 0, i as u64)));
+        }
+        let l = lines(&a, 80, 24);
+        let text = l.join("\n");
+        assert!(
+            has(
+                &l,
+                "arrivals 1.0/s, started 0.0/s (5 s), intended 1.0/s  rate x1.00"
+            ),
+            "{text}"
+        );
+        // A closed phase has no arrivals; its journeys show as started, and it fits 80 columns.
+        let mut c = timed();
+        for (secs, n) in [(5, 0), (6, 3), (7, 6)] {
+            let mut s = Snapshot::empty(3);
+            let mut rec = Recorder::new(3);
+            for _ in 0..n {
+                rec.started(0, crate::phone::TaskKind::Login, Duration::ZERO);
+            }
+            s.total = rec;
+            s.elapsed = Duration::from_secs(secs);
+            s.phases_from = Some(Duration::from_secs(2));
+            update(&mut c, Event::Stats(Arc::new(s)));
+        }
+        let l = lines(&c, 80, 24);
+        assert!(
+            has(
+                &l,
+                "arrivals 0.0/s, started 3.0/s (5 s), intended none (closed model)  rate x1.00"
+            ),
+            "{l:#?}"
+        );
+        // A 1/s process seen one second at a time reads 0 or 2; over 5 s it reads its rate.
+        let mut b = timed();
+        for (secs, n) in [
+            (13, 0),
+            (14, 2),
+            (15, 2),
+            (16, 4),
+            (17, 4),
+            (18, 6),
+            (19, 6),
+        ] {
+            update(&mut b, Event::Stats(at(secs, n, 0)));
+        }
+        assert!(has(
+            &lines(&b, 140, 40),
+            "arrivals 0.8/s, started 0.8/s (5 s)"
+        ));
+        // Nothing yet: no rate, not a zero.
+        let c = timed();
+        assert!(has(&lines(&c, 140, 40), "arrivals —, started — (5 s)"));
+    }
+
+    #[test]
+    fn at_140x40_the_space_below_holds_the_fleet_by_cluster_and_the_roamers() {
+        use crate::fleet::stats::Dropped;
+        use crate::phone::Cause;
+        let mut a = seeded();
+        let mut rec = Recorder::new(3);
+        rec.started(1, TaskKind::Login, Duration::ZERO);
+        rec.outcome(
+            1,
+            &TaskOutcome::failed_at(TaskKind::Login, Step::LoginSubmit, Cause::ConnectionRefused),
+        );
+        rec.dropped(1, Dropped::NoIdlePhone);
+        let mut s = Snapshot::empty(3);
+        s.total = rec;
+        s.roamers = super::super::roaming::tests_roamers();
+        update(&mut a, Event::Stats(Arc::new(s)));
+        let l = lines(&a, 140, 40);
+        let text = l.join("\n");
+        assert!(has(&l, "fleet by cluster"), "{text}");
+        let row = l
+            .iter()
+            .find(|x| x.contains("cluster2  0/1"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(row.contains("connection_refused 1"), "{text}");
+        assert!(has(&l, "roaming users"), "{text}");
+        assert!(has(&l, "bob 1000001"), "{text}");
+        // Most of the screen is used: no more than a few empty rows inside the panels.
+        let empty = l
+            .iter()
+            .filter(|x| x.trim_matches(|c| c == '│' || c == ' ').is_empty())
+            .count();
+        assert!(empty <= 16, "{empty} empty rows: {text}");
     }
 
     #[test]

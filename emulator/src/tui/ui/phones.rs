@@ -1,7 +1,8 @@
 //! Screen 5: phones by state, per cluster (logged out, logging in, logged in, logging out,
-//! in a call when the run has SIP, other journeys, unknown), as the fleet's shards counted them at their last flush; the
-//! selected cluster's phones as a list, and the selected phone's last journey's messages
-//! (the fleet traces only that phone).
+//! in a call when the run has SIP, other journeys, unknown), as the fleet's shards counted
+//! them at their last flush; the selected cluster's phones as a list with the user each
+//! carries, and the selected phone's last journey's messages (the fleet traces only that
+//! phone).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -106,7 +107,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .header(header)
         .block(Block::bordered().title(" phones by state "))
         .render(table, buf);
-    let [list, msgs] = Layout::horizontal([Constraint::Length(20), Constraint::Min(0)]).areas(note);
+    let [list, msgs] = Layout::horizontal([Constraint::Length(34), Constraint::Min(0)]).areas(note);
     let devices = f.devices.get(app.selected).map_or(&[][..], Vec::as_slice);
     let rows = list.height.saturating_sub(2) as usize;
     // A window of the list that keeps the selection in view.
@@ -117,20 +118,23 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .skip(first)
         .take(rows)
         .map(|(i, d)| {
+            // Who it carries, as the fleet believes ("-": nobody logged in).
+            let user = f.snap.carried.get(d).map_or("-", String::as_str);
+            let text = format!("{d} {user}");
             if i == f.phone {
                 Line::styled(
-                    format!("▶{d}"),
+                    format!("▶{text}"),
                     Style::new().add_modifier(Modifier::REVERSED),
                 )
             } else {
-                Line::from(format!(" {d}"))
+                Line::from(format!(" {text}"))
             }
         })
         .collect();
     let cluster = app.selected_cluster().map_or("", |c| c.id.as_str());
     Paragraph::new(lines)
         .block(Block::bordered().title(format!(
-            " {cluster} {}/{} ",
+            " {cluster} {}/{}: phone, user ",
             (f.phone + 1).min(devices.len()),
             devices.len()
         )))
@@ -279,9 +283,13 @@ mod tests {
                 ],
             })),
         );
+        let mut s = crate::fleet::stats::Snapshot::empty(3);
+        s.carried = Arc::new([("SEP000000001001".to_string(), "bob".to_string())].into());
+        update(&mut a, Event::Stats(Arc::new(s)));
         let l = lines(&a, 80, 24);
         let text = l.join("\n");
-        assert!(text.contains("▶SEP000000001002"), "{text}");
+        assert!(text.contains("▶SEP000000001002 -"), "{text}");
+        assert!(text.contains(" SEP000000001001 bob"), "{text}");
         assert!(text.contains("← 200 (812 B, 1.2 ms)"), "{text}");
         assert_eq!(
             press(&mut a, KeyCode::Tab),
