@@ -272,3 +272,47 @@ async fn an_unanswered_call_is_cancelled_across_the_trunk() {
     assert_eq!(bob.sip().unwrap().answered_calls(), 0);
     running.shutdown().await;
 }
+
+/// A phone that never registers over SIP keeps at most one restart pending however many
+/// times it is logged in and out, so what the cluster holds (and what the SIP side looks at)
+/// does not grow with past logins; `em-throughput` measures the cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_for_a_phone_that_never_registers_stay_one_per_device() {
+    use emroam_emulator::driver::HttpClient;
+    use emroam_emulator::phone::{HttpRequest, Method};
+    let (topo, running) = crate::util::seed_clusters().await;
+    let c1 = topo.clusters.iter().find(|c| c.id == "cluster1").unwrap();
+    let mut http = HttpClient::new(Duration::from_secs(5));
+    let base = format!(
+        "http://{}:{}/emapp/EMAppServlet?device=SEP000000001002",
+        c1.address, c1.ports.http
+    );
+    for _ in 0..40 {
+        for q in ["&loginType=DN&userid=1000001&seq=12345", "&doLogout=true"] {
+            let req = HttpRequest {
+                method: Method::Get,
+                url: format!("{base}{q}"),
+                headers: vec![],
+                body: None,
+                secrets: vec!["12345".into()],
+            };
+            let r = http.send(&req).await.unwrap();
+            assert_eq!(r.status, 200);
+        }
+    }
+    let pending = running.cluster("cluster1").unwrap().pending_restarts();
+    assert_eq!(
+        pending.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(),
+        ["SEP000000001002"],
+        "{pending:?}"
+    );
+    assert_eq!(
+        running
+            .cluster("cluster1")
+            .unwrap()
+            .counters()
+            .snapshot()
+            .logins_successful,
+        40
+    );
+}

@@ -101,8 +101,9 @@ struct Inner {
     switches: Switches,
     /// Listeners up (`true`) or refusing connections; watched by the accept loops.
     listeners_up: watch::Sender<bool>,
-    /// Device → what it must do; read (and drained) by the SIP side.
-    restarts: Mutex<HashMap<String, RestartKind>>,
+    /// Device → what it must do, and the devices whose restart became pending since the SIP
+    /// side last looked (both at most one entry a device): read and drained by the SIP side.
+    restarts: Mutex<Restarts>,
     /// Bumped on every new pending restart, so a SIP task can wait for work.
     restart_seq: watch::Sender<u64>,
     tickets: Mutex<HashMap<String, Ticket>>,
@@ -115,6 +116,14 @@ struct Inner {
     /// Timer tasks and detached EM operations.
     tracker: TaskTracker,
     rand_seq: AtomicU64,
+}
+
+/// Pending restarts: at most one per device, so bounded by the cluster's devices whatever
+/// the number of logins; `fresh` lets the SIP side look only at what changed.
+#[derive(Debug, Default)]
+struct Restarts {
+    pending: HashMap<String, RestartKind>,
+    fresh: std::collections::HashSet<String>,
 }
 
 /// A handle to one reference cluster; clone freely.
@@ -208,7 +217,7 @@ impl Cluster {
                     em_service: AtomicBool::new(true),
                 },
                 listeners_up: watch::Sender::new(true),
-                restarts: Mutex::new(HashMap::new()),
+                restarts: Mutex::new(Restarts::default()),
                 restart_seq: watch::Sender::new(0),
                 tickets: Mutex::new(HashMap::new()),
                 http_addr: OnceLock::new(),
@@ -522,28 +531,51 @@ impl Cluster {
     pub(crate) fn push_restart(&self, device: &str, kind: RestartKind) {
         {
             let mut r = self.inner.restarts.locked();
-            let e = r.entry(device.to_owned()).or_insert(kind);
+            let e = r.pending.entry(device.to_owned()).or_insert(kind);
             if kind == RestartKind::Reset {
                 *e = RestartKind::Reset;
             }
+            r.fresh.insert(device.to_owned());
         }
         self.inner.restart_seq.send_modify(|s| *s += 1);
     }
 
-    /// Pending restarts and resets, without clearing them.
+    /// Pending restarts and resets, without clearing them (for the admin API; it walks them
+    /// all).
     pub fn pending_restarts(&self) -> Vec<(String, RestartKind)> {
         let r = self.inner.restarts.locked();
-        let mut v: Vec<_> = r.iter().map(|(d, k)| (d.clone(), *k)).collect();
+        let mut v: Vec<_> = r.pending.iter().map(|(d, k)| (d.clone(), *k)).collect();
         v.sort();
         v
     }
 
-    /// Takes the pending restarts and resets (the SIP side sends the NOTIFYs).
+    /// Takes every pending restart and reset (the admin API's and the tests' view; the SIP
+    /// side takes them one device at a time).
     pub fn take_pending_restarts(&self) -> Vec<(String, RestartKind)> {
         let mut r = self.inner.restarts.locked();
-        let mut v: Vec<_> = r.drain().collect();
+        r.fresh.clear();
+        let mut v: Vec<_> = r.pending.drain().collect();
         v.sort();
         v
+    }
+
+    /// The devices whose restart became pending since the last call (the SIP side delivers
+    /// those it can); each stays pending until taken or dropped.
+    pub(crate) fn take_fresh_restarts(&self) -> Vec<String> {
+        self.inner.restarts.locked().fresh.drain().collect()
+    }
+
+    /// Takes `device`'s pending restart, if it has one (the SIP side sends the NOTIFY).
+    pub(crate) fn take_restart(&self, device: &str) -> Option<RestartKind> {
+        self.inner.restarts.locked().pending.remove(device)
+    }
+
+    /// Drops `device`'s pending restart, stale once the device registers afresh (it has just
+    /// read its current config).
+    pub(crate) fn drop_restart(&self, device: &str) {
+        let mut r = self.inner.restarts.locked();
+        r.pending.remove(device);
+        r.fresh.remove(device);
     }
 
     /// Changes whenever a restart becomes pending.

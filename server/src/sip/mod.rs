@@ -11,6 +11,7 @@
 //!
 //! The choices behind each status code are in `docs/decisions.md`.
 
+mod bindings;
 mod notify;
 mod proxy;
 mod registrar;
@@ -110,8 +111,8 @@ struct Inner {
     opts: SipOptions,
     /// Our `host:port` for Via, Record-Route and NOTIFY (set once bound).
     local: RwLock<String>,
-    /// Line → contacts (a shared line may have several).
-    bindings: Mutex<HashMap<String, Vec<Binding>>>,
+    /// Line → contacts (a shared line may have several), indexed by device.
+    bindings: Mutex<bindings::Bindings>,
     /// Our Via branch → forwarded INVITE.
     txns: Mutex<HashMap<String, Txn>>,
     /// Our Via branch → (next hop, Request-URI, forget-at) of INVITEs that ended with a
@@ -170,7 +171,7 @@ impl Sip {
                 cluster,
                 opts,
                 local: RwLock::new(local),
-                bindings: Mutex::new(HashMap::new()),
+                bindings: Mutex::new(bindings::Bindings::default()),
                 txns: Mutex::new(HashMap::new()),
                 done: Mutex::new(HashMap::new()),
                 peers: RwLock::new(peers),

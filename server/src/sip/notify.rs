@@ -13,48 +13,29 @@ use crate::cluster::RestartKind;
 use crate::sync::LockExt;
 
 impl Sip {
-    /// NOTIFYs for the restarts EM logins and logouts left; drops those devices' bindings.
+    /// NOTIFYs for the restarts EM logins and logouts left since the last call, to the
+    /// devices registered here; drops those devices' bindings. A restart for a device not
+    /// registered stays pending (one per device at most) until it registers afresh, which
+    /// drops it as stale. Costs the new restarts' devices' lines, nothing that grows with the
+    /// cluster's registrations or past logins.
     pub fn restart_notifies(&self) -> Vec<(Vec<u8>, SocketAddr)> {
         let mut out = Vec::new();
-        // Restarts of devices not registered here stay pending (the admin API and tests read
-        // them, and nothing here could deliver them); take only when one can be sent.
         let now = Instant::now();
-        let registered = |d: &str| {
-            let b = self.inner.bindings.locked();
-            b.values()
-                .any(|v| v.iter().any(|x| x.device == d && x.expires > now))
-        };
         let c = &self.inner.cluster;
-        if !c.pending_restarts().iter().any(|(d, _)| registered(d)) {
-            return out;
-        }
-        let mut pending = c.take_pending_restarts();
-        pending.retain(|(d, kind)| {
-            let keep = registered(d);
-            if !keep {
-                // Re-pending wakes this task once more; it then finds nothing to send.
-                c.push_restart(d, *kind);
-            }
-            keep
-        });
         let local = self.local();
-        for (device, kind) in pending {
-            let found = {
+        for device in c.take_fresh_restarts() {
+            let bd = {
                 let mut b = self.inner.bindings.locked();
-                let mut found = None;
-                for v in b.values_mut() {
-                    if let Some(i) = v.iter().position(|x| x.device == device) {
-                        if v[i].expires > now {
-                            found.get_or_insert_with(|| v[i].clone());
-                        }
-                        v.remove(i);
-                    }
+                if !b.registered(&device, now) {
+                    tracing::debug!(cluster = %c.id(), %device, "restart for an unregistered device stays pending");
+                    continue;
                 }
-                b.retain(|_, v| !v.is_empty());
-                found
+                let Some(kind) = c.take_restart(&device) else {
+                    continue;
+                };
+                b.remove_device(&device, now).map(|bd| (bd, kind))
             };
-            let Some(bd) = found else {
-                tracing::debug!(cluster = %self.inner.cluster.id(), %device, "restart for an unregistered device");
+            let Some((bd, kind)) = bd else {
                 continue;
             };
             let n = self.next();

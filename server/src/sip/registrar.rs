@@ -17,7 +17,7 @@ impl Sip {
     pub fn registered_device(&self, dn: &str) -> Option<String> {
         let now = Instant::now();
         let b = self.inner.bindings.locked();
-        b.get(dn)?
+        b.line(dn)?
             .iter()
             .rev()
             .find(|b| b.expires > now)
@@ -28,9 +28,7 @@ impl Sip {
     pub fn binding_count(&self) -> usize {
         let now = Instant::now();
         let b = self.inner.bindings.locked();
-        b.values()
-            .map(|v| v.iter().filter(|b| b.expires > now).count())
-            .sum()
+        b.all().filter(|b| b.expires > now).count()
     }
 
     /// Drops bindings whose expiry passed (at most once a second), counting them.
@@ -42,16 +40,7 @@ impl Sip {
             }
             *next = now + Duration::from_secs(1);
         }
-        let mut gone = 0;
-        {
-            let mut b = self.inner.bindings.locked();
-            for v in b.values_mut() {
-                let before = v.len();
-                v.retain(|x| x.expires > now);
-                gone += before - v.len();
-            }
-            b.retain(|_, v| !v.is_empty());
-        }
+        let gone = self.inner.bindings.locked().sweep(now);
         if gone > 0 {
             self.inner
                 .counters
@@ -103,37 +92,21 @@ impl Sip {
             let mut b = self.inner.bindings.locked();
             // A device with no live binding anywhere is registering afresh (boot, or after a
             // restart): it has just read its current config.
-            let first = !b
-                .values()
-                .any(|v| v.iter().any(|x| x.device == device && x.expires > now));
-            let v = b.entry(dn.clone()).or_default();
-            let before = v.len();
-            v.retain(|b| b.expires > now);
-            let lapsed = before - v.len();
-            v.retain(|b| b.device != device);
-            if expires > 0 {
-                v.push(Binding {
-                    device: device.clone(),
-                    contact: uri.clone(),
-                    addr: from,
-                    register_call_id: req.call_id().to_owned(),
-                    expires: now + Duration::from_secs(expires.into()),
-                });
-            }
-            if v.is_empty() {
-                b.remove(&dn);
-            }
-            (lapsed, first)
+            let first = !b.registered(&device, now);
+            let binding = (expires > 0).then(|| Binding {
+                device: device.clone(),
+                contact: uri.clone(),
+                addr: from,
+                register_call_id: req.call_id().to_owned(),
+                expires: now + Duration::from_secs(expires.into()),
+            });
+            (b.set(&dn, &device, binding, now), first)
         };
         // A restart queued while the device was not registered (an EM login before the phone
         // booted) is stale once it registers afresh: delivered later, it would drop the
         // bindings of a phone that already has the new profile.
-        if first && expires > 0 && c.pending_restarts().iter().any(|(d, _)| *d == device) {
-            for (d, kind) in c.take_pending_restarts() {
-                if d != device {
-                    c.push_restart(&d, kind);
-                }
-            }
+        if first && expires > 0 {
+            c.drop_restart(&device);
         }
         if lapsed > 0 {
             self.inner
@@ -160,7 +133,7 @@ impl Sip {
     pub(super) fn local_target(&self, dn: &str, now: Instant) -> Option<Binding> {
         let b = {
             let b = self.inner.bindings.locked();
-            b.get(dn)?.iter().rev().find(|b| b.expires > now)?.clone()
+            b.line(dn)?.iter().rev().find(|b| b.expires > now)?.clone()
         };
         let still = self
             .inner
