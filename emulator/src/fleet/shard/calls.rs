@@ -124,27 +124,38 @@ impl<T: Transport + 'static> Shard<T> {
             return;
         };
         let hold = spec.hold.sample(self.rng.unit());
+        self.place_call(i, callee.dn, callee.cluster, callee.mac, hold, intended);
+    }
+
+    /// Slot `i`'s phone calls `dn`, which the fleet places at `cluster` on the phone `mac`
+    /// (local or over the trunk from the caller's cluster), holding `hold` once answered;
+    /// false if the phone is busy.
+    pub(super) fn place_call(
+        &mut self,
+        i: usize,
+        dn: String,
+        cluster: usize,
+        mac: String,
+        hold: std::time::Duration,
+        intended: Instant,
+    ) -> bool {
         let plan = CallPlan {
-            route: if callee.cluster == cluster {
+            route: if cluster == self.slots[i].cluster {
                 Route::Local
             } else {
                 Route::Trunk
             },
-            dn: callee.dn.clone(),
-            mac: callee.mac,
-        };
-        let task = Task::Call {
-            dn: callee.dn,
-            hold,
+            dn: dn.clone(),
+            mac,
         };
         self.spawn(
             i,
             TaskKind::Call,
-            Work::Start(task),
+            Work::Start(Task::Call { dn, hold }),
             intended,
             None,
             Some(plan),
-        );
+        )
     }
 
     /// How a placed call went: answered by the phone where the callee is (or now is), by

@@ -9,9 +9,9 @@ use tokio::time::Instant;
 
 use super::Shard;
 use crate::driver::Transport;
-use crate::fleet::journey::{CallPlan, Work};
+use crate::fleet::journey::Work;
 use crate::fleet::profile::StoryAction;
-use crate::fleet::stats::{CallResult, Route};
+use crate::fleet::stats::CallResult;
 use crate::fleet::story::StoryOutcome;
 use crate::phone::{Phone, Task, TaskKind, TaskOutcome};
 
@@ -103,27 +103,7 @@ impl<T: Transport + 'static> Shard<T> {
                         format!("{to} is not logged in on any phone the fleet knows"),
                     );
                 };
-                let plan = CallPlan {
-                    route: if cluster == self.slots[i].cluster {
-                        Route::Local
-                    } else {
-                        Route::Trunk
-                    },
-                    dn: dn.clone(),
-                    mac,
-                };
-                let task = Task::Call {
-                    dn,
-                    hold: STORY_HOLD,
-                };
-                self.spawn(
-                    i,
-                    TaskKind::Call,
-                    Work::Start(task),
-                    intended,
-                    None,
-                    Some(plan),
-                )
+                self.place_call(i, dn, cluster, mac, STORY_HOLD, intended)
             }
         };
         if started {
