@@ -3,6 +3,8 @@
 //! The documents here are what the benchmarks parse and render, so every figure in
 //! `loadtests/README.md` is about the same bytes.
 
+pub mod sip_phones;
+
 /// A typical EM login page, as the reference cluster sends it: a CiscoIPPhoneInput with the
 /// user ID and PIN fields and the usual softkeys (about 800 bytes).
 pub fn em_login_page() -> String {

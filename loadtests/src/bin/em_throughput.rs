@@ -10,7 +10,12 @@
 //! `/proc/self/task/*/stat`. Each driver connection is keep-alive and runs closed-loop: phone N
 //! logs user N in (`userid`+`seq`), then out (`doLogout=true`).
 //!
-//! Usage: `cargo run --release -p emroam-loadtests --bin em-throughput -- [SECS] [CONNS] [crash|power-loss]`
+//! With `sip` as the fourth argument every phone also registers over SIP first (one socket
+//! standing in for 10,000 phones, `emroam_loadtests::sip_phones`), so each login and logout
+//! costs the server its NOTIFY and the phone's new REGISTER too; without it the phones never
+//! register (an HTTP-only phone), and each restart stays pending.
+//!
+//! Usage: `cargo run --release -p emroam-loadtests --bin em-throughput -- [SECS] [CONNS] [crash|power-loss] [sip]`
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -129,6 +134,7 @@ fn main() {
         Some("power-loss") => emroam_server::store::Durability::PowerLoss,
         _ => emroam_server::store::Durability::Crash,
     };
+    let with_sip = args.get(4).is_some_and(|a| a == "sip");
     let topo_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../profiles/topologies/load-3x10k.toml");
     let topo = Topology::load(&topo_path).expect("load topology");
@@ -204,11 +210,43 @@ fn main() {
     };
     let trivial_job = |_c: usize, _i: usize| vec![("/".to_owned(), "ok")];
 
+    let device = |n: usize| format!("SEP{:012X}", 0x0000_1000_0000u64 + n as u64);
+    let sip = with_sip.then(|| {
+        let proxy = running.sip("cluster1").expect("cluster1 has SIP").1;
+        client_rt.block_on(emroam_loadtests::sip_phones::register_all(
+            proxy,
+            n_users,
+            device,
+            |n| (1_100_000 + n).to_string(),
+        ))
+    });
+    if let Some((tally, _)) = &sip {
+        let ok = tally.registered.load(std::sync::atomic::Ordering::Relaxed);
+        let refused = tally.refused.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            ok as usize, n_users,
+            "every phone registers before the run ({refused} refused)"
+        );
+    }
+    let sip_before = sip.as_ref().map(|(t, _)| {
+        (
+            t.registered.load(Ordering::Relaxed),
+            t.notifies.load(Ordering::Relaxed),
+        )
+    });
+
     let cpu0 = cpu_ticks();
     let t0 = Instant::now();
     let (pairs, failed) = client_rt.block_on(drive(em_addr, conns, secs, login_job));
     let em_elapsed = t0.elapsed().as_secs_f64();
     let cpu_em = (cpu_ticks() - cpu0) as f64 / 100.0;
+    let sip_during = sip.as_ref().zip(sip_before).map(|((t, _), (r0, n0))| {
+        (
+            t.registered.load(Ordering::Relaxed) - r0,
+            t.notifies.load(Ordering::Relaxed) - n0,
+            t.refused.load(Ordering::Relaxed),
+        )
+    });
 
     let cpu1 = cpu_ticks();
     let t1 = Instant::now();
@@ -227,7 +265,12 @@ fn main() {
     println!("| measure | value |");
     println!("|---|---|");
     println!(
-        "| run | {secs} s per phase, {conns} keep-alive connections, 1 server + 1 client runtime thread, durability {durability:?} |"
+        "| run | {secs} s per phase, {conns} keep-alive connections, 1 server + 1 client runtime thread, durability {durability:?}{} |",
+        if with_sip {
+            ", phones registered over SIP"
+        } else {
+            ""
+        }
     );
     println!(
         "| EM login+logout pairs/s | {:.0} ({} pairs, {} failed) |",
@@ -251,6 +294,13 @@ fn main() {
         "| server CPU per trivial request | {:.1} µs |",
         cpu_tr / (trivial as f64).max(1.0) * 1e6
     );
+    match sip_during {
+        Some((reg, notif, refused)) => println!(
+            "| SIP (phones registered) | {notif} NOTIFYs answered, {reg} REGISTERs 200 during the run ({:.2} per pair), {refused} refused |",
+            reg as f64 / logins.max(1.0)
+        ),
+        None => println!("| SIP | phones never register: each restart stays pending |"),
+    }
     println!(
         "| counters | LoginsSuccessful {} LogoutsSuccessful {} RequestsThrottled {} peak in progress {} |",
         counters.logins_successful,
