@@ -277,7 +277,8 @@ impl Summary {
             })
             .collect();
         let totals = Totals::of(run.total.totals(), secs);
-        let slo = evaluate(run, &totals);
+        let arrivals = ArrivalRate::of(run);
+        let slo = evaluate(run, &totals, arrivals.as_ref());
         Self {
             schema: SCHEMA,
             schema_version: SCHEMA_VERSION,
@@ -294,7 +295,7 @@ impl Summary {
             call_setup_by_route: route_setups(&run.total),
             start: run.start.clone(),
             stopped_early: run.lost.clone(),
-            arrivals: ArrivalRate::of(run),
+            arrivals,
             story: run.story.clone(),
             sip_ring_ms: run
                 .profile

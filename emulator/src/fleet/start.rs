@@ -169,26 +169,26 @@ pub(super) async fn prepare(
     };
     for (ti, device, user, fleet_phone) in found {
         let t = &profile.targets[ti];
-        let done = match state.policy {
-            FoundLoggedIn::Refuse => "refused".to_owned(),
-            FoundLoggedIn::Adopt => "adopted".to_owned(),
+        // What was done, and whether the login is gone.
+        let (done, gone) = match state.policy {
+            FoundLoggedIn::Refuse => ("refused".to_owned(), false),
+            FoundLoggedIn::Adopt => ("adopted".to_owned(), false),
             FoundLoggedIn::Logout => {
                 let (Some(url), Some(app)) = (&t.emservice_url, &t.app_user) else {
                     unreachable!("found only through the EM API");
                 };
                 match reconcile::log_out(&mut client, url, app, &device).await {
-                    Ok(()) => {
-                        state.logged_out += 1;
-                        if fleet_phone {
-                            initial.devices.insert(device.clone(), None);
-                        }
-                        "logged out".to_owned()
-                    }
-                    Err(e) => format!("logout failed, adopted: {e}"),
+                    Ok(()) => ("logged out".to_owned(), true),
+                    Err(e) => (format!("logout failed, adopted: {e}"), false),
                 }
             }
         };
-        if !fleet_phone && done != "logged out" {
+        if gone {
+            state.logged_out += 1;
+            if fleet_phone {
+                initial.devices.insert(device.clone(), None);
+            }
+        } else if !fleet_phone {
             initial.busy_users.insert(user.clone());
         }
         state.found.push(FoundLogin {

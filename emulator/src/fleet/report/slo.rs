@@ -22,7 +22,11 @@ pub struct SloResult {
     pub note: Option<String>,
 }
 
-pub(super) fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
+pub(super) fn evaluate(
+    run: &RunResult,
+    totals: &Totals,
+    arrivals: Option<&ArrivalRate>,
+) -> Vec<SloResult> {
     let slo = &run.profile.slo;
     let mut out = Vec::new();
     let nothing = (totals.attempted == 0).then(|| "nothing attempted".to_owned());
@@ -112,12 +116,12 @@ pub(super) fn evaluate(run: &RunResult, totals: &Totals) -> Vec<SloResult> {
         });
     }
     if let Some(min) = slo.achieved_rate {
-        let a = ArrivalRate::of(run);
+        let a = arrivals;
         out.push(SloResult {
             name: "achieved_rate".into(),
             threshold: min,
-            actual: a.as_ref().map_or(0.0, |a| a.ratio),
-            passed: a.as_ref().is_some_and(|a| a.ratio >= min),
+            actual: a.map_or(0.0, |a| a.ratio),
+            passed: a.is_some_and(|a| a.ratio >= min),
             note: a.is_none().then(|| "no open phase ran".to_owned()),
         });
     }
