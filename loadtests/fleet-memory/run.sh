@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-5}
 SIP=${2:-}
-BIN=$PWD/target/release/emroam
+BIN=${EMROAM_BIN:-$PWD/target/release/emroam} # loadtests/run-all sets it
 WORK=$(mktemp -d /tmp/emroam-fleet-mem.XXXXXX)
 SERVER=
 trap 'kill "$SERVER" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
