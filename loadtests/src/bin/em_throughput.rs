@@ -15,8 +15,8 @@
 //! costs the server its NOTIFY and the phone's new REGISTER too; without it the phones never
 //! register (an HTTP-only phone), and each restart stays pending.
 //!
-//! With `--devices N` (anywhere in the arguments) the topology's per-cluster count of users and
-//! phones is N instead of 10,000 (`--devices 100000`: the population the EM goal names).
+//! With `--devices N` (anywhere in the arguments) cluster1 has N users and phones instead of
+//! 10,000 (`--devices 100000`: the population the EM goal names).
 //!
 //! Usage: `cargo run --release -p emroam-loadtests --bin em-throughput -- [SECS] [CONNS] [crash|power-loss] [sip] [--devices N]`
 
@@ -151,10 +151,15 @@ fn main() {
     let with_sip = args.get(4).is_some_and(|a| a == "sip");
     let topo_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../profiles/topologies/load-3x10k.toml");
-    // The file says 10,000 a cluster; the same topology at another population.
-    let topo_src = std::fs::read_to_string(&topo_path)
-        .expect("read topology")
-        .replace("\ncount = 10000\n", &format!("\ncount = {n_users}\n"));
+    // The file says 10,000 a cluster; cluster1 (the one measured) at another population.
+    let mut topo_src = std::fs::read_to_string(&topo_path).expect("read topology");
+    for owner in ["home", "cluster"] {
+        let of_cluster1 = format!("{owner} = \"cluster1\"\ncount = ");
+        topo_src = topo_src.replace(
+            &format!("{of_cluster1}10000\n"),
+            &format!("{of_cluster1}{n_users}\n"),
+        );
+    }
     let topo = Topology::parse(&topo_src).expect("parse topology");
     let data = std::env::temp_dir().join(format!("emroam-throughput-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
