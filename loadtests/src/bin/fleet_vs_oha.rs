@@ -298,7 +298,11 @@ fn compare(args: &[String]) {
     }
     // On a shared machine a client may not get its whole core; requests per CPU-second
     // (what each would do with a core to itself) compare them regardless.
-    let per_cpu = |p: &Phase| p.rate.map(|r| r * p.wall / p.client_cpu);
+    let per_cpu = |p: &Phase| {
+        p.rate
+            .filter(|_| p.client_cpu > 0.0)
+            .map(|r| r * p.wall / p.client_cpu)
+    };
     for (name, p, peer) in [
         ("emulator / oha", &ours, &theirs),
         ("transport only / oha", &bare, &theirs),
