@@ -289,10 +289,15 @@ fn compare(args: &[String]) {
         let per = p.rate.map_or_else(String::new, |r| {
             format!("{:.2} µs", p.client_cpu / (r * p.wall) * 1e6)
         });
+        // A client that did not run has no share of a core (its phase took no time).
+        let busy = |cpu: f64| {
+            p.rate
+                .map_or_else(String::new, |_| format!("{:.0} %", 100.0 * cpu / p.wall))
+        };
         println!(
-            "| {name} | {rate} | {per} | {:.0} % | {:.0} % | {} |",
-            100.0 * p.client_cpu / p.wall,
-            100.0 * p.endpoint_cpu / p.wall,
+            "| {name} | {rate} | {per} | {} | {} | {} |",
+            busy(p.client_cpu),
+            busy(p.endpoint_cpu),
             p.detail
         );
     }
