@@ -48,7 +48,7 @@ impl Timers {
 
     /// Sends again what is due at `now`; forgets what ran out of time.
     pub(super) fn on_timer(&mut self, now: Instant, out: &mut Vec<PhoneAction>) {
-        self.kept.retain(|r| r.until > now);
+        self.keep_only(|r| r.until > now);
         for r in &mut self.kept {
             if r.next > now {
                 continue;
@@ -98,11 +98,21 @@ impl Timers {
 
     /// Stops sending what was kept under `key` (it was answered).
     pub(super) fn settle(&mut self, key: &str) {
-        self.kept.retain(|r| r.key != key);
+        self.keep_only(|r| r.key != key);
     }
 
     /// Stops sending everything kept under a key starting with `prefix`.
     pub(super) fn settle_all(&mut self, prefix: &str) {
-        self.kept.retain(|r| !r.key.starts_with(prefix));
+        self.keep_only(|r| !r.key.starts_with(prefix));
+    }
+
+    /// Keeps what `keep` says; when nothing is left, lets the list's memory go too: an idle
+    /// phone (all its datagrams answered) then holds no retransmission buffer, which at
+    /// 100,000 phones is about 50 MB.
+    fn keep_only(&mut self, keep: impl FnMut(&Retx) -> bool) {
+        self.kept.retain(keep);
+        if self.kept.is_empty() {
+            self.kept = Vec::new();
+        }
     }
 }
