@@ -102,7 +102,8 @@ impl<T> Slot<T> {
 
 /// One user of a shard.
 pub(super) struct UserSlot {
-    spec: UserSpec,
+    /// Shared with the profile's target.
+    spec: Arc<UserSpec>,
     cluster: usize,
     /// Logged in, or on the way (or kept for the story): the random load does not pick it.
     busy: bool,
@@ -113,7 +114,7 @@ pub(super) struct UserSlot {
 impl UserSlot {
     /// A user homed on the `cluster`-th target; `busy` if logged in at the start, or for the
     /// whole run when `reserved` for the story.
-    pub(super) fn new(spec: UserSpec, cluster: usize, busy: bool, reserved: bool) -> Self {
+    pub(super) fn new(spec: Arc<UserSpec>, cluster: usize, busy: bool, reserved: bool) -> Self {
         Self {
             spec,
             cluster,
