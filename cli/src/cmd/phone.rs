@@ -367,9 +367,7 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
     };
     let mut phone = Phone::new(cfg.spec.clone()).with_trace(true);
     if let Some((_, contact)) = &sip {
-        phone = phone
-            .with_sip(contact.as_str())
-            .with_answer_policy(cfg.answer);
+        phone = phone.with_sip(contact).with_answer_policy(cfg.answer);
     }
     let mut client = match sip {
         Some((sock, _)) => PhoneLink::with_own_socket(cfg.timeout, sock),

@@ -141,7 +141,7 @@ async fn sip_phone(c: &emroam_server::topology::ClusterSpec, device: &str) -> (P
         )),
         service_url: None,
     })
-    .with_sip(contact.as_str());
+    .with_sip(&contact);
     (phone, client)
 }
 

@@ -178,7 +178,13 @@ impl Phone {
 
     /// Registers its lines over SIP, with this Contact `host:port` (the driver's socket), and
     /// waits for the cluster's NOTIFY to restart after EM login and logout.
-    pub fn with_sip(mut self, contact: impl Into<Arc<str>>) -> Self {
+    pub fn with_sip(self, contact: &str) -> Self {
+        self.with_shared_sip(contact.into())
+    }
+
+    /// [`Phone::with_sip`] with a Contact shared by many phones (a fleet shard's socket):
+    /// each keeps a reference, not a copy.
+    pub fn with_shared_sip(mut self, contact: Arc<str>) -> Self {
         self.sip = Some(Box::new(sipua::SipUa::new(&self.spec.device, contact)));
         self
     }
