@@ -117,7 +117,9 @@ pub(super) fn place<T>(
                 } else {
                     sip.answer
                 };
-                phone = phone.with_shared_sip(contact.clone()).with_answer_policy(answer);
+                phone = phone
+                    .with_shared_sip(contact.clone())
+                    .with_answer_policy(answer);
                 let mac = d.trim_start_matches("SEP").to_ascii_lowercase();
                 if let Some(dn) = mine.and_then(|k| t.users[k].dn.as_deref()) {
                     dir.set(dn, ci, &mac, false);

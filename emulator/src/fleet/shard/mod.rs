@@ -673,3 +673,17 @@ async fn recv_opt(socket: Option<&tokio::net::UdpSocket>, buf: &mut [u8]) -> Opt
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::mac_key;
+
+    #[test]
+    fn a_mac_is_its_twelve_hex_digits_as_a_number() {
+        assert_eq!(mac_key("0011aabbccdd"), Some(0x0011_aabb_ccdd));
+        assert_eq!(mac_key("0011AABBCCDD"), mac_key("0011aabbccdd"));
+        // Not a MAC a datagram can be addressed to: no key, so no clash with one that is.
+        assert_eq!(mac_key("1"), None);
+        assert_eq!(mac_key("0011aabbccdg"), None);
+    }
+}

@@ -116,3 +116,46 @@ impl Timers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answered_datagram_leaves_no_list_behind() {
+        let (mut t, mut out, now) = (Timers::default(), Vec::new(), Instant::now());
+        let m = Message::request("REGISTER", "sip:127.0.0.1:5060");
+        for key in ["a", "b"] {
+            t.send_kept(
+                key.into(),
+                "127.0.0.1:5060",
+                &m,
+                true,
+                now,
+                now + T2,
+                &mut out,
+            );
+        }
+        t.settle("a");
+        assert_eq!(t.next(), Some(now + T1), "b is still sent again");
+        t.settle("b");
+        assert_eq!(t.next(), None);
+        assert_eq!(
+            t.kept.capacity(),
+            0,
+            "an idle phone holds no retransmission list"
+        );
+        // Timed out rather than answered: the same.
+        t.send_kept(
+            "c".into(),
+            "127.0.0.1:5060",
+            &m,
+            true,
+            now,
+            now + T1,
+            &mut out,
+        );
+        t.on_timer(now + T2, &mut out);
+        assert_eq!(t.kept.capacity(), 0);
+    }
+}
