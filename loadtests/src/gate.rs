@@ -106,7 +106,7 @@ pub fn grouped(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push('_');
         }
         out.push(c);
@@ -258,7 +258,12 @@ mod tests {
     fn a_path_without_a_baseline_fails() {
         let v = judge("new_path", 1_000, None, 5.0);
         assert!(v.fails());
-        assert!(v.line().starts_with("FAIL new_path: 1_000 instructions per iteration, and no baseline"), "{}", v.line());
+        assert!(
+            v.line()
+                .starts_with("FAIL new_path: 1_000 instructions per iteration, and no baseline"),
+            "{}",
+            v.line()
+        );
     }
 
     #[test]
@@ -289,7 +294,10 @@ mod tests {
 
     #[test]
     fn an_update_keeps_comments_and_adds_new_paths_at_the_end() {
-        let text = update_baselines(FILE, &[("parse", "a parse", 25_000), ("ils", "an ILS delta", 7)]);
+        let text = update_baselines(
+            FILE,
+            &[("parse", "a parse", 25_000), ("ils", "an ILS delta", 7)],
+        );
         assert_eq!(
             text,
             "# header\nmargin_percent = 5\n\n# the EM pair\nem_pair = 200_000\n# a parse\nparse = 25_000\n\n# an ILS delta\nils = 7\n"
