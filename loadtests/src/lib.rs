@@ -3,6 +3,9 @@
 //! The documents here are what the benchmarks parse and render, so every figure in
 //! `loadtests/README.md` is about the same bytes.
 
+pub mod emulated;
+pub mod gate;
+pub mod http;
 pub mod sip_phones;
 
 /// A typical EM login page, as the reference cluster sends it: a CiscoIPPhoneInput with the

@@ -22,6 +22,23 @@ pub struct SipTally {
     pub refused: AtomicU64,
     /// NOTIFYs answered.
     pub notifies: AtomicU64,
+    /// Woken at every REGISTER answered 200 after the first registrations.
+    pub changed: tokio::sync::Notify,
+}
+
+impl SipTally {
+    /// Returns once `n` REGISTERs in all have been answered 200.
+    pub async fn registered_at_least(&self, n: u64) {
+        loop {
+            let woken = self.changed.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.registered.load(Ordering::Relaxed) >= n {
+                return;
+            }
+            woken.await;
+        }
+    }
 }
 
 /// One phone: its device, its MAC, the user's extension once logged in.
@@ -125,6 +142,7 @@ pub async fn register_all(
                     (Some(code), Some("REGISTER")) => {
                         if code == 200 {
                             tally.registered.fetch_add(1, Ordering::Relaxed);
+                            tally.changed.notify_waiters();
                             continue;
                         }
                         tally.refused.fetch_add(1, Ordering::Relaxed);

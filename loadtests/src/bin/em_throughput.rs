@@ -25,12 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use emroam_loadtests::http::{connect, get};
 use emroam_server::http::{Limits, respond};
 use emroam_server::params::ParamsPatch;
 use emroam_server::{ClusterListeners, Options, Topology};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 fn cpu_ticks() -> u64 {
@@ -56,29 +54,6 @@ fn cpu_ticks() -> u64 {
         total += ut + st;
     }
     total
-}
-
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-async fn connect(addr: SocketAddr) -> Sender {
-    let s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let _ = s.set_nodelay(true);
-    let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
-        .await
-        .expect("handshake");
-    tokio::spawn(conn);
-    tx
-}
-
-async fn get(tx: &mut Sender, host: &str, pq: &str) -> String {
-    tx.ready().await.expect("connection ready");
-    let req = hyper::Request::get(pq)
-        .header("host", host)
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let r = tx.send_request(req).await.expect("response");
-    let b = r.into_body().collect().await.expect("body").to_bytes();
-    String::from_utf8_lossy(&b).into_owned()
 }
 
 /// Runs `conns` closed-loop connections for `secs`; `job(conn, i)` returns the path(s) to GET

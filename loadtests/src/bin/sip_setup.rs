@@ -24,10 +24,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use emroam_emulator::driver::{PhoneLink, Quiet, run_task};
-use emroam_emulator::phone::{
-    Credentials, LoginType as PhoneLoginType, Model, Phone, PhoneSpec, Step, Task,
-};
+use emroam_emulator::driver::{Quiet, run_task};
+use emroam_emulator::phone::{Step, Task};
+use emroam_loadtests::emulated::ready_phone;
 use emroam_server::cluster::Origin;
 use emroam_server::ops::{Credential, Login, LoginDuration, LoginType};
 use emroam_server::{ClusterListeners, Options, Topology};
@@ -49,41 +48,6 @@ impl emroam_emulator::driver::Observer for Setups {
             let _ = self.0.record(s.latency().as_micros() as u64);
         }
     }
-}
-
-/// A booted, logged-in, registered emulated phone with its own SIP socket.
-async fn ready_phone(
-    running: &emroam_server::Running,
-    cluster: &str,
-    device: &str,
-    user: &str,
-) -> (Phone, PhoneLink) {
-    let (_, config) = running.addrs(cluster).expect("cluster");
-    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
-    let contact = sock.local_addr().expect("addr").to_string();
-    let mut client = PhoneLink::with_own_socket(Duration::from_secs(5), sock);
-    let phone = Phone::new(PhoneSpec {
-        device: device.into(),
-        model: Model::from_topology_name("Cisco 8865"),
-        config_url: Some(format!("http://{config}/{device}.cnf.xml")),
-        service_url: None,
-    })
-    .with_sip(&contact);
-    let now = tokio::time::Instant::now();
-    let (phone, o) = run_task(phone, Task::Boot, now, &mut client, &mut Quiet).await;
-    assert!(o.result.is_ok(), "{device} boot: {o:?}");
-    let creds = Credentials {
-        id: user.into(),
-        pin: "12345".into(),
-        login_type: PhoneLoginType::Uid,
-        profile: None,
-    };
-    let now = tokio::time::Instant::now();
-    let (phone, o) = run_task(phone, Task::Login(creds), now, &mut client, &mut Quiet).await;
-    assert!(o.result.is_ok(), "{user} login: {o:?}");
-    (phone, client)
 }
 
 fn free_udp_port() -> u16 {
