@@ -160,6 +160,8 @@ pub struct SipCounters {
     pub throttled: u64,
     /// Gauge: 1 while the cluster throttles new calls (Code Yellow), else 0.
     pub code_yellow: u64,
+    /// Gauge: the share of new calls the cluster refuses now, in percent (0–95).
+    pub throttle_percent: u64,
     /// Gauge: the mean time the last ten datagrams waited in the SIP socket's queue before
     /// the cluster read them, in microseconds (what Code Yellow is judged on).
     pub queue_delay_us: u64,

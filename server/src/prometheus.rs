@@ -239,6 +239,12 @@ pub fn sip(s: &mut String, cluster: &str, c: &SipCounters) {
         &[("", c.code_yellow)],
     );
     f(
+        "emroam_sip_throttle_percent",
+        gauge,
+        "Share of new calls the cluster refuses now (Code Yellow), in percent.",
+        &[("", c.throttle_percent)],
+    );
+    f(
         "emroam_sip_queue_delay_microseconds",
         gauge,
         "Mean time the last ten SIP datagrams waited in the socket's queue before the cluster read them.",
@@ -332,6 +338,6 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(samples, 25);
+        assert_eq!(samples, 26);
     }
 }

@@ -42,9 +42,9 @@ pub struct SipOptions {
     pub no_answer: Duration,
     /// How long a trunk has before the caller gets 503.
     pub trunk_no_answer: Duration,
-    /// Call throttling: new calls are refused with 503 while the mean queue delay of the
-    /// last ten datagrams exceeds this (CUCM's Code Yellow Entry Latency); zero turns
-    /// throttling off.
+    /// Call throttling: a growing share of new calls is refused with 503 while the mean queue
+    /// delay of the last ten datagrams exceeds this (CUCM's Code Yellow Entry Latency); zero
+    /// turns throttling off.
     pub code_yellow_entry: Duration,
     /// Throttling ends when the mean delay falls below this share of the entry latency, in
     /// percent (CUCM's Code Yellow Exit Latency).
@@ -58,7 +58,7 @@ impl Default for SipOptions {
         SipOptions {
             no_answer: Duration::from_secs(2),
             trunk_no_answer: Duration::from_secs(1),
-            code_yellow_entry: Duration::from_millis(20),
+            code_yellow_entry: Duration::from_millis(100),
             code_yellow_exit_percent: 40,
             retry_after_secs: 1,
         }
@@ -238,6 +238,7 @@ impl Sip {
             trunk_down: g(&c.trunk_down),
             throttled: g(&c.throttled),
             code_yellow: u64::from(self.inner.throttle.yellow()),
+            throttle_percent: self.inner.throttle.refused_pct(),
             queue_delay_us: self.inner.throttle.mean_delay_us(),
             datagrams_dropped: self.inner.throttle.dropped(),
             notifies: g(&c.notifies),

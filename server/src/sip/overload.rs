@@ -13,7 +13,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -27,13 +27,25 @@ pub(super) const SAMPLE_SIZE: usize = 10;
 /// `net.core.rmem_max`), so a burst queues and is measured rather than dropped.
 const RECV_BUFFER: usize = 4 << 20;
 
-/// Code Yellow state of one cluster's SIP side.
+/// How often the share of new calls refused moves, and by how much, and its ceiling (some
+/// calls always go through, so a cluster slowed by something else than calls still serves).
+const STEP_EVERY: Duration = Duration::from_millis(10);
+const STEP: u32 = 10;
+const MAX_REFUSED: u32 = 95;
+
+/// Code Yellow state of one cluster's SIP side: a loss-based controller (RFC 7415's "loss"
+/// algorithm, run inside the cluster). While the mean queue delay is over the entry latency
+/// the share of new calls refused rises by [`STEP`] points every [`STEP_EVERY`]; below the
+/// exit latency it falls the same way; between the two it holds. Refusing all calls at once
+/// would swing between an idle cluster and a flooded one; a share that settles lets the
+/// cluster carry what it can.
 #[derive(Debug)]
 pub(super) struct Throttle {
     entry: Duration,
     exit: Duration,
-    window: std::sync::Mutex<Window>,
-    yellow: AtomicBool,
+    state: std::sync::Mutex<State>,
+    /// The share of new calls refused now, in percent (0: not throttling).
+    refused_pct: AtomicU64,
     /// The mean queue delay of the last [`SAMPLE_SIZE`] datagrams, in microseconds.
     mean_us: AtomicU64,
     /// The kernel's count of datagrams dropped on a full queue, as last seen.
@@ -41,70 +53,97 @@ pub(super) struct Throttle {
 }
 
 #[derive(Debug, Default)]
-struct Window {
+struct State {
     micros: [u64; SAMPLE_SIZE],
     next: usize,
     sum: u64,
+    refused: u32,
+    last_step: Option<std::time::Instant>,
+    /// Admission credit: each new call adds the share admitted; a call goes through when a
+    /// whole one has built up (spreads refusals evenly, no randomness).
+    credit: u32,
 }
 
 impl Throttle {
-    /// Enters Code Yellow when the mean delay exceeds `entry`, leaves when it falls below
-    /// `exit_percent` of it (CUCM's Code Yellow Entry Latency and Exit Latency).
+    /// Throttles when the mean delay exceeds `entry`, eases off below `exit_percent` of it
+    /// (CUCM's Code Yellow Entry Latency and Exit Latency).
     pub(super) fn new(entry: Duration, exit_percent: u32) -> Throttle {
         Throttle {
             entry,
             exit: entry * exit_percent.min(100) / 100,
-            window: std::sync::Mutex::new(Window::default()),
-            yellow: AtomicBool::new(false),
+            state: std::sync::Mutex::new(State::default()),
+            refused_pct: AtomicU64::new(0),
             mean_us: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         }
     }
 
     /// Records one datagram's queue delay and the kernel's drop count read with it (`None`
-    /// where unknown); true when new calls are to be refused now.
-    pub(super) fn observe(&self, waited: Duration, dropped: Option<u64>) -> bool {
+    /// where unknown).
+    pub(super) fn observe(&self, waited: Duration, dropped: Option<u64>) {
         let new_drops = dropped.is_some_and(|d| self.dropped.swap(d, Ordering::Relaxed) < d);
-        let mean = {
-            let mut w = self.window.locked();
-            if new_drops {
-                // A full queue: count every recent datagram as late, so it takes a window of
-                // quick ones to leave.
-                let late = u64::try_from((self.entry * 2).as_micros()).unwrap_or(u64::MAX / 16);
-                w.micros = [late; SAMPLE_SIZE];
-                w.sum = late * SAMPLE_SIZE as u64;
-            }
-            let us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX / 16);
-            let i = w.next;
-            w.sum = w.sum - w.micros[i] + us;
-            w.micros[i] = us;
-            w.next = (i + 1) % SAMPLE_SIZE;
-            let mean = w.sum / SAMPLE_SIZE as u64;
-            self.mean_us.store(mean, Ordering::Relaxed);
-            Duration::from_micros(mean)
-        };
-        let yellow = self.yellow.load(Ordering::Relaxed);
-        let now = if new_drops || mean > self.entry {
-            true
-        } else if mean < self.exit {
-            false
-        } else {
-            yellow
-        };
-        if now != yellow {
-            self.yellow.store(now, Ordering::Relaxed);
-            if now {
-                tracing::warn!(mean_delay = ?mean, new_drops, "SIP: Code Yellow: refusing new calls with 503");
-            } else {
-                tracing::info!(mean_delay = ?mean, "SIP: Code Yellow over: accepting new calls");
+        let now = std::time::Instant::now();
+        let mut s = self.state.locked();
+        if new_drops {
+            // A full queue: count every recent datagram as late, so it takes a window of
+            // quick ones to ease off.
+            let late = u64::try_from((self.entry * 2).as_micros()).unwrap_or(u64::MAX / 16);
+            s.micros = [late; SAMPLE_SIZE];
+            s.sum = late * SAMPLE_SIZE as u64;
+        }
+        let us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX / 16);
+        let i = s.next;
+        s.sum = s.sum - s.micros[i] + us;
+        s.micros[i] = us;
+        s.next = (i + 1) % SAMPLE_SIZE;
+        let mean = s.sum / SAMPLE_SIZE as u64;
+        self.mean_us.store(mean, Ordering::Relaxed);
+        let mean = Duration::from_micros(mean);
+        let due = s
+            .last_step
+            .is_none_or(|t| now.duration_since(t) >= STEP_EVERY);
+        let before = s.refused;
+        if mean > self.entry && (due || before == 0) {
+            s.refused = (before + STEP).min(MAX_REFUSED);
+        } else if mean < self.exit && due && before > 0 {
+            s.refused = before.saturating_sub(STEP);
+        }
+        if s.refused != before {
+            s.last_step = Some(now);
+            self.refused_pct
+                .store(u64::from(s.refused), Ordering::Relaxed);
+            if before == 0 {
+                s.credit = 0;
+                tracing::warn!(mean_delay = ?mean, new_drops, "SIP: Code Yellow: refusing a share of new calls with 503");
+            } else if s.refused == 0 {
+                tracing::info!(mean_delay = ?mean, "SIP: Code Yellow over: accepting every new call");
             }
         }
-        now
     }
 
-    /// In Code Yellow now.
+    /// Whether a new call goes through now (false: refuse it with 503).
+    pub(super) fn admit(&self) -> bool {
+        let mut s = self.state.locked();
+        if s.refused == 0 {
+            return true;
+        }
+        s.credit += 100 - s.refused;
+        if s.credit >= 100 {
+            s.credit -= 100;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// In Code Yellow now (refusing a share of new calls).
     pub(super) fn yellow(&self) -> bool {
-        self.yellow.load(Ordering::Relaxed)
+        self.refused_pct() > 0
+    }
+
+    /// The share of new calls refused now, in percent.
+    pub(super) fn refused_pct(&self) -> u64 {
+        self.refused_pct.load(Ordering::Relaxed)
     }
 
     /// The mean queue delay of the last datagrams, in microseconds.
@@ -224,41 +263,60 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     #[test]
-    fn code_yellow_is_entered_on_the_mean_delay_and_left_below_the_exit_latency() {
+    fn a_late_queue_refuses_a_growing_share_of_new_calls_and_a_quick_one_eases_off() {
         let t = Throttle::new(20 * MS, 40);
         // One late datagram among quick ones does not throttle: the mean of ten is 10 ms.
-        assert!(!t.observe(100 * MS, None));
+        t.observe(100 * MS, None);
         for _ in 0..8 {
-            assert!(!t.observe(Duration::ZERO, None));
+            t.observe(Duration::ZERO, None);
         }
-        // A queue that stays 30 ms behind does.
-        let entered = (0..SAMPLE_SIZE).any(|_| t.observe(30 * MS, None));
-        assert!(entered && t.yellow());
-        // Between exit (8 ms) and entry (20 ms) it stays yellow; below 8 ms it leaves.
+        assert!(!t.yellow() && t.admit());
+        // A queue that stays 30 ms behind does: 10 % at once, the next call refused.
+        for _ in 0..SAMPLE_SIZE {
+            t.observe(30 * MS, None);
+        }
+        assert_eq!(t.refused_pct(), 10);
+        let admitted = (0..100).filter(|_| t.admit()).count();
+        assert_eq!(admitted, 90, "one call in ten refused, spread evenly");
+        // Still late a step later: 20 %.
+        std::thread::sleep(STEP_EVERY);
+        t.observe(30 * MS, None);
+        assert_eq!(t.refused_pct(), 20);
+        // Between exit (8 ms) and entry (20 ms) it holds; below 8 ms it eases off a step at
+        // a time.
         for _ in 0..SAMPLE_SIZE {
             t.observe(10 * MS, None);
         }
-        assert!(t.yellow());
+        std::thread::sleep(STEP_EVERY);
+        t.observe(10 * MS, None);
+        assert_eq!(t.refused_pct(), 20);
         for _ in 0..SAMPLE_SIZE {
             t.observe(MS, None);
         }
-        assert!(!t.yellow());
+        assert_eq!(t.refused_pct(), 10);
+        std::thread::sleep(STEP_EVERY);
+        t.observe(MS, None);
+        assert!(!t.yellow() && t.admit());
+    }
+
+    #[test]
+    fn the_share_refused_stops_below_all() {
+        let t = Throttle::new(20 * MS, 40);
+        for _ in 0..12 {
+            t.observe(500 * MS, None);
+            std::thread::sleep(STEP_EVERY);
+        }
+        assert_eq!(t.refused_pct(), u64::from(MAX_REFUSED));
+        assert_eq!((0..100).filter(|_| t.admit()).count(), 5);
     }
 
     #[test]
     fn datagrams_dropped_by_the_kernel_throttle_at_once() {
         let t = Throttle::new(20 * MS, 40);
-        assert!(!t.observe(Duration::ZERO, Some(0)));
-        assert!(
-            t.observe(Duration::ZERO, Some(3)),
-            "3 drops since the last datagram"
-        );
-        assert_eq!(t.dropped(), 3);
-        // No new drops and a window of quick datagrams: over.
-        assert!(t.observe(Duration::ZERO, Some(3)));
-        for _ in 0..SAMPLE_SIZE {
-            t.observe(Duration::ZERO, Some(3));
-        }
+        t.observe(Duration::ZERO, Some(0));
         assert!(!t.yellow());
+        t.observe(Duration::ZERO, Some(3));
+        assert!(t.yellow(), "3 drops since the last datagram");
+        assert_eq!(t.dropped(), 3);
     }
 }

@@ -97,7 +97,7 @@ impl Sip {
             }
         }
         self.bump(|c| &c.invites);
-        if self.inner.throttle.yellow() {
+        if !self.inner.throttle.admit() {
             // Code Yellow: refused at once, with when to try again, rather than queued to time
             // out (the ACK of this 503 is absorbed like any non-2xx's).
             self.bump(|c| &c.throttled);

@@ -117,6 +117,7 @@ async fn a_register_and_a_call_change_exactly_their_sip_counters() {
             "retransmissions_absorbed.REGISTER",
             "routed_local",
             "routed_trunk",
+            "throttle_percent",
             "throttled",
             "trunk_down",
             "unavailable",
@@ -126,7 +127,7 @@ async fn a_register_and_a_call_change_exactly_their_sip_counters() {
     assert!(s0.json.values().all(|v| *v == 0), "{:?}", s0.json);
     assert_eq!(
         s0.prom.len(),
-        25,
+        26,
         "one sample per JSON figure: {:?}",
         s0.prom
     );
