@@ -160,9 +160,10 @@ impl Sip {
     /// cluster: the numbers Global Dial Plan Replication learns.
     pub fn homes_of(topo: &crate::topology::Topology) -> HashMap<String, String> {
         let mut m = HashMap::new();
+        let profiles = topo.profile_map();
         for u in &topo.users {
             for p in &u.profiles {
-                if let Some(p) = topo.profiles.iter().find(|x| &x.name == p) {
+                if let Some(p) = profiles.get(p.as_str()) {
                     for l in &p.lines {
                         m.entry(l.dn.clone()).or_insert_with(|| u.home.clone());
                     }
