@@ -13,7 +13,7 @@ R=${1:-20}
 S=${2:-10}
 OUT=${3:-$(mktemp -d /tmp/emroam-fleet-cpu.XXXXXX)}
 mkdir -p "$OUT"
-BIN=$PWD/target/release/emroam
+BIN=${EMROAM_BIN:-$PWD/target/release/emroam} # loadtests/run-all sets it
 SERVER=
 trap 'kill "$SERVER" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 

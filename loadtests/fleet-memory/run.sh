@@ -11,11 +11,13 @@
 # so the figure includes each phone's SIP user agent and its place in the shard's routing map.
 #
 #   cargo build --release -p emroam && loadtests/fleet-memory/run.sh [SECONDS] [sip]
+#
+# EMROAM_BIN=path runs another build (a "before" binary beside an "after" one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-5}
 SIP=${2:-}
-BIN=$PWD/target/release/emroam
+BIN=${EMROAM_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/emroam}  # loadtests/run-all sets EMROAM_BIN
 WORK=$(mktemp -d /tmp/emroam-fleet-mem.XXXXXX)
 SERVER=
 trap 'kill "$SERVER" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-60}
 RATE=${2:-100}
-BIN=$PWD/target/release/emroam
+BIN=${EMROAM_BIN:-$PWD/target/release/emroam} # loadtests/run-all sets it
 WORK=$(mktemp -d /tmp/emroam-tui-bench.XXXXXX)
 trap 'tmux kill-session -t emroam-tui-bench 2>/dev/null || true; kill "$SERVER" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 

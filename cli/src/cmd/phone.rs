@@ -169,7 +169,7 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
                 device,
                 model: Model::from_topology_name(&model),
                 config_url,
-                service_url: service,
+                service_url: service.map(Into::into),
             },
             tasks,
             timeout: a.timeout,

@@ -17,7 +17,7 @@ fn phone(fake: &Fake) -> Phone {
         device: DEV.into(),
         model: Model::default(),
         config_url: Some(fake.config_url(DEV)),
-        service_url: Some(fake.service_url()),
+        service_url: Some(fake.service_url().into()),
     })
 }
 
@@ -132,9 +132,7 @@ async fn http_and_transport_failures_are_named() {
         device: DEV.into(),
         model: Model::default(),
         config_url: None,
-        service_url: Some(format!(
-            "http://{dead}/emapp/EMAppServlet?device=#DEVICENAME#"
-        )),
+        service_url: Some(format!("http://{dead}/emapp/EMAppServlet?device=#DEVICENAME#").into()),
     });
     let (_, o) = go(p, Task::Status).await;
     let f = o.result.unwrap_err();

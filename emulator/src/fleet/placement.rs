@@ -68,8 +68,20 @@ pub(super) fn place<T>(
     // The story's phones and users are kept for it, all in the first shard, which runs it.
     let story_devices: HashSet<&str> = profile.story.iter().map(|s| s.device()).collect();
     let story_users: HashSet<&str> = profile.story.iter().filter_map(|s| s.user()).collect();
+    // Each shard's Contact and each target's service URL: one copy, shared by its phones.
+    let contacts: Vec<Option<Arc<str>>> = sockets
+        .iter()
+        .map(|sock| {
+            let sip = profile.sip.as_ref()?;
+            let contact = sock
+                .local_addr()
+                .map_or_else(|_| sip.bind.to_string(), |a| a.to_string());
+            Some(contact.into())
+        })
+        .collect();
     for (ci, t) in profile.targets.iter().enumerate() {
         let mut taken = HashSet::new();
+        let service_url: Arc<str> = t.service_url.as_str().into();
         for (j, d) in t.devices.iter().enumerate() {
             let spec = PhoneSpec {
                 device: d.clone(),
@@ -78,7 +90,7 @@ pub(super) fn place<T>(
                     .config_url
                     .as_ref()
                     .map(|u| emroam_schema::em_url::device_url(u, d)),
-                service_url: Some(t.service_url.clone()),
+                service_url: Some(service_url.clone()),
             };
             let kept = story_devices.contains(d.as_str());
             let sh = if kept { 0 } else { j % shards };
@@ -94,10 +106,7 @@ pub(super) fn place<T>(
                 users.len() - 1
             });
             let mut phone = Phone::new(spec);
-            if let (Some(sip), Some(sock)) = (&profile.sip, sockets.get(sh)) {
-                let contact = sock
-                    .local_addr()
-                    .map_or_else(|_| sip.bind.to_string(), |a| a.to_string());
+            if let (Some(sip), Some(Some(contact))) = (&profile.sip, contacts.get(sh)) {
                 // The story's phones always answer: a call in the story must not meet a
                 // random 486.
                 let answer = if kept {
@@ -108,7 +117,9 @@ pub(super) fn place<T>(
                 } else {
                     sip.answer
                 };
-                phone = phone.with_sip(&contact).with_answer_policy(answer);
+                phone = phone
+                    .with_shared_sip(contact.clone())
+                    .with_answer_policy(answer);
                 let mac = d.trim_start_matches("SEP").to_ascii_lowercase();
                 if let Some(dn) = mine.and_then(|k| t.users[k].dn.as_deref()) {
                     dir.set(dn, ci, &mac, false);

@@ -1,6 +1,8 @@
 //! Reading the phone's config file (`SEP<MAC>.cnf.xml`): the one place that does, through
 //! `emroam_protocol::devicecfg` (lines, services with the EM service URL, the user).
 
+use std::sync::Arc;
+
 use emroam_schema::LoginType;
 
 /// What the phone needs from its config file.
@@ -8,8 +10,9 @@ use emroam_schema::LoginType;
 pub struct ConfigInfo {
     /// Whether the file was understood.
     pub parsed: bool,
-    /// The Extension Mobility service URL among the phone services (macros not substituted).
-    pub em_service_url: Option<String>,
+    /// The Extension Mobility service URL among the phone services (macros not substituted);
+    /// shared with the phone's service URL when it is the same text.
+    pub em_service_url: Option<Arc<str>>,
     /// The user whose device profile the file carries (`None`: the logout profile).
     pub user_id: Option<String>,
     /// Directory numbers of the lines to register.
@@ -35,7 +38,7 @@ pub fn read(body: &[u8]) -> Result<ConfigInfo, ConfigFileError> {
         .map_err(|e| ConfigFileError::Invalid(e.to_string()))?;
     Ok(ConfigInfo {
         parsed: true,
-        em_service_url: cfg.em_service_url().map(str::to_owned),
+        em_service_url: cfg.em_service_url().map(Arc::from),
         user_id: cfg.user_id.clone(),
         lines: cfg.lines.iter().map(|l| l.name.clone()).collect(),
         sip_proxy: cfg.sip_proxy().map(|(h, p)| format!("{h}:{p}")),

@@ -4,6 +4,7 @@
 //! Pure: no sockets, no clocks (the jar is told the time). The driver ([`crate::driver`])
 //! sends the requests over its own HTTP/1.1 client ([`crate::httpc`]).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -134,14 +135,17 @@ pub enum HttpFailure {
 }
 
 /// The model identity a phone announces in its request headers.
+///
+/// Its texts are borrowed when they are the defaults, so a fleet's phones of one model hold no
+/// copy of them each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Model {
     /// `x-CiscoIPPhoneModelName`, e.g. `CP-8865`.
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// `x-CiscoIPPhoneDisplay`: services-area width, height, depth, `C`/`G`.
-    pub display: String,
+    pub display: Cow<'static, str>,
     /// `x-CiscoIPPhoneSDKVersion`.
-    pub sdk_version: String,
+    pub sdk_version: Cow<'static, str>,
 }
 
 impl Model {
@@ -151,9 +155,9 @@ impl Model {
         let digits: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
         let num = digits.trim_start_matches(|c: char| c.is_ascii_alphabetic());
         let name = if num.is_empty() {
-            "CP-8865".to_owned()
+            Cow::Borrowed("CP-8865")
         } else {
-            format!("CP-{num}")
+            Cow::Owned(format!("CP-{num}"))
         };
         Self {
             name,
@@ -165,9 +169,9 @@ impl Model {
 impl Default for Model {
     fn default() -> Self {
         Self {
-            name: "CP-8865".into(),
-            display: "800, 480, 24, C".into(),
-            sdk_version: "12.5.1".into(),
+            name: Cow::Borrowed("CP-8865"),
+            display: Cow::Borrowed("800, 480, 24, C"),
+            sdk_version: Cow::Borrowed("12.5.1"),
         }
     }
 }
@@ -176,9 +180,12 @@ impl Default for Model {
 /// Services development notes, "HTTP Requests and Header Settings").
 pub fn phone_headers(model: &Model) -> Vec<(String, String)> {
     vec![
-        ("x-CiscoIPPhoneModelName".into(), model.name.clone()),
-        ("x-CiscoIPPhoneDisplay".into(), model.display.clone()),
-        ("x-CiscoIPPhoneSDKVersion".into(), model.sdk_version.clone()),
+        ("x-CiscoIPPhoneModelName".into(), model.name.to_string()),
+        ("x-CiscoIPPhoneDisplay".into(), model.display.to_string()),
+        (
+            "x-CiscoIPPhoneSDKVersion".into(),
+            model.sdk_version.to_string(),
+        ),
         (
             "Accept".into(),
             "x-CiscoIPPhone/*;version=3.3.4, text/xml, text/plain".into(),

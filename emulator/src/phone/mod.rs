@@ -16,6 +16,7 @@ pub mod page;
 pub mod sipua;
 mod task;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use emroam_protocol::cipxml::Screen;
@@ -145,12 +146,14 @@ pub struct FlowState(Flow);
 pub struct Phone {
     spec: PhoneSpec,
     cookies: CookieJar,
-    /// The EM service URL template from the last config file, else the spec's.
-    service_template: Option<String>,
+    /// The EM service URL template from the last config file, else the spec's (shared with
+    /// them, not a copy).
+    service_template: Option<Arc<str>>,
     /// What the phone believes: `Some(user)` after a successful login.
     logged_in: Option<String>,
     /// What the last config file said (user, lines), for traces and checks.
-    config: Option<config::ConfigInfo>,
+    /// Boxed: a phone that never fetched one (no boot) pays a pointer.
+    config: Option<Box<config::ConfigInfo>>,
     trace: bool,
     /// The SIP side, when the phone registers (see [`Phone::with_sip`]).
     /// Boxed: a phone without SIP (most load profiles) pays one pointer, not the UA.
@@ -175,7 +178,13 @@ impl Phone {
 
     /// Registers its lines over SIP, with this Contact `host:port` (the driver's socket), and
     /// waits for the cluster's NOTIFY to restart after EM login and logout.
-    pub fn with_sip(mut self, contact: &str) -> Self {
+    pub fn with_sip(self, contact: &str) -> Self {
+        self.with_shared_sip(contact.into())
+    }
+
+    /// [`Phone::with_sip`] with a Contact shared by many phones (a fleet shard's socket):
+    /// each keeps a reference, not a copy.
+    pub fn with_shared_sip(mut self, contact: Arc<str>) -> Self {
         self.sip = Some(Box::new(sipua::SipUa::new(&self.spec.device, contact)));
         self
     }
@@ -223,7 +232,7 @@ impl Phone {
 
     /// What the last config file fetched said (the profile's user and lines).
     pub fn config(&self) -> Option<&config::ConfigInfo> {
-        self.config.as_ref()
+        self.config.as_deref()
     }
 
     /// Sets the login belief (a fleet that knows the cluster's state at start).
@@ -648,7 +657,7 @@ impl Phone {
         if !(200..300).contains(&resp.status) {
             return self.fail(&flow, Cause::HttpStatus(resp.status), out);
         }
-        let info = match config::read(&resp.body) {
+        let mut info = match config::read(&resp.body) {
             Ok(i) => i,
             Err(_) => return self.fail(&flow, Cause::BadConfig, out),
         };
@@ -656,11 +665,15 @@ impl Phone {
             if info.em_service_url.is_none() && flow.restarting {
                 return self.fail(&flow, Cause::ServicesUnavailable(flow.task), out);
             }
-            if let Some(u) = &info.em_service_url {
-                self.service_template = Some(u.clone());
+            if let Some(u) = &mut info.em_service_url {
+                // The same text as before (as a fleet's config files say): keep one copy.
+                match &self.service_template {
+                    Some(t) if *t == *u => *u = t.clone(),
+                    _ => self.service_template = Some(u.clone()),
+                }
             }
         }
-        self.config = Some(info);
+        self.config = Some(Box::new(info));
         self.register(flow, now, out)
     }
 

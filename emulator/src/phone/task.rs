@@ -1,6 +1,7 @@
 //! What a phone is asked to do ([`Task`], [`TaskKind`], a login's [`Credentials`]) and who it
 //! is ([`PhoneSpec`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use emroam_schema::LoginType;
@@ -16,8 +17,9 @@ pub struct PhoneSpec {
     pub model: Model,
     /// Its config file (`http://host:6970/SEP….cnf.xml`); `None`: no boot, no restart fetch.
     pub config_url: Option<String>,
-    /// The EM service URL template (`…?device=#DEVICENAME#`) when not taken from the config.
-    pub service_url: Option<String>,
+    /// The EM service URL template (`…?device=#DEVICENAME#`) when not taken from the config;
+    /// shared, so a fleet's phones of one cluster hold one copy.
+    pub service_url: Option<Arc<str>>,
 }
 
 /// What the phone is asked to do.

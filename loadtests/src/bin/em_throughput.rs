@@ -15,7 +15,10 @@
 //! costs the server its NOTIFY and the phone's new REGISTER too; without it the phones never
 //! register (an HTTP-only phone), and each restart stays pending.
 //!
-//! Usage: `cargo run --release -p emroam-loadtests --bin em-throughput -- [SECS] [CONNS] [crash|power-loss] [sip]`
+//! With `--devices N` (anywhere in the arguments) cluster1 has N users and phones instead of
+//! 10,000 (`--devices 100000`: the population the EM goal names).
+//!
+//! Usage: `cargo run --release -p emroam-loadtests --bin em-throughput -- [SECS] [CONNS] [crash|power-loss] [sip] [--devices N]`
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -127,7 +130,18 @@ async fn drive(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let n_users: usize = match args.iter().position(|a| a == "--devices") {
+        Some(i) => {
+            let n = args.get(i + 1).and_then(|s| s.parse().ok());
+            let n = n
+                .filter(|&n| n > 0)
+                .expect("--devices takes a positive count");
+            args.drain(i..i + 2);
+            n
+        }
+        None => 10_000,
+    };
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let conns: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32);
     let durability = match args.get(3).map(String::as_str) {
@@ -137,7 +151,16 @@ fn main() {
     let with_sip = args.get(4).is_some_and(|a| a == "sip");
     let topo_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../profiles/topologies/load-3x10k.toml");
-    let topo = Topology::load(&topo_path).expect("load topology");
+    // The file says 10,000 a cluster; cluster1 (the one measured) at another population.
+    let mut topo_src = std::fs::read_to_string(&topo_path).expect("read topology");
+    for owner in ["home", "cluster"] {
+        let of_cluster1 = format!("{owner} = \"cluster1\"\ncount = ");
+        topo_src = topo_src.replace(
+            &format!("{of_cluster1}10000\n"),
+            &format!("{of_cluster1}{n_users}\n"),
+        );
+    }
+    let topo = Topology::parse(&topo_src).expect("parse topology");
     let data = std::env::temp_dir().join(format!("emroam-throughput-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
 
@@ -192,7 +215,6 @@ fn main() {
         (em_addr, trivial_addr, running)
     });
 
-    let n_users = 10_000usize;
     let per = n_users / conns;
     let login_job = move |c: usize, i: usize| {
         let n = c * per + (i % per) + 1;
@@ -265,7 +287,7 @@ fn main() {
     println!("| measure | value |");
     println!("|---|---|");
     println!(
-        "| run | {secs} s per phase, {conns} keep-alive connections, 1 server + 1 client runtime thread, durability {durability:?}{} |",
+        "| run | {secs} s per phase, {conns} keep-alive connections, {n_users} users and phones, 1 server + 1 client runtime thread, durability {durability:?}{} |",
         if with_sip {
             ", phones registered over SIP"
         } else {

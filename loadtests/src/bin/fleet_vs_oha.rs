@@ -13,7 +13,10 @@
 //! child, from `/proc/self/stat`) and the endpoint's (`/proc/PID/stat`) in each phase, so that a
 //! rate capped by the endpoint shows as one.
 //!
-//! Usage: `cargo run --release -p emroam-loadtests --bin fleet-vs-oha -- [SECS] [CONNS] [OHA]`
+//! Then `wrk -t1 -cCONNS -dSECSs` (one thread), same headers, pinned the same way, when it is
+//! installed; a peer that is not installed is reported as skipped, with how to install it.
+//!
+//! Usage: `cargo run --release -p emroam-loadtests --bin fleet-vs-oha -- [SECS] [CONNS] [OHA] [WRK]`
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -183,6 +186,7 @@ fn compare(args: &[String]) {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
     let conns: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(32);
     let oha = args.get(2).cloned().unwrap_or_else(|| "oha".to_owned());
+    let wrk = args.get(3).cloned().unwrap_or_else(|| "wrk".to_owned());
     let exe = std::env::current_exe().expect("own path");
 
     let mut endpoint = Command::new("taskset")
@@ -225,38 +229,42 @@ fn compare(args: &[String]) {
     let ours = emulator("parse");
     let bare = emulator("no-parse");
 
+    let headers = phone_headers(&Model::default());
     let mut oha_args = vec![
-        "-c".to_owned(),
-        "1".to_owned(),
-        oha,
         "-z".to_owned(),
         format!("{secs}s"),
         "-c".to_owned(),
         conns.to_string(),
         "--no-tui".to_owned(),
     ];
-    for (n, v) in phone_headers(&Model::default()) {
-        oha_args.push("-H".to_owned());
-        oha_args.push(format!("{n}: {v}"));
+    // wrk on one thread (`-t1`): one core, as the other two clients have.
+    let mut wrk_args = vec!["-t1".to_owned(), format!("-c{conns}"), format!("-d{secs}s")];
+    for (n, v) in &headers {
+        for a in [&mut oha_args, &mut wrk_args] {
+            a.push("-H".to_owned());
+            a.push(format!("{n}: {v}"));
+        }
     }
     oha_args.push(url.clone());
+    wrk_args.push(url.clone());
     let theirs = measure(pid, || {
-        match Command::new("taskset").args(&oha_args).output() {
-            Ok(o) if o.status.success() => {
-                let text = String::from_utf8_lossy(&o.stdout);
-                let field = |name: &str| {
-                    text.lines()
-                        .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_owned()))
-                };
-                (
-                    field("Requests/sec:").and_then(|v| v.parse::<f64>().ok()),
-                    field("Success rate:")
-                        .map_or_else(String::new, |v| format!("success rate {v}")),
-                )
+        peer(&oha, &oha_args, "`cargo install oha --locked`", |text| {
+            field(text, "Success rate:").map_or_else(String::new, |v| format!("success rate {v}"))
+        })
+    });
+    let wrk_run = measure(pid, || {
+        peer(&wrk, &wrk_args, "`apt-get install wrk`", |text| {
+            let errors: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("Non-2xx") || l.starts_with("Socket errors"))
+                .collect();
+            if errors.is_empty() {
+                "0 errors".to_owned()
+            } else {
+                errors.join("; ")
             }
-            Ok(o) => (None, String::from_utf8_lossy(&o.stderr).trim().to_owned()),
-            Err(e) => (None, format!("{e}: `cargo install oha --locked`")),
-        }
+        })
     });
 
     drop(endpoint.stdin.take());
@@ -273,6 +281,7 @@ fn compare(args: &[String]) {
         ),
         ("emulator, transport only (pages not parsed)", &bare),
         ("oha, same headers", &theirs),
+        ("wrk `-t1`, same headers", &wrk_run),
     ] {
         let rate = p
             .rate
@@ -280,23 +289,73 @@ fn compare(args: &[String]) {
         let per = p.rate.map_or_else(String::new, |r| {
             format!("{:.2} µs", p.client_cpu / (r * p.wall) * 1e6)
         });
+        // A client that did not run has no share of a core (its phase took no time).
+        let busy = |cpu: f64| {
+            p.rate
+                .map_or_else(String::new, |_| format!("{:.0} %", 100.0 * cpu / p.wall))
+        };
         println!(
-            "| {name} | {rate} | {per} | {:.0} % | {:.0} % | {} |",
-            100.0 * p.client_cpu / p.wall,
-            100.0 * p.endpoint_cpu / p.wall,
+            "| {name} | {rate} | {per} | {} | {} | {} |",
+            busy(p.client_cpu),
+            busy(p.endpoint_cpu),
             p.detail
         );
     }
     // On a shared machine a client may not get its whole core; requests per CPU-second
     // (what each would do with a core to itself) compare them regardless.
-    let per_cpu = |p: &Phase| p.rate.map(|r| r * p.wall / p.client_cpu);
-    for (name, p) in [("emulator / oha", &ours), ("transport only / oha", &bare)] {
-        if let (Some(a), Some(b)) = (p.rate, theirs.rate) {
-            let cpu = match (per_cpu(p), per_cpu(&theirs)) {
+    let per_cpu = |p: &Phase| {
+        p.rate
+            .filter(|_| p.client_cpu > 0.0)
+            .map(|r| r * p.wall / p.client_cpu)
+    };
+    for (name, p, peer) in [
+        ("emulator / oha", &ours, &theirs),
+        ("transport only / oha", &bare, &theirs),
+        ("emulator / wrk", &ours, &wrk_run),
+        ("transport only / wrk", &bare, &wrk_run),
+    ] {
+        if let (Some(a), Some(b)) = (p.rate, peer.rate) {
+            let cpu = match (per_cpu(p), per_cpu(peer)) {
                 (Some(x), Some(y)) => format!("{:.2}× per CPU-second", x / y),
                 _ => String::new(),
             };
             println!("| **{name}** | **{:.2}×** | {cpu} | | | |", a / b);
         }
+    }
+}
+
+/// The value after `name` on the first line of `text` that starts with it (oha and wrk both
+/// print `Requests/sec:`).
+fn field(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_owned()))
+}
+
+/// Runs a peer load generator pinned to core 1: its `Requests/sec:` and `detail` of its output,
+/// or no rate and why (a generator that is not installed is skipped, with how to install it).
+fn peer(
+    tool: &str,
+    args: &[String],
+    install: &str,
+    detail: impl FnOnce(&str) -> String,
+) -> (Option<f64>, String) {
+    match Command::new("taskset")
+        .args(["-c", "1", tool])
+        .args(args)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            (
+                field(&text, "Requests/sec:").and_then(|v| v.parse::<f64>().ok()),
+                detail(&text),
+            )
+        }
+        // taskset exits 127 when it cannot find the program.
+        Ok(o) if o.status.code() == Some(127) => {
+            (None, format!("skipped: install {tool} ({install})"))
+        }
+        Ok(o) => (None, String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+        Err(e) => (None, format!("{e}: taskset (util-linux) is needed")),
     }
 }

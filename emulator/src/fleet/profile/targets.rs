@@ -1,6 +1,8 @@
 //! The phones and users of a profile: from `[[target]]` tables, or from a topology's
 //! clusters (selected by `[population]`).
 
+use std::sync::Arc;
+
 use emroam_schema::{Topology, em_url};
 use toml::Spanned;
 
@@ -60,17 +62,19 @@ impl Validator<'_> {
                 .take(max_dev)
                 .map(|p| p.name.clone())
                 .collect();
-            let users: Vec<UserSpec> = topo
+            let users: Vec<Arc<UserSpec>> = topo
                 .users
                 .iter()
                 .filter(|u| u.home == c.id)
                 .take(max_users)
-                .map(|u| UserSpec {
-                    id: u.id.clone(),
-                    pin: u.pin.clone(),
-                    dn: u.primary_extension.clone(),
-                    self_service_id: u.self_service_id.clone(),
-                    superuser: u.superuser,
+                .map(|u| {
+                    Arc::new(UserSpec {
+                        id: u.id.clone(),
+                        pin: u.pin.clone(),
+                        dn: u.primary_extension.clone(),
+                        self_service_id: u.self_service_id.clone(),
+                        superuser: u.superuser,
+                    })
                 })
                 .collect();
             // Asking for more than the topology has is a mistake, not a smaller run: said
@@ -184,15 +188,17 @@ impl Validator<'_> {
                 return Err(self.err(at, format!("device `{d}` is not SEP + 12 hex digits")));
             }
         }
-        let users: Vec<UserSpec> = match &r.users {
+        let users: Vec<Arc<UserSpec>> = match &r.users {
             RawUsers::List(v) => v
                 .iter()
-                .map(|u| UserSpec {
-                    id: u.id.clone(),
-                    pin: u.pin.clone(),
-                    dn: u.dn.clone(),
-                    self_service_id: u.self_service_id.clone().or_else(|| u.dn.clone()),
-                    superuser: u.superuser,
+                .map(|u| {
+                    Arc::new(UserSpec {
+                        id: u.id.clone(),
+                        pin: u.pin.clone(),
+                        dn: u.dn.clone(),
+                        self_service_id: u.self_service_id.clone().or_else(|| u.dn.clone()),
+                        superuser: u.superuser,
+                    })
                 })
                 .collect(),
             RawUsers::Pattern(RawUserPattern {
@@ -206,13 +212,13 @@ impl Validator<'_> {
             }) => (0..*count as u64)
                 .map(|i| {
                     let dn = dn_first.map(|d| (d + i).to_string());
-                    UserSpec {
+                    Arc::new(UserSpec {
                         id: format!("{prefix}{:0width$}", first + i, width = *width),
                         pin: pin.clone(),
                         self_service_id: dn.clone(),
                         dn,
                         superuser: *superuser,
-                    }
+                    })
                 })
                 .collect(),
         };

@@ -1,6 +1,7 @@
 //! The validated profile: what a run is given, every value checked.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -196,8 +197,8 @@ pub struct Target {
     pub admin_url: Option<String>,
     /// Device names.
     pub devices: Vec<String>,
-    /// Users.
-    pub users: Vec<UserSpec>,
+    /// Users (shared with the shards that run them: a fleet keeps one copy of each).
+    pub users: Vec<Arc<UserSpec>>,
 }
 
 /// An admin request at a time into the run.

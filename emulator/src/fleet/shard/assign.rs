@@ -144,7 +144,7 @@ impl<T: Transport + 'static> Shard<T> {
                 if same_cluster && self.slots[i].cluster != want {
                     continue;
                 }
-                let idle = self.idle(i) && !self.slots[i].reserved;
+                let idle = self.idle(i) && !self.slots[i].is_reserved();
                 any_idle |= idle;
                 let fits = idle
                     && match task {
@@ -177,7 +177,7 @@ impl<T: Transport + 'static> Shard<T> {
             }
             if self.slots[i].closed_until.is_some()
                 || self.slots[i].unknown
-                || self.slots[i].reserved
+                || self.slots[i].is_reserved()
             {
                 continue;
             }

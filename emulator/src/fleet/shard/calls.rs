@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 
 use tokio::time::Instant;
 
-use super::{Shard, Slot};
+use super::{Shard, Slot, mac_key};
 use crate::driver::Transport;
 use crate::fleet::journey::{CallPlan, Work};
 use crate::fleet::stats::{CallResult, Route};
@@ -18,7 +18,8 @@ impl<T: Transport + 'static> Shard<T> {
     /// phone itself (which may begin answering a call or restarting).
     pub(super) fn on_datagram(&mut self, d: &[u8]) {
         let Some(sip) = &self.sip else { return };
-        let Some(i) = addressee(d).and_then(|m| sip.by_mac.get(&m).copied()) else {
+        let Some(i) = addressee(d).and_then(|m| sip.by_mac.get(&mac_key(&m)?).map(|&k| k as usize))
+        else {
             tracing::debug!("SIP datagram for no phone of this shard dropped");
             return;
         };
@@ -100,7 +101,7 @@ impl<T: Transport + 'static> Shard<T> {
         let caller = [true, false].into_iter().find_map(|with_user| {
             (0..n).map(|k| (from + k) % n).find(|&i| {
                 self.idle(i)
-                    && !self.slots[i].reserved
+                    && !self.slots[i].is_reserved()
                     && registered(&self.slots[i])
                     && (!with_user || self.slots[i].user.is_some())
             })

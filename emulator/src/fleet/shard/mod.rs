@@ -52,10 +52,10 @@ pub(super) struct Slot<T> {
     /// Whether its state is unknown (journey abandoned).
     unknown: bool,
     closed_until: Option<(Instant, Think)>,
-    /// Its device name (the phone is away while a journey runs).
-    device: String,
-    /// Kept for the profile's story: the random load never uses it.
-    reserved: bool,
+    /// Kept for the profile's story (the random load never uses it): its device name, for
+    /// the story to find it while its phone is away on a journey. `None` for every other
+    /// phone, which keeps no copy of its name beside the phone's own.
+    story: Option<Box<str>>,
 }
 
 impl<T> Slot<T> {
@@ -69,7 +69,6 @@ impl<T> Slot<T> {
         foreign: bool,
     ) -> Self {
         Self {
-            device: phone.spec().device.clone(),
             phone: Some(phone),
             client: Some(client),
             cluster,
@@ -77,15 +76,22 @@ impl<T> Slot<T> {
             foreign,
             unknown: false,
             closed_until: None,
-            reserved: false,
+            story: None,
         }
     }
 
     /// Kept for the profile's story.
     #[must_use]
     pub(super) fn reserved(mut self, reserved: bool) -> Self {
-        self.reserved = reserved;
+        self.story = reserved
+            .then(|| Some(self.phone.as_ref()?.spec().device.as_str().into()))
+            .flatten();
         self
+    }
+
+    /// Whether it is kept for the profile's story.
+    fn is_reserved(&self) -> bool {
+        self.story.is_some()
     }
 
     /// Its target's index.
@@ -96,7 +102,8 @@ impl<T> Slot<T> {
 
 /// One user of a shard.
 pub(super) struct UserSlot {
-    spec: UserSpec,
+    /// Shared with the profile's target.
+    spec: Arc<UserSpec>,
     cluster: usize,
     /// Logged in, or on the way (or kept for the story): the random load does not pick it.
     busy: bool,
@@ -107,7 +114,7 @@ pub(super) struct UserSlot {
 impl UserSlot {
     /// A user homed on the `cluster`-th target; `busy` if logged in at the start, or for the
     /// whole run when `reserved` for the story.
-    pub(super) fn new(spec: UserSpec, cluster: usize, busy: bool, reserved: bool) -> Self {
+    pub(super) fn new(spec: Arc<UserSpec>, cluster: usize, busy: bool, reserved: bool) -> Self {
         Self {
             spec,
             cluster,
@@ -125,8 +132,8 @@ impl UserSlot {
 /// A shard's SIP side: one socket for all its phones, and where each datagram goes.
 struct ShardSip {
     socket: Arc<tokio::net::UdpSocket>,
-    /// Lower-case MAC → slot.
-    by_mac: HashMap<String, usize>,
+    /// MAC (as a number: 8 bytes, not a string per phone) → slot.
+    by_mac: HashMap<u64, u32>,
     /// Slot → the inbox of its journey in flight.
     inboxes: HashMap<usize, mpsc::Sender<Vec<u8>>>,
     spec: SipSpec,
@@ -208,7 +215,7 @@ impl<T: Transport + 'static> Shard<T> {
                 .enumerate()
                 .filter_map(|(k, s)| {
                     let p = s.phone.as_ref()?;
-                    Some((p.sip()?.mac().to_owned(), k))
+                    Some((mac_key(p.sip()?.mac())?, u32::try_from(k).ok()?))
                 })
                 .collect();
             ShardSip {
@@ -650,11 +657,33 @@ impl<T: Transport + 'static> Shard<T> {
     }
 }
 
+/// A MAC as [`addressee`](crate::phone::sipua::addressee) gives it (12 hex digits), as a
+/// number; `None` for anything else (no datagram is ever addressed to it).
+fn mac_key(mac: &str) -> Option<u64> {
+    (mac.len() == 12)
+        .then(|| u64::from_str_radix(mac, 16).ok())
+        .flatten()
+}
+
 /// The next datagram on `socket`, if there is one; never ready without a socket. A receive
 /// error (an ICMP port unreachable from an earlier send) yields `None`.
 async fn recv_opt(socket: Option<&tokio::net::UdpSocket>, buf: &mut [u8]) -> Option<usize> {
     match socket {
         Some(s) => s.recv_from(buf).await.ok().map(|(n, _)| n),
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mac_key;
+
+    #[test]
+    fn a_mac_is_its_twelve_hex_digits_as_a_number() {
+        assert_eq!(mac_key("0011aabbccdd"), Some(0x0011_aabb_ccdd));
+        assert_eq!(mac_key("0011AABBCCDD"), mac_key("0011aabbccdd"));
+        // Not a MAC a datagram can be addressed to: no key, so no clash with one that is.
+        assert_eq!(mac_key("1"), None);
+        assert_eq!(mac_key("0011aabbccdg"), None);
     }
 }

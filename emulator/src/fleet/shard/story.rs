@@ -45,7 +45,7 @@ impl<T: Transport + 'static> Shard<T> {
         let Some(i) = self
             .slots
             .iter()
-            .position(|s| s.device.as_str() == step.device())
+            .position(|s| s.story.as_deref() == Some(step.device()))
         else {
             return self.story_log(k, false, "its phone is not in this shard".into());
         };

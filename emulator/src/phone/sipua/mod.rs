@@ -10,6 +10,7 @@ mod register;
 mod tests;
 mod timers;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use emroam_protocol::sip::{self, Message, StartLine};
@@ -61,7 +62,8 @@ pub enum SipInput {
 pub struct SipUa {
     device: String,
     mac: String,
-    contact: String,
+    /// Shared: a fleet shard's phones all have its socket's address.
+    contact: Arc<str>,
     seq: u64,
     /// The proxy the registrations went to (refreshes and calls go there too).
     proxy: Option<String>,
@@ -115,11 +117,11 @@ fn is_mac(s: &str) -> bool {
 
 impl SipUa {
     /// The UA of `device`, reachable at `contact` (`host:port`).
-    pub fn new(device: &str, contact: &str) -> SipUa {
+    pub fn new(device: &str, contact: impl Into<Arc<str>>) -> SipUa {
         SipUa {
             device: device.to_owned(),
             mac: device.trim_start_matches("SEP").to_ascii_lowercase(),
-            contact: contact.to_owned(),
+            contact: contact.into(),
             seq: 0,
             proxy: None,
             regs: Vec::new(),

@@ -48,7 +48,7 @@ impl Timers {
 
     /// Sends again what is due at `now`; forgets what ran out of time.
     pub(super) fn on_timer(&mut self, now: Instant, out: &mut Vec<PhoneAction>) {
-        self.kept.retain(|r| r.until > now);
+        self.keep_only(|r| r.until > now);
         for r in &mut self.kept {
             if r.next > now {
                 continue;
@@ -98,11 +98,64 @@ impl Timers {
 
     /// Stops sending what was kept under `key` (it was answered).
     pub(super) fn settle(&mut self, key: &str) {
-        self.kept.retain(|r| r.key != key);
+        self.keep_only(|r| r.key != key);
     }
 
     /// Stops sending everything kept under a key starting with `prefix`.
     pub(super) fn settle_all(&mut self, prefix: &str) {
-        self.kept.retain(|r| !r.key.starts_with(prefix));
+        self.keep_only(|r| !r.key.starts_with(prefix));
+    }
+
+    /// Keeps what `keep` says; when nothing is left, lets the list's memory go too: an idle
+    /// phone (all its datagrams answered) then holds no retransmission buffer, which at
+    /// 100,000 phones is about 50 MB.
+    fn keep_only(&mut self, keep: impl FnMut(&Retx) -> bool) {
+        self.kept.retain(keep);
+        if self.kept.is_empty() {
+            self.kept = Vec::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answered_datagram_leaves_no_list_behind() {
+        let (mut t, mut out, now) = (Timers::default(), Vec::new(), Instant::now());
+        let m = Message::request("REGISTER", "sip:127.0.0.1:5060");
+        for key in ["a", "b"] {
+            t.send_kept(
+                key.into(),
+                "127.0.0.1:5060",
+                &m,
+                true,
+                now,
+                now + T2,
+                &mut out,
+            );
+        }
+        t.settle("a");
+        assert_eq!(t.next(), Some(now + T1), "b is still sent again");
+        t.settle("b");
+        assert_eq!(t.next(), None);
+        assert_eq!(
+            t.kept.capacity(),
+            0,
+            "an idle phone holds no retransmission list"
+        );
+        // Timed out rather than answered: the same.
+        t.send_kept(
+            "c".into(),
+            "127.0.0.1:5060",
+            &m,
+            true,
+            now,
+            now + T1,
+            &mut out,
+        );
+        t.on_timer(now + T2, &mut out);
+        assert_eq!(t.kept.capacity(), 0);
     }
 }
