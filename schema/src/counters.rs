@@ -155,6 +155,18 @@ pub struct SipCounters {
     pub unavailable: u64,
     /// INVITEs answered 503 (trunk not answering).
     pub trunk_down: u64,
+    /// New calls refused with 503 and Retry-After because the cluster was throttling calls
+    /// (Code Yellow: its SIP queue delay over the entry latency, or datagrams dropped).
+    pub throttled: u64,
+    /// Gauge: 1 while the cluster throttles new calls (Code Yellow), else 0.
+    pub code_yellow: u64,
+    /// Gauge: the share of new calls the cluster refuses now, in percent (0–95).
+    pub throttle_percent: u64,
+    /// Gauge: the mean time the last ten datagrams waited in the SIP socket's queue before
+    /// the cluster read them, in microseconds (what Code Yellow is judged on).
+    pub queue_delay_us: u64,
+    /// Datagrams the kernel dropped because the cluster's SIP socket queue was full.
+    pub datagrams_dropped: u64,
     /// Gauge: INVITEs forwarded whose final response has not come yet.
     pub invite_transactions: u64,
     /// CANCELs forwarded to where their INVITE went (retransmissions not).

@@ -14,8 +14,9 @@ pub enum ServerError {
     /// `--cluster` named a cluster the topology lacks.
     #[error("no cluster {0:?} in the topology")]
     UnknownCluster(String),
-    /// A listener could not be bound.
-    #[error("cluster {cluster}: cannot listen on {addr}: {source}")]
+    /// A listener could not be bound (the OS error is the source, printed once by the
+    /// caller's error chain).
+    #[error("cluster {cluster}: cannot listen on {addr}")]
     Bind {
         /// Cluster ID.
         cluster: String,
@@ -24,8 +25,8 @@ pub enum ServerError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The data directory is unusable.
-    #[error("data directory {path}: {source}")]
+    /// The data directory is unusable (the OS error is the source).
+    #[error("data directory {path}")]
     DataDir {
         /// The directory.
         path: std::path::PathBuf,

@@ -227,6 +227,36 @@ pub fn sip(s: &mut String, cluster: &str, c: &SipCounters) {
         ],
     );
     f(
+        "emroam_sip_invites_throttled_total",
+        counter,
+        "New calls refused with 503 and Retry-After while the cluster throttled calls (Code Yellow).",
+        &[("", c.throttled)],
+    );
+    f(
+        "emroam_sip_code_yellow",
+        gauge,
+        "1 while the cluster throttles new calls: its SIP queue delay is over the Code Yellow entry latency.",
+        &[("", c.code_yellow)],
+    );
+    f(
+        "emroam_sip_throttle_percent",
+        gauge,
+        "Share of new calls the cluster refuses now (Code Yellow), in percent.",
+        &[("", c.throttle_percent)],
+    );
+    f(
+        "emroam_sip_queue_delay_microseconds",
+        gauge,
+        "Mean time the last ten SIP datagrams waited in the socket's queue before the cluster read them.",
+        &[("", c.queue_delay_us)],
+    );
+    f(
+        "emroam_sip_datagrams_dropped_total",
+        counter,
+        "Datagrams the kernel dropped because the cluster's SIP socket queue was full.",
+        &[("", c.datagrams_dropped)],
+    );
+    f(
         "emroam_sip_invite_transactions",
         gauge,
         "INVITEs forwarded whose final response has not come yet.",
@@ -279,6 +309,8 @@ mod tests {
             register_refused_404: 1,
             bindings: 2,
             unavailable: 4,
+            throttled: 6,
+            code_yellow: 1,
             ..SipCounters::default()
         };
         c.retransmissions_absorbed = ["INVITE", "REGISTER", "BYE", "CANCEL"]
@@ -295,6 +327,10 @@ mod tests {
             "emroam_sip_invites_failed_total{cluster=\"cluster1\",code=\"480\"} 4",
             "emroam_sip_retransmissions_absorbed_total{cluster=\"cluster1\",method=\"INVITE\"} 5",
             "emroam_sip_retransmissions_absorbed_total{cluster=\"cluster1\",method=\"BYE\"} 0",
+            "emroam_sip_invites_throttled_total{cluster=\"cluster1\"} 6",
+            "emroam_sip_code_yellow{cluster=\"cluster1\"} 1",
+            "emroam_sip_datagrams_dropped_total{cluster=\"cluster1\"} 0",
+            "# TYPE emroam_sip_code_yellow gauge",
             "# TYPE emroam_sip_bindings gauge",
             "# TYPE emroam_sip_invite_transactions gauge",
             "# TYPE emroam_sip_byes_forwarded_total counter",
@@ -302,6 +338,6 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(samples, 21);
+        assert_eq!(samples, 26);
     }
 }

@@ -119,6 +119,51 @@ fn bad_topology_names_the_line_and_exits_2() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[test]
+fn a_port_in_use_and_a_data_dir_on_a_file_say_the_os_error_once() {
+    let dir = scratch("inuse");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let f = dir.join("t.toml");
+    std::fs::write(
+        &f,
+        TOPO.replace("ports = { http = 0,", &format!("ports = {{ http = {port},")),
+    )
+    .unwrap();
+    let out = emroam(
+        &["server", "--topology", f.to_str().unwrap(), "--in-memory"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert_eq!(err.matches("(os error 98)").count(), 1, "{err}");
+    // A data directory that is a file.
+    let file = dir.join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let plain = dir.join("plain.toml");
+    std::fs::write(&plain, TOPO).unwrap();
+    let out = emroam(
+        &[
+            "server",
+            "--topology",
+            plain.to_str().unwrap(),
+            "--data-dir",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("data directory"), "{err}");
+    assert_eq!(err.matches("(os error").count(), 1, "{err}");
+    drop(taken);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_and_exits() {
     let dir = scratch("term");

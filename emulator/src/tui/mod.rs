@@ -31,7 +31,8 @@
 //! SIP is shown only where there is SIP, so a run without it looks as before:
 //! - screen 2, per cluster from `/metrics.json`'s `sip` ([`app::SipCounters`]): line bindings,
 //!   INVITEs/s, calls being set up (`invite_transactions`), INVITEs routed local/trunk, failed
-//!   404/480/503, retransmissions absorbed, REGISTERs (refused 403/404), unregisters, expired,
+//!   404/480/503, retransmissions absorbed, call throttling (Code Yellow and the share of new
+//!   calls refused, calls throttled, the SIP queue delay, datagrams dropped), REGISTERs (refused 403/404), unregisters, expired,
 //!   CANCEL/BYE forwarded, NOTIFYs, malformed; "no SIP" when `sip` is null (or the cluster, a
 //!   lab CUCM, has no counters);
 //! - screens 1 and 3, from the fleet's snapshots: calls attempted, ok, busy (486), failed,

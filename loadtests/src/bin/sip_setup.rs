@@ -18,13 +18,19 @@
 //! call figures (by route and status, misrouted, setup percentiles) are printed beside
 //! SIPp's.
 //!
-//! Usage: `cargo run --release -p emroam-loadtests --bin sip-setup -- [RATE] [CALLS] [trunk|local] [FLEET_RATE]`
+//! With `fleet` as the route there is no SIPp: the fleet alone (same clusters, same phones)
+//! places RATE calls/s until CALLS are offered, every call over a trunk; its achieved rate,
+//! outcomes, setup percentiles and the process's CPU time are printed beside each cluster's
+//! SIP counters (throttled calls, Code Yellow, queue delay, drops).
+//!
+//! Usage: `cargo run --release -p emroam-loadtests --bin sip-setup -- [RATE] [CALLS] [trunk|local|fleet] [FLEET_RATE]`
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use emroam_emulator::driver::{Quiet, run_task};
+use emroam_emulator::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
 use emroam_emulator::phone::{Step, Task};
 use emroam_loadtests::emulated::ready_phone;
 use emroam_server::cluster::Origin;
@@ -63,7 +69,12 @@ async fn main() {
     let rate: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let calls: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let route = args.get(3).map_or("trunk", String::as_str);
-    let fleet_rate: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0.0);
+    let alone = route == "fleet";
+    let fleet_rate: f64 = if alone {
+        f64::from(rate)
+    } else {
+        args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0.0)
+    };
     let with_fleet = fleet_rate > 0.0;
     // (topology, SIPp callee device, its user, its number, its MAC)
     let (topo_file, device, user, dn, mac) = if with_fleet {
@@ -107,6 +118,12 @@ async fn main() {
     let running = emroam_server::start(&topo, listeners, &Options::default(), token.clone())
         .await
         .expect("clusters");
+    if alone {
+        let secs = f64::from(calls) / f64::from(rate.max(1));
+        fleet_alone(&topo, fleet_rate, secs, &running).await;
+        running.shutdown().await;
+        return;
+    }
     let c1 = running.cluster("cluster1").expect("cluster1").clone();
     Login {
         device: device.into(),
@@ -308,22 +325,9 @@ async fn main() {
     running.shutdown().await;
 }
 
-/// SIPp's caller at `rate`/s for `calls` calls, and in the same run the fleet placing
-/// `fleet_rate` calls/s across clusters; prints both.
-#[allow(clippy::too_many_arguments)]
-async fn fleet_beside_sipp(
-    topo: &Topology,
-    fleet_rate: f64,
-    secs: f64,
-    rate: u32,
-    calls: u32,
-    target: std::net::SocketAddr,
-    _uas_port: u16,
-    dir: &Path,
-    dn: &str,
-    running: &emroam_server::Running,
-) {
-    use emroam_emulator::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
+/// The fleet's profile: 1,000 phones a cluster boot, register and log in, then place
+/// `fleet_rate` calls/s to users at other clusters for `secs` seconds.
+fn fleet_profile(topo: &Topology, fleet_rate: f64, secs: f64) -> Profile {
     let src = format!(
         r#"
 name = "sip-setup-fleet"
@@ -342,24 +346,123 @@ duration = "3s"
 login_rate = 1000.0
 [[phase]]
 name = "calls"
-duration = "{:.3}s"
+duration = "{secs:.3}s"
 call_rate = {fleet_rate}
-"#,
-        secs + 1.0
+"#
     );
-    let profile =
-        Profile::parse_with(&src, "sip-setup-fleet.toml", None, Some(topo)).expect("fleet profile");
+    Profile::parse_with(&src, "sip-setup-fleet.toml", None, Some(topo)).expect("fleet profile")
+}
+
+/// Starts the fleet; returns its task once the call phase begins.
+async fn start_fleet(
+    profile: Profile,
+) -> tokio::task::JoinHandle<Result<fleet::RunResult, fleet::FleetError>> {
     let (tx, mut rx) = tokio::sync::watch::channel(std::sync::Arc::new(Snapshot::empty(3)));
-    let fleet_task = tokio::spawn(fleet::run(
+    let task = tokio::spawn(fleet::run(
         profile,
         fleet::RunOptions::default().snapshots(tx),
     ));
-    // SIPp starts with the fleet's call phase.
     while rx.borrow().phase != "calls" {
         if rx.changed().await.is_err() {
             break;
         }
     }
+    task
+}
+
+/// The fleet's call figures: placed, achieved, by outcome, route and setup percentiles.
+fn print_fleet(r: &fleet::RunResult, fleet_rate: f64) {
+    let s = Summary::of(r, None);
+    let sip = &s.totals.counts.sip;
+    let calls_phase = r.profile.phases[1].duration.as_secs_f64();
+    println!(
+        "fleet: {} phones booted, {} logins ok; {} calls placed in {:.1} s ({:.0}/s offered {fleet_rate}/s): {} ok ({:.0}/s achieved), busy {}, failed {}, misrouted {}, unverified {}, dropped {}; retransmissions {}",
+        sip.boots_ok,
+        s.totals.counts.logins_ok,
+        sip.calls_attempted,
+        calls_phase,
+        sip.calls_attempted as f64 / calls_phase,
+        sip.calls_ok,
+        sip.calls_ok as f64 / calls_phase,
+        sip.calls_busy,
+        sip.calls_failed,
+        sip.calls_misrouted,
+        sip.calls_unverified,
+        sip.calls_dropped,
+        sip.retransmissions,
+    );
+    for (route, rc) in &sip.by_route {
+        println!("fleet route {route}: {rc:?}");
+    }
+    for st in &s.call_setup_by_route {
+        println!(
+            "fleet {}: n {} p50 {:.3} ms p90 {:.3} ms p99 {:.3} ms p99.9 {:.3} ms max {:.3} ms",
+            st.step, st.count, st.p50_ms, st.p90_ms, st.p99_ms, st.p999_ms, st.max_ms
+        );
+    }
+}
+
+/// Every cluster's trunk total and SIP counters.
+fn print_clusters(running: &emroam_server::Running) {
+    let routed: u64 = ["cluster1", "cluster2", "cluster3"]
+        .iter()
+        .map(|c| running.sip(c).expect("sip").0.counters().routed_trunk)
+        .sum();
+    println!("clusters: {routed} INVITEs routed over trunks in all");
+    for c in ["cluster1", "cluster2", "cluster3"] {
+        println!("{c}: {:?}", running.sip(c).expect("sip").0.counters());
+    }
+}
+
+/// The fleet alone placing `fleet_rate` calls/s for `secs` seconds, every call over a trunk:
+/// the generator is emroam's own phones, no SIPp.
+async fn fleet_alone(
+    topo: &Topology,
+    fleet_rate: f64,
+    secs: f64,
+    running: &emroam_server::Running,
+) {
+    let cpu0 = cpu_secs();
+    let fleet_task = start_fleet(fleet_profile(topo, fleet_rate, secs)).await;
+    let r = fleet_task.await.expect("fleet").expect("fleet run");
+    print_fleet(&r, fleet_rate);
+    println!(
+        "process CPU: {:.1} s (clusters and fleet together)",
+        cpu_secs() - cpu0
+    );
+    print_clusters(running);
+}
+
+/// This process's user + system CPU time so far, in seconds.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(") ").map_or("", |x| x.1);
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
+/// SIPp's caller at `rate`/s for `calls` calls, and in the same run the fleet placing
+/// `fleet_rate` calls/s across clusters; prints both.
+#[allow(clippy::too_many_arguments)]
+async fn fleet_beside_sipp(
+    topo: &Topology,
+    fleet_rate: f64,
+    secs: f64,
+    rate: u32,
+    calls: u32,
+    target: std::net::SocketAddr,
+    _uas_port: u16,
+    dir: &Path,
+    dn: &str,
+    running: &emroam_server::Running,
+) {
+    // SIPp starts with the fleet's call phase.
+    let fleet_task = start_fleet(fleet_profile(topo, fleet_rate, secs + 1.0)).await;
     let started = Instant::now();
     let out = tokio::task::spawn_blocking({
         let dir = dir.to_owned();
@@ -387,33 +490,7 @@ call_rate = {fleet_rate}
     .expect("sipp uac");
     let sipp_secs = started.elapsed().as_secs_f64();
     let r = fleet_task.await.expect("fleet").expect("fleet run");
-    let s = Summary::of(&r, None);
-    let sip = &s.totals.counts.sip;
-    let calls_phase = r.profile.phases[1].duration.as_secs_f64();
-    println!(
-        "fleet: {} phones booted, {} logins ok; {} calls placed in {:.1} s ({:.0}/s offered {fleet_rate}/s): {} ok, busy {}, failed {}, misrouted {}, unverified {}, dropped {}; retransmissions {}",
-        sip.boots_ok,
-        s.totals.counts.logins_ok,
-        sip.calls_attempted,
-        calls_phase,
-        sip.calls_attempted as f64 / calls_phase,
-        sip.calls_ok,
-        sip.calls_busy,
-        sip.calls_failed,
-        sip.calls_misrouted,
-        sip.calls_unverified,
-        sip.calls_dropped,
-        sip.retransmissions,
-    );
-    for (route, rc) in &sip.by_route {
-        println!("fleet route {route}: {rc:?}");
-    }
-    for st in &s.call_setup_by_route {
-        println!(
-            "fleet {}: n {} p50 {:.3} ms p90 {:.3} ms p99 {:.3} ms p99.9 {:.3} ms max {:.3} ms",
-            st.step, st.count, st.p50_ms, st.p90_ms, st.p99_ms, st.p999_ms, st.max_ms
-        );
-    }
+    print_fleet(&r, fleet_rate);
     let text = String::from_utf8_lossy(&out.stdout);
     let last_screen = text
         .rsplit("------------------------------ Scenario Screen")
@@ -433,12 +510,5 @@ call_rate = {fleet_rate}
         f64::from(calls) / sipp_secs,
         out.status.code()
     );
-    let routed: u64 = ["cluster1", "cluster2", "cluster3"]
-        .iter()
-        .map(|c| running.sip(c).expect("sip").0.counters().routed_trunk)
-        .sum();
-    println!("clusters: {routed} INVITEs routed over trunks in all");
-    for c in ["cluster1", "cluster2", "cluster3"] {
-        println!("{c}: {:?}", running.sip(c).expect("sip").0.counters());
-    }
+    print_clusters(running);
 }

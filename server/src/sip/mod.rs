@@ -7,12 +7,14 @@
 //! - `registrar`: REGISTER and bindings;
 //! - `proxy`: INVITE routing, in-dialog forwarding, responses;
 //! - `transactions`: what is remembered to absorb UDP retransmissions;
-//! - `notify`: the restart NOTIFYs.
+//! - `notify`: the restart NOTIFYs;
+//! - `overload`: call throttling (CUCM's Code Yellow) on the socket's measured queue delay.
 //!
 //! The choices behind each status code are in `docs/decisions.md`.
 
 mod bindings;
 mod notify;
+mod overload;
 mod proxy;
 mod registrar;
 mod transactions;
@@ -40,6 +42,15 @@ pub struct SipOptions {
     pub no_answer: Duration,
     /// How long a trunk has before the caller gets 503.
     pub trunk_no_answer: Duration,
+    /// Call throttling: a growing share of new calls is refused with 503 while the mean queue
+    /// delay of the last ten datagrams exceeds this (CUCM's Code Yellow Entry Latency); zero
+    /// turns throttling off.
+    pub code_yellow_entry: Duration,
+    /// Throttling ends when the mean delay falls below this share of the entry latency, in
+    /// percent (CUCM's Code Yellow Exit Latency).
+    pub code_yellow_exit_percent: u32,
+    /// The `Retry-After` of a throttled call's 503, in seconds.
+    pub retry_after_secs: u32,
 }
 
 impl Default for SipOptions {
@@ -47,6 +58,9 @@ impl Default for SipOptions {
         SipOptions {
             no_answer: Duration::from_secs(2),
             trunk_no_answer: Duration::from_secs(1),
+            code_yellow_entry: Duration::from_millis(100),
+            code_yellow_exit_percent: 40,
+            retry_after_secs: 1,
         }
     }
 }
@@ -86,6 +100,8 @@ struct Counters {
     unavailable: AtomicU64,
     /// `emroam_sip_invites_failed_total{code="503"}`.
     trunk_down: AtomicU64,
+    /// `emroam_sip_invites_throttled_total`: new calls refused with 503 in Code Yellow.
+    throttled: AtomicU64,
     /// `emroam_sip_notifies_total`: service-control NOTIFYs sent.
     notifies: AtomicU64,
     /// `emroam_sip_malformed_total`: datagrams that did not parse.
@@ -128,6 +144,8 @@ struct Inner {
     /// When lapsed bindings are next swept out (at most once a second: the sweep walks all).
     next_purge: Mutex<Instant>,
     counters: Counters,
+    /// Call throttling on the socket's queue delay.
+    throttle: overload::Throttle,
     seq: AtomicU64,
 }
 
@@ -142,9 +160,10 @@ impl Sip {
     /// cluster: the numbers Global Dial Plan Replication learns.
     pub fn homes_of(topo: &crate::topology::Topology) -> HashMap<String, String> {
         let mut m = HashMap::new();
+        let profiles = topo.profile_map();
         for u in &topo.users {
             for p in &u.profiles {
-                if let Some(p) = topo.profiles.iter().find(|x| &x.name == p) {
+                if let Some(p) = profiles.get(p.as_str()) {
                     for l in &p.lines {
                         m.entry(l.dn.clone()).or_insert_with(|| u.home.clone());
                     }
@@ -179,6 +198,10 @@ impl Sip {
                 recent: Mutex::new(Recent::default()),
                 next_purge: Mutex::new(Instant::now()),
                 counters: Counters::default(),
+                throttle: overload::Throttle::new(
+                    opts.code_yellow_entry,
+                    opts.code_yellow_exit_percent,
+                ),
                 seq: AtomicU64::new(1),
             }),
         }
@@ -214,6 +237,11 @@ impl Sip {
             not_found: g(&c.not_found),
             unavailable: g(&c.unavailable),
             trunk_down: g(&c.trunk_down),
+            throttled: g(&c.throttled),
+            code_yellow: u64::from(self.inner.throttle.yellow()),
+            throttle_percent: self.inner.throttle.refused_pct(),
+            queue_delay_us: self.inner.throttle.mean_delay_us(),
+            datagrams_dropped: self.inner.throttle.dropped(),
             notifies: g(&c.notifies),
             malformed: g(&c.malformed),
             registrations_expired: g(&c.registrations_expired),
@@ -257,6 +285,23 @@ impl Sip {
         from: SocketAddr,
         now: Instant,
     ) -> Vec<(Vec<u8>, SocketAddr)> {
+        self.handle_queued(datagram, from, now, Duration::ZERO, None)
+    }
+
+    /// [`Sip::handle`] for a datagram that waited `waited` in the socket's queue, read with
+    /// the kernel's count of datagrams `dropped` on a full queue (if known): both feed call
+    /// throttling before the datagram is handled.
+    pub fn handle_queued(
+        &self,
+        datagram: &[u8],
+        from: SocketAddr,
+        now: Instant,
+        waited: Duration,
+        dropped: Option<u64>,
+    ) -> Vec<(Vec<u8>, SocketAddr)> {
+        if !self.inner.opts.code_yellow_entry.is_zero() {
+            self.inner.throttle.observe(waited, dropped);
+        }
         let mut out = Vec::new();
         if datagram.iter().all(|b| b.is_ascii_whitespace()) {
             return out; // keep-alive
@@ -280,9 +325,23 @@ impl Sip {
     }
 
     fn reply(&self, req: &Message, code: u16, to: SocketAddr, out: &mut Out) {
+        self.reply_with(req, code, None, to, out);
+    }
+
+    fn reply_with(
+        &self,
+        req: &Message,
+        code: u16,
+        extra: Option<(&str, String)>,
+        to: SocketAddr,
+        out: &mut Out,
+    ) {
         let tag = format!("em{}", self.next());
-        let r = Message::response_to(req, code, (code > 100).then_some(tag.as_str()))
+        let mut r = Message::response_to(req, code, (code > 100).then_some(tag.as_str()))
             .with("Server", "Cisco-CUCM12.5");
+        if let Some((name, value)) = extra {
+            r = r.with(name, value);
+        }
         out.push((r.render(), to));
     }
 
@@ -454,6 +513,7 @@ pub async fn serve(socket: UdpSocket, sip: Sip, shutdown: CancellationToken) {
         };
         *sip.inner.local.write_locked() = format!("{host}:{}", a.port());
     }
+    overload::prepare(&socket);
     let socket = Arc::new(socket);
     let mut restarts = sip.inner.cluster.watch_restarts();
     let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -472,8 +532,8 @@ pub async fn serve(socket: UdpSocket, sip: Sip, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
-            r = socket.recv_from(&mut buf) => {
-                let (n, from) = match r {
+            r = overload::recv_stamped(&socket, &mut buf) => {
+                let got = match r {
                     Ok(x) => x,
                     Err(e) => {
                         // ICMP port unreachable surfaces here on some systems: keep serving.
@@ -484,7 +544,8 @@ pub async fn serve(socket: UdpSocket, sip: Sip, shutdown: CancellationToken) {
                 if !sip.inner.cluster.listeners_up() {
                     continue;
                 }
-                let out = sip.handle(&buf[..n], from, Instant::now());
+                let n = got.len.min(buf.len());
+                let out = sip.handle_queued(&buf[..n], got.from, Instant::now(), got.waited, got.dropped);
                 send(out).await;
             }
             _ = tick.tick() => {

@@ -41,8 +41,23 @@ impl Sip {
         now: Instant,
         out: &mut Out,
     ) {
+        self.final_reply_with(req, key, code, None, to, now, out);
+    }
+
+    /// [`Sip::final_reply`] with one more header.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn final_reply_with(
+        &self,
+        req: &Message,
+        key: Option<String>,
+        code: u16,
+        extra: Option<(&str, String)>,
+        to: SocketAddr,
+        now: Instant,
+        out: &mut Out,
+    ) {
         let mut sent = Vec::new();
-        self.reply(req, code, to, &mut sent);
+        self.reply_with(req, code, extra, to, &mut sent);
         if let Some(k) = key {
             self.remember(k, sent.clone(), now);
         }
@@ -82,6 +97,21 @@ impl Sip {
             }
         }
         self.bump(|c| &c.invites);
+        if !self.inner.throttle.admit() {
+            // Code Yellow: refused at once, with when to try again, rather than queued to time
+            // out (the ACK of this 503 is absorbed like any non-2xx's).
+            self.bump(|c| &c.throttled);
+            self.final_reply_with(
+                &req,
+                key,
+                503,
+                Some(("Retry-After", self.inner.opts.retry_after_secs.to_string())),
+                from,
+                now,
+                out,
+            );
+            return;
+        }
         let mf: u32 = req
             .header("Max-Forwards")
             .and_then(|v| v.parse().ok())
@@ -299,6 +329,10 @@ impl Sip {
                 }
             } else if let Some(x) = t.get_mut(&top) {
                 x.answered = true;
+            } else if code > 100 {
+                // A provisional after the final (reordered, or late after our 480/503): the
+                // transaction is over upstream too.
+                return;
             }
         }
         if code == 100 {

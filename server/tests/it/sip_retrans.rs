@@ -76,6 +76,31 @@ async fn a_retransmitted_invite_is_one_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisional_after_the_final_stops_at_the_cluster() {
+    let (l, at, lobby) = lobby_registered().await;
+    let mut caller = Ua::new(P2, at).await;
+    let inv = caller.invite("9000001");
+    caller.send(&inv, at).await;
+    caller.response(100).await;
+    let fwd = lobby.request("INVITE").await;
+    pick_up(&lobby, &fwd).await;
+    caller.response(200).await;
+    // A 180 that arrives after the 200 (reordered on the way) is not relayed: the caller's
+    // transaction is over.
+    lobby
+        .send(
+            &Message::response_to(&fwd, 180, Some("callee")),
+            back_to(&fwd),
+        )
+        .await;
+    assert!(
+        caller.recv_within(QUIET).await.is_none(),
+        "no 180 after the 200"
+    );
+    l.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retransmitted_invite_answered_by_the_cluster_gets_the_same_final() {
     let (l, at, _lobby) = lobby_registered().await;
     let mut caller = Ua::new(P2, at).await;

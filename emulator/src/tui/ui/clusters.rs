@@ -7,13 +7,13 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Sparkline, Widget};
 
 use super::failure;
 use super::overview::cluster_table;
-use crate::tui::app::{App, ClusterView, Rtmt};
+use crate::tui::app::{App, ClusterView, Rtmt, SipCounters};
 
 type Getter = fn(&Rtmt) -> u64;
 
@@ -181,6 +181,33 @@ fn detail(c: &ClusterView, area: Rect, buf: &mut Buffer) {
     }
 }
 
+/// Call throttling: Code Yellow and the share of new calls refused, calls refused so far, the
+/// socket's queue delay and what the kernel dropped.
+fn throttle_line(s: &SipCounters) -> Line<'static> {
+    let state = if s.code_yellow > 0 {
+        Span::styled(
+            format!(
+                "Code Yellow: refusing {} % of new calls",
+                s.throttle_percent
+            ),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )
+    } else {
+        Span::raw("throttling off")
+    };
+    Line::from(vec![
+        Span::raw("  "),
+        state,
+        Span::raw("  "),
+        failure("throttled 503", s.throttled),
+        Span::raw(format!(
+            "  queue delay {:.1} ms  ",
+            s.queue_delay_us as f64 / 1000.0
+        )),
+        failure("dropped by kernel", s.datagrams_dropped),
+    ])
+}
+
 /// The cluster's SIP registrar and proxy, most watched first (the lines that do not fit are
 /// cut from the end): bindings, INVITEs per second and calls being set up; where INVITEs
 /// went and how many the cluster failed, by code; retransmissions it absorbed; registrations.
@@ -241,6 +268,7 @@ fn sip_lines(c: &ClusterView) -> Vec<Line<'static>> {
                 retrans
             }
         )),
+        throttle_line(s),
         Line::from(vec![
             Span::raw(format!("  REGISTERs {}  refused ", s.registers)),
             failure("403", s.register_refused_403),
@@ -326,9 +354,16 @@ mod tests {
             has(&l, "retransmissions absorbed 7  (INVITE 5 REGISTER 2)"),
             "{text}"
         );
-        // Larger: the registrations and forwarding too.
+        // Larger: throttling, the registrations and forwarding too.
         let l = lines(&a, 120, 40);
         let text = l.join("\n");
+        assert!(
+            has(
+                &l,
+                "Code Yellow: refusing 30 % of new calls  throttled 503 12  queue delay 140.5 ms  dropped by kernel 0"
+            ),
+            "{text}"
+        );
         assert!(
             has(
                 &l,
