@@ -158,6 +158,10 @@ pub struct SipCounters {
     /// New calls refused with 503 and Retry-After because the cluster was throttling calls
     /// (Code Yellow: its SIP queue delay over the entry latency, or datagrams dropped).
     pub throttled: u64,
+    /// New calls refused here with 503 and Retry-After because the trunk peer they would go
+    /// to reported overload (RFC 7339 `oc` in the Via: it refuses that share before it costs
+    /// the peer anything).
+    pub trunk_throttled: u64,
     /// Gauge: 1 while the cluster throttles new calls (Code Yellow), else 0.
     pub code_yellow: u64,
     /// Gauge: the share of new calls the cluster refuses now, in percent (0–95).

@@ -233,6 +233,12 @@ pub fn sip(s: &mut String, cluster: &str, c: &SipCounters) {
         &[("", c.throttled)],
     );
     f(
+        "emroam_sip_trunk_throttled_total",
+        counter,
+        "New calls refused here with 503 because their trunk peer reported overload (RFC 7339 oc).",
+        &[("", c.trunk_throttled)],
+    );
+    f(
         "emroam_sip_code_yellow",
         gauge,
         "1 while the cluster throttles new calls: its SIP queue delay is over the Code Yellow entry latency.",
@@ -338,6 +344,6 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(samples, 26);
+        assert_eq!(samples, 27);
     }
 }

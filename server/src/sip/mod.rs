@@ -102,6 +102,9 @@ struct Counters {
     trunk_down: AtomicU64,
     /// `emroam_sip_invites_throttled_total`: new calls refused with 503 in Code Yellow.
     throttled: AtomicU64,
+    /// `emroam_sip_trunk_throttled_total`: new calls refused here with 503 because the trunk
+    /// peer they would go to asked for fewer (RFC 7339 `oc`).
+    trunk_throttled: AtomicU64,
     /// `emroam_sip_notifies_total`: service-control NOTIFYs sent.
     notifies: AtomicU64,
     /// `emroam_sip_malformed_total`: datagrams that did not parse.
@@ -146,6 +149,8 @@ struct Inner {
     counters: Counters,
     /// Call throttling on the socket's queue delay.
     throttle: overload::Throttle,
+    /// What trunk peers asked of us (RFC 7339 `oc`).
+    peer_reports: overload::PeerReports,
     seq: AtomicU64,
 }
 
@@ -202,6 +207,7 @@ impl Sip {
                     opts.code_yellow_entry,
                     opts.code_yellow_exit_percent,
                 ),
+                peer_reports: overload::PeerReports::default(),
                 seq: AtomicU64::new(1),
             }),
         }
@@ -238,6 +244,7 @@ impl Sip {
             unavailable: g(&c.unavailable),
             trunk_down: g(&c.trunk_down),
             throttled: g(&c.throttled),
+            trunk_throttled: g(&c.trunk_throttled),
             code_yellow: u64::from(self.inner.throttle.yellow()),
             throttle_percent: self.inner.throttle.refused_pct(),
             queue_delay_us: self.inner.throttle.mean_delay_us(),
@@ -318,7 +325,7 @@ impl Sip {
             }
         };
         match &msg.start {
-            StartLine::Response { .. } => self.on_response(msg, now, &mut out),
+            StartLine::Response { .. } => self.on_response(msg, from, now, &mut out),
             StartLine::Request { .. } => self.on_request(msg, from, now, &mut out),
         }
         out
@@ -342,6 +349,7 @@ impl Sip {
         if let Some((name, value)) = extra {
             r = r.with(name, value);
         }
+        self.report_overload(&mut r);
         out.push((r.render(), to));
     }
 

@@ -157,6 +157,62 @@ impl Throttle {
     }
 }
 
+/// How long a trunk peer's overload report holds (RFC 7339's `oc-validity`, ms).
+pub(super) const OC_VALIDITY_MS: u64 = 500;
+
+/// What trunk peers asked of this cluster (RFC 7339 overload control): a peer that throttles
+/// puts `oc=PERCENT` in the Via this cluster added, and this cluster then refuses that share
+/// of new calls to it itself, before they cost the peer anything.
+#[derive(Debug, Default)]
+pub(super) struct PeerReports {
+    by_peer: std::sync::Mutex<std::collections::HashMap<SocketAddr, PeerReport>>,
+}
+
+#[derive(Debug)]
+struct PeerReport {
+    refused: u32,
+    until: std::time::Instant,
+    credit: u32,
+}
+
+impl PeerReports {
+    /// Records `peer`'s report: refuse `pct` % of new calls to it for `validity`.
+    pub(super) fn record(&self, peer: SocketAddr, pct: u32, validity: Duration) {
+        let mut m = self.by_peer.locked();
+        if pct == 0 {
+            m.remove(&peer);
+            return;
+        }
+        let until = std::time::Instant::now() + validity;
+        let e = m.entry(peer).or_insert(PeerReport {
+            refused: 0,
+            until,
+            credit: 0,
+        });
+        e.refused = pct.min(100);
+        e.until = until;
+    }
+
+    /// Whether a new call to `peer` goes on (false: refuse it here with 503).
+    pub(super) fn admit(&self, peer: SocketAddr) -> bool {
+        let mut m = self.by_peer.locked();
+        let Some(r) = m.get_mut(&peer) else {
+            return true;
+        };
+        if r.until <= std::time::Instant::now() {
+            m.remove(&peer);
+            return true;
+        }
+        r.credit += 100 - r.refused;
+        if r.credit >= 100 {
+            r.credit -= 100;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// One received datagram: its length, sender, how long it waited in the socket's queue
 /// (zero where the kernel gives no timestamp) and the kernel's drop count (if known).
 pub(super) struct Received {
@@ -308,6 +364,24 @@ mod tests {
         }
         assert_eq!(t.refused_pct(), u64::from(MAX_REFUSED));
         assert_eq!((0..100).filter(|_| t.admit()).count(), 5);
+    }
+
+    #[test]
+    fn a_peers_report_refuses_its_share_until_it_lapses() {
+        let r = PeerReports::default();
+        let peer: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let other: SocketAddr = "127.0.0.1:5061".parse().unwrap();
+        r.record(peer, 30, Duration::from_millis(50));
+        assert_eq!((0..100).filter(|_| r.admit(peer)).count(), 70);
+        assert!(
+            (0..10).all(|_| r.admit(other)),
+            "another peer is not reduced"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        assert!((0..10).all(|_| r.admit(peer)), "lapsed");
+        r.record(peer, 30, Duration::from_secs(5));
+        r.record(peer, 0, Duration::from_secs(5));
+        assert!((0..10).all(|_| r.admit(peer)), "oc=0 ends it");
     }
 
     #[test]

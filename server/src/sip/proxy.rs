@@ -147,6 +147,20 @@ impl Sip {
                         self.final_reply(&req, key, 503, from, now, out);
                         return;
                     };
+                    if !self.inner.peer_reports.admit(peer) {
+                        // The peer reported overload: its share is refused here.
+                        self.bump(|c| &c.trunk_throttled);
+                        self.final_reply_with(
+                            &req,
+                            key,
+                            503,
+                            Some(("Retry-After", self.inner.opts.retry_after_secs.to_string())),
+                            from,
+                            now,
+                            out,
+                        );
+                        return;
+                    }
                     self.bump(|c| &c.routed_trunk);
                     (peer, format!("sip:{dn}@{peer}"), true)
                 }
@@ -163,7 +177,8 @@ impl Sip {
             }
         };
         // 100 Trying hop by hop, so the upstream stops its timer.
-        let trying = Message::response_to(&req, 100, None);
+        let mut trying = Message::response_to(&req, 100, None);
+        self.report_overload(&mut trying);
         out.push((trying.render(), from));
         let original = req.clone();
         let new_uri_copy = new_uri.clone();
@@ -178,9 +193,15 @@ impl Sip {
         }
         req.headers
             .insert(0, ("Record-Route".into(), format!("<sip:{local};lr>")));
+        // Over a trunk our Via offers overload control (RFC 7339): the peer answers with
+        // `oc=PERCENT` in it while it throttles.
+        let oc = if trunk { ";oc" } else { "" };
         req.headers.insert(
             0,
-            ("Via".into(), format!("SIP/2.0/UDP {local};branch={branch}")),
+            (
+                "Via".into(),
+                format!("SIP/2.0/UDP {local};branch={branch}{oc}"),
+            ),
         );
         let fwd = req.render();
         let wait = if trunk {
@@ -304,13 +325,20 @@ impl Sip {
 
     /// A response: our Via popped, relayed to the next one; an INVITE's final ends its
     /// transaction.
-    pub(super) fn on_response(&self, mut resp: Message, now: Instant, out: &mut Out) {
+    pub(super) fn on_response(
+        &self,
+        mut resp: Message,
+        from: SocketAddr,
+        now: Instant,
+        out: &mut Out,
+    ) {
         let Some(top) = resp.top_branch().map(str::to_owned) else {
             return;
         };
         if !top.starts_with("z9hG4bK-em-") {
             return; // not ours
         }
+        self.read_overload_report(&resp, from);
         let code = resp.code().unwrap_or(0);
         let method = resp.method().unwrap_or("").to_owned();
         // The incoming INVITE transaction this final response ends (remembered once relayed).
@@ -355,6 +383,7 @@ impl Sip {
                 resp.headers.remove(i);
             }
         }
+        self.report_overload(&mut resp);
         let Some(next) = resp.header("Via") else {
             return; // our own request (a NOTIFY) was answered
         };
@@ -366,5 +395,52 @@ impl Sip {
             }
             out.push((bytes, to));
         }
+    }
+
+    /// RFC 7339: a response whose top Via is one that offered overload control (`;oc`, no
+    /// value) gets this cluster's share of new calls refused now, for the sender to apply.
+    pub(super) fn report_overload(&self, resp: &mut Message) {
+        let Some(i) = resp.headers.iter().position(|(n, _)| n == "Via") else {
+            return;
+        };
+        let list = sip::split_list(&resp.headers[i].1)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        let Some(first) = list.first() else {
+            return;
+        };
+        if sip::param(first, "oc") != Some("") {
+            return;
+        }
+        let pct = self.inner.throttle.refused_pct();
+        let first = first.replacen(
+            ";oc",
+            &format!(
+                ";oc={pct};oc-validity={};oc-algo=\"loss\"",
+                super::overload::OC_VALIDITY_MS
+            ),
+            1,
+        );
+        let mut all = vec![first];
+        all.extend(list.into_iter().skip(1));
+        resp.headers[i].1 = all.join(", ");
+    }
+
+    /// Records what a trunk peer reported in our Via (RFC 7339 `oc`, `oc-validity`).
+    fn read_overload_report(&self, resp: &Message, from: SocketAddr) {
+        let Some(via) = resp.header("Via").map(|v| sip::split_list(v)[0]) else {
+            return;
+        };
+        let Some(pct) = sip::param(via, "oc").and_then(|v| v.parse::<u32>().ok()) else {
+            return;
+        };
+        let validity = sip::param(via, "oc-validity")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(super::overload::OC_VALIDITY_MS)
+            .min(60_000);
+        self.inner
+            .peer_reports
+            .record(from, pct, std::time::Duration::from_millis(validity));
     }
 }

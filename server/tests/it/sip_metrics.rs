@@ -120,6 +120,7 @@ async fn a_register_and_a_call_change_exactly_their_sip_counters() {
             "throttle_percent",
             "throttled",
             "trunk_down",
+            "trunk_throttled",
             "unavailable",
             "unregisters",
         ]
@@ -127,7 +128,7 @@ async fn a_register_and_a_call_change_exactly_their_sip_counters() {
     assert!(s0.json.values().all(|v| *v == 0), "{:?}", s0.json);
     assert_eq!(
         s0.prom.len(),
-        26,
+        27,
         "one sample per JSON figure: {:?}",
         s0.prom
     );

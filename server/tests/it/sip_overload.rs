@@ -89,6 +89,13 @@ async fn a_cluster_behind_on_its_queue_refuses_new_calls_with_503_and_retry_afte
         sip(&net, "cluster1").1
     );
     assert_eq!(fin.header("Retry-After"), Some("1"));
+    // cluster1 put the share it refuses in cluster3's Via (RFC 7339 `oc`, valid 500 ms), so
+    // cluster3 refuses the next call to it itself: cluster1 never sees it.
+    let inv2 = kally.invite("1000001");
+    kally.send(&inv2, c3).await;
+    let fin2 = kally.final_response().await;
+    assert_eq!(fin2.code(), Some(503));
+    assert_eq!(fin2.header("Retry-After"), Some("1"));
     assert!(
         bob.recv_within(Duration::from_millis(300)).await.is_none(),
         "the refused call never rings Bob"
@@ -98,10 +105,16 @@ async fn a_cluster_behind_on_its_queue_refuses_new_calls_with_503_and_retry_afte
     assert_eq!((s1.throttled, s1.code_yellow), (1, 1), "{s1:?}");
     assert!(s1.throttle_percent >= 10, "a share refused: {s1:?}");
     assert_eq!(
-        (s3.throttled, s3.code_yellow, s3.routed_trunk),
-        (0, 0, 1),
+        (
+            s3.throttled,
+            s3.code_yellow,
+            s3.routed_trunk,
+            s3.trunk_throttled
+        ),
+        (0, 0, 1, 1),
         "{s3:?}"
     );
+    assert_eq!(s1.invites, 1, "the second call stopped at cluster3: {s1:?}");
     // Every OPTIONS was still answered: only new calls are refused.
     for _ in 0..30 {
         assert_eq!(pinger.recv().await.and_then(|m| m.code()), Some(200));
