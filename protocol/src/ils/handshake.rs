@@ -7,8 +7,8 @@
 //! 2. listener → `Challenge { nonce_s }` (or `Refused`: version, not a peer, link cut)
 //! 3. dialer → `Auth { proof_c }`, `proof_c = HMAC(pw, "ils-client" ‖ nonce_c ‖ nonce_s ‖ ids)`
 //! 4. listener checks `proof_c` in constant time; wrong: `Refused { AUTH_FAILED }`
-//!    (ILSPwdAuthenticationFailed); right: `Welcome { cluster_id, route_string, role, proof_s }`
-//!    with the `"ils-server"` label, which the dialer checks in turn.
+//!    (ILSPwdAuthenticationFailed); right: `Welcome { cluster_id, proof_s }` with the
+//!    `"ils-server"` label, which the dialer checks in turn.
 //!
 //! Both sides then derive `key = HMAC(pw, "ils-session" ‖ nonce_c ‖ nonce_s ‖ ids)`.
 //! [`Accept::challenge`] takes no password: the type says the listener cannot leak it early.
@@ -56,14 +56,11 @@ pub enum Handshake {
         /// `proof_c` (hex).
         proof: String,
     },
-    /// The listener accepted the dialer's proof and proves the password in turn.
+    /// The listener accepted the dialer's proof and proves the password in turn (its route
+    /// string and role come from the topology and the first sync, not from here).
     Welcome {
-        /// Listener's cluster ID.
+        /// Listener's cluster ID (bound by the proof).
         cluster_id: String,
-        /// Listener's route string.
-        route_string: String,
-        /// Listener's role.
-        role: Role,
         /// `proof_s` (hex).
         proof: String,
     },
@@ -116,14 +113,7 @@ impl Handshake {
             Handshake::Challenge { nonce } if !nonce_ok(nonce) => {
                 return Err(IlsError::Invalid("nonce".into()));
             }
-            Handshake::Welcome {
-                cluster_id,
-                route_string,
-                ..
-            } => {
-                check_cluster_id(cluster_id)?;
-                check_id("route_string", route_string)?;
-            }
+            Handshake::Welcome { cluster_id, .. } => check_cluster_id(cluster_id)?,
             _ => {}
         }
         Ok(h)
@@ -349,8 +339,6 @@ impl Accept {
         }
         let welcome = Handshake::Welcome {
             cluster_id: self.me.cluster_id.clone(),
-            route_string: self.me.route_string.clone(),
-            role: self.me.role,
             proof: tr.server_proof(password),
         };
         Ok((welcome, tr.session_key(password)))
@@ -427,24 +415,15 @@ impl Dial {
         Ok(Handshake::Auth { proof })
     }
 
-    /// Reads the listener's `Welcome`: who it is and the session key.
+    /// Reads the listener's `Welcome`: the session key.
     ///
     /// # Errors
     /// [`HandshakeError::Refused`] (with [`AUTH_FAILED`] when the passwords differ),
     /// [`HandshakeError::WrongPeer`], [`HandshakeError::BadProof`] (a listener that does not
     /// know the password), or not a `Welcome` after a `Challenge`.
-    pub fn welcome(
-        &self,
-        frame: &Frame,
-        password: &str,
-    ) -> Result<(ClusterInfo, [u8; MAC_LEN]), HandshakeError> {
-        let (cluster_id, route_string, role, proof) = match Handshake::parse(frame)? {
-            Handshake::Welcome {
-                cluster_id,
-                route_string,
-                role,
-                proof,
-            } => (cluster_id, route_string, role, proof),
+    pub fn welcome(&self, frame: &Frame, password: &str) -> Result<[u8; MAC_LEN], HandshakeError> {
+        let (cluster_id, proof) = match Handshake::parse(frame)? {
+            Handshake::Welcome { cluster_id, proof } => (cluster_id, proof),
             h => return Err(unexpected(h, "welcome")),
         };
         let Some(sn) = &self.server_nonce else {
@@ -460,11 +439,6 @@ impl Dial {
         if !tr.verify_server(password, &proof) {
             return Err(HandshakeError::BadProof);
         }
-        let info = ClusterInfo {
-            cluster_id,
-            route_string,
-            role,
-        };
-        Ok((info, tr.session_key(password)))
+        Ok(tr.session_key(password))
     }
 }

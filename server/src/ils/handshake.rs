@@ -262,8 +262,7 @@ async fn dial_steps(
         return Err(None);
     }
     let f = next(reader.next(stream).await)?;
-    let (_, key) = d.welcome(&f, s.password()).map_err(Some)?;
-    Ok(key)
+    d.welcome(&f, s.password()).map_err(Some)
 }
 
 /// Counts and warns (throttled) about a handshake the peer refused or failed.

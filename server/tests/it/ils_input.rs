@@ -79,7 +79,6 @@ async fn handshake(
     s.write_all(&auth.encode()).await.unwrap();
     let f = read_frame(s).await.ok_or(None)?;
     d.welcome(&f, password)
-        .map(|(_, key)| key)
         .map_err(|_| Handshake::parse(&f).ok())
 }
 
