@@ -1,8 +1,10 @@
 //! `emroam server` warns at start when clusters speak ILS with the topology's default
 //! password, and says nothing of the kind (nor the password) when the topology sets one.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::Stdio;
+
+use crate::util::spawn_server;
 
 /// Two ILS hubs on ephemeral ports.
 const TWO_HUBS: &str = r#"
@@ -25,17 +27,16 @@ fn stderr_of_a_start(name: &str, topo: &str) -> String {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("t.toml");
     std::fs::write(&f, topo).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_emroam"))
-        .args(["server", "--in-memory", "--drain-secs", "1", "--topology"])
-        .arg(&f)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("emroam server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, line) = spawn_server(
+        [
+            "--in-memory".as_ref(),
+            "--drain-secs".as_ref(),
+            "1".as_ref(),
+            "--topology".as_ref(),
+            f.as_os_str(),
+        ],
+        Stdio::piped(),
+    );
     assert!(line.starts_with("cluster c1 http"), "not serving: {line:?}");
     child.kill().unwrap();
     child.wait().unwrap();
