@@ -136,7 +136,8 @@ impl Counters {
 }
 
 /// ILS message refusal kinds, as [`emroam_protocol::ils::IlsError::kind`] names them, plus
-/// `refused` (a handshake from a cluster that is not a peer, or over a cut link).
+/// `refused` (a handshake from a cluster that is not a peer, over a cut link, of another
+/// version, or with no handshake slot free for its address).
 pub const ILS_REJECT_KINDS: [&str; 6] = [
     "oversized",
     "malformed",
