@@ -118,6 +118,12 @@ pub struct IlsCounters {
     pub deltas_dropped: u64,
     /// Refused input by kind.
     pub rejected: BTreeMap<String, u64>,
+    /// ILS handshakes on this cluster's listener that did not become a session, by reason:
+    /// `timeout` (the dialer did not prove the password in time), `closed` (it went away
+    /// first), `bad_proof` (a wrong password), `refused` (version, not a peer, link cut),
+    /// `bad_input` (bytes that are not the handshake), `busy` (no handshake slot for its
+    /// address: closed at once).
+    pub handshakes_failed: BTreeMap<String, u64>,
     /// Directory numbers learned through ILS that are registered at another cluster now.
     pub learned_dns: u64,
     /// Deferred logouts this cluster still waits for another cluster to acknowledge.

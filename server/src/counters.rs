@@ -136,7 +136,8 @@ impl Counters {
 }
 
 /// ILS message refusal kinds, as [`emroam_protocol::ils::IlsError::kind`] names them, plus
-/// `refused` (a handshake from a cluster that is not a peer, or over a cut link).
+/// `refused` (a handshake from a cluster that is not a peer, over a cut link, of another
+/// version, or with no handshake slot free for its address).
 pub const ILS_REJECT_KINDS: [&str; 6] = [
     "oversized",
     "malformed",
@@ -144,6 +145,17 @@ pub const ILS_REJECT_KINDS: [&str; 6] = [
     "unauthenticated",
     "invalid",
     "refused",
+];
+
+/// Why an ILS handshake on the listener did not become a session (see
+/// [`IlsCounterSnapshot::handshakes_failed`]).
+pub const ILS_HANDSHAKE_FAILURES: [&str; 6] = [
+    "timeout",
+    "closed",
+    "bad_proof",
+    "refused",
+    "bad_input",
+    "busy",
 ];
 
 /// One cluster's ILS and EM roaming counters (emroam's own; CUCM has no PerfMon object for them).
@@ -156,6 +168,7 @@ pub struct IlsCounters {
     messages_out: AtomicU64,
     dropped: AtomicU64,
     rejected: [AtomicU64; 6],
+    handshakes_failed: [AtomicU64; 6],
 }
 
 impl IlsCounters {
@@ -196,6 +209,14 @@ impl IlsCounters {
         }
     }
 
+    /// A handshake on the listener ended without a session (`reason` from
+    /// [`ILS_HANDSHAKE_FAILURES`]).
+    pub fn handshake_failed(&self, reason: &str) {
+        if let Some(i) = ILS_HANDSHAKE_FAILURES.iter().position(|k| *k == reason) {
+            self.handshakes_failed[i].fetch_add(1, Relaxed);
+        }
+    }
+
     /// Reads the counters; the caller adds the gauges it computes from state.
     pub fn snapshot(&self) -> IlsCounterSnapshot {
         IlsCounterSnapshot {
@@ -208,6 +229,11 @@ impl IlsCounters {
             rejected: ILS_REJECT_KINDS
                 .iter()
                 .zip(&self.rejected)
+                .map(|(k, v)| ((*k).to_owned(), v.load(Relaxed)))
+                .collect(),
+            handshakes_failed: ILS_HANDSHAKE_FAILURES
+                .iter()
+                .zip(&self.handshakes_failed)
                 .map(|(k, v)| ((*k).to_owned(), v.load(Relaxed)))
                 .collect(),
             learned_dns: 0,

@@ -131,6 +131,15 @@ pub fn ils(s: &mut String, cluster: &str, c: &IlsCounters) {
         "ILS input refused, by kind.",
         &borrowed(&rejected),
     );
+    let failed = labelled("reason", c.handshakes_failed.iter().map(|(k, v)| (k, *v)));
+    family(
+        s,
+        cluster,
+        "emroam_ils_handshakes_failed_total",
+        "counter",
+        "ILS handshakes on the listener that did not become a session, by reason.",
+        &borrowed(&failed),
+    );
     let up = labelled(
         "peer",
         c.peers

@@ -285,6 +285,7 @@ pub async fn start(
             source,
         })?;
     }
+    crate::ils::warn_if_default_password(topo, listeners.iter().map(|(id, _)| id.as_str()));
     let mut clusters = Vec::new();
     for (id, l) in &listeners {
         let spec = topo

@@ -6,6 +6,7 @@ mod fleet_sip;
 mod help;
 mod honesty;
 mod httpc;
+mod ils_password;
 mod messages;
 mod pacing;
 mod phone;

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
-use crate::util::emroam;
+use crate::util::{emroam, spawn_server};
 
 /// One cluster on ephemeral ports (port 0), 200 users and phones, real service time.
 const TOPO: &str = r#"
@@ -55,26 +55,27 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Starts `emroam server` and returns it with its HTTP address (read from its stdout).
 fn start(topo: &Path, data: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_emroam"))
-        .args(["server", "--topology"])
-        .arg(topo)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--drain-secs", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("emroam server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // "cluster c1 http 127.0.0.1:PORT config 127.0.0.1:PORT"
-    let addr = line
-        .split_whitespace()
+    let (child, line) = spawn_server(
+        [
+            "--topology".as_ref(),
+            topo.as_os_str(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--drain-secs".as_ref(),
+            "2".as_ref(),
+        ],
+        Stdio::null(),
+    );
+    (child, http_addr(&line))
+}
+
+/// The HTTP address in a ready line, "cluster c1 http 127.0.0.1:PORT config 127.0.0.1:PORT".
+fn http_addr(line: &str) -> SocketAddr {
+    line.split_whitespace()
         .nth(3)
-        .unwrap_or_else(|| panic!("no ready line: {line:?}"));
-    (child, addr.parse().unwrap())
+        .unwrap_or_else(|| panic!("no ready line: {line:?}"))
+        .parse()
+        .unwrap()
 }
 
 async fn get(addr: SocketAddr, pq: &str) -> std::io::Result<String> {
@@ -314,28 +315,20 @@ fn cluster_flag_runs_only_the_named_clusters() {
 
 /// Starts `emroam server --cluster ID` (in memory or on a data dir); its HTTP address.
 fn start_cluster(topo: &Path, id: &str, data: Option<&Path>) -> (Child, SocketAddr) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emroam"));
-    cmd.args(["server", "--topology"])
-        .arg(topo)
-        .args(["--cluster", id, "--drain-secs", "1"]);
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "--topology".as_ref(),
+        topo.as_os_str(),
+        "--cluster".as_ref(),
+        id.as_ref(),
+        "--drain-secs".as_ref(),
+        "1".as_ref(),
+    ];
     match data {
-        Some(d) => cmd.arg("--data-dir").arg(d),
-        None => cmd.arg("--in-memory"),
-    };
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("emroam server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split_whitespace()
-        .nth(3)
-        .unwrap_or_else(|| panic!("no ready line: {line:?}"));
-    (child, addr.parse().unwrap())
+        Some(d) => args.extend(["--data-dir".as_ref(), d.as_os_str()]),
+        None => args.push("--in-memory".as_ref()),
+    }
+    let (child, line) = spawn_server(args, Stdio::null());
+    (child, http_addr(&line))
 }
 
 async fn until_body(addr: SocketAddr, pq: &str, want: &str) -> String {

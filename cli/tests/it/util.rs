@@ -28,6 +28,28 @@ pub(crate) fn emroam(args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().expect("emroam finishes")
 }
 
+/// Starts `emroam server ARGS` (standard error to `stderr`) and reads its first line of
+/// standard output, printed once every cluster serves: `cluster ID http ADDR config ADDR …`.
+pub(crate) fn spawn_server<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+    stderr: Stdio,
+) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emroam"))
+        .arg("server")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("emroam server starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("the ready line");
+    (child, line)
+}
+
 /// Standard output as text.
 pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -9,14 +9,10 @@
 //! `len: u32 BE | seq: u64 BE | mac: [u8; 32] | body: JSON` where `len` counts everything after
 //! itself. [`decode_frame`] refuses a length above the limit before the body arrives.
 //!
-//! # Handshake (seq 0, zero MAC, body a [`Handshake`])
-//! 1. dialer → `Hello { cluster_id, route_string, role, nonce_c }`
-//! 2. listener → `Challenge { .., nonce_s, proof_s }`, `proof_s = HMAC(pw, "ils-server" ‖ nonce_c ‖ nonce_s ‖ ids)`
-//! 3. dialer checks `proof_s` (a wrong password fails here: ILSPwdAuthenticationFailed), sends
-//!    `Auth { proof_c }` with the `"ils-client"` label; the listener checks it and answers
-//!    `Welcome` or `Refused`.
-//!
-//! Both sides then derive `key = HMAC(pw, "ils-session" ‖ nonce_c ‖ nonce_s)`.
+//! # Handshake (seq 0, zero MAC): [`Handshake`], [`Accept`], [`Dial`]
+//! The dialer proves the password first; the listener sends nothing that depends on it until
+//! the dialer's proof has checked. Both sides then derive the session key from the password,
+//! both nonces and both cluster IDs.
 //!
 //! # Sealed messages (seq ≥ 1)
 //! `mac = HMAC(key, direction ‖ seq ‖ body)`; each direction numbers its frames 1, 2, 3, …
@@ -24,9 +20,13 @@
 //! verify (unauthenticated, or replayed from another session: the key differs), whose JSON is
 //! malformed, or whose content is invalid ([`Message::validate`]).
 
+mod handshake;
+
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+pub use handshake::{AUTH_FAILED, Accept, Dial, Handshake, HandshakeError, Transcript, VERSION};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -38,8 +38,6 @@ pub const NONCE_LEN: usize = 32;
 pub const HEADER_LEN: usize = 8 + MAC_LEN;
 /// Default largest frame (length field value) a cluster accepts.
 pub const MAX_FRAME: usize = 8 * 1024 * 1024;
-/// The protocol version a `Hello` carries.
-pub const VERSION: u32 = 1;
 /// Longest identifier (user ID, DN, profile name, label) accepted in a message.
 pub const MAX_ID_LEN: usize = 256;
 
@@ -157,113 +155,6 @@ pub enum Role {
     Spoke,
 }
 
-/// Handshake messages (unsealed, seq 0).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Handshake {
-    /// Dialer's opening.
-    Hello {
-        /// Protocol version ([`VERSION`]).
-        version: u32,
-        /// Dialer's cluster ID.
-        cluster_id: String,
-        /// Dialer's advertised route string.
-        route_string: String,
-        /// Dialer's role.
-        role: Role,
-        /// Dialer's nonce (hex).
-        nonce: String,
-    },
-    /// Listener's answer, proving it knows the password.
-    Challenge {
-        /// Listener's cluster ID.
-        cluster_id: String,
-        /// Listener's route string.
-        route_string: String,
-        /// Listener's role.
-        role: Role,
-        /// Listener's nonce (hex).
-        nonce: String,
-        /// `proof_s` (hex).
-        proof: String,
-    },
-    /// Dialer's proof.
-    Auth {
-        /// `proof_c` (hex).
-        proof: String,
-    },
-    /// The listener accepted the dialer.
-    Welcome,
-    /// The listener refused (wrong password, not a peer it serves, link cut).
-    Refused {
-        /// Why, for logs.
-        reason: String,
-    },
-}
-
-impl Handshake {
-    /// The framed bytes (seq 0, zero MAC).
-    ///
-    /// # Panics
-    /// Never: handshake messages always serialize.
-    pub fn encode(&self) -> Vec<u8> {
-        Frame {
-            seq: 0,
-            mac: [0; MAC_LEN],
-            body: serde_json::to_vec(self).expect("handshake serializes"),
-        }
-        .encode()
-    }
-
-    /// Parses a handshake frame.
-    ///
-    /// # Errors
-    /// [`IlsError::Unauthenticated`] for a sealed frame (seq ≠ 0) during the handshake,
-    /// [`IlsError::Malformed`] for bad JSON, [`IlsError::Invalid`] for bad identifiers.
-    pub fn parse(frame: &Frame) -> Result<Handshake, IlsError> {
-        if frame.seq != 0 || frame.mac != [0; MAC_LEN] {
-            return Err(IlsError::Unauthenticated);
-        }
-        let h: Handshake =
-            serde_json::from_slice(&frame.body).map_err(|e| IlsError::Malformed(e.to_string()))?;
-        match &h {
-            Handshake::Hello {
-                cluster_id,
-                route_string,
-                nonce,
-                ..
-            }
-            | Handshake::Challenge {
-                cluster_id,
-                route_string,
-                nonce,
-                ..
-            } => {
-                check_cluster_id(cluster_id)?;
-                check_id("route_string", route_string)?;
-                if decode_hex(nonce).is_none_or(|n| n.len() != NONCE_LEN) {
-                    return Err(IlsError::Invalid("nonce".into()));
-                }
-            }
-            _ => {}
-        }
-        Ok(h)
-    }
-}
-
-/// Everything a proof binds: both nonces and both cluster IDs.
-#[derive(Debug, Clone, Copy)]
-pub struct Transcript<'a> {
-    /// The dialer's nonce.
-    pub client_nonce: &'a [u8],
-    /// The listener's nonce.
-    pub server_nonce: &'a [u8],
-    /// The dialer's cluster ID.
-    pub client_id: &'a str,
-    /// The listener's cluster ID.
-    pub server_id: &'a str,
-}
-
 fn hmac_parts(key: &[u8], parts: &[&[u8]]) -> [u8; MAC_LEN] {
     let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
@@ -274,54 +165,9 @@ fn hmac_parts(key: &[u8], parts: &[&[u8]]) -> [u8; MAC_LEN] {
     m.finalize().into_bytes().into()
 }
 
-impl Transcript<'_> {
-    fn proof(&self, password: &str, label: &[u8]) -> [u8; MAC_LEN] {
-        hmac_parts(
-            password.as_bytes(),
-            &[
-                label,
-                self.client_nonce,
-                self.server_nonce,
-                self.client_id.as_bytes(),
-                self.server_id.as_bytes(),
-            ],
-        )
-    }
-
-    /// The listener's proof, hex.
-    pub fn server_proof(&self, password: &str) -> String {
-        hex(&self.proof(password, b"ils-server"))
-    }
-
-    /// The dialer's proof, hex.
-    pub fn client_proof(&self, password: &str) -> String {
-        hex(&self.proof(password, b"ils-client"))
-    }
-
-    /// Whether `proof` (hex) is the listener's proof, compared in constant time.
-    pub fn verify_server(&self, password: &str, proof: &str) -> bool {
-        ct_eq_hex(&self.proof(password, b"ils-server"), proof)
-    }
-
-    /// Whether `proof` (hex) is the dialer's proof, compared in constant time.
-    pub fn verify_client(&self, password: &str, proof: &str) -> bool {
-        ct_eq_hex(&self.proof(password, b"ils-client"), proof)
-    }
-
-    /// The session key both sides derive after the handshake.
-    pub fn session_key(&self, password: &str) -> [u8; MAC_LEN] {
-        self.proof(password, b"ils-session")
-    }
-}
-
-fn ct_eq_hex(want: &[u8; MAC_LEN], got: &str) -> bool {
-    let Some(got) = decode_hex(got) else {
-        return false;
-    };
-    if got.len() != MAC_LEN {
-        return false;
-    }
-    want.iter().zip(&got).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+/// Constant-time equality of two MACs.
+fn ct_eq(want: &[u8; MAC_LEN], got: &[u8]) -> bool {
+    got.len() == MAC_LEN && want.iter().zip(got).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 /// Which way a sealed frame travels (part of its MAC, so a frame cannot be reflected back).
@@ -419,12 +265,7 @@ impl Opener {
             return Err(IlsError::Unauthenticated);
         }
         let want = frame_mac(&self.key, self.dir, frame.seq, &frame.body);
-        if want
-            .iter()
-            .zip(&frame.mac)
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            != 0
-        {
+        if !ct_eq(&want, &frame.mac) {
             return Err(IlsError::Unauthenticated);
         }
         if frame.seq <= self.last {

@@ -227,3 +227,159 @@ fn hex_round_trips() {
         pin_digest("pw", "bob", "12346")
     );
 }
+
+fn info(id: &str, role: Role) -> ClusterInfo {
+    ClusterInfo {
+        cluster_id: id.into(),
+        route_string: format!("{id}.emroam"),
+        role,
+    }
+}
+
+fn frame(h: &Handshake) -> Frame {
+    decode_frame(&h.encode(), MAX_FRAME).unwrap().unwrap().0
+}
+
+/// A listener (cluster2) that has read cluster3's `Hello`, and that dialer after the listener's
+/// `Challenge`; the dialer's `Auth` under `password`.
+fn up_to_auth(password: &str) -> (Accept, Dial, Handshake) {
+    let mut dial = Dial::new(info("cluster3", Role::Spoke), "cluster2", [1; NONCE_LEN]);
+    let mut acc = Accept::new(info("cluster2", Role::Hub), [2; NONCE_LEN]);
+    let who = acc.hello(&frame(&dial.hello())).unwrap();
+    assert_eq!(who, info("cluster3", Role::Spoke));
+    let auth = dial.challenge(&frame(&acc.challenge()), password).unwrap();
+    (acc, dial, auth)
+}
+
+#[test]
+fn the_dialer_proves_first_then_both_share_a_session_key() {
+    let (acc, dial, auth) = up_to_auth("secret");
+    let (welcome, k_listener) = acc.auth(&frame(&auth), "secret").unwrap();
+    let k_dialer = dial.welcome(&frame(&welcome), "secret").unwrap();
+    assert_eq!(k_listener, k_dialer);
+    // The challenge is the listener's nonce and nothing else.
+    let body = String::from_utf8(frame(&acc.challenge()).body).unwrap();
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"type":"challenge","nonce":"{}"}}"#,
+            hex(&[2; NONCE_LEN])
+        )
+    );
+}
+
+#[test]
+fn a_wrong_password_is_caught_by_the_listener_before_it_proves_anything() {
+    let (acc, dial, auth) = up_to_auth("guess");
+    assert_eq!(
+        acc.auth(&frame(&auth), "secret").unwrap_err(),
+        HandshakeError::BadProof
+    );
+    let refused = Handshake::Refused {
+        reason: AUTH_FAILED.into(),
+    };
+    assert_eq!(
+        dial.welcome(&frame(&refused), "guess").unwrap_err(),
+        HandshakeError::Refused(AUTH_FAILED.into())
+    );
+}
+
+#[test]
+fn a_listener_that_cannot_prove_the_password_or_answers_as_another_is_refused() {
+    let (acc, dial, auth) = up_to_auth("secret");
+    let (welcome, _) = acc.auth(&frame(&auth), "secret").unwrap();
+    let Handshake::Welcome { cluster_id, .. } = welcome else {
+        panic!("{welcome:?}")
+    };
+    let forged = Handshake::Welcome {
+        cluster_id,
+        proof: hex(&[0; MAC_LEN]),
+    };
+    assert_eq!(
+        dial.welcome(&frame(&forged), "secret").unwrap_err(),
+        HandshakeError::BadProof
+    );
+    let other = Handshake::Welcome {
+        cluster_id: "cluster1".into(),
+        proof: hex(&[0; MAC_LEN]),
+    };
+    assert_eq!(
+        dial.welcome(&frame(&other), "secret").unwrap_err(),
+        HandshakeError::WrongPeer("cluster1".into())
+    );
+}
+
+#[test]
+fn another_version_or_order_is_refused_by_name() {
+    let mut acc = Accept::new(info("cluster2", Role::Hub), [2; NONCE_LEN]);
+    let v1 = Handshake::Hello {
+        version: 1,
+        cluster_id: "cluster3".into(),
+        route_string: "cluster3.emroam".into(),
+        role: Role::Spoke,
+        nonce: hex(&[1; NONCE_LEN]),
+    };
+    let e = acc.hello(&frame(&v1)).unwrap_err();
+    assert_eq!(e, HandshakeError::Version(1));
+    assert!(
+        e.to_string().contains("version 1 is not supported") && e.to_string().contains("version 2"),
+        "{e}"
+    );
+    assert_eq!(e.kind(), Some("refused"));
+    let auth = Handshake::Auth {
+        proof: hex(&[0; MAC_LEN]),
+    };
+    let e = acc.auth(&frame(&auth), "secret").unwrap_err();
+    assert_eq!(e.kind(), Some("malformed"), "{e}");
+    let e = acc.hello(&frame(&auth)).unwrap_err();
+    assert_eq!(
+        e,
+        HandshakeError::OutOfOrder {
+            expected: "hello",
+            got: "auth"
+        }
+    );
+    // A version 1 listener's challenge (with a proof) is not a version 2 challenge.
+    let old = Frame {
+        seq: 0,
+        mac: [0; MAC_LEN],
+        body: format!(
+            r#"{{"type":"challenge","cluster_id":"cluster2","route_string":"r","role":"hub","nonce":"{0}","proof":"{0}"}}"#,
+            hex(&[2; NONCE_LEN])
+        )
+        .into_bytes(),
+    };
+    let mut dial = Dial::new(info("cluster3", Role::Spoke), "cluster2", [1; NONCE_LEN]);
+    assert_eq!(
+        dial.challenge(&old, "secret").unwrap_err().kind(),
+        Some("malformed")
+    );
+}
+
+proptest::proptest! {
+    /// Nothing a listener sends a dialer that has not proved the password depends on the
+    /// password: two listeners with different passwords answer a stranger byte for byte alike.
+    #[test]
+    fn a_stranger_learns_nothing_computable_from_the_password(
+        id in "[a-z0-9]{1,20}",
+        cn in proptest::array::uniform32(proptest::num::u8::ANY),
+        proof in "[0-9a-f]{0,80}",
+    ) {
+        let hello = Handshake::Hello {
+            version: VERSION,
+            cluster_id: id,
+            route_string: "r".into(),
+            role: Role::Spoke,
+            nonce: hex(&cn),
+        };
+        let auth = frame(&Handshake::Auth { proof });
+        let mut a = Accept::new(info("cluster2", Role::Hub), [2; NONCE_LEN]);
+        let mut b = a.clone();
+        proptest::prop_assert_eq!(a.hello(&frame(&hello)), b.hello(&frame(&hello)));
+        proptest::prop_assert_eq!(a.challenge().encode(), b.challenge().encode());
+        proptest::prop_assert_eq!(
+            a.auth(&auth, "emroam-ils").unwrap_err(),
+            b.auth(&auth, "another password").unwrap_err()
+        );
+    }
+}

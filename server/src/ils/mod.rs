@@ -7,6 +7,9 @@
 //! - this file: the roaming rules and ILS controls, as methods of [`Cluster`].
 //! - [`net`]: the ILS listener, the dialers (spoke → hub, hub → hubs with a larger ID) and one
 //!   session task pair per link; wire format in [`emroam_protocol::ils`].
+//! - `gate`: handshake slots per source address, reserved for peers; throttled warnings.
+//! - `handshake`: the password handshake over a socket (the dialer proves first); `wire`:
+//!   frames off a stream, nonces.
 //! - [`superusers`]: the superuser sync tool (schedule, Sync now).
 //!
 //! Roaming rules (the conflict rule): every EM login (and last logout) of a superuser writes a
@@ -25,10 +28,13 @@
 //! through the cluster's store actor after the lock is released (the store keeps the newest
 //! version per row, so the order writes land in does not matter).
 
+mod gate;
+mod handshake;
 pub mod net;
 pub(crate) mod state;
 pub mod superusers;
 pub(crate) mod table;
+mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,7 +50,7 @@ use crate::cluster::{Cluster, now_ms};
 use crate::counters::{IlsCounterSnapshot, PeerSyncStatus};
 use crate::store::StoreOp;
 use crate::sync::{LockExt, RwLockExt};
-use crate::topology::User;
+use crate::topology::{DEFAULT_ILS_PASSWORD, IlsRole, Topology, User};
 use state::body;
 use table::Changes;
 
@@ -474,6 +480,31 @@ impl RoamLogin {
     /// The durable writes to commit with the login.
     pub(crate) fn ops(&self) -> Vec<StoreOp> {
         self.changes.ops.clone()
+    }
+}
+
+/// Warns once at start when a cluster about to run speaks ILS with the topology's default
+/// password (`[ils] password` unset): it is published, so anyone could pose as a peer.
+pub(crate) fn warn_if_default_password<'a>(
+    topo: &Topology,
+    ids: impl IntoIterator<Item = &'a str>,
+) {
+    if topo.ils.password != DEFAULT_ILS_PASSWORD {
+        return;
+    }
+    let speaking: Vec<&str> = ids
+        .into_iter()
+        .filter(|id| {
+            topo.cluster(id)
+                .is_some_and(|c| c.ils != IlsRole::Standalone)
+        })
+        .collect();
+    if !speaking.is_empty() {
+        tracing::warn!(
+            clusters = ?speaking,
+            "ILS uses the default password, which is published: anyone who can reach an ILS \
+             port can pose as a peer cluster; set `[ils] password` in the topology"
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`crate::ils`], and knows the cluster.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -13,11 +13,15 @@ use emroam_protocol::ils::{self, ClusterInfo, Message, Role};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::gate::Throttle;
 use super::table::{Changes, RoamTable};
 use crate::counters::IlsCounters;
 use crate::store::RoamRows;
 use crate::sync::LockExt;
 use crate::topology::{ClusterSpec, IlsRole, Topology};
+
+/// The shortest time between two warnings about failed ILS handshakes (per side).
+pub(super) const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// A live session with a peer.
 #[derive(Debug)]
@@ -69,6 +73,14 @@ pub(crate) struct IlsState {
     pub(super) tool_now: Notify,
     /// Peer cluster ID → ILS address (bound addresses for clusters in this process).
     pub(super) addrs: RwLock<HashMap<String, SocketAddr>>,
+    /// The topology's addresses of the peers: their handshakes get reserved slots.
+    pub(super) peer_ips: Vec<IpAddr>,
+    /// This cluster's own address: the dialers connect from it, so peers know them by it.
+    pub(super) source: IpAddr,
+    /// Failed handshakes on the listener: warned at most once per [`LOG_EVERY`].
+    pub(super) accept_log: Throttle,
+    /// Failed dials (a peer refusing, a password mismatch): the same.
+    pub(super) dial_log: Throttle,
     pub(super) counters: IlsCounters,
     pub(super) session_seq: AtomicU64,
     /// Bumped whenever a location record changes here (tests and benchmarks wait on it).
@@ -121,6 +133,12 @@ impl IlsState {
                 (dials, peers)
             }
         };
+        let peer_ips = topo
+            .clusters
+            .iter()
+            .filter(|c| peers.contains(&c.id))
+            .map(|c| c.address)
+            .collect();
         let mut table = RoamTable::new(me.clone());
         table.restore(rows);
         let addrs = topo
@@ -151,6 +169,10 @@ impl IlsState {
             tool_interval: watch::Sender::new(topo.ils.superuser_sync_interval),
             tool_now: Notify::new(),
             addrs: RwLock::new(addrs),
+            peer_ips,
+            source: spec.address,
+            accept_log: Throttle::new(LOG_EVERY),
+            dial_log: Throttle::new(LOG_EVERY),
             counters: IlsCounters::default(),
             session_seq: AtomicU64::new(0),
             changed: watch::Sender::new(0),

@@ -1,10 +1,12 @@
-//! Bad ILS input against the seed's clusters: a wrong password, a cluster that is not a peer,
-//! garbage, oversized, unauthenticated, replayed and impossible messages, and idle connections.
-//! Nothing a peer sends that fails is applied.
+//! Bad ILS input against the seed's clusters: a wrong password, a stranger naming a peer, an
+//! old handshake version, a cluster that is not a peer, garbage, oversized, unauthenticated,
+//! replayed and impossible messages, and idle connections. Nothing a peer sends that fails is
+//! applied. (Slot floods: `ils_flood`.)
 
 use std::time::Duration;
 
-use emroam_protocol::ils::{self, Handshake, Role, Transcript};
+use emroam_protocol::ils::{self, ClusterInfo, Dial, Handshake, Role};
+use hyper::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -51,32 +53,33 @@ fn hello(id: &str, cn: &[u8]) -> Vec<u8> {
     .encode()
 }
 
-/// Handshakes as `id` with `password`; the session key if welcomed.
-async fn handshake(s: &mut TcpStream, id: &str, server: &str, password: &str) -> Option<[u8; 32]> {
-    let cn = [7u8; ils::NONCE_LEN];
-    s.write_all(&hello(id, &cn)).await.unwrap();
-    let f = read_frame(s).await?;
-    let Ok(Handshake::Challenge { nonce, proof, .. }) = Handshake::parse(&f) else {
-        return None;
+fn dialer(id: &str, server: &str) -> Dial {
+    let me = ClusterInfo {
+        cluster_id: id.into(),
+        route_string: format!("{id}.emroam"),
+        role: Role::Spoke,
     };
-    let sn = ils::decode_hex(&nonce).unwrap();
-    let tr = Transcript {
-        client_nonce: &cn,
-        server_nonce: &sn,
-        client_id: id,
-        server_id: server,
-    };
-    assert_eq!(tr.verify_server(password, &proof), password == "emroam-ils");
-    s.write_all(
-        &Handshake::Auth {
-            proof: tr.client_proof(password),
-        }
-        .encode(),
-    )
-    .await
-    .unwrap();
-    let f = read_frame(s).await?;
-    (Handshake::parse(&f).ok()? == Handshake::Welcome).then(|| tr.session_key(password))
+    Dial::new(me, server, [7u8; ils::NONCE_LEN])
+}
+
+/// Handshakes as `id` with `password` (the dialer proves first); the session key if
+/// welcomed, else the listener's last answer.
+async fn handshake(
+    s: &mut TcpStream,
+    id: &str,
+    server: &str,
+    password: &str,
+) -> Result<[u8; 32], Option<Handshake>> {
+    let mut d = dialer(id, server);
+    s.write_all(&d.hello().encode()).await.unwrap();
+    let f = read_frame(s).await.ok_or(None)?;
+    let auth = d
+        .challenge(&f, password)
+        .map_err(|_| Handshake::parse(&f).ok())?;
+    s.write_all(&auth.encode()).await.unwrap();
+    let f = read_frame(s).await.ok_or(None)?;
+    d.welcome(&f, password)
+        .map_err(|_| Handshake::parse(&f).ok())
 }
 
 fn bob_at(cluster: &str) -> ils::Message {
@@ -106,10 +109,14 @@ async fn a_wrong_ils_password_is_refused_and_raises_ils_pwd_authentication_faile
     let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
     assert_eq!(
         handshake(&mut s, "cluster3", "cluster2", "wrong").await,
-        None
+        Err(Some(Handshake::Refused {
+            reason: ils::AUTH_FAILED.into()
+        }))
     );
     assert!(closed(&mut s).await);
-    assert_eq!(c2.ils_counters().ils_pwd_authentication_failed, 1);
+    let ils = c2.ils_counters();
+    assert_eq!(ils.ils_pwd_authentication_failed, 1);
+    assert_eq!(ils.handshakes_failed["bad_proof"], 1);
     // A cluster that is not its peer is refused before any proof.
     let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
     s.write_all(&hello("intruder", &[1; ils::NONCE_LEN]))
@@ -120,7 +127,72 @@ async fn a_wrong_ils_password_is_refused_and_raises_ils_pwd_authentication_faile
         Handshake::parse(&f),
         Ok(Handshake::Refused { .. })
     ));
-    assert_eq!(c2.ils_counters().rejected["refused"], 1);
+    let ils = c2.ils_counters();
+    assert_eq!(ils.rejected["refused"], 1);
+    assert_eq!(ils.handshakes_failed["refused"], 1);
+    net.shutdown().await;
+}
+
+/// A stranger naming a known peer gets a fresh nonce and nothing computed from the password,
+/// so it has nothing to test password guesses against offline; walking away is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_naming_a_peer_gets_a_nonce_and_nothing_derived_from_the_password() {
+    let net = Net::seed().await;
+    let c2 = net.c("cluster2");
+    let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
+    s.write_all(&hello("cluster3", &[1; ils::NONCE_LEN]))
+        .await
+        .unwrap();
+    let f = read_frame(&mut s).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&f.body).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["nonce", "type"], "{v}");
+    assert_eq!(v["type"], "challenge");
+    assert_eq!(v["nonce"].as_str().unwrap().len(), 2 * ils::NONCE_LEN);
+    drop(s);
+    until("the abandoned handshake is counted", || {
+        c2.ils_counters().handshakes_failed["closed"] == 1
+    })
+    .await;
+    assert_eq!(c2.ils_counters().ils_pwd_authentication_failed, 0);
+    let (_, metrics) = net.http("cluster2", Method::GET, "/metrics").await;
+    for want in [
+        "emroam_ils_handshakes_failed_total{cluster=\"cluster2\",reason=\"closed\"} 1",
+        "emroam_ils_handshakes_failed_total{cluster=\"cluster2\",reason=\"timeout\"} 0",
+    ] {
+        assert!(metrics.contains(want), "{want}\n{metrics}");
+    }
+    let (_, json) = net.http("cluster2", Method::GET, "/metrics.json").await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["ils"]["handshakes_failed"]["closed"], 1, "{json}");
+    net.shutdown().await;
+}
+
+/// A cluster on the previous handshake (the listener proving first) is refused with a reason
+/// that names both versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_handshake_version_is_refused_by_name() {
+    let net = Net::seed().await;
+    let c2 = net.c("cluster2");
+    let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
+    let v1 = Handshake::Hello {
+        version: 1,
+        cluster_id: "cluster3".into(),
+        route_string: "cluster3.emroam".into(),
+        role: Role::Spoke,
+        nonce: ils::hex(&[1; ils::NONCE_LEN]),
+    };
+    s.write_all(&v1.encode()).await.unwrap();
+    let f = read_frame(&mut s).await.unwrap();
+    let Ok(Handshake::Refused { reason }) = Handshake::parse(&f) else {
+        panic!("{f:?}")
+    };
+    assert!(
+        reason.contains("version 1 is not supported") && reason.contains("version 2"),
+        "{reason}"
+    );
+    assert!(closed(&mut s).await);
+    assert_eq!(c2.ils_counters().handshakes_failed["refused"], 1);
     net.shutdown().await;
 }
 
@@ -178,7 +250,7 @@ async fn a_replayed_or_invalid_sealed_message_disconnects_the_peer() {
     let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
     let key = handshake(&mut s, "cluster3", "cluster2", "emroam-ils")
         .await
-        .unwrap();
+        .expect("welcomed");
     let mut sealer = ils::Sealer::new(key, ils::Direction::ToListener);
     let empty = ils::Message::Sync {
         full: false,
@@ -196,7 +268,7 @@ async fn a_replayed_or_invalid_sealed_message_disconnects_the_peer() {
     let mut s = TcpStream::connect(c2.ils_addr().unwrap()).await.unwrap();
     let key = handshake(&mut s, "cluster3", "cluster2", "emroam-ils")
         .await
-        .unwrap();
+        .expect("welcomed");
     let mut sealer = ils::Sealer::new(key, ils::Direction::ToListener);
     let mut bad = bob_at("cluster3");
     let ils::Message::Sync { records, .. } = &mut bad;

@@ -7,6 +7,7 @@ mod admin;
 mod badinput;
 mod emapp;
 mod emservice;
+mod ils_flood;
 mod ils_input;
 mod lifecycle;
 mod roaming;

@@ -1,0 +1,85 @@
+//! ILS bytes on a socket: cutting frames out of a stream, writing with a deadline, nonces.
+
+use std::time::Duration;
+
+use emroam_protocol::ils::{self, Frame, Handshake, IlsError, NONCE_LEN};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A peer that does not take a frame within this long is dropped.
+pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why reading a frame stopped.
+#[derive(Debug)]
+pub(super) enum ReadError {
+    Io,
+    Eof,
+    Ils(IlsError),
+}
+
+/// Buffers bytes from a stream and cuts them into frames.
+#[derive(Debug)]
+pub(super) struct FrameReader {
+    buf: Vec<u8>,
+    /// Largest frame accepted: small during the handshake, [`ils::MAX_FRAME`] after.
+    pub(super) max: usize,
+}
+
+impl FrameReader {
+    pub(super) fn new(max: usize) -> FrameReader {
+        FrameReader {
+            buf: Vec::with_capacity(8 * 1024),
+            max,
+        }
+    }
+
+    /// The next frame.
+    ///
+    /// # Cancel safety
+    /// Bytes read before cancellation stay buffered for the next call.
+    pub(super) async fn next<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+    ) -> Result<Frame, ReadError> {
+        loop {
+            match ils::decode_frame(&self.buf, self.max) {
+                Ok(Some((f, used))) => {
+                    self.buf.drain(..used);
+                    return Ok(f);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(ReadError::Ils(e)),
+            }
+            self.buf.reserve(8 * 1024);
+            match r.read_buf(&mut self.buf).await {
+                Ok(0) => return Err(ReadError::Eof),
+                Ok(_) => {}
+                Err(_) => return Err(ReadError::Io),
+            }
+        }
+    }
+}
+
+/// Writes one handshake message; `false` if the peer did not take it in time.
+pub(super) async fn send(stream: &mut TcpStream, h: &Handshake) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&h.encode())).await,
+        Ok(Ok(()))
+    )
+}
+
+/// A fresh nonce from the OS.
+pub(super) fn nonce() -> [u8; NONCE_LEN] {
+    let mut n = [0u8; NONCE_LEN];
+    if getrandom::fill(&mut n).is_err() {
+        // No OS randomness: fall back to the process-keyed hasher (unique, if not secret).
+        for (i, chunk) in n.chunks_mut(8).enumerate() {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            h.write_i64(crate::cluster::now_ms());
+            chunk.copy_from_slice(&h.finish().to_be_bytes());
+        }
+    }
+    n
+}
