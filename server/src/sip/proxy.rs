@@ -403,6 +403,9 @@ impl Sip {
         let Some(i) = resp.headers.iter().position(|(n, _)| n == "Via") else {
             return;
         };
+        if !resp.headers[i].1.contains(";oc") {
+            return; // the common case: no Via offered overload control
+        }
         let list = sip::split_list(&resp.headers[i].1)
             .into_iter()
             .map(str::to_owned)
@@ -429,7 +432,11 @@ impl Sip {
 
     /// Records what a trunk peer reported in our Via (RFC 7339 `oc`, `oc-validity`).
     fn read_overload_report(&self, resp: &Message, from: SocketAddr) {
-        let Some(via) = resp.header("Via").map(|v| sip::split_list(v)[0]) else {
+        let Some(via) = resp
+            .header("Via")
+            .filter(|v| v.contains(";oc="))
+            .map(|v| sip::split_list(v)[0])
+        else {
             return;
         };
         let Some(pct) = sip::param(via, "oc").and_then(|v| v.parse::<u32>().ok()) else {
