@@ -57,7 +57,12 @@ pub fn limit() -> Option<u64> {
 
 /// Each listener's connection cap when `clusters` clusters share `listeners` TCP listeners
 /// under an open-file limit of `limit`: at most `wanted`.
-pub fn per_listener_cap(limit: Option<u64>, clusters: usize, listeners: usize, wanted: usize) -> usize {
+pub fn per_listener_cap(
+    limit: Option<u64>,
+    clusters: usize,
+    listeners: usize,
+    wanted: usize,
+) -> usize {
     let Some(limit) = limit else { return wanted };
     let reserve = RESERVE_BASE + RESERVE_PER_CLUSTER * clusters as u64;
     let share = limit.saturating_sub(reserve) / listeners.max(1) as u64;

@@ -266,7 +266,9 @@ where
         return Err(HttpError::UriTooLong);
     }
     if parts.version == hyper::Version::HTTP_11 && !parts.headers.contains_key(HOST) {
-        return Err(HttpError::BadRequest("HTTP/1.1 request without Host".into()));
+        return Err(HttpError::BadRequest(
+            "HTTP/1.1 request without Host".into(),
+        ));
     }
     let declared = parts
         .headers

@@ -98,7 +98,10 @@ impl SwitchedListener {
     async fn accept_failed(&mut self, e: &std::io::Error) {
         self.failed += 1;
         let now = tokio::time::Instant::now();
-        if self.warned.is_none_or(|w| now.duration_since(w) >= WARN_EVERY) {
+        if self
+            .warned
+            .is_none_or(|w| now.duration_since(w) >= WARN_EVERY)
+        {
             tracing::warn!(addr = ?self.addr, error = %e, failed = self.failed, "accept failed; backing off");
             self.failed = 0;
             self.warned = Some(now);

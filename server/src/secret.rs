@@ -6,9 +6,7 @@ use subtle::ConstantTimeEq as _;
 
 /// Whether `given` is `secret`, taking the same time whatever either holds.
 pub fn same(given: &[u8], secret: &[u8]) -> bool {
-    Sha256::digest(given)
-        .ct_eq(&Sha256::digest(secret))
-        .into()
+    Sha256::digest(given).ct_eq(&Sha256::digest(secret)).into()
 }
 
 #[cfg(test)]

@@ -173,7 +173,10 @@ pub struct HttpCtx {
 pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
     let c = &ctx.cluster;
     let sip = || ctx.sips.get(c.id()).map(Sip::counters);
-    let readonly = matches!(req.path.as_str(), "/metrics" | "/metrics.json" | "/api/counters");
+    let readonly = matches!(
+        req.path.as_str(),
+        "/metrics" | "/metrics.json" | "/api/counters"
+    );
     if readonly && req.method != hyper::Method::GET && req.method != hyper::Method::HEAD {
         return into_response(HttpError::MethodNotAllowedHere("GET, HEAD"));
     }

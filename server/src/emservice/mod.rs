@@ -51,9 +51,11 @@ fn fail_em(c: &Cluster, e: EmError) -> Resp {
 fn authenticate(c: &Cluster, env: &Envelope) -> Option<Actor> {
     let (id, secret) = (&env.app_info.app_id, env.app_info.credential.secret());
     if let Some(a) = c.app_user(id) {
-        return crate::secret::same(secret.as_bytes(), a.password.as_bytes()).then_some(Actor::App {
-            proxy: a.proxy_rights,
-        });
+        return crate::secret::same(secret.as_bytes(), a.password.as_bytes()).then_some(
+            Actor::App {
+                proxy: a.proxy_rights,
+            },
+        );
     }
     let u = c.user(id)?;
     let pw = u.password.as_deref()?;

@@ -172,7 +172,10 @@ async fn a_stalled_body_is_answered_408_and_closed() {
     )
     .await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
     s.shutdown().await;
 }
 
@@ -183,7 +186,10 @@ async fn http_1_1_without_host_is_a_bad_request() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     // HTTP/1.0 has no Host requirement.
     let answer = exchange(s.http, b"GET /metrics HTTP/1.0\r\n\r\n").await;
-    assert!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
     s.shutdown().await;
 }
 
