@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -28,8 +28,13 @@ use crate::listener::{Event, SwitchedListener};
 /// The response type of every handler.
 pub type Resp = Response<Full<Bytes>>;
 
-/// Largest request body accepted (EM API XML is a few hundred bytes).
-pub const MAX_BODY: usize = 64 * 1024;
+/// Largest request body accepted: the EM API's form limit (one number for both; EM API XML is
+/// usually a few hundred bytes).
+pub const MAX_BODY: usize = emroam_protocol::emapi::MAX_FORM_BYTES;
+/// Most of an oversized body read and thrown away (never kept) before answering 413, so a
+/// client that writes its whole body before reading sees the answer instead of a reset.
+/// Longer declared bodies are answered at once and the connection closed.
+pub const MAX_DRAIN: usize = 4 * 1024 * 1024;
 /// Longest request URI accepted.
 pub const MAX_URI: usize = 8 * 1024;
 
@@ -39,6 +44,9 @@ pub struct Limits {
     /// A client must send a request's headers within this (also closes idle keep-alive
     /// connections, and slow-loris clients).
     pub header_read_timeout: Duration,
+    /// A client must send a request's body within this of its headers (408 and close
+    /// otherwise).
+    pub body_read_timeout: Duration,
     /// Open connections beyond this are closed at once.
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before closing connections.
@@ -49,6 +57,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             drain_deadline: Duration::from_secs(5),
         }
@@ -116,6 +125,12 @@ pub enum HttpError {
     /// Wrong method for the path.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Wrong method for a path that answers only these (the `Allow` header).
+    #[error("method not allowed (allowed: {0})")]
+    MethodNotAllowedHere(&'static str),
+    /// The body did not arrive within [`Limits::body_read_timeout`] (the connection is closed).
+    #[error("request body not received in time")]
+    RequestTimeout,
     /// Body over [`MAX_BODY`].
     #[error("request body too large")]
     PayloadTooLarge,
@@ -140,7 +155,10 @@ pub enum HttpError {
 pub fn into_response(err: HttpError) -> Resp {
     let status = match &err {
         HttpError::NotFound => StatusCode::NOT_FOUND,
-        HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        HttpError::MethodNotAllowed | HttpError::MethodNotAllowedHere(_) => {
+            StatusCode::METHOD_NOT_ALLOWED
+        }
+        HttpError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         HttpError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         HttpError::UriTooLong => StatusCode::URI_TOO_LONG,
         HttpError::BadRequest(_) | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
@@ -157,7 +175,17 @@ pub fn into_response(err: HttpError) -> Resp {
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    respond(status, "text/plain; charset=utf-8", body)
+    let mut r = respond(status, "text/plain; charset=utf-8", body);
+    if let HttpError::MethodNotAllowedHere(allow) = err {
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    // The rest of these requests' bodies is not read: the connection cannot carry another.
+    if matches!(err, HttpError::RequestTimeout | HttpError::PayloadTooLarge) {
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
 }
 
 /// A response with a body and content type.
@@ -216,37 +244,43 @@ pub fn encode_component(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
-/// Reads a hyper request into a [`Req`], enforcing [`MAX_URI`] and [`MAX_BODY`].
+/// Reads a hyper request into a [`Req`], enforcing [`MAX_URI`], [`MAX_BODY`], `Host` on
+/// HTTP/1.1 (RFC 9112 §3.2) and `body_timeout` for the whole body.
+///
+/// An oversized body is read and dropped up to [`MAX_DRAIN`] before the 413, so a client
+/// still writing it reads the answer rather than a reset.
 ///
 /// # Errors
-/// 414, 413 or 400 as an [`HttpError`].
-pub async fn read_request<B>(req: Request<B>, peer: SocketAddr) -> Result<Req, HttpError>
+/// 414, 413, 408 or 400 as an [`HttpError`].
+pub async fn read_request<B>(
+    req: Request<B>,
+    peer: SocketAddr,
+    body_timeout: Duration,
+) -> Result<Req, HttpError>
 where
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Unpin,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let (parts, body) = req.into_parts();
     if parts.uri.to_string().len() > MAX_URI {
         return Err(HttpError::UriTooLong);
     }
-    if let Some(len) = parts.headers.get(hyper::header::CONTENT_LENGTH)
-        && len
-            .to_str()
-            .ok()
-            .and_then(|l| l.parse::<u64>().ok())
-            .is_some_and(|l| l > MAX_BODY as u64)
-    {
+    if parts.version == hyper::Version::HTTP_11 && !parts.headers.contains_key(HOST) {
+        return Err(HttpError::BadRequest(
+            "HTTP/1.1 request without Host".into(),
+        ));
+    }
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.parse::<u64>().ok());
+    if declared.is_some_and(|l| l > MAX_DRAIN as u64) {
         return Err(HttpError::PayloadTooLarge);
     }
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return Err(HttpError::PayloadTooLarge);
-        }
-        Err(e) => return Err(HttpError::BodyRead(e.to_string())),
+    let body = match tokio::time::timeout(body_timeout, read_body(body)).await {
+        Err(_) => return Err(HttpError::RequestTimeout),
+        Ok(r) => r?,
     };
     Ok(Req {
         method: parts.method,
@@ -256,6 +290,34 @@ where
         peer,
         body,
     })
+}
+
+/// The body, at most [`MAX_BODY`]; past that it is read and dropped up to [`MAX_DRAIN`], then
+/// refused.
+async fn read_body<B>(mut body: B) -> Result<Bytes, HttpError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| HttpError::BodyRead(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > MAX_DRAIN {
+            return Err(HttpError::PayloadTooLarge);
+        }
+        if seen <= MAX_BODY {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(HttpError::PayloadTooLarge);
+    }
+    Ok(buf.freeze())
 }
 
 /// Serves HTTP/1.1 on `listener` until `shutdown` is cancelled, then stops accepting, lets

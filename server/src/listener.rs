@@ -25,7 +25,19 @@ pub(crate) struct SwitchedListener {
     /// The address to bind again (the first listener's).
     addr: Option<SocketAddr>,
     up: watch::Receiver<bool>,
+    /// Failed accepts since the last warning, the pause before the next try, and when the
+    /// last warning was written.
+    failed: u64,
+    backoff: Duration,
+    warned: Option<tokio::time::Instant>,
 }
+
+/// The first pause after a failed accept; it doubles with each failure in a row.
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// The longest pause after failed accepts.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// At most one `accept failed` warning this often (it says how many failed since).
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 impl SwitchedListener {
     /// Follows `up` with `listener` (bound, so the switch is taken to be up).
@@ -34,13 +46,16 @@ impl SwitchedListener {
             addr: listener.local_addr().ok(),
             listener: Some(listener),
             up,
+            failed: 0,
+            backoff: BACKOFF_MIN,
+            warned: None,
         }
     }
 
     /// The next connection, or the switch going down. While down it waits for the switch to
     /// come back and binds again. `None`: `shutdown` was cancelled, or the switch is gone.
-    /// Failed accepts (out of file descriptors and the like) are logged and retried after a
-    /// pause.
+    /// Failed accepts (out of file descriptors and the like) back off (10 ms doubling to 1 s)
+    /// and are counted; one warning every 10 s at most says how many failed.
     pub(crate) async fn next(&mut self, shutdown: &CancellationToken) -> Option<Event> {
         loop {
             let Some(l) = self.listener.as_ref() else {
@@ -67,14 +82,32 @@ impl SwitchedListener {
                     }
                 }
                 r = l.accept() => match r {
-                    Ok((stream, peer)) => return Some(Event::Accepted(stream, peer)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    Ok((stream, peer)) => {
+                        self.backoff = BACKOFF_MIN;
+                        return Some(Event::Accepted(stream, peer));
                     }
+                    Err(e) => self.accept_failed(&e).await,
                 },
             }
         }
+    }
+}
+
+impl SwitchedListener {
+    /// Counts a failed accept, warns if none was written for [`WARN_EVERY`], and pauses.
+    async fn accept_failed(&mut self, e: &std::io::Error) {
+        self.failed += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .warned
+            .is_none_or(|w| now.duration_since(w) >= WARN_EVERY)
+        {
+            tracing::warn!(addr = ?self.addr, error = %e, failed = self.failed, "accept failed; backing off");
+            self.failed = 0;
+            self.warned = Some(now);
+        }
+        tokio::time::sleep(self.backoff).await;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 }
 

@@ -173,6 +173,13 @@ pub struct HttpCtx {
 pub async fn handle_http(ctx: &HttpCtx, req: &Req) -> Resp {
     let c = &ctx.cluster;
     let sip = || ctx.sips.get(c.id()).map(Sip::counters);
+    let readonly = matches!(
+        req.path.as_str(),
+        "/metrics" | "/metrics.json" | "/api/counters"
+    );
+    if readonly && req.method != hyper::Method::GET && req.method != hyper::Method::HEAD {
+        return into_response(HttpError::MethodNotAllowedHere("GET, HEAD"));
+    }
     match req.path.as_str() {
         emapp::PATH => emapp::handle(c, req).await,
         emservice::PATH => emservice::handle(c, req).await,
@@ -348,6 +355,21 @@ pub async fn start(
             .filter_map(|(c, s)| Some((c.id().to_owned(), s.as_ref()?.0.clone())))
             .collect(),
     );
+    // Each HTTP and config listener gets its share of the open-file budget.
+    let limits = Limits {
+        max_connections: crate::fds::per_listener_cap(
+            crate::fds::limit(),
+            listeners.len(),
+            2 * listeners.len(),
+            opts.limits.max_connections,
+        ),
+        ..opts.limits
+    };
+    tracing::debug!(
+        open_file_limit = ?crate::fds::limit(),
+        per_listener = limits.max_connections,
+        "connection caps"
+    );
     let mut ctxs = Vec::new();
     let serving = TaskTracker::new();
     let token: Option<Arc<str>> = opts.admin_token.as_deref().map(Arc::from);
@@ -369,10 +391,11 @@ pub async fn start(
             admin_token: token.clone(),
         };
         ctxs.push(ctx.clone());
+        let body_timeout = opts.limits.body_read_timeout;
         let http_handler = move |req: hyper::Request<hyper::body::Incoming>, peer: SocketAddr| {
             let ctx = ctx.clone();
             async move {
-                match http::read_request(req, peer).await {
+                match http::read_request(req, peer, body_timeout).await {
                     Ok(r) => handle_http(&ctx, &r).await,
                     Err(e) => into_response(e),
                 }
@@ -382,7 +405,7 @@ pub async fn start(
         let config_handler = move |req: hyper::Request<hyper::body::Incoming>, peer: SocketAddr| {
             let cc = cc.clone();
             async move {
-                match http::read_request(req, peer).await {
+                match http::read_request(req, peer, body_timeout).await {
                     Ok(r) => configsrv::handle(&cc, &r).await,
                     Err(e) => into_response(e),
                 }
@@ -391,14 +414,14 @@ pub async fn start(
         serving.spawn(http::serve(
             l.http,
             http_handler,
-            opts.limits,
+            limits,
             c.watch_listeners(),
             shutdown.clone(),
         ));
         serving.spawn(http::serve(
             l.config,
             config_handler,
-            opts.limits,
+            limits,
             c.watch_listeners(),
             shutdown.clone(),
         ));
@@ -464,6 +487,7 @@ pub async fn run_with(
         ids.dedup();
         ids
     };
+    crate::fds::raise_limit();
     let mut listeners = Vec::new();
     for id in &ids {
         let spec = topo

@@ -13,6 +13,7 @@ mod phone;
 mod reference;
 mod roaming_view;
 mod server;
+mod server_limits;
 mod sip;
 mod tui;
 mod util;

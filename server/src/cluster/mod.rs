@@ -420,17 +420,12 @@ impl Cluster {
     /// Whether `pin` is the user's PIN (a synced superuser's is checked against its digest).
     pub fn pin_matches(&self, user: &User, pin: &str) -> bool {
         if self.inner.dir.users.contains_key(&user.id) {
-            return user.pin.as_bytes() == pin.as_bytes();
+            return crate::secret::same(pin.as_bytes(), user.pin.as_bytes());
         }
         let synced = self.synced();
         synced.pin_digests.get(&user.id).is_some_and(|d| {
             let want = emroam_protocol::ils::pin_digest(self.ils().password(), &user.id, pin);
-            want.len() == d.len()
-                && want
-                    .bytes()
-                    .zip(d.bytes())
-                    .fold(0u8, |a, (x, y)| a | (x ^ y))
-                    == 0
+            crate::secret::same(want.as_bytes(), d.as_bytes())
         })
     }
 

@@ -51,13 +51,15 @@ fn fail_em(c: &Cluster, e: EmError) -> Resp {
 fn authenticate(c: &Cluster, env: &Envelope) -> Option<Actor> {
     let (id, secret) = (&env.app_info.app_id, env.app_info.credential.secret());
     if let Some(a) = c.app_user(id) {
-        return (a.password.as_bytes() == secret.as_bytes()).then_some(Actor::App {
-            proxy: a.proxy_rights,
-        });
+        return crate::secret::same(secret.as_bytes(), a.password.as_bytes()).then_some(
+            Actor::App {
+                proxy: a.proxy_rights,
+            },
+        );
     }
     let u = c.user(id)?;
     let pw = u.password.as_deref()?;
-    (pw.as_bytes() == secret.as_bytes()).then(|| Actor::EndUser(u.id.clone()))
+    crate::secret::same(secret.as_bytes(), pw.as_bytes()).then(|| Actor::EndUser(u.id.clone()))
 }
 
 fn may_act_for(actor: &Actor, user: &str) -> bool {
@@ -157,7 +159,9 @@ pub async fn handle(c: &Cluster, req: &Req) -> Resp {
             }
         }
         Request::DeviceUserQuery(q) => {
-            if actor == (Actor::App { proxy: false }) {
+            // Who is on a device is about other users: proxy rights only (an end user acts on
+            // their own profiles, and has `userDevicesQuery` for where they are).
+            if actor != (Actor::App { proxy: true }) {
                 return fail_em(c, no_rights);
             }
             let query = DeviceUserQuery {

@@ -161,3 +161,44 @@ async fn non_loopback_needs_the_token() {
         .await;
     assert_eq!(st, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_from_loopback_too() {
+    let s = inproc(TOPO).await;
+    let near = "127.0.0.1:5555";
+    // No token at all from loopback: the tools on the box.
+    let r = req(Method::GET, "/admin/clusters", near, "");
+    assert_eq!(json(&s, r.clone()).await.0, StatusCode::OK);
+    let with = |token: &str| {
+        let mut r = r.clone();
+        r.headers.insert("authorization", token.parse().unwrap());
+        r
+    };
+    assert_eq!(
+        json(&s, with("Bearer wrong")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        json(&s, with("Basic c2VrcmV0")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(json(&s, with("Bearer sekret")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_answer_get_and_head_only() {
+    let s = inproc(TOPO).await;
+    for path in ["/metrics", "/metrics.json", "/api/counters"] {
+        for m in [Method::GET, Method::HEAD] {
+            assert_eq!(
+                s.req(req(m, path, "127.0.0.1:5555", "")).await.0,
+                StatusCode::OK
+            );
+        }
+        for m in [Method::POST, Method::PUT, Method::DELETE] {
+            let (st, headers, _) = s.req(req(m, path, "127.0.0.1:5555", "")).await;
+            assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            assert_eq!(headers.get("allow").unwrap(), "GET, HEAD", "{path}");
+        }
+    }
+}

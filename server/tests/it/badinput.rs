@@ -150,3 +150,74 @@ async fn thousands_of_idle_connections_and_a_slow_client() {
     healthy(s.http).await;
     s.shutdown().await;
 }
+
+/// Writes `request` on a fresh connection and reads until the server closes it (or 60 s of the
+/// test's clock pass).
+async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(request).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), c.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "no answer and not closed after 60 s");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_body_is_answered_408_and_closed() {
+    let s = live(TOPO, Options::default()).await;
+    // Headers promise 100 bytes; 4 come, then nothing.
+    let answer = exchange(
+        s.http,
+        b"POST /emservice/EMServiceServlet HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nxml=",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_1_1_without_host_is_a_bad_request() {
+    let s = live(TOPO, quick_limits()).await;
+    let answer = exchange(s.http, b"GET /metrics HTTP/1.1\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // HTTP/1.0 has no Host requirement.
+    let answer = exchange(s.http, b"GET /metrics HTTP/1.0\r\n\r\n").await;
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_writes_a_2_mb_body_before_reading_sees_the_413() {
+    let s = live(TOPO, quick_limits()).await;
+    let addr = s.http;
+    // What Python's urllib and Java's HttpURLConnection do: the whole body, then read.
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read as _, Write as _};
+        let body = vec![b'x'; 2_000_000];
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let head = format!(
+            "POST /emservice/EMServiceServlet HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(&body).map_err(|e| format!("writing the body: {e}"))?;
+        let mut buf = Vec::new();
+        c.read_to_end(&mut buf)
+            .map_err(|e| format!("reading the answer: {e}"))?;
+        Ok::<_, String>(String::from_utf8_lossy(&buf).into_owned())
+    })
+    .await
+    .unwrap();
+    let answer = answer.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    healthy(s.http).await;
+    s.shutdown().await;
+}

@@ -302,3 +302,23 @@ async fn a_stopped_em_service_answers_503() {
     assert_eq!(s.req(r).await.0, StatusCode::OK);
     assert_eq!(s.counters().logins_successful, 1);
 }
+
+#[tokio::test]
+async fn an_end_user_may_not_ask_who_is_on_a_device() {
+    let s = inproc(TOPO).await;
+    let login = doc("request", EMAPI, &login_op(P1, "carol", ""));
+    assert_eq!(s.api(&login).await, Response::Success);
+    let who = |app| {
+        doc(
+            "query",
+            app,
+            &format!("<deviceUserQuery><deviceName>{P1}</deviceName></deviceUserQuery>"),
+        )
+    };
+    // Bob would learn that carol is on P1: refused as CUCM refuses acting for another user.
+    assert_eq!(code(&s.api(&who(("bob", "bob-password"))).await), Some(10));
+    let Response::DeviceUserResults(d) = s.api(&who(EMAPI)).await else {
+        panic!("the proxy application user is answered")
+    };
+    assert_eq!(d[0].current_user(), Some("carol"));
+}
