@@ -25,11 +25,27 @@ impl Topology {
     /// # Errors
     /// [`TopologyError`], naming the file, line and field of the first problem.
     pub fn load(path: &Path) -> Result<Topology, TopologyError> {
+        Topology::load_with(path, true)
+    }
+
+    /// Reads and parses a topology file as [`Topology::load`] does (same checks, same errors),
+    /// but without building the device profiles that `[[user_pattern]]` generates: each
+    /// generated user still names their profile, `profiles` holds only the `[[profile]]`
+    /// tables. For a client that needs the users and phones but not what a profile shows
+    /// (the fleet); a generated profile is about 400 bytes a user.
+    ///
+    /// # Errors
+    /// [`TopologyError`], naming the file, line and field of the first problem.
+    pub fn load_without_generated_profiles(path: &Path) -> Result<Topology, TopologyError> {
+        Topology::load_with(path, false)
+    }
+
+    fn load_with(path: &Path, generated_profiles: bool) -> Result<Topology, TopologyError> {
         let src = std::fs::read_to_string(path).map_err(|source| TopologyError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Topology::parse(&src).map_err(|e| e.in_file(path))
+        Topology::parse_with(&src, generated_profiles).map_err(|e| e.in_file(path))
     }
 
     /// Parses topology TOML text.
@@ -37,6 +53,10 @@ impl Topology {
     /// # Errors
     /// [`TopologyError`], naming the line and field of the first problem.
     pub fn parse(src: &str) -> Result<Topology, TopologyError> {
+        Topology::parse_with(src, true)
+    }
+
+    fn parse_with(src: &str, generated_profiles: bool) -> Result<Topology, TopologyError> {
         let raw: Raw = toml::from_str(src).map_err(|e| {
             let (line, column) = e
                 .span()
@@ -55,6 +75,7 @@ impl Topology {
             profile_names: HashSet::new(),
             user_ids: HashSet::new(),
             phone_names: HashSet::new(),
+            generated_profiles,
         };
         if let Some(n) = &raw.ils {
             p.ils(n)?;
@@ -79,6 +100,8 @@ struct Parser<'a> {
     profile_names: HashSet<String>,
     user_ids: HashSet<String>,
     phone_names: HashSet<String>,
+    /// Whether `[[user_pattern]]` builds each user's profile (or only names it).
+    generated_profiles: bool,
 }
 
 impl Parser<'_> {
@@ -379,19 +402,21 @@ impl Parser<'_> {
                         format!("generates duplicate profile {pname:?}"),
                     ));
                 }
-                self.t.profiles.push(DeviceProfile {
-                    name: pname.clone(),
-                    locale: locale.clone(),
-                    lines: ext
-                        .iter()
-                        .map(|dn| Line {
-                            dn: dn.clone(),
-                            label: label.clone(),
-                            display_name: label.clone(),
-                        })
-                        .collect(),
-                    services: vec![EM_SERVICE_NAME.to_owned()],
-                });
+                if self.generated_profiles {
+                    self.t.profiles.push(DeviceProfile {
+                        name: pname.clone(),
+                        locale: locale.clone(),
+                        lines: ext
+                            .iter()
+                            .map(|dn| Line {
+                                dn: dn.clone(),
+                                label: label.clone(),
+                                display_name: label.clone(),
+                            })
+                            .collect(),
+                        services: vec![EM_SERVICE_NAME.to_owned()],
+                    });
+                }
                 self.t.users.push(User {
                     id,
                     pin: pat.pin.get_ref().clone(),

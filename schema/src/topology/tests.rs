@@ -209,3 +209,26 @@ fn comments_name_only_phones_the_topology_has() {
         assert!(named > 0, "{}: no phone named in a comment", path.display());
     }
 }
+
+#[test]
+fn a_load_without_generated_profiles_has_the_same_users_and_phones() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/topologies/load-3x10k.toml");
+    let full = Topology::load(&path).unwrap();
+    let lite = Topology::load_without_generated_profiles(&path).unwrap();
+    let ids = |t: &Topology| {
+        t.users
+            .iter()
+            .map(|u| (u.id.clone(), u.home.clone(), u.profiles.clone()))
+            .collect::<Vec<_>>()
+    };
+    let names = |t: &Topology| t.phones.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&lite), ids(&full));
+    assert_eq!(names(&lite), names(&full));
+    // Only the profiles the file lists: the ones its `[[user_pattern]]`s generate are named.
+    assert_eq!(full.profiles.len() - lite.profiles.len(), 30_000);
+    assert!(
+        lite.profiles
+            .iter()
+            .all(|p| full.profiles.iter().any(|f| f.name == p.name))
+    );
+}

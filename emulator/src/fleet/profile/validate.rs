@@ -183,8 +183,9 @@ impl Validator<'_> {
                     None => {
                         let path =
                             dir.map_or_else(|| PathBuf::from(t.get_ref()), |d| d.join(t.get_ref()));
-                        // The error names the topology file itself.
-                        loaded = Topology::load(&path)
+                        // The error names the topology file itself. The fleet shows no
+                        // profile, so the generated ones are not built.
+                        loaded = Topology::load_without_generated_profiles(&path)
                             .map_err(|e| self.err(at, format!("topology {e}")))?;
                         &loaded
                     }
