@@ -208,6 +208,10 @@ async fn a_client_that_writes_a_2_mb_body_before_reading_sees_the_413() {
             body.len()
         );
         c.write_all(head.as_bytes()).unwrap();
+        // A slow uploader: the body starts after the server has read the headers (a server
+        // that answers 413 from Content-Length alone has closed by then, and the body meets
+        // a reset).
+        std::thread::sleep(Duration::from_millis(300));
         c.write_all(&body).map_err(|e| format!("writing the body: {e}"))?;
         let mut buf = Vec::new();
         c.read_to_end(&mut buf)
