@@ -127,13 +127,8 @@ impl Throttle {
         if s.refused == 0 {
             return true;
         }
-        s.credit += 100 - s.refused;
-        if s.credit >= 100 {
-            s.credit -= 100;
-            true
-        } else {
-            false
-        }
+        let refused = s.refused;
+        take_credit(&mut s.credit, refused)
     }
 
     /// In Code Yellow now (refusing a share of new calls).
@@ -203,13 +198,20 @@ impl PeerReports {
             m.remove(&peer);
             return true;
         }
-        r.credit += 100 - r.refused;
-        if r.credit >= 100 {
-            r.credit -= 100;
-            true
-        } else {
-            false
-        }
+        take_credit(&mut r.credit, r.refused)
+    }
+}
+
+/// Loss-based admission without randomness: each new call adds the share admitted
+/// (`100 - refused`) to `credit`, and goes through when a whole call's worth has built up, so
+/// refusals are spread evenly.
+fn take_credit(credit: &mut u32, refused: u32) -> bool {
+    *credit += 100 - refused.min(100);
+    if *credit >= 100 {
+        *credit -= 100;
+        true
+    } else {
+        false
     }
 }
 

@@ -44,6 +44,19 @@ impl Sip {
         self.final_reply_with(req, key, code, None, to, now, out);
     }
 
+    /// A new call refused for overload: 503 with `Retry-After`.
+    fn refuse_overloaded(
+        &self,
+        req: &Message,
+        key: Option<String>,
+        from: SocketAddr,
+        now: Instant,
+        out: &mut Out,
+    ) {
+        let retry = ("Retry-After", self.inner.opts.retry_after_secs.to_string());
+        self.final_reply_with(req, key, 503, Some(retry), from, now, out);
+    }
+
     /// [`Sip::final_reply`] with one more header.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn final_reply_with(
@@ -101,15 +114,7 @@ impl Sip {
             // Code Yellow: refused at once, with when to try again, rather than queued to time
             // out (the ACK of this 503 is absorbed like any non-2xx's).
             self.bump(|c| &c.throttled);
-            self.final_reply_with(
-                &req,
-                key,
-                503,
-                Some(("Retry-After", self.inner.opts.retry_after_secs.to_string())),
-                from,
-                now,
-                out,
-            );
+            self.refuse_overloaded(&req, key, from, now, out);
             return;
         }
         let mf: u32 = req
@@ -150,15 +155,7 @@ impl Sip {
                     if !self.inner.peer_reports.admit(peer) {
                         // The peer reported overload: its share is refused here.
                         self.bump(|c| &c.trunk_throttled);
-                        self.final_reply_with(
-                            &req,
-                            key,
-                            503,
-                            Some(("Retry-After", self.inner.opts.retry_after_secs.to_string())),
-                            from,
-                            now,
-                            out,
-                        );
+                        self.refuse_overloaded(&req, key, from, now, out);
                         return;
                     }
                     self.bump(|c| &c.routed_trunk);
