@@ -138,8 +138,9 @@ pub struct PhoneArgs {
     /// The PIN (never printed); by default, with --topology, the topology's PIN for the user.
     ///
     /// The user is the one whose user ID, primary extension or self-service ID (by
-    /// --login-type) is --id.
-    #[arg(long)]
+    /// --login-type) is --id. A PIN given as --pin shows in `ps` and the shell's history;
+    /// EMROAM_PIN does not.
+    #[arg(long, env = "EMROAM_PIN", hide_env_values = true)]
     pub pin: Option<String>,
     /// Wait for Enter between steps.
     #[arg(long)]

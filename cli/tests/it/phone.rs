@@ -187,6 +187,37 @@ async fn timeout_is_a_named_outcome() {
     assert_eq!(f.step, emroam_emulator::phone::Step::LoginSubmit);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pin_can_come_from_emroam_pin_instead_of_the_command_line() {
+    let fake = spawn_fake(seed_users(0), Knobs::default()).await;
+    let (service, config) = (fake.service_url(), fake.config_url(DEV));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_emroam"))
+            .args([
+                "phone",
+                "login-logout",
+                "--service",
+                &service,
+                "--config-url",
+            ])
+            .args([config.as_str(), "--device", DEV, "--id", "bob"])
+            .env("EMROAM_PIN", "12345")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Login Successful"), "{text}");
+    assert!(!text.contains("12345"), "{text}");
+}
+
 #[tokio::test]
 async fn phone_command_prints_trace_and_redacts_pin() {
     let fake = spawn_fake(seed_users(0), Knobs::default()).await;
