@@ -144,6 +144,23 @@ impl Ua {
     }
 }
 
+/// Bob logged in on SEP000000001001 at cluster1 (SIP at `c1`), his phone registered on
+/// 1000001, and cluster3 placing that number at cluster1 through ILS.
+pub async fn bob_at_cluster1(net: &Net, c1: SocketAddr) -> Ua {
+    assert!(
+        net.login("cluster1", "SEP000000001001", "bob")
+            .await
+            .contains("Successful")
+    );
+    let mut bob = Ua::new("SEP000000001001", c1).await;
+    assert_eq!(bob.register("1000001", "b1").await, 200);
+    until("cluster3 places 1000001 at cluster1", || {
+        net.located("cluster3", "1000001").as_deref() == Some("cluster1")
+    })
+    .await;
+    bob
+}
+
 /// Where a response to `req` goes: its top Via's sender.
 pub fn back_to(req: &Message) -> SocketAddr {
     let v = sip::via_target(sip::split_list(req.header("Via").unwrap())[0]).unwrap();
@@ -408,19 +425,9 @@ async fn calls_reach_the_phone_where_the_user_is_now() {
             .await
             .contains("Successful")
     );
-    assert!(
-        net.login("cluster1", "SEP000000001001", "bob")
-            .await
-            .contains("Successful")
-    );
     let mut kally = Ua::new("SEP000000003001", c3).await;
     assert_eq!(kally.register("3000001", "k1").await, 200);
-    let mut bob1 = Ua::new("SEP000000001001", c1).await;
-    assert_eq!(bob1.register("1000001", "b1").await, 200);
-    until("cluster3 places 1000001 at cluster1", || {
-        net.located("cluster3", "1000001").as_deref() == Some("cluster1")
-    })
-    .await;
+    let mut bob1 = bob_at_cluster1(&net, c1).await;
 
     // Kally → Bob: cluster3 → trunk → cluster1 → Bob's phone.
     assert_eq!(call(&mut kally, "1000001", Some(&bob1)).await, 200);

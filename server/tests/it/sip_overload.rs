@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use emroam_server::sip::SipCounters;
 
-use crate::roaming::{Net, until};
-use crate::sip::{Ua, call};
+use crate::roaming::Net;
+use crate::sip::{Ua, bob_at_cluster1, call};
 
 fn sip(net: &Net, id: &str) -> (SocketAddr, SipCounters) {
     let (s, at) = net.running.as_ref().unwrap().sip(id).unwrap();
@@ -29,17 +29,7 @@ async fn a_cluster_behind_on_its_queue_refuses_new_calls_with_503_and_retry_afte
     let net = Net::seed().await;
     let (c1, _) = sip(&net, "cluster1");
     let (c3, _) = sip(&net, "cluster3");
-    assert!(
-        net.login("cluster1", "SEP000000001001", "bob")
-            .await
-            .contains("Successful")
-    );
-    let mut bob = Ua::new("SEP000000001001", c1).await;
-    assert_eq!(bob.register("1000001", "b1").await, 200);
-    until("cluster3 places 1000001 at cluster1", || {
-        net.located("cluster3", "1000001").as_deref() == Some("cluster1")
-    })
-    .await;
+    let bob = bob_at_cluster1(&net, c1).await;
     let mut kally = Ua::new("SEP000000003001", c3).await;
     let mut pinger = Ua::new("SEP000000003002", c1).await;
 
