@@ -380,7 +380,8 @@ impl Sip {
         // A Route naming us is ours to remove (loose routing).
         if let Some(top) = req
             .header("Route")
-            .map(|r| sip::split_list(r)[0].to_owned())
+            .and_then(sip::first_in_list)
+            .map(str::to_owned)
             && self.is_me(sip::addr_uri(&top), &local)
         {
             pop_first_route(&mut req);

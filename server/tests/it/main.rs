@@ -13,6 +13,7 @@ mod lifecycle;
 mod roaming;
 mod sip;
 mod sip_expiry;
+mod sip_hostile;
 mod sip_metrics;
 mod sip_overload;
 mod sip_retrans;
