@@ -36,6 +36,9 @@ pub enum ServerError {
     /// The login database failed to open.
     #[error("cluster {0}: {1}")]
     Store(String, StoreError),
+    /// The cluster's ILS TLS files cannot be used.
+    #[error("cluster {0}: {1}")]
+    IlsTls(String, crate::ils::IlsTlsError),
     /// A bug or a panicked task.
     #[error("internal error: {0}")]
     Internal(String),
