@@ -169,8 +169,8 @@ pub struct IlsCounters {
     messages_in: AtomicU64,
     messages_out: AtomicU64,
     dropped: AtomicU64,
-    rejected: [AtomicU64; 6],
-    handshakes_failed: [AtomicU64; 6],
+    rejected: [AtomicU64; ILS_REJECT_KINDS.len()],
+    handshakes_failed: [AtomicU64; ILS_HANDSHAKE_FAILURES.len()],
 }
 
 impl IlsCounters {
