@@ -257,12 +257,21 @@ fn ils_tls_files_resolve_against_the_topology_file() {
     std::fs::write(&path, TLS_PAIR).unwrap();
     let t = Topology::load(&path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(t.ils.tls_ca.as_deref(), Some(dir.join("pki/ca.pem").as_path()));
+    assert_eq!(
+        t.ils.tls_ca.as_deref(),
+        Some(dir.join("pki/ca.pem").as_path())
+    );
     let c1 = t.clusters[0].ils_tls.clone().unwrap();
     assert_eq!(c1.cert, dir.join("pki/c1.pem"));
     assert_eq!(c1.key, Path::new("/keys/c1.key"), "absolute stays");
-    assert_eq!(t.clusters[1].ils_tls.as_ref().unwrap().key, dir.join("pki/c2.key"));
-    assert_eq!(t.clusters[2].ils_tls, None, "a standalone cluster needs none");
+    assert_eq!(
+        t.clusters[1].ils_tls.as_ref().unwrap().key,
+        dir.join("pki/c2.key")
+    );
+    assert_eq!(
+        t.clusters[2].ils_tls, None,
+        "a standalone cluster needs none"
+    );
     // Parsed from text, paths stay as written.
     let t = Topology::parse(TLS_PAIR).unwrap();
     assert_eq!(t.ils.tls_ca.as_deref(), Some(Path::new("pki/ca.pem")));
@@ -271,10 +280,7 @@ fn ils_tls_files_resolve_against_the_topology_file() {
 #[test]
 fn ils_tls_is_all_or_nothing() {
     // A CA but a cluster without a certificate.
-    let src = TLS_PAIR.replace(
-        r#", tls_cert = "pki/c2.pem", tls_key = "pki/c2.key""#,
-        "",
-    );
+    let src = TLS_PAIR.replace(r#", tls_cert = "pki/c2.pem", tls_key = "pki/c2.key""#, "");
     assert_eq!(invalid(&src), (9, "ils.tls_cert".into()));
     // A certificate without a CA.
     let src = TLS_PAIR.replace(r#"tls_ca = "pki/ca.pem""#, "");

@@ -121,11 +121,7 @@ async fn accept_all(
     Ok((peer, conn, reader, key))
 }
 
-async fn read(
-    c: &Cluster,
-    stream: &mut Conn,
-    reader: &mut FrameReader,
-) -> Result<Frame, Failed> {
+async fn read(c: &Cluster, stream: &mut Conn, reader: &mut FrameReader) -> Result<Frame, Failed> {
     match reader.next(stream).await {
         Ok(f) => Ok(f),
         Err(ReadError::Ils(e)) => {
@@ -182,7 +178,10 @@ async fn accept_steps(
     } else if s.is_cut(&peer) {
         Some(("refused", "link cut"))
     } else if s.tls.is_some() && !cert.is_some_and(|cert| tls::names_id(cert, &peer)) {
-        Some(("tls", "its TLS certificate does not name the cluster it claims to be"))
+        Some((
+            "tls",
+            "its TLS certificate does not name the cluster it claims to be",
+        ))
     } else {
         None
     };
@@ -328,9 +327,7 @@ async fn dial_steps(
         Err(ReadError::Eof) => Err(None),
     };
     let f = next(reader.next(stream).await)?;
-    let auth = d
-        .challenge(&f, s.password())
-        .map_err(|e| Some(e.into()))?;
+    let auth = d.challenge(&f, s.password()).map_err(|e| Some(e.into()))?;
     if !send(stream, &auth).await {
         return Err(None);
     }

@@ -14,8 +14,8 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::gate::Throttle;
-use super::tls::IlsTls;
 use super::table::{Changes, RoamTable};
+use super::tls::IlsTls;
 use crate::counters::IlsCounters;
 use crate::store::RoamRows;
 use crate::sync::LockExt;

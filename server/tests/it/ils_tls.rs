@@ -207,7 +207,10 @@ async fn roaming_works_over_tls_and_the_wire_shows_no_user_id() {
     assert!(tls.len() > 1000, "the link carried the sync: {}", tls.len());
     assert!(!contains(&tls, USER.as_bytes()), "user ID on the wire");
     assert!(!contains(&tls, b"1000001"), "directory number on the wire");
-    assert!(!contains(&tls, b"cluster2.route"), "route string on the wire");
+    assert!(
+        !contains(&tls, b"cluster2.route"),
+        "route string on the wire"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,9 +230,7 @@ async fn a_peer_whose_certificate_the_ca_did_not_sign_is_refused_and_counted() {
         let peers = net.c(c).ils_counters().peers;
         assert!(peers.iter().all(|p| !p.connected), "{c}: {peers:?}");
     }
-    let (_, metrics) = net
-        .http("cluster1", hyper::Method::GET, "/metrics")
-        .await;
+    let (_, metrics) = net.http("cluster1", hyper::Method::GET, "/metrics").await;
     assert!(
         metrics
             .lines()
@@ -241,28 +242,42 @@ async fn a_peer_whose_certificate_the_ca_did_not_sign_is_refused_and_counted() {
     net.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_certificate_that_does_not_name_the_cluster_is_refused_at_start() {
+/// Starts cluster2 of the lab with these certificate and key files; the error printed.
+async fn start_error(cert: &str, key: &str) -> String {
     let (dir, mut topo) = lab(true, "cluster2");
-    topo.clusters[1].ils_tls.as_mut().unwrap().cert = dir.join("pki/intruder.pem");
-    topo.clusters[1].ils_tls.as_mut().unwrap().key = dir.join("pki/intruder.key");
+    let files = topo.clusters[1].ils_tls.as_mut().unwrap();
+    files.cert = dir.join("pki").join(cert);
+    files.key = dir.join("pki").join(key);
     let listeners = vec![(
         "cluster2".to_owned(),
         emroam_server::ClusterListeners::ephemeral().await.unwrap(),
     )];
-    let Err(e) = emroam_server::start(
+    match emroam_server::start(
         &topo,
         listeners,
         &emroam_server::Options::default(),
         tokio_util::sync::CancellationToken::new(),
     )
     .await
-    else {
-        panic!("started with a certificate naming another cluster");
-    };
-    let msg = format!("{e:#}");
+    {
+        Ok(_) => panic!("started with {cert} and {key}"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_not_naming_the_cluster_or_a_key_not_fitting_is_refused_at_start() {
+    let msg = start_error("intruder.pem", "intruder.key").await;
     assert!(msg.contains("intruder.pem"), "{msg}");
-    assert!(msg.contains("does not name this cluster (\"cluster2\")"), "{msg}");
+    assert!(
+        msg.contains("does not name this cluster (\"cluster2\")"),
+        "{msg}"
+    );
+    let msg = start_error("cluster2.pem", "intruder.key").await;
+    assert!(msg.starts_with("cluster cluster2: ILS TLS:"), "{msg}");
+    assert!(!msg.contains("PRIVATE KEY"), "{msg}");
+    let msg = start_error("cluster2.pem", "missing.key").await;
+    assert!(msg.contains("missing.key"), "{msg}");
 }
 
 /// A TLS client with the lab CA's `file` certificate, connected to `to`.
@@ -415,7 +430,11 @@ async fn stalled_tls_handshakes_hold_at_most_four_slots_for_at_most_two_seconds(
         // The listener cuts each at its deadline (maybe with a TLS alert first).
         while s.read(&mut b).await.is_ok_and(|n| n > 0) {}
     }
-    assert!(t0.elapsed() <= Duration::from_millis(2100), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() <= Duration::from_millis(2100),
+        "{:?}",
+        t0.elapsed()
+    );
     let failed = c1.ils_counters().handshakes_failed;
     assert_eq!((failed["busy"], failed["timeout"]), (1, 4), "{failed:?}");
     assert!(up_to_date(&net, "cluster1"), "the real link stays up");
