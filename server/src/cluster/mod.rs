@@ -181,7 +181,7 @@ impl Cluster {
                 .map_err(|e| ServerError::Internal(e.to_string()))?
                 .map_err(|e| ServerError::Store(spec.id.clone(), e))?;
         let dir = Directory::build(topo, &spec.id);
-        let tls = crate::ils::IlsTls::load(topo, spec)
+        let tls = crate::ils::tls::IlsTls::load(topo, spec)
             .map_err(|e| ServerError::IlsTls(spec.id.clone(), e))?;
         let ils = IlsState::new(topo, spec, roam, tls);
         let synced = SyncedDir::build(&dir, &ils.superuser_sets(), &spec.id);

@@ -35,11 +35,8 @@ pub mod net;
 pub(crate) mod state;
 pub mod superusers;
 pub(crate) mod table;
-mod tls;
+pub(crate) mod tls;
 mod wire;
-
-pub(crate) use tls::IlsTls;
-pub use tls::IlsTlsError;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! certificate names the cluster ID it claims. Mutual TLS 1.3, ring provider. Reads the PEM
 //! files once, at start; no sockets here.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::RootCertStore;
@@ -14,38 +14,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, DnsName, PrivateKeyDer, ServerName};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::error::IlsTlsError;
 use crate::topology::{ClusterSpec, IlsRole, Topology};
-
-/// Why a cluster's ILS TLS could not be set up (at start).
-#[derive(Debug, thiserror::Error)]
-pub enum IlsTlsError {
-    /// A PEM file could not be read or holds nothing usable.
-    #[error("ILS TLS: {}: {what}", path.display())]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong (never the key's contents).
-        what: String,
-    },
-    /// The certificates or key were refused by rustls (a key not matching the certificate, a
-    /// CA that is not one, …).
-    #[error("ILS TLS: {0}")]
-    Rustls(#[from] rustls::Error),
-    /// The client certificate verifier could not be built (no usable CA).
-    #[error("ILS TLS: the CA file gives no trust anchor: {0}")]
-    Verifier(#[from] rustls::server::VerifierBuilderError),
-    /// The cluster ID cannot be a certificate's DNS name.
-    #[error("ILS TLS: cluster ID {0:?} is not a DNS name a certificate can carry")]
-    BadId(String),
-    /// The cluster's own certificate does not name it.
-    #[error("ILS TLS: {} does not name this cluster ({cluster:?}) as a DNS subject alternative name", path.display())]
-    NotNamed {
-        /// The certificate file.
-        path: PathBuf,
-        /// The cluster ID.
-        cluster: String,
-    },
-}
 
 /// A cluster's ILS TLS: the listener's acceptor and the dialers' connector.
 #[derive(Clone)]

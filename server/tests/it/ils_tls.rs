@@ -19,6 +19,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::ils_input::{closed, read_frame};
 use crate::roaming::{Net, login_ok, until};
 use crate::util::scratch;
 
@@ -188,8 +189,7 @@ async fn roam_through_a_proxy(tls: bool) -> Vec<u8> {
     spoke.shutdown().await;
     hub.shutdown().await;
     task.abort();
-    let bytes = seen.lock().unwrap().clone();
-    bytes
+    seen.lock().unwrap().clone()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -307,24 +307,6 @@ async fn tls_client(
         .await
 }
 
-async fn read_frame<R: AsyncRead + Unpin>(s: &mut R) -> Option<ils::Frame> {
-    let mut buf = Vec::new();
-    loop {
-        if let Ok(Some((f, _))) = ils::decode_frame(&buf, ils::MAX_FRAME) {
-            return Some(f);
-        }
-        let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 fn hello_as(id: &str) -> Vec<u8> {
     let me = ClusterInfo {
         cluster_id: id.into(),
@@ -334,18 +316,6 @@ fn hello_as(id: &str) -> Vec<u8> {
     Dial::new(me, "cluster1", [7u8; ils::NONCE_LEN])
         .hello()
         .encode()
-}
-
-/// Reads until the listener closes (or errs); `false` if it is still open after 5 s.
-async fn closed<R: AsyncRead + Unpin>(s: &mut R) -> bool {
-    let mut chunk = [0u8; 4096];
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-            Err(_) => return false,
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
