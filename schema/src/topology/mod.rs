@@ -193,7 +193,7 @@ pub struct Ports {
     /// SIP registrar/proxy (5060).
     #[serde(default = "default_sip")]
     pub sip: u16,
-    /// ILS, non-TLS (7502).
+    /// ILS (7502; TLS on the same port when the topology sets `[ils] tls_ca`).
     #[serde(default = "default_ils")]
     pub ils: u16,
 }
