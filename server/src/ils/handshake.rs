@@ -103,9 +103,14 @@ async fn accept_all(
     let (mut conn, cert): (Conn, Option<CertificateDer<'static>>) = match &c.ils().tls {
         None => (Box::new(tcp), None),
         Some(t) => {
-            let s = t.acceptor.accept(tcp).await.map_err(|e| Failed {
-                reason: "tls",
-                detail: format!("TLS handshake failed: {e}"),
+            let s = t.acceptor.accept(tcp).await.map_err(|e| {
+                if tls_failure(&e).is_none() && e.kind() == io::ErrorKind::UnexpectedEof {
+                    return Failed::closed();
+                }
+                Failed {
+                    reason: "tls",
+                    detail: format!("TLS handshake failed: {e}"),
+                }
             })?;
             let cert = s
                 .get_ref()
