@@ -9,6 +9,7 @@ mod emapp;
 mod emservice;
 mod ils_flood;
 mod ils_input;
+mod ils_tls;
 mod lifecycle;
 mod roaming;
 mod sip;
