@@ -1,5 +1,8 @@
 //! Starting clusters: on listeners the caller bound ([`start`], what tests use with
 //! `127.0.0.1:0`), or on the topology's addresses ([`run`], what `emroam server` calls).
+//! Both load the clusters first (each database locked, [`crate::datalock`], then opened), then
+//! serve; [`run`] binds before loading and listens after ([`crate::bind`]), so nobody is
+//! accepted before a cluster can answer.
 //!
 //! Each cluster serves HTTP (EM application, EM service, counters, admin), config files, ILS
 //! (TCP, unless standalone) and SIP (UDP). Several clusters can run in one process, each on its

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use crate::server::{TOPO, get, http_addr, scratch, start};
+use crate::util::spawn_server;
 
 fn signal(child: &Child, sig: &str) {
     let st = Command::new("kill")
@@ -38,19 +39,15 @@ fn a_second_server_on_the_same_data_dir_exits_2_until_the_first_dies() {
     let data = dir.join("data");
     let (mut first, _) = start(&f, &data);
     // A second server on the same data directory: refused before serving anything.
-    let mut second = Command::new(env!("CARGO_BIN_EXE_emroam"))
-        .args(["server", "--topology"])
-        .arg(&f)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    BufReader::new(second.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
+    let (mut second, ready) = spawn_server(
+        [
+            "--topology".as_ref(),
+            f.as_os_str(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+        ],
+        Stdio::piped(),
+    );
     if !ready.is_empty() {
         second.kill().unwrap();
     }
@@ -144,17 +141,16 @@ async fn a_second_sigterm_during_the_drain_quits_at_once_with_143() {
         TOPO.replace("service_time = \"2ms\"", "service_time = \"600s\""),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_emroam"))
-        .args(["server", "--in-memory", "--drain-secs", "600", "--topology"])
-        .arg(&f)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
+    let (mut child, ready) = spawn_server(
+        [
+            "--in-memory".as_ref(),
+            "--drain-secs".as_ref(),
+            "600".as_ref(),
+            "--topology".as_ref(),
+            f.as_os_str(),
+        ],
+        Stdio::piped(),
+    );
     let addr = http_addr(&ready);
     let held = tokio::spawn(get(
         addr,
