@@ -36,6 +36,18 @@ pub enum ServerError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another process holds the lock on a cluster database ([`crate::datalock`]).
+    #[error(
+        "{} is held by {}: another emroam server runs this cluster on the same data directory (stop it, or give another --data-dir)",
+        path.display(),
+        holder.map_or_else(|| "another process".to_owned(), |p| format!("process {p}"))
+    )]
+    Locked {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// The PID written in the lock file by its holder, if readable.
+        holder: Option<u32>,
+    },
     /// The login database failed to open.
     #[error("cluster {0}: {1}")]
     Store(String, StoreError),
