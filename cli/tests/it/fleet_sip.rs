@@ -322,3 +322,70 @@ login_rate = 0.0
     assert!(c1.login_on("SEP000000001001").is_none());
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_whose_restart_never_comes_is_still_believed_and_reconciles() {
+    use emroam_emulator::driver::{Quiet, run_task};
+    use emroam_emulator::fleet::reconcile;
+    use emroam_emulator::phone::{Success, Task};
+    use std::time::Duration;
+    use tokio::time::Instant;
+    let (topo, running) = seed().await;
+    // The fleet's one phone boots and registers, then logs Bob in.
+    let src = r#"
+name = "no-restart"
+topology = "inline"
+boot = true
+drain = "10s"
+[population]
+clusters = ["cluster1"]
+devices_per_cluster = 1
+[sip]
+[[phase]]
+name = "wait"
+duration = "2s"
+login_rate = 0.0
+[[phase]]
+name = "login"
+duration = "1s"
+login_rate = 2.0
+"#;
+    let p = Profile::parse_with(src, "no-restart.toml", None, Some(&topo)).unwrap();
+    let fleet = tokio::spawn(fleet::run(p, RunOptions::default()));
+    // The phone boots before the first phase: once the cluster has its REGISTER, during
+    // the 2 s without logins, ...
+    let sip1 = running.sip("cluster1").unwrap().0;
+    for _ in 0..500 {
+        if sip1.counters().registers >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sip1.counters().registers, 1, "the fleet's phone registered");
+    // ... the same device registers from another socket (the cluster keeps one binding
+    // per device and line): the restart NOTIFY after the login goes there, and the fleet's
+    // phone waits for it in vain.
+    let (other, mut link) = crate::sip::sip_phone(&topo.clusters[0], "SEP000000001001").await;
+    let (_other, o) = run_task(other, Task::Boot, Instant::now(), &mut link, &mut Quiet).await;
+    assert_eq!(o.result, Ok(Success::Booted));
+    let r = fleet.await.unwrap().unwrap();
+    let rec = reconcile::reconcile(&r.profile, &r.beliefs, Duration::from_secs(5)).await;
+    let s = Summary::of(&r, Some(rec));
+    let table = s.table();
+    let c = &s.totals.counts;
+    assert_eq!(c.by_cause.get("no_restart"), Some(&1), "{table}");
+    // The cluster logged Bob in; so does the fleet believe, and the two agree.
+    let c1 = running.cluster("cluster1").unwrap();
+    assert_eq!(
+        c1.login_on("SEP000000001001").map(|l| l.user).as_deref(),
+        Some("bob")
+    );
+    assert_eq!(
+        r.beliefs.get("SEP000000001001"),
+        Some(&Some("bob".to_owned())),
+        "{table}"
+    );
+    let rec = s.reconcile.as_ref().unwrap();
+    assert!(rec.leaked.is_empty() && rec.missing.is_empty(), "{table}");
+    running.shutdown().await;
+}

@@ -128,7 +128,10 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
 }
 
 /// A phone of cluster `c` with SIP on a socket of its own, not yet booted.
-async fn sip_phone(c: &emroam_server::topology::ClusterSpec, device: &str) -> (Phone, PhoneLink) {
+pub(crate) async fn sip_phone(
+    c: &emroam_server::topology::ClusterSpec,
+    device: &str,
+) -> (Phone, PhoneLink) {
     let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
     let contact = sock.local_addr().unwrap().to_string();
     let client = PhoneLink::with_own_socket(Duration::from_secs(5), sock);

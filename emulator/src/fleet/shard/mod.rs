@@ -418,6 +418,14 @@ impl<T: Transport + 'static> Shard<T> {
             self.shared.dir.logged_out(&self.users[u].spec.id, device);
             self.users[u].release();
         }
+        // The cluster answered the login or logout with success and only the restart that
+        // follows never came (`no_restart`): the journey failed, but the login or logout
+        // happened, and the fleet believes what the cluster did, else its reconciliation
+        // would call the phone leaked or missing.
+        let em_done = match &end.outcome.result {
+            Ok(_) => true,
+            Err(f) => f.cause == Cause::NoRestart,
+        };
         if let Some(u) = end.user {
             let user = &self.users[u];
             let login = Login {
@@ -427,24 +435,25 @@ impl<T: Transport + 'static> Shard<T> {
                 cluster,
                 device: &end.phone.spec().device,
             };
-            let ok = end.outcome.result.is_ok();
-            self.shared.dir.journey_ended(login, end.outcome.task, ok);
+            self.shared
+                .dir
+                .journey_ended(login, end.outcome.task, em_done);
         }
         if let Some(u) = end.user
             && let Some(dn) = self.users[u].spec.dn.clone()
         {
-            match (&end.outcome.task, &end.outcome.result) {
-                (TaskKind::Login, Ok(_)) => {
+            match end.outcome.task {
+                TaskKind::Login if em_done => {
                     let roamed = self.users[u].cluster != cluster;
                     self.shared.dir.set(&dn, cluster, &mac, roamed);
                 }
-                (TaskKind::Logout, _) => self.shared.dir.remove(&dn, &mac),
+                TaskKind::Logout => self.shared.dir.remove(&dn, &mac),
                 _ => {}
             }
         }
         let slot = &mut self.slots[i];
         match (&end.outcome.task, &end.outcome.result) {
-            (TaskKind::Login, Ok(_)) => slot.user = end.user,
+            (TaskKind::Login, _) if em_done => slot.user = end.user,
             (TaskKind::Login, Err(f)) => {
                 // Someone is on this phone after all: it logs them out next time.
                 slot.foreign |= f.cause == Cause::AlreadyLoggedIn;
@@ -452,7 +461,7 @@ impl<T: Transport + 'static> Shard<T> {
                     self.users[u].release();
                 }
             }
-            (TaskKind::Logout, Ok(_)) => {
+            (TaskKind::Logout, _) if em_done => {
                 slot.foreign = false;
                 if let Some(u) = slot.user.take() {
                     self.users[u].release();
