@@ -9,6 +9,8 @@
 //! Limits: at most [`MAX_MESSAGE`] bytes, [`MAX_HEADERS`] headers; header folding (obsolete)
 //! is refused; compact header names (`v f t i m l c e k s`) are expanded on parse.
 
+pub mod digest;
+
 use std::fmt::Write as _;
 
 /// Largest datagram accepted (a UDP SIP message should fit a path MTU; RFC 3261 §18.1.1).
