@@ -24,6 +24,17 @@ pub(super) struct Raw {
     #[serde(default)]
     pub(super) phone_pattern: Vec<RawPhonePattern>,
     pub(super) ils: Option<RawIlsNetwork>,
+    #[serde(default)]
+    pub(super) security_profile: Vec<RawSecurityProfile>,
+}
+
+/// `[[security_profile]]`: CUCM's Phone Security Profile (the part emroam acts on).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSecurityProfile {
+    pub(super) name: Spanned<String>,
+    #[serde(default)]
+    pub(super) digest_authentication: bool,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +78,7 @@ pub(super) struct RawUser {
     #[serde(default)]
     pub(super) superuser: bool,
     pub(super) password: Option<String>,
+    pub(super) digest_credentials: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +108,8 @@ pub(super) struct RawPhone {
     #[serde(default = "yes")]
     pub(super) em_enabled: bool,
     pub(super) logout_profile: Option<Spanned<String>>,
+    pub(super) security_profile: Option<Spanned<String>>,
+    pub(super) digest_user: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -131,6 +145,7 @@ pub(super) struct RawUserPattern {
     pub(super) superuser: bool,
     pub(super) locale: Option<String>,
     pub(super) label: Option<Spanned<String>>,
+    pub(super) digest_credentials: Option<String>,
 }
 
 fn one() -> u32 {
@@ -148,4 +163,7 @@ pub(super) struct RawPhonePattern {
     #[serde(default = "yes")]
     pub(super) em_enabled: bool,
     pub(super) logout_profile: Option<Spanned<String>>,
+    pub(super) security_profile: Option<Spanned<String>>,
+    /// A user ID template: `{n}` is the phone's place in the pattern, from 1.
+    pub(super) digest_user: Option<Spanned<String>>,
 }
