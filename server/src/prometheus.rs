@@ -193,6 +193,22 @@ pub fn sip(s: &mut String, cluster: &str, c: &SipCounters) {
         ],
     );
     f(
+        "emroam_sip_auth_challenges_total",
+        counter,
+        "SIP requests from digest-authenticated phones answered with a challenge (no credentials).",
+        &[("", c.auth_challenges)],
+    );
+    f(
+        "emroam_sip_auth_failures_total",
+        counter,
+        "SIP digest credentials refused, by reason (wrong user/password/nonce, stale nonce, malformed header).",
+        &[
+            (",reason=\"wrong\"", c.auth_wrong),
+            (",reason=\"stale\"", c.auth_stale),
+            (",reason=\"malformed\"", c.auth_malformed),
+        ],
+    );
+    f(
         "emroam_sip_unregisters_total",
         counter,
         "SIP bindings removed by expires=0.",

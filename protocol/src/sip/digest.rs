@@ -77,7 +77,11 @@ pub struct Credentials {
 
 impl std::fmt::Display for Challenge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Digest realm=\"{}\", nonce=\"{}\"", self.realm, self.nonce)?;
+        write!(
+            f,
+            "Digest realm=\"{}\", nonce=\"{}\"",
+            self.realm, self.nonce
+        )?;
         if let Some(o) = &self.opaque {
             write!(f, ", opaque=\"{o}\"")?;
         }
@@ -332,11 +336,13 @@ fn md5_hex(parts: &[&str]) -> String {
         }
         h.update(p.as_bytes());
     }
-    h.finalize().iter().fold(String::with_capacity(32), |mut s, b| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    h.finalize()
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The digest response (32 lower-case hex digits): MD5(HA1:nonce[:nc:cnonce:auth]:HA2) with

@@ -12,6 +12,7 @@ mod ils_input;
 mod lifecycle;
 mod roaming;
 mod sip;
+mod sip_digest;
 mod sip_expiry;
 mod sip_metrics;
 mod sip_overload;
