@@ -364,6 +364,23 @@ pub fn response(
     }
 }
 
+/// `line` (a message's header line) with the value of a `response=` parameter replaced by
+/// `*****`, for traces: a digest response lets anyone who sees it guess the password offline.
+pub fn redact(line: &str) -> String {
+    let lower = line.to_ascii_lowercase();
+    let Some(at) = lower.find("response=") else {
+        return line.to_owned();
+    };
+    let start = at + "response=".len();
+    let rest = &line[start..];
+    let end = if let Some(q) = rest.strip_prefix('"') {
+        q.find('"').map_or(rest.len(), |i| i + 2)
+    } else {
+        rest.find([',', ' ']).unwrap_or(rest.len())
+    };
+    format!("{}\"*****\"{}", &line[..start], &rest[end..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +432,17 @@ mod tests {
         assert_eq!(c.username, "a,b \"c\"");
         assert_eq!(c.uri, "sip:x");
         assert_eq!(c.qop, None);
+    }
+
+    #[test]
+    fn traces_hide_the_response() {
+        assert_eq!(
+            redact(r#"Authorization: Digest username="bob", response="0123abcd", nc=00000001"#),
+            r#"Authorization: Digest username="bob", response="*****", nc=00000001"#
+        );
+        assert_eq!(redact("RESPONSE=abc,x"), "RESPONSE=\"*****\",x");
+        assert_eq!(redact("response=\"open"), "response=\"*****\"");
+        assert_eq!(redact("Via: x"), "Via: x");
     }
 
     #[test]
