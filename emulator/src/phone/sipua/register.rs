@@ -264,10 +264,12 @@ impl SipUa {
         else {
             return false;
         };
-        if self.regs[idx].answering && !ch.stale {
+        let refused = self.regs[idx].answering && !ch.stale;
+        // The newest nonce is the one to use next, even after a refusal.
+        self.challenge = Some(Box::new((ch, 0)));
+        if refused {
             return false;
         }
-        self.challenge = Some(Box::new((ch, 0)));
         let r = &mut self.regs[idx];
         r.answering = true;
         r.cseq += 1;
