@@ -109,6 +109,7 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
         sip: true,
         answer_for: Some(Duration::from_millis(50)),
         answer: emroam_emulator::phone::sipua::AnswerPolicy::default(),
+        digest: None,
     };
     let mut out = Vec::new();
     let exit = emroam::cmd::phone::run_config(cfg, &mut out).await.unwrap();
