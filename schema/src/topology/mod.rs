@@ -58,6 +58,7 @@
 //! [[security_profile]]                 # CUCM's Phone Security Profile
 //! name = "8865-digest"
 //! digest_authentication = true         # "Enable Digest Authentication" (default false)
+//! nonce_validity_time = 600            # seconds a nonce is good for (default 600)
 //!
 //! [[user_pattern]]                     # users id(start..start+count), one "<id>-udp" profile each
 //! home = "cluster1"
@@ -126,7 +127,13 @@ pub struct SecurityProfile {
     /// "Enable Digest Authentication": the registrar challenges the phone's REGISTERs and
     /// checks them against its digest user's digest credentials.
     pub digest_authentication: bool,
+    /// "Nonce Validity Time", in seconds (CUCM's default 600): how long a challenge's nonce
+    /// is good for; older ones are answered `stale=true`.
+    pub nonce_validity_time: u32,
 }
+
+/// CUCM's default "Nonce Validity Time" of a phone security profile, in seconds.
+pub const DEFAULT_NONCE_VALIDITY_TIME: u32 = 600;
 
 /// Settings every cluster of the ILS network shares (`[ils]` table).
 #[derive(Clone)]
@@ -302,6 +309,8 @@ pub struct Phone {
     pub security_profile: Option<String>,
     /// Whether that profile has "Enable Digest Authentication" on.
     pub digest: bool,
+    /// That profile's nonce validity time, in seconds.
+    pub nonce_validity_time: u32,
     /// "Digest User": the end user whose digest credentials the phone answers challenges
     /// with (required when `digest`).
     pub digest_user: Option<String>,

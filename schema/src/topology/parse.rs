@@ -14,8 +14,9 @@ use super::raw::{
     RawSecurityProfile, RawUser, RawUserPattern,
 };
 use super::{
-    AppUser, ClusterSpec, DEFAULT_LOCALE, DEFAULT_MODEL, DeviceProfile, EM_SERVICE_NAME, IlsRole,
-    Line, PATTERN_MAX, Phone, SecurityProfile, Topology, TopologyError, User, is_device_name,
+    AppUser, ClusterSpec, DEFAULT_LOCALE, DEFAULT_MODEL, DEFAULT_NONCE_VALIDITY_TIME,
+    DeviceProfile, EM_SERVICE_NAME, IlsRole, Line, PATTERN_MAX, Phone, SecurityProfile, Topology,
+    TopologyError, User, is_device_name,
 };
 use crate::params::ServiceParams;
 
@@ -471,6 +472,7 @@ impl Parser<'_> {
                 logout_profile: self.profile_ref(&p.logout_profile)?,
                 security_profile: None,
                 digest: false,
+                nonce_validity_time: DEFAULT_NONCE_VALIDITY_TIME,
                 digest_user: None,
             });
             let digest_user = p
@@ -520,6 +522,7 @@ impl Parser<'_> {
                     logout_profile: logout_profile.clone(),
                     security_profile: None,
                     digest: false,
+                    nonce_validity_time: DEFAULT_NONCE_VALIDITY_TIME,
                     digest_user: None,
                 });
                 let digest_user = match &pat.digest_user {
@@ -547,9 +550,19 @@ impl Parser<'_> {
                     format!("duplicate security profile {name:?}"),
                 ));
             }
+            let nonce_validity_time = match &r.nonce_validity_time {
+                Some(n) if *n.get_ref() == 0 => {
+                    return Err(self
+                        .cx
+                        .err(n.span(), "nonce_validity_time", "at least 1 second"));
+                }
+                Some(n) => *n.get_ref(),
+                None => DEFAULT_NONCE_VALIDITY_TIME,
+            };
             self.t.security_profiles.push(SecurityProfile {
                 name: name.clone(),
                 digest_authentication: r.digest_authentication,
+                nonce_validity_time,
             });
         }
         Ok(())
@@ -564,6 +577,7 @@ impl Parser<'_> {
     ) -> Result<(), TopologyError> {
         let mut digest = false;
         let mut name = None;
+        let mut validity = DEFAULT_NONCE_VALIDITY_TIME;
         if let Some(p) = profile {
             let Some(sp) = self
                 .t
@@ -576,6 +590,7 @@ impl Parser<'_> {
                     .err(p.span(), "security_profile", "no such security profile"));
             };
             digest = sp.digest_authentication;
+            validity = sp.nonce_validity_time;
             name = Some(sp.name.clone());
             if digest && digest_user.is_none() {
                 return Err(self.cx.err(
@@ -610,6 +625,7 @@ impl Parser<'_> {
         if let Some(ph) = self.t.phones.last_mut() {
             ph.security_profile = name;
             ph.digest = digest;
+            ph.nonce_validity_time = validity;
             ph.digest_user = digest_user.map(|(u, _)| u);
         }
         Ok(())

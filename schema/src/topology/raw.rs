@@ -35,6 +35,7 @@ pub(super) struct RawSecurityProfile {
     pub(super) name: Spanned<String>,
     #[serde(default)]
     pub(super) digest_authentication: bool,
+    pub(super) nonce_validity_time: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]

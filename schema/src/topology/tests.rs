@@ -250,6 +250,7 @@ fn security_profiles_give_phones_digest_and_their_user() {
         .find(|p| p.name == "SEP000000001002")
         .unwrap();
     assert!(p.digest);
+    assert_eq!(p.nonce_validity_time, 600, "CUCM's default");
     assert_eq!(p.digest_user.as_deref(), Some("bob"));
     assert_eq!(p.security_profile.as_deref(), Some("d"));
     assert!(!t.phones[0].digest, "no profile: CUCM's non-secure default");
@@ -268,6 +269,11 @@ fn security_profiles_give_phones_digest_and_their_user() {
         .map(|p| p.digest_user.clone().unwrap())
         .collect();
     assert_eq!(users, ["u001", "u002", "u003"]);
+    let short = sp.replace("true\n", "true\nnonce_validity_time = 30\n");
+    let t = Topology::parse(&format!("{with_creds}{short}{pat}")).unwrap();
+    assert_eq!(t.phones.last().unwrap().nonce_validity_time, 30);
+    let zero = sp.replace("true\n", "true\nnonce_validity_time = 0\n");
+    assert_eq!(invalid(&format!("{with_creds}{zero}{pat}")).1, "nonce_validity_time");
     // Refusals, each naming its field.
     let (_, m) = invalid(&format!("{base}{sp}{pat}"));
     assert_eq!(m, "digest_user");

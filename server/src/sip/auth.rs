@@ -18,8 +18,6 @@ use tokio::time::Instant;
 
 use crate::sync::LockExt;
 
-/// How long a nonce is good for; older ones get `stale=true`.
-pub(super) const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 /// Most nonces whose nonce count is remembered.
 pub(super) const SEEN_MAX: usize = 16_384;
 
@@ -84,8 +82,8 @@ impl Auth {
         }
     }
 
-    /// Whether `nonce` is ours (`Some(fresh)`), or not (`None`).
-    fn nonce_fresh(&self, nonce: &str, now: Instant) -> Option<bool> {
+    /// Whether `nonce` is ours (`Some(fresh)`: younger than `validity`), or not (`None`).
+    fn nonce_fresh(&self, nonce: &str, validity: Duration, now: Instant) -> Option<bool> {
         let (t, mac) = nonce.split_once('.')?;
         if t.len() > 16 {
             return None;
@@ -97,17 +95,18 @@ impl Auth {
         let age = now
             .saturating_duration_since(self.epoch)
             .saturating_sub(Duration::from_secs(secs));
-        Some(age < NONCE_LIFETIME)
+        Some(age < validity)
     }
 
     /// Checks `req`'s `header` (`Authorization` or `Proxy-Authorization`) against the
-    /// digest user `user` and their `password` (`None`: the user has none here).
+    /// digest user `user` and their `password` (`None`: the user has none here); nonces older
+    /// than `validity` are stale.
     pub(super) fn verify(
         &self,
         req: &Message,
         header: &str,
-        user: &str,
-        password: Option<&str>,
+        (user, password): (&str, Option<&str>),
+        validity: Duration,
         now: Instant,
     ) -> Verdict {
         let Some(value) = req.header(header) else {
@@ -121,7 +120,7 @@ impl Auth {
             emroam_protocol::sip::StartLine::Request { uri, .. } => uri.as_str(),
             emroam_protocol::sip::StartLine::Response { .. } => "",
         };
-        let Some(fresh) = self.nonce_fresh(&cred.nonce, now) else {
+        let Some(fresh) = self.nonce_fresh(&cred.nonce, validity, now) else {
             return Verdict::Wrong;
         };
         let right = password.is_some_and(|pw| {
@@ -198,7 +197,8 @@ mod tests {
             ch.answer("bob", "pw", "REGISTER", "sip:127.0.0.1:5060", "cn", nc)
                 .to_string()
         };
-        let v = |m: &Message, t| a.verify(m, "Authorization", "bob", Some("pw"), t);
+        let validity = Duration::from_secs(600);
+        let v = |m: &Message, t| a.verify(m, "Authorization", ("bob", Some("pw")), validity, t);
         assert_eq!(v(&register(None), now), Verdict::Missing);
         assert_eq!(v(&register(Some(ans(1))), now), Verdict::Ok);
         assert_eq!(
@@ -207,7 +207,7 @@ mod tests {
             "replayed nc"
         );
         assert_eq!(v(&register(Some(ans(2))), now), Verdict::Ok);
-        let later = now + NONCE_LIFETIME + Duration::from_secs(1);
+        let later = now + validity + Duration::from_secs(1);
         assert_eq!(v(&register(Some(ans(3))), later), Verdict::Stale);
         let wrong = ch.answer("bob", "px", "REGISTER", "sip:127.0.0.1:5060", "cn", 9);
         assert_eq!(v(&register(Some(wrong.to_string())), now), Verdict::Wrong);

@@ -150,10 +150,13 @@ impl Sip {
         };
         let user = phone.digest_user.as_deref().unwrap_or("");
         let password = c.user(user).and_then(|u| u.digest_credentials);
-        let verdict = self
-            .inner
-            .auth
-            .verify(req, "Authorization", user, password.as_deref(), now);
+        let verdict = self.inner.auth.verify(
+            req,
+            "Authorization",
+            (user, password.as_deref()),
+            Duration::from_secs(phone.nonce_validity_time.into()),
+            now,
+        );
         let stale = match verdict {
             Verdict::Ok => return true,
             Verdict::Malformed => {

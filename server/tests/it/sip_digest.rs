@@ -26,6 +26,7 @@ pub fn topo() -> String {
 [[security_profile]]
 name = "Cisco 8865 - Digest"
 digest_authentication = true
+nonce_validity_time = 300
 
 [[phone]]
 name = "SEP0000000D1000"
