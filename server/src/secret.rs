@@ -19,7 +19,8 @@ pub fn random<const N: usize>() -> [u8; N] {
             use std::hash::{BuildHasher, Hasher};
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
             h.write_usize(i);
-            h.write_i64(crate::cluster::now_ms());
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            h.write_u128(t.map_or(0, |d| d.as_nanos()));
             let b = h.finish().to_be_bytes();
             chunk.copy_from_slice(&b[..chunk.len()]);
         }

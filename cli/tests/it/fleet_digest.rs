@@ -5,7 +5,6 @@
 
 use emroam_emulator::fleet::{self, RunOptions, profile::Profile, report::Summary};
 use emroam_server::Topology;
-use tokio_util::sync::CancellationToken;
 
 /// The seed with every phone on a digest security profile, its digest user the cluster's own
 /// user (bob, alice, kally), each with digest credentials.
@@ -32,20 +31,6 @@ fn seed_with_digest() -> String {
     t
 }
 
-async fn clusters(src: &str) -> (Topology, emroam_server::Running) {
-    let mut topo = Topology::parse(src).unwrap();
-    let listeners = emroam_server::bind_ephemeral(&mut topo).await.unwrap();
-    let running = emroam_server::start(
-        &topo,
-        listeners,
-        &emroam_server::Options::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    (topo, running)
-}
-
 /// Three phones a cluster boot and log in; the fleet reads `fleet_topo`.
 async fn run(fleet_topo: &Topology) -> Summary {
     let src = "name = \"digest\"\ntopology = \"inline\"\nrequest_timeout = \"5s\"\ndrain = \"5s\"\n\
@@ -58,7 +43,7 @@ async fn run(fleet_topo: &Topology) -> Summary {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_registers_every_phone_with_digest_and_names_wrong_credentials() {
-    let (topo, running) = clusters(&seed_with_digest()).await;
+    let (topo, running) = crate::util::start_clusters(&seed_with_digest()).await;
     assert!(
         topo.phones.iter().all(|p| p.digest),
         "every phone has digest on"

@@ -610,9 +610,13 @@ pub(crate) async fn spawn_raw(
 /// The seed's three reference clusters in-process, every port chosen by the OS; the topology
 /// comes back rewritten to those ports (so phones and profiles see the real URLs).
 pub(crate) async fn seed_clusters() -> (emroam_server::Topology, emroam_server::Running) {
-    let mut topo =
-        emroam_server::Topology::parse(include_str!("../../../profiles/topologies/seed.toml"))
-            .unwrap();
+    start_clusters(include_str!("../../../profiles/topologies/seed.toml")).await
+}
+
+/// Every cluster of the topology `src`, in-process on ports the OS picks: the topology with
+/// those ports, and the clusters.
+pub(crate) async fn start_clusters(src: &str) -> (emroam_server::Topology, emroam_server::Running) {
+    let mut topo = emroam_server::Topology::parse(src).unwrap();
     let listeners = emroam_server::bind_ephemeral(&mut topo).await.unwrap();
     let running = emroam_server::start(
         &topo,

@@ -273,7 +273,10 @@ fn security_profiles_give_phones_digest_and_their_user() {
     let t = Topology::parse(&format!("{with_creds}{short}{pat}")).unwrap();
     assert_eq!(t.phones.last().unwrap().nonce_validity_time, 30);
     let zero = sp.replace("true\n", "true\nnonce_validity_time = 0\n");
-    assert_eq!(invalid(&format!("{with_creds}{zero}{pat}")).1, "nonce_validity_time");
+    assert_eq!(
+        invalid(&format!("{with_creds}{zero}{pat}")).1,
+        "nonce_validity_time"
+    );
     // Refusals, each naming its field.
     let (_, m) = invalid(&format!("{base}{sp}{pat}"));
     assert_eq!(m, "digest_user");
