@@ -1,4 +1,4 @@
-//! The fleet against clusters whose phones have a security profile with digest
+//! The fleet and `emroam phone` against clusters whose phones have a security profile with digest
 //! authentication on: every phone answers the registrar's challenge with its digest user's
 //! credentials from the topology and registers; a phone whose credentials the cluster does not
 //! share fails its boot with the cause `boot_sip_digest_refused`, counted in the report.
@@ -77,5 +77,69 @@ async fn a_fleet_registers_every_phone_with_digest_and_names_wrong_credentials()
     );
     assert!(table.contains("boot_sip_digest_refused=3"), "{table}");
     assert!(running.sip("cluster3").unwrap().0.counters().auth_wrong >= 3);
+    running.shutdown().await;
+}
+
+/// `emroam phone --sip` on a digest phone: boots with its digest user's credentials, the
+/// trace shows the challenge and hides the response; a wrong password is a failed boot that
+/// says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emroam_phone_answers_the_challenge_and_hides_the_response() {
+    use emroam_emulator::phone::sipua::DigestCredentials;
+    use emroam_emulator::phone::{Model, PhoneSpec, Task};
+    let (topo, running) = crate::util::start_clusters(&seed_with_digest()).await;
+    let c = &topo.clusters[0];
+    let device = "SEP000000001002";
+    let boot = |password: &str| emroam::cmd::phone::PhoneConfig {
+        spec: PhoneSpec {
+            device: device.into(),
+            model: Model::from_topology_name("Cisco 8865"),
+            config_url: Some(format!(
+                "http://{}:{}/{device}.cnf.xml",
+                c.address, c.ports.config
+            )),
+            service_url: None,
+        },
+        tasks: vec![Task::Boot],
+        timeout: std::time::Duration::from_secs(5),
+        step: false,
+        sip: true,
+        answer_for: None,
+        answer: emroam_emulator::phone::sipua::AnswerPolicy::default(),
+        digest: Some(std::sync::Arc::new(DigestCredentials {
+            user: "bob".into(),
+            password: password.into(),
+        })),
+    };
+    let mut out = Vec::new();
+    let exit = emroam::cmd::phone::run_config(boot("bob-digest"), &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(exit, emroam::cmd::Exit::Ok, "{text}");
+    assert!(text.contains("SIP < SIP/2.0 401 Unauthorized"), "{text}");
+    assert!(
+        text.contains("SIP < WWW-Authenticate: Digest realm=\"ccmsipline\""),
+        "{text}"
+    );
+    assert!(text.contains("SIP < SIP/2.0 200 OK"), "{text}");
+    let answers: Vec<&str> = text.lines().filter(|l| l.contains("response=")).collect();
+    assert!(!answers.is_empty(), "{text}");
+    assert!(
+        answers.iter().all(|l| l.contains("response=\"*****\"")),
+        "{answers:?}"
+    );
+
+    let mut out = Vec::new();
+    let exit = emroam::cmd::phone::run_config(boot("guess"), &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_ne!(exit, emroam::cmd::Exit::Ok, "{text}");
+    assert!(text.contains("sip_digest_refused"), "{text}");
+    assert!(
+        !text.contains("guess"),
+        "the password is never printed: {text}"
+    );
     running.shutdown().await;
 }
