@@ -86,7 +86,8 @@ pub struct ServerArgs {
     /// Run only these clusters (repeatable); all of the file's by default.
     #[arg(long = "cluster")]
     pub clusters: Vec<String>,
-    /// Where each cluster keeps its login database (`<cluster>.db`).
+    /// Where each cluster keeps its login database (`<cluster>.db`, locked through
+    /// `<cluster>.lock` while a server runs it).
     #[arg(long, default_value = "emroam-data")]
     pub data_dir: PathBuf,
     /// Keep login state in memory only (lost at exit) instead of in `--data-dir`.

@@ -23,6 +23,7 @@ pub fn command() -> clap::Command {
         .mut_subcommand("fleet", |c| c.after_long_help(fleet()))
         .mut_subcommand("demo", |c| c.after_long_help(demo()))
         .mut_subcommand("tui", |c| c.after_long_help(tui()))
+        .mut_subcommand("server", |c| c.after_long_help(server()))
 }
 
 /// Parses the process's arguments as `main` does; `--help`, `--version` and bad arguments
@@ -209,6 +210,39 @@ pub fn tui() -> String {
             (Exit::BadInput, "bad arguments, or the topology refused"),
             (Exit::Interrupted, "stopped by Ctrl-C"),
             (Exit::Terminated, "stopped by SIGTERM"),
+        ]),
+    )
+}
+
+/// `emroam server --help`'s closing sections.
+pub fn server() -> String {
+    format!(
+        "Each cluster's database in --data-dir is locked (<cluster>.lock, holding the PID) while\n\
+         a server runs it; the OS drops the lock when the process ends, kill -9 included. The\n\
+         ports are bound first and listened on once the clusters are loaded: until the\n\
+         `cluster ...` lines are printed, connections are refused.\n\n\
+         {}",
+        exit_codes(&[
+            (
+                Exit::Ok,
+                "stopped by Ctrl-C or SIGTERM, in-flight requests drained"
+            ),
+            (
+                Exit::Other,
+                "a port cannot be bound, the data directory or a database is unusable"
+            ),
+            (
+                Exit::BadInput,
+                "bad arguments, the topology refused, or a cluster database another server holds"
+            ),
+            (
+                Exit::Interrupted,
+                "a second Ctrl-C during the drain: quit at once"
+            ),
+            (
+                Exit::Terminated,
+                "a second SIGTERM during the drain: quit at once"
+            ),
         ]),
     )
 }

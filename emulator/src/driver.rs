@@ -175,10 +175,12 @@ impl<H: Transport> Transport for PhoneLink<H> {
     async fn recv_sip(&mut self) -> Option<Vec<u8>> {
         match &mut self.sip {
             Some(SipPort::Own(socket)) => {
-                let mut buf = vec![0u8; 65_536];
+                // Room for the largest datagram, not zeroed: the kernel writes what it has.
+                let mut buf = Vec::with_capacity(65_536);
                 loop {
-                    match socket.recv_from(&mut buf).await {
-                        Ok((n, _)) => return Some(buf[..n].to_vec()),
+                    buf.clear();
+                    match socket.recv_buf_from(&mut buf).await {
+                        Ok(_) => return Some(buf.as_slice().to_vec()),
                         // ICMP port unreachable from an earlier send: keep listening.
                         Err(_) => continue,
                     }

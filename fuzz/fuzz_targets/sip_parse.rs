@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = sip::uri_user(uri);
             let _ = sip::uri_host_port(uri);
             let _ = sip::instance_mac(v);
-            for item in sip::split_list(v) {
+            let items = sip::split_list(v);
+            assert_eq!(sip::first_in_list(v), items.first().copied());
+            for item in items {
                 let _ = sip::via_target(item);
             }
         }

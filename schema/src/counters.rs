@@ -116,13 +116,15 @@ pub struct IlsCounters {
     pub messages_out: u64,
     /// Deltas dropped on a full peer queue.
     pub deltas_dropped: u64,
-    /// Refused input by kind.
+    /// Refused input by kind (`tls`: a dialer's TLS handshake failed, its peer's certificate
+    /// refused or its own).
     pub rejected: BTreeMap<String, u64>,
     /// ILS handshakes on this cluster's listener that did not become a session, by reason:
     /// `timeout` (the dialer did not prove the password in time), `closed` (it went away
     /// first), `bad_proof` (a wrong password), `refused` (version, not a peer, link cut),
     /// `bad_input` (bytes that are not the handshake), `busy` (no handshake slot for its
-    /// address: closed at once).
+    /// address: closed at once), `tls` (ILS over TLS: not TLS, no certificate, one the CA did
+    /// not sign, or one not naming the cluster the dialer claims to be).
     pub handshakes_failed: BTreeMap<String, u64>,
     /// Directory numbers learned through ILS that are registered at another cluster now.
     pub learned_dns: u64,

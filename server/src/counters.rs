@@ -138,24 +138,26 @@ impl Counters {
 /// ILS message refusal kinds, as [`emroam_protocol::ils::IlsError::kind`] names them, plus
 /// `refused` (a handshake from a cluster that is not a peer, over a cut link, of another
 /// version, or with no handshake slot free for its address).
-pub const ILS_REJECT_KINDS: [&str; 6] = [
+pub const ILS_REJECT_KINDS: [&str; 7] = [
     "oversized",
     "malformed",
     "replayed",
     "unauthenticated",
     "invalid",
     "refused",
+    "tls",
 ];
 
 /// Why an ILS handshake on the listener did not become a session (see
 /// [`IlsCounterSnapshot::handshakes_failed`]).
-pub const ILS_HANDSHAKE_FAILURES: [&str; 6] = [
+pub const ILS_HANDSHAKE_FAILURES: [&str; 7] = [
     "timeout",
     "closed",
     "bad_proof",
     "refused",
     "bad_input",
     "busy",
+    "tls",
 ];
 
 /// One cluster's ILS and EM roaming counters (emroam's own; CUCM has no PerfMon object for them).
@@ -167,8 +169,8 @@ pub struct IlsCounters {
     messages_in: AtomicU64,
     messages_out: AtomicU64,
     dropped: AtomicU64,
-    rejected: [AtomicU64; 6],
-    handshakes_failed: [AtomicU64; 6],
+    rejected: [AtomicU64; ILS_REJECT_KINDS.len()],
+    handshakes_failed: [AtomicU64; ILS_HANDSHAKE_FAILURES.len()],
 }
 
 impl IlsCounters {

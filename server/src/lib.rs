@@ -10,7 +10,8 @@
 //!   [`configsrv`] (config files), [`admin`] (admin and fault injection), [`prometheus`] text.
 //! - [`ils`]: ILS between clusters, the superuser sync tool, the roaming rules.
 //! - [`sip`]: each cluster's SIP registrar and proxy, and the restart NOTIFYs.
-//! - [`server`]: starting clusters on listeners ([`start`]), and [`run`] for `emroam server`.
+//! - [`server`]: starting clusters on listeners ([`start`]), and [`run`] for `emroam server`;
+//!   [`bind`]: binding their addresses; [`datalock`]: one process per cluster database.
 //! - [`topology`] and [`params`]: `emroam_schema`'s, re-exported.
 //!
 //! Decisions, and what of Cisco's behaviour is UNCONFIRMED: `docs/decisions.md`.
@@ -31,9 +32,11 @@
 //! ```
 
 pub mod admin;
+pub mod bind;
 pub mod cluster;
 pub mod configsrv;
 pub mod counters;
+pub mod datalock;
 pub mod em;
 pub mod emapp;
 pub mod emservice;

@@ -1,5 +1,8 @@
 //! Starting clusters: on listeners the caller bound ([`start`], what tests use with
 //! `127.0.0.1:0`), or on the topology's addresses ([`run`], what `emroam server` calls).
+//! Both load the clusters first (each database locked, [`crate::datalock`], then opened), then
+//! serve; [`run`] binds before loading and listens after ([`crate::bind`]), so nobody is
+//! accepted before a cluster can answer.
 //!
 //! Each cluster serves HTTP (EM application, EM service, counters, admin), config files, ILS
 //! (TCP, unless standalone) and SIP (UDP). Several clusters can run in one process, each on its
@@ -13,15 +16,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hyper::StatusCode;
-use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use crate::bind::{ClusterListeners, ClusterSockets, bind_ephemeral};
 use crate::cluster::Cluster;
 use crate::error::ServerError;
 use crate::http::{self, HttpError, Limits, Req, Resp, into_response, respond};
 use crate::sip::Sip;
-use crate::topology::{ClusterSpec, Topology};
+use crate::topology::Topology;
 use crate::{admin, configsrv, emapp, emservice};
 
 /// Server-wide options.
@@ -37,122 +40,6 @@ pub struct Options {
     pub durability: crate::store::Durability,
     /// SIP timers.
     pub sip: crate::sip::SipOptions,
-}
-
-/// The listeners of one cluster.
-#[derive(Debug)]
-pub struct ClusterListeners {
-    /// HTTP port (8080).
-    pub http: TcpListener,
-    /// Config-file port (6970).
-    pub config: TcpListener,
-    /// ILS port (7502); `None` for a standalone cluster.
-    pub ils: Option<TcpListener>,
-    /// SIP port (5060, UDP); `None`: no SIP (registrar and proxy off).
-    pub sip: Option<UdpSocket>,
-}
-
-impl ClusterListeners {
-    /// Binds the topology's addresses.
-    ///
-    /// # Errors
-    /// [`ServerError::Bind`].
-    pub async fn bind(spec: &ClusterSpec) -> Result<ClusterListeners, ServerError> {
-        let bind = |port: u16| {
-            let addr = SocketAddr::new(spec.address, port);
-            async move {
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| ServerError::Bind {
-                        cluster: spec.id.clone(),
-                        addr,
-                        source,
-                    })
-            }
-        };
-        let ils = if spec.ils == crate::topology::IlsRole::Standalone {
-            None
-        } else {
-            Some(bind(spec.ports.ils).await?)
-        };
-        // A cluster whose SIP port is taken still serves EM (warned), so topologies that give
-        // no SIP ports (5060 everywhere) keep starting.
-        let sip_addr = SocketAddr::new(spec.address, spec.ports.sip);
-        let sip = match UdpSocket::bind(sip_addr).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(cluster = %spec.id, addr = %sip_addr, error = %e, "SIP port unavailable; this cluster runs without SIP");
-                None
-            }
-        };
-        Ok(ClusterListeners {
-            http: bind(spec.ports.http).await?,
-            config: bind(spec.ports.config).await?,
-            ils,
-            sip,
-        })
-    }
-
-    /// Binds four ephemeral ports on 127.0.0.1 (tests; SIP on UDP); a standalone cluster
-    /// ignores the ILS one.
-    ///
-    /// # Errors
-    /// The bind failed.
-    pub async fn ephemeral() -> std::io::Result<ClusterListeners> {
-        Ok(ClusterListeners {
-            http: TcpListener::bind("127.0.0.1:0").await?,
-            config: TcpListener::bind("127.0.0.1:0").await?,
-            ils: Some(TcpListener::bind("127.0.0.1:0").await?),
-            sip: Some(UdpSocket::bind("127.0.0.1:0").await?),
-        })
-    }
-}
-
-/// Binds every cluster of `topo` on its own address with OS-chosen ports and rewrites the
-/// topology's ports to match, so phones and profiles see the real URLs (the demo, tests and
-/// benchmarks). ILS peers dial each other at the topology's ILS ports, so those are rewritten
-/// too.
-///
-/// # Errors
-/// [`ServerError::Bind`].
-pub async fn bind_ephemeral(
-    topo: &mut Topology,
-) -> Result<Vec<(String, ClusterListeners)>, ServerError> {
-    let mut out = Vec::new();
-    for c in &mut topo.clusters {
-        let addr = SocketAddr::new(c.address, 0);
-        let failed = |source| ServerError::Bind {
-            cluster: c.id.clone(),
-            addr,
-            source,
-        };
-        let bind = || async { TcpListener::bind(addr).await };
-        let http = bind().await.map_err(failed)?;
-        let config = bind().await.map_err(failed)?;
-        let ils = if c.ils == crate::topology::IlsRole::Standalone {
-            None
-        } else {
-            Some(bind().await.map_err(failed)?)
-        };
-        let sip = UdpSocket::bind(addr).await.map_err(failed)?;
-        let port = |r: std::io::Result<SocketAddr>| r.map(|a| a.port()).map_err(failed);
-        c.ports.http = port(http.local_addr())?;
-        c.ports.config = port(config.local_addr())?;
-        if let Some(l) = &ils {
-            c.ports.ils = port(l.local_addr())?;
-        }
-        c.ports.sip = port(sip.local_addr())?;
-        out.push((
-            c.id.clone(),
-            ClusterListeners {
-                http,
-                config,
-                ils,
-                sip: Some(sip),
-            },
-        ));
-    }
-    Ok(out)
 }
 
 /// Request context of a cluster's HTTP port.
@@ -279,22 +166,48 @@ impl Running {
 /// Starts the named clusters of `topo` on listeners the caller bound.
 ///
 /// # Errors
-/// An unknown cluster ID, or a database that cannot be opened.
+/// An unknown cluster ID, a cluster database another process holds ([`ServerError::Locked`]),
+/// or a database that cannot be opened.
 pub async fn start(
     topo: &Topology,
     listeners: Vec<(String, ClusterListeners)>,
     opts: &Options,
     shutdown: CancellationToken,
 ) -> Result<Running, ServerError> {
+    let ids: Vec<String> = listeners.iter().map(|(id, _)| id.clone()).collect();
+    let loaded = open(topo, &ids, opts, &shutdown).await?;
+    serve(topo, loaded, listeners, opts, shutdown)
+}
+
+/// Clusters loaded and not yet serving, with what serving them needs that takes time to build.
+struct Loaded {
+    clusters: Vec<Cluster>,
+    /// Every number's home cluster, for SIP ([`Sip::homes_of`]).
+    homes: Arc<HashMap<String, String>>,
+}
+
+/// Loads the clusters `ids` of `topo`: locks their databases (all of them before opening
+/// any), opens them and resumes their logins. Nothing is served yet.
+async fn open(
+    topo: &Topology,
+    ids: &[String],
+    opts: &Options,
+    shutdown: &CancellationToken,
+) -> Result<Loaded, ServerError> {
+    let mut locks = Vec::new();
     if let Some(dir) = &opts.data_dir {
         std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir {
             path: dir.clone(),
             source,
         })?;
+        for id in ids {
+            locks.push(Some(crate::datalock::DataLock::acquire(dir, id)?));
+        }
     }
-    crate::ils::warn_if_default_password(topo, listeners.iter().map(|(id, _)| id.as_str()));
+    locks.resize_with(ids.len(), || None);
+    crate::ils::warn_if_default_password(topo, ids.iter().map(String::as_str));
     let mut clusters = Vec::new();
-    for (id, l) in &listeners {
+    for (id, lock) in ids.iter().zip(locks) {
         let spec = topo
             .cluster(id)
             .ok_or_else(|| ServerError::UnknownCluster(id.clone()))?;
@@ -306,13 +219,38 @@ pub async fn start(
             shutdown.child_token(),
         )
         .await?;
+        // The database stays locked until the cluster stops (or the process dies).
+        if let Some(lock) = lock {
+            let stopped = c.token().clone();
+            c.tracker().spawn(async move {
+                stopped.cancelled().await;
+                drop(lock);
+            });
+        }
+        clusters.push(c);
+    }
+    Ok(Loaded {
+        clusters,
+        homes: Arc::new(Sip::homes_of(topo)),
+    })
+}
+
+/// Serves loaded clusters on their listeners (in the same order). Nothing slow happens here:
+/// `emroam server` is already listening.
+fn serve(
+    topo: &Topology,
+    Loaded { clusters, homes }: Loaded,
+    listeners: Vec<(String, ClusterListeners)>,
+    opts: &Options,
+    shutdown: CancellationToken,
+) -> Result<Running, ServerError> {
+    for (c, (_, l)) in clusters.iter().zip(&listeners) {
         if let Ok(a) = l.http.local_addr() {
             c.set_http_addr(a);
         }
         if let Some(a) = l.sip.as_ref().and_then(|s| s.local_addr().ok()) {
             c.set_sip_addr(a);
         }
-        clusters.push(c);
     }
     let all: Arc<[Cluster]> = clusters.into();
     // Peers in this process are reached on their bound ILS addresses (port 0 in tests).
@@ -334,7 +272,6 @@ pub async fn start(
             sip_peers.insert(id.clone(), a);
         }
     }
-    let homes = Arc::new(Sip::homes_of(topo));
     let mut sips = Vec::new();
     for ((_, l), c) in listeners.iter().zip(all.iter()) {
         let sip = match &l.sip {
@@ -488,14 +425,25 @@ pub async fn run_with(
         ids
     };
     crate::fds::raise_limit();
-    let mut listeners = Vec::new();
+    // Bind now, so a port in use is said before loading; listen once loaded, so a client is
+    // refused (and retries) rather than accepted and left unanswered while the clusters load.
+    let mut sockets = Vec::new();
     for id in &ids {
         let spec = topo
             .cluster(id)
             .ok_or_else(|| ServerError::UnknownCluster(id.clone()))?;
-        listeners.push((id.clone(), ClusterListeners::bind(spec).await?));
+        sockets.push(ClusterSockets::bind(spec).await?);
     }
-    let running = start(topo, listeners, opts, shutdown).await?;
+    tracing::info!(
+        clusters = ids.len(),
+        "addresses bound; loading the clusters"
+    );
+    let loaded = open(topo, &ids, opts, &shutdown).await?;
+    let mut listeners = Vec::new();
+    for (id, s) in ids.iter().zip(sockets) {
+        listeners.push((id.clone(), s.listen()?));
+    }
+    let running = serve(topo, loaded, listeners, opts, shutdown)?;
     ready(&running);
     running.wait().await;
     Ok(())

@@ -20,7 +20,7 @@ use crate::cli::ServerArgs;
 ///
 /// # Errors
 /// The runtime cannot start, a listener cannot be bound, the data directory is unusable.
-/// A bad topology file is reported and exits 2.
+/// A bad topology file, or a cluster database another server holds, is reported and exits 2.
 pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
     let topo = match Topology::load(&args.topology) {
         Ok(t) => t,
@@ -49,30 +49,36 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<Exit> {
         },
         sip: emroam_server::sip::SipOptions::default(),
     };
-    super::runtime()?
-        .block_on(async {
-            let token = CancellationToken::new();
-            super::cancel_on_signal(token.clone(), || {
-                tracing::warn!("shutdown requested; draining");
-            });
-            emroam_server::run_with(&topo, &args.clusters, &opts, token, |running| {
-                let mut out = std::io::stdout().lock();
-                for c in running.clusters() {
-                    if let Some((http, config)) = running.addrs(c.id()) {
-                        let mut line = format!("cluster {} http {http} config {config}", c.id());
-                        if let Some(ils) = c.ils_addr() {
-                            line.push_str(&format!(" ils {ils}"));
-                        }
-                        if let Some((_, sip)) = running.sip(c.id()) {
-                            line.push_str(&format!(" sip {sip}"));
-                        }
-                        let _ = writeln!(out, "{line}");
+    let served = super::runtime()?.block_on(async {
+        let token = CancellationToken::new();
+        super::cancel_on_signal(token.clone(), || {
+            tracing::warn!("shutdown requested; draining");
+        });
+        emroam_server::run_with(&topo, &args.clusters, &opts, token, |running| {
+            let mut out = std::io::stdout().lock();
+            for c in running.clusters() {
+                if let Some((http, config)) = running.addrs(c.id()) {
+                    let mut line = format!("cluster {} http {http} config {config}", c.id());
+                    if let Some(ils) = c.ils_addr() {
+                        line.push_str(&format!(" ils {ils}"));
                     }
+                    if let Some((_, sip)) = running.sip(c.id()) {
+                        line.push_str(&format!(" sip {sip}"));
+                    }
+                    let _ = writeln!(out, "{line}");
                 }
-                let _ = out.flush();
-            })
-            .await
+            }
+            let _ = out.flush();
         })
-        .context("reference server")?;
-    Ok(Exit::Ok)
+        .await
+    });
+    match served {
+        Ok(()) => Ok(Exit::Ok),
+        // Another server holds a cluster database: fix the command line (exit 2).
+        Err(e @ emroam_server::ServerError::Locked { .. }) => {
+            eprintln!("emroam server: {e}");
+            Ok(Exit::BadInput)
+        }
+        Err(e) => Err(e).context("reference server"),
+    }
 }

@@ -162,3 +162,15 @@ fn short_help_stays_short_and_points_to_the_long_one() {
         assert!(short.lines().count() < 25, "{cmd}: {short}");
     }
 }
+
+#[test]
+fn server_help_gives_exit_codes_and_the_data_dir_lock() {
+    let text = help(&["server", "--help"]);
+    assert_eq!(
+        exit_codes(&text),
+        BTreeSet::from([0, 1, 2, 130, 143]),
+        "{text}"
+    );
+    assert!(text.contains("<cluster>.lock"), "{text}");
+    assert!(text.contains("a second SIGTERM during the drain"), "{text}");
+}

@@ -15,6 +15,7 @@ mod reference;
 mod roaming_view;
 mod server;
 mod server_limits;
+mod server_process;
 mod sip;
 mod tui;
 mod util;

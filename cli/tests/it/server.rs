@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use crate::util::{emroam, spawn_server};
 
 /// One cluster on ephemeral ports (port 0), 200 users and phones, real service time.
-const TOPO: &str = r#"
+pub(crate) const TOPO: &str = r#"
 [[cluster]]
 id = "c1"
 address = "127.0.0.1"
@@ -46,7 +46,7 @@ first = "SEP000000000001"
 logout_profile = "lobby"
 "#;
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("emroam-srv-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
@@ -54,7 +54,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Starts `emroam server` and returns it with its HTTP address (read from its stdout).
-fn start(topo: &Path, data: &Path) -> (Child, SocketAddr) {
+pub(crate) fn start(topo: &Path, data: &Path) -> (Child, SocketAddr) {
     let (child, line) = spawn_server(
         [
             "--topology".as_ref(),
@@ -70,7 +70,7 @@ fn start(topo: &Path, data: &Path) -> (Child, SocketAddr) {
 }
 
 /// The HTTP address in a ready line, "cluster c1 http 127.0.0.1:PORT config 127.0.0.1:PORT".
-fn http_addr(line: &str) -> SocketAddr {
+pub(crate) fn http_addr(line: &str) -> SocketAddr {
     line.split_whitespace()
         .nth(3)
         .unwrap_or_else(|| panic!("no ready line: {line:?}"))
@@ -78,7 +78,7 @@ fn http_addr(line: &str) -> SocketAddr {
         .unwrap()
 }
 
-async fn get(addr: SocketAddr, pq: &str) -> std::io::Result<String> {
+pub(crate) async fn get(addr: SocketAddr, pq: &str) -> std::io::Result<String> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await

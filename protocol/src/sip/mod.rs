@@ -129,11 +129,11 @@ fn is_token_char(b: u8) -> bool {
 }
 
 fn find_headers_end(b: &[u8]) -> Option<(usize, usize)> {
-    if let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") {
+    if let Some(i) = memchr::memmem::find(b, b"\r\n\r\n") {
         return Some((i, i + 4));
     }
     // Tolerate bare LF line ends (some test tools send them).
-    b.windows(2).position(|w| w == b"\n\n").map(|i| (i, i + 2))
+    memchr::memmem::find(b, b"\n\n").map(|i| (i, i + 2))
 }
 
 /// Parses one datagram.
@@ -360,7 +360,7 @@ impl Message {
 
     /// The `branch` parameter of the top `Via` (the first of a comma-separated list).
     pub fn top_branch(&self) -> Option<&str> {
-        param(split_list(self.header("Via")?).first()?, "branch")
+        param(first_in_list(self.header("Via")?)?, "branch")
     }
 
     /// The `Expires` header as seconds.
@@ -370,23 +370,36 @@ impl Message {
 
     /// Renders the message, with a correct `Content-Length`.
     pub fn render(&self) -> Vec<u8> {
-        let mut s = String::with_capacity(256 + self.body.len());
+        let head: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        let mut out = Vec::with_capacity(64 + head + self.body.len());
         match &self.start {
             StartLine::Request { method, uri } => {
-                let _ = write!(s, "{method} {uri} SIP/2.0\r\n");
+                for part in [method.as_bytes(), b" ", uri.as_bytes(), b" SIP/2.0\r\n"] {
+                    out.extend_from_slice(part);
+                }
             }
             StartLine::Response { code, reason } => {
-                let _ = write!(s, "SIP/2.0 {code} {reason}\r\n");
+                let _ = std::io::Write::write_fmt(&mut out, format_args!("SIP/2.0 {code} "));
+                out.extend_from_slice(reason.as_bytes());
+                out.extend_from_slice(b"\r\n");
             }
         }
         for (n, v) in &self.headers {
             if n.eq_ignore_ascii_case("Content-Length") {
                 continue;
             }
-            let _ = write!(s, "{n}: {v}\r\n");
+            for part in [n.as_bytes(), b": ", v.as_bytes(), b"\r\n"] {
+                out.extend_from_slice(part);
+            }
         }
-        let _ = write!(s, "Content-Length: {}\r\n\r\n", self.body.len());
-        let mut out = s.into_bytes();
+        let _ = std::io::Write::write_fmt(
+            &mut out,
+            format_args!("Content-Length: {}\r\n\r\n", self.body.len()),
+        );
         out.extend_from_slice(&self.body);
         out
     }
@@ -395,9 +408,8 @@ impl Message {
 /// A `;name=value` parameter of a header value (case-insensitive name; quotes kept).
 /// Parameters inside `<…>` belong to the URI and are not searched.
 pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
-    let after = &value[params_start(value)..];
-    let mut rest = after;
-    while let Some(semi) = rest.find(';') {
+    let mut rest = &value[params_start(value)..];
+    while let Some(semi) = memchr::memchr(b';', rest.as_bytes()) {
         rest = &rest[semi + 1..];
         let end = param_end(rest);
         let p = &rest[..end];
@@ -411,17 +423,21 @@ pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Where a header value's own parameters start: after the `<…>` of a name-addr (skipping a
-/// quoted display name), else at the start.
+/// quoted display name), else at the start. (Every delimiter is ASCII, so a byte scan never
+/// stops inside a multi-byte character.)
 fn params_start(value: &str) -> usize {
+    let b = value.as_bytes();
     let mut in_quotes = false;
     let mut escaped = false;
-    for (i, c) in value.char_indices() {
+    for (i, &c) in b.iter().enumerate() {
         match c {
             _ if escaped => escaped = false,
-            '\\' if in_quotes => escaped = true,
-            '"' => in_quotes = !in_quotes,
-            '<' if !in_quotes => return value[i..].find('>').map_or(value.len(), |r| i + r + 1),
-            ';' if !in_quotes => return i,
+            b'\\' if in_quotes => escaped = true,
+            b'"' => in_quotes = !in_quotes,
+            b'<' if !in_quotes => {
+                return memchr::memchr(b'>', &b[i..]).map_or(value.len(), |r| i + r + 1);
+            }
+            b';' if !in_quotes => return i,
             _ => {}
         }
     }
@@ -431,10 +447,10 @@ fn params_start(value: &str) -> usize {
 /// The length of one parameter: up to the next `;` outside quotes.
 fn param_end(s: &str) -> usize {
     let mut in_quotes = false;
-    for (i, c) in s.char_indices() {
+    for (i, &c) in s.as_bytes().iter().enumerate() {
         match c {
-            '"' => in_quotes = !in_quotes,
-            ';' if !in_quotes => return i,
+            b'"' => in_quotes = !in_quotes,
+            b';' if !in_quotes => return i,
             _ => {}
         }
     }
@@ -485,23 +501,43 @@ pub fn uri_host_port(uri: &str) -> Option<(&str, u16)> {
 /// Splits a comma-separated header value (`Record-Route`, `Route`, `Via`) at commas outside
 /// `<…>` and quotes.
 pub fn split_list(value: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut angle, mut quote, mut from) = (false, false, 0);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' if !angle => quote = !quote,
-            '<' if !quote => angle = true,
-            '>' if !quote => angle = false,
-            ',' if !angle && !quote => {
-                out.push(value[from..i].trim());
-                from = i + 1;
+    list_items(value).collect()
+}
+
+/// The first item of a comma-separated header value ([`split_list`]'s first), without
+/// collecting the others.
+pub fn first_in_list(value: &str) -> Option<&str> {
+    list_items(value).next()
+}
+
+/// The non-empty items of a comma-separated header value, trimmed, in order.
+fn list_items(value: &str) -> impl Iterator<Item = &str> {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while from <= value.len() {
+            let rest = &value[from..];
+            let (mut angle, mut quote) = (false, false);
+            let mut end = rest.len();
+            for (i, &c) in rest.as_bytes().iter().enumerate() {
+                match c {
+                    b'"' if !angle => quote = !quote,
+                    b'<' if !quote => angle = true,
+                    b'>' if !quote => angle = false,
+                    b',' if !angle && !quote => {
+                        end = i;
+                        break;
+                    }
+                    _ => {}
+                }
             }
-            _ => {}
+            let item = rest[..end].trim();
+            from += end + 1;
+            if !item.is_empty() {
+                return Some(item);
+            }
         }
-    }
-    out.push(value[from..].trim());
-    out.retain(|v| !v.is_empty());
-    out
+        None
+    })
 }
 
 /// Where a response to this `Via` goes: `received`/`rport` when present, else the sent-by

@@ -11,6 +11,8 @@
 //! address = "127.0.0.1"                # every listener binds this address
 //! ports = { http = 8080, config = 6970, sip = 5060, ils = 7502 }   # defaults; 0 = ephemeral
 //! ils = { role = "hub" }               # or { role = "spoke", hub = "cluster2" }, "standalone"
+//!                                      # with [ils] tls_ca also tls_cert = "pki/cluster1.pem"
+//!                                      # (chain naming "cluster1"), tls_key = "pki/cluster1.key"
 //! route_string = "cluster1.emroam"
 //! em = { max_concurrent_requests = 5, multiple_login_behavior = "not-allowed",
 //!        max_login_time = "8:00", enforce_max_login_time = true, validate_ip = false,
@@ -22,6 +24,9 @@
 //! password = "..."                     # shared by every cluster; default "emroam-ils"
 //! sync_interval = "10m"                # full ILS sync
 //! superuser_sync_interval = "1h"       # the superuser sync tool's schedule
+//! tls_ca = "pki/ils-ca.pem"            # ILS over TLS: the CA (PEM) peers' certificates chain
+//!                                      # to; then every ILS cluster sets tls_cert and tls_key
+//!                                      # (paths relative to the topology file)
 //!
 //! [[app_user]]                         # EM API client; clusters = [] means every cluster
 //! id = "emapi"
@@ -144,6 +149,10 @@ pub struct IlsNetwork {
     pub sync_interval: std::time::Duration,
     /// The superuser sync tool's schedule.
     pub superuser_sync_interval: std::time::Duration,
+    /// ILS over TLS: the PEM file of CA certificates a peer's certificate must chain to
+    /// (`[ils] tls_ca`). When set, every ILS cluster has [`ClusterSpec::ils_tls`] and ILS
+    /// speaks only TLS (mutual: both ends present and verify certificates).
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// Default ILS password of a topology that names none (a lab default; set your own).
@@ -156,6 +165,7 @@ impl Default for IlsNetwork {
             // "Synchronize Clusters Every 10 minutes" (UNCONFIRMED default: docs/decisions.md).
             sync_interval: std::time::Duration::from_secs(600),
             superuser_sync_interval: std::time::Duration::from_secs(3600),
+            tls_ca: None,
         }
     }
 }
@@ -165,6 +175,7 @@ impl std::fmt::Debug for IlsNetwork {
         f.debug_struct("IlsNetwork")
             .field("sync_interval", &self.sync_interval)
             .field("superuser_sync_interval", &self.superuser_sync_interval)
+            .field("tls_ca", &self.tls_ca)
             .finish_non_exhaustive()
     }
 }
@@ -184,6 +195,18 @@ pub struct ClusterSpec {
     pub route_string: String,
     /// Extension Mobility service parameters at start.
     pub params: ServiceParams,
+    /// This cluster's ILS certificate and key, when the network speaks ILS over TLS.
+    pub ils_tls: Option<IlsTlsFiles>,
+}
+
+/// A cluster's ILS certificate chain and private key (PEM files; `Debug` shows the paths
+/// only, never the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IlsTlsFiles {
+    /// The certificate chain, leaf first; the leaf names the cluster ID (a DNS SAN).
+    pub cert: PathBuf,
+    /// The leaf's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// A cluster's ports.
@@ -199,7 +222,7 @@ pub struct Ports {
     /// SIP registrar/proxy (5060).
     #[serde(default = "default_sip")]
     pub sip: u16,
-    /// ILS, non-TLS (7502).
+    /// ILS (7502; TLS on the same port when the topology sets `[ils] tls_ca`).
     #[serde(default = "default_ils")]
     pub ils: u16,
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
@@ -15,8 +15,8 @@ use super::raw::{
 };
 use super::{
     AppUser, ClusterSpec, DEFAULT_LOCALE, DEFAULT_MODEL, DEFAULT_NONCE_VALIDITY_TIME,
-    DeviceProfile, EM_SERVICE_NAME, IlsRole, Line, PATTERN_MAX, Phone, SecurityProfile, Topology,
-    TopologyError, User, is_device_name,
+    DeviceProfile, EM_SERVICE_NAME, IlsRole, IlsTlsFiles, Line, PATTERN_MAX, Phone,
+    SecurityProfile, Topology, TopologyError, User, is_device_name,
 };
 use crate::params::ServiceParams;
 
@@ -46,7 +46,29 @@ impl Topology {
             path: path.to_owned(),
             source,
         })?;
-        Topology::parse_with(&src, generated_profiles).map_err(|e| e.in_file(path))
+        let mut t = Topology::parse_with(&src, generated_profiles).map_err(|e| e.in_file(path))?;
+        if let Some(dir) = path.parent() {
+            t.resolve_paths(dir);
+        }
+        Ok(t)
+    }
+
+    /// Makes the relative file paths in the topology (ILS TLS files) relative to `dir`.
+    fn resolve_paths(&mut self, dir: &Path) {
+        let at = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        if let Some(ca) = &mut self.ils.tls_ca {
+            at(ca);
+        }
+        for c in &mut self.clusters {
+            if let Some(f) = &mut c.ils_tls {
+                at(&mut f.cert);
+                at(&mut f.key);
+            }
+        }
     }
 
     /// Parses topology TOML text.
@@ -84,6 +106,7 @@ impl Topology {
         }
         p.clusters(&raw.cluster)?;
         p.ils_roles(&raw.cluster)?;
+        p.ils_tls(raw.ils.as_ref(), &raw.cluster)?;
         p.profiles(&raw.profile)?;
         p.users(&raw.user)?;
         p.user_patterns(&raw.user_pattern)?;
@@ -133,6 +156,63 @@ impl Parser<'_> {
             "ils.superuser_sync_interval",
             &mut self.t.ils.superuser_sync_interval,
         )?;
+        self.t.ils.tls_ca = n.tls_ca.as_ref().map(|p| PathBuf::from(p.get_ref()));
+        Ok(())
+    }
+
+    /// ILS over TLS: with `[ils] tls_ca` every ILS cluster names its certificate and key;
+    /// without it none does (a cluster alone on TLS could reach no peer).
+    fn ils_tls(
+        &mut self,
+        net: Option<&RawIlsNetwork>,
+        raw_clusters: &[RawCluster],
+    ) -> Result<(), TopologyError> {
+        let ca = net.and_then(|n| n.tls_ca.as_ref());
+        for (c, spec) in raw_clusters.iter().zip(self.t.clusters.iter_mut()) {
+            let Some(ils) = &c.ils else { continue };
+            let files = match (&ils.tls_cert, &ils.tls_key) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (Some(cert), None) => {
+                    return Err(self.cx.err(
+                        cert.span(),
+                        "ils.tls_key",
+                        "a cluster with tls_cert names its private key too",
+                    ));
+                }
+                (None, Some(key)) => {
+                    return Err(self.cx.err(
+                        key.span(),
+                        "ils.tls_cert",
+                        "a cluster with tls_key names its certificate too",
+                    ));
+                }
+            };
+            match (ca, files, &spec.ils) {
+                (None, Some((cert, _)), _) => {
+                    return Err(self.cx.err(
+                        cert.span(),
+                        "ils.tls_cert",
+                        "ILS over TLS needs `[ils] tls_ca`, the CA peers' certificates chain to",
+                    ));
+                }
+                (Some(_), None, IlsRole::Hub | IlsRole::Spoke { .. }) => {
+                    return Err(self.cx.err(
+                        c.id.span(),
+                        "ils.tls_cert",
+                        "ILS runs over TLS (`[ils] tls_ca`): every ILS cluster needs tls_cert \
+                         and tls_key",
+                    ));
+                }
+                (Some(_), Some((cert, key)), _) => {
+                    spec.ils_tls = Some(IlsTlsFiles {
+                        cert: PathBuf::from(cert.get_ref()),
+                        key: PathBuf::from(key.get_ref()),
+                    });
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 
@@ -177,6 +257,7 @@ impl Parser<'_> {
                     .clone()
                     .unwrap_or_else(|| format!("{id}.route")),
                 params,
+                ils_tls: None,
             });
         }
         Ok(())

@@ -44,6 +44,7 @@ pub(super) struct RawIlsNetwork {
     pub(super) password: Option<String>,
     pub(super) sync_interval: Option<Spanned<String>>,
     pub(super) superuser_sync_interval: Option<Spanned<String>>,
+    pub(super) tls_ca: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +64,8 @@ pub(super) struct RawCluster {
 pub(super) struct RawIls {
     pub(super) role: Spanned<String>,
     pub(super) hub: Option<Spanned<String>>,
+    pub(super) tls_cert: Option<Spanned<String>>,
+    pub(super) tls_key: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -293,3 +293,60 @@ fn security_profiles_give_phones_digest_and_their_user() {
     ));
     assert_eq!(m, "digest_user");
 }
+
+const TLS_PAIR: &str = r#"
+[ils]
+tls_ca = "pki/ca.pem"
+[[cluster]]
+id = "c1"
+address = "127.0.0.1"
+ils = { role = "hub", tls_cert = "pki/c1.pem", tls_key = "/keys/c1.key" }
+[[cluster]]
+id = "c2"
+address = "127.0.0.1"
+ils = { role = "spoke", hub = "c1", tls_cert = "pki/c2.pem", tls_key = "pki/c2.key" }
+[[cluster]]
+id = "lone"
+address = "127.0.0.1"
+"#;
+
+#[test]
+fn ils_tls_files_resolve_against_the_topology_file() {
+    let dir = std::env::temp_dir().join(format!("emroam-topo-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.toml");
+    std::fs::write(&path, TLS_PAIR).unwrap();
+    let t = Topology::load(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        t.ils.tls_ca.as_deref(),
+        Some(dir.join("pki/ca.pem").as_path())
+    );
+    let c1 = t.clusters[0].ils_tls.clone().unwrap();
+    assert_eq!(c1.cert, dir.join("pki/c1.pem"));
+    assert_eq!(c1.key, Path::new("/keys/c1.key"), "absolute stays");
+    assert_eq!(
+        t.clusters[1].ils_tls.as_ref().unwrap().key,
+        dir.join("pki/c2.key")
+    );
+    assert_eq!(
+        t.clusters[2].ils_tls, None,
+        "a standalone cluster needs none"
+    );
+    // Parsed from text, paths stay as written.
+    let t = Topology::parse(TLS_PAIR).unwrap();
+    assert_eq!(t.ils.tls_ca.as_deref(), Some(Path::new("pki/ca.pem")));
+}
+
+#[test]
+fn ils_tls_is_all_or_nothing() {
+    // A CA but a cluster without a certificate.
+    let src = TLS_PAIR.replace(r#", tls_cert = "pki/c2.pem", tls_key = "pki/c2.key""#, "");
+    assert_eq!(invalid(&src), (9, "ils.tls_cert".into()));
+    // A certificate without a CA.
+    let src = TLS_PAIR.replace(r#"tls_ca = "pki/ca.pem""#, "");
+    assert_eq!(invalid(&src), (7, "ils.tls_cert".into()));
+    // A certificate without its key.
+    let src = TLS_PAIR.replace(r#", tls_key = "pki/c2.key""#, "");
+    assert_eq!(invalid(&src), (11, "ils.tls_key".into()));
+}

@@ -166,7 +166,7 @@ impl Cluster {
     /// [`Cluster::open`] with a chosen [`Durability`] for the login database.
     ///
     /// # Errors
-    /// The database cannot be opened.
+    /// The database cannot be opened, or the ILS TLS files cannot be used.
     pub async fn open_with(
         topo: &Topology,
         spec: &ClusterSpec,
@@ -181,7 +181,9 @@ impl Cluster {
                 .map_err(|e| ServerError::Internal(e.to_string()))?
                 .map_err(|e| ServerError::Store(spec.id.clone(), e))?;
         let dir = Directory::build(topo, &spec.id);
-        let ils = IlsState::new(topo, spec, roam);
+        let tls = crate::ils::tls::IlsTls::load(topo, spec)
+            .map_err(|e| ServerError::IlsTls(spec.id.clone(), e))?;
+        let ils = IlsState::new(topo, spec, roam, tls);
         let synced = SyncedDir::build(&dir, &ils.superuser_sets(), &spec.id);
         let superusers = dir
             .users

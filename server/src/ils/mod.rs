@@ -9,7 +9,8 @@
 //!   session task pair per link; wire format in [`emroam_protocol::ils`].
 //! - `gate`: handshake slots per source address, reserved for peers; throttled warnings.
 //! - `handshake`: the password handshake over a socket (the dialer proves first); `wire`:
-//!   frames off a stream, nonces.
+//!   frames off a stream, nonces; `tls`: ILS over TLS (mutual, certificates naming cluster
+//!   IDs), the password handshake then running inside it.
 //! - [`superusers`]: the superuser sync tool (schedule, Sync now).
 //!
 //! Roaming rules (the conflict rule): every EM login (and last logout) of a superuser writes a
@@ -34,6 +35,7 @@ pub mod net;
 pub(crate) mod state;
 pub mod superusers;
 pub(crate) mod table;
+pub(crate) mod tls;
 mod wire;
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! ILS transport: the listener ([`serve`]), the dialers and the session tasks (the handshake
 //! is `handshake`; who may start one, `gate`).
 //!
-//! Each link has one TCP connection, dialed by the spoke (to its hub) or by the hub with the
+//! Each link has one TCP connection (TLS over it when the topology says so), dialed by the spoke (to its hub) or by the hub with the
 //! smaller cluster ID (to the other hub). After the handshake a session has a reader (this
 //! task: frames → [`Opener`] → `Cluster::ils_apply`) and a writer task fed by a bounded
 //! channel. Anything a peer sends that fails to decode, authenticate or validate is counted
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use emroam_protocol::ils::{self, Direction, MAC_LEN, Opener, Sealer};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::gate::{Gate, Slot};
 use super::handshake;
 use super::state::Session;
-use super::wire::{FrameReader, ReadError, WRITE_TIMEOUT};
+use super::wire::{Conn, FrameReader, ReadError, WRITE_TIMEOUT};
 use crate::cluster::Cluster;
 use crate::listener::{Event, SwitchedListener};
 use crate::sync::LockExt;
@@ -61,13 +61,15 @@ pub async fn serve(listener: TcpListener, c: Cluster, shutdown: CancellationToke
     }
 }
 
-/// Listener side of one connection: the handshake in its slot, then the session.
-async fn accept_one(c: Cluster, mut stream: TcpStream, from: SocketAddr, slot: Slot) {
+/// Listener side of one connection: the handshake (TLS included) in its slot, then the
+/// session.
+async fn accept_one(c: Cluster, stream: TcpStream, from: SocketAddr, slot: Slot) {
     let _ = stream.set_nodelay(true);
-    let mut reader = FrameReader::new(handshake::HANDSHAKE_MAX);
-    let hs = handshake::accept(&c, &mut stream, &mut reader, from.ip()).await;
+    let hs = handshake::accept(&c, stream, from.ip()).await;
     drop(slot);
-    let Some((peer, key)) = hs else { return };
+    let Some((peer, stream, mut reader, key)) = hs else {
+        return;
+    };
     reader.max = ils::MAX_FRAME;
     run_session(
         c,
@@ -132,7 +134,7 @@ async fn dial_loop(c: Cluster, peer: String) {
 }
 
 async fn writer(
-    mut w: tokio::net::tcp::OwnedWriteHalf,
+    mut w: WriteHalf<Conn>,
     mut rx: mpsc::Receiver<Arc<Vec<u8>>>,
     mut sealer: Sealer,
     cancel: CancellationToken,
@@ -156,14 +158,14 @@ async fn writer(
 async fn run_session(
     c: Cluster,
     peer: String,
-    stream: TcpStream,
+    stream: Conn,
     mut reader: FrameReader,
     key: [u8; MAC_LEN],
     out: Direction,
     inbound: Direction,
 ) {
     let s = c.ils();
-    let (mut rd, wr) = stream.into_split();
+    let (mut rd, wr) = tokio::io::split(stream);
     let (tx, rx) = mpsc::channel(SESSION_QUEUE);
     let cancel = c.token().child_token();
     let id = s
@@ -226,7 +228,7 @@ async fn run_session(
                         tracing::warn!(cluster = %c.id(), %peer, error = %e, "ILS peer sent garbage: disconnecting");
                         break;
                     }
-                    Err(ReadError::Eof | ReadError::Io) => break,
+                    Err(ReadError::Eof | ReadError::Io(_)) => break,
                 };
                 match opener.open(&f) {
                     Ok(msg) => c.ils_apply(&peer, msg).await,

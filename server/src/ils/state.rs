@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::gate::Throttle;
 use super::table::{Changes, RoamTable};
+use super::tls::IlsTls;
 use crate::counters::IlsCounters;
 use crate::store::RoamRows;
 use crate::sync::LockExt;
@@ -51,6 +52,8 @@ pub(super) struct ToolState {
 /// One cluster's ILS state: the roaming table, sessions, switches and counters.
 pub(crate) struct IlsState {
     pub(super) password: String,
+    /// ILS over TLS (`None`: plain TCP).
+    pub(super) tls: Option<IlsTls>,
     pub(super) me: ClusterInfo,
     pub(super) standalone: bool,
     /// Peers this cluster dials.
@@ -104,7 +107,12 @@ fn role_of(r: &IlsRole) -> Role {
 
 impl IlsState {
     /// The ILS state of `spec` in `topo`, with the roaming state read back from the store.
-    pub(crate) fn new(topo: &Topology, spec: &ClusterSpec, rows: RoamRows) -> IlsState {
+    pub(crate) fn new(
+        topo: &Topology,
+        spec: &ClusterSpec,
+        rows: RoamRows,
+        tls: Option<IlsTls>,
+    ) -> IlsState {
         let me = ClusterInfo {
             cluster_id: spec.id.clone(),
             route_string: spec.route_string.clone(),
@@ -148,6 +156,7 @@ impl IlsState {
             .collect();
         IlsState {
             password: topo.ils.password.clone(),
+            tls,
             me,
             standalone: spec.ils == IlsRole::Standalone,
             dials,

@@ -1,10 +1,25 @@
 //! ILS bytes on a socket: cutting frames out of a stream, writing with a deadline, nonces.
 
+use std::io;
 use std::time::Duration;
 
 use emroam_protocol::ils::{self, Frame, Handshake, IlsError, NONCE_LEN};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// A byte stream ILS runs on: plain TCP, or TLS over it.
+pub(super) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A connection with a peer (boxed: one session code for TCP and TLS; a virtual call per
+/// read or write is nothing beside the system call under it).
+pub(super) type Conn = Box<dyn Io>;
+
+/// The TLS failure inside an I/O error (a certificate refused, an alert), if it is one.
+pub(super) fn tls_failure(e: &io::Error) -> Option<String> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map(ToString::to_string)
+}
 
 /// A peer that does not take a frame within this long is dropped.
 pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -12,7 +27,7 @@ pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why reading a frame stopped.
 #[derive(Debug)]
 pub(super) enum ReadError {
-    Io,
+    Io(io::Error),
     Eof,
     Ils(IlsError),
 }
@@ -54,14 +69,14 @@ impl FrameReader {
             match r.read_buf(&mut self.buf).await {
                 Ok(0) => return Err(ReadError::Eof),
                 Ok(_) => {}
-                Err(_) => return Err(ReadError::Io),
+                Err(e) => return Err(ReadError::Io(e)),
             }
         }
     }
 }
 
 /// Writes one handshake message; `false` if the peer did not take it in time.
-pub(super) async fn send(stream: &mut TcpStream, h: &Handshake) -> bool {
+pub(super) async fn send<W: AsyncWrite + Unpin + ?Sized>(stream: &mut W, h: &Handshake) -> bool {
     matches!(
         tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&h.encode())).await,
         Ok(Ok(()))

@@ -398,7 +398,8 @@ impl Sip {
         // A Route naming us is ours to remove (loose routing).
         if let Some(top) = req
             .header("Route")
-            .map(|r| sip::split_list(r)[0].to_owned())
+            .and_then(sip::first_in_list)
+            .map(str::to_owned)
             && self.is_me(sip::addr_uri(&top), &local)
         {
             pop_first_route(&mut req);
@@ -571,7 +572,16 @@ pub async fn serve(socket: UdpSocket, sip: Sip, shutdown: CancellationToken) {
                     continue;
                 }
                 let n = got.len.min(buf.len());
-                let out = sip.handle_queued(&buf[..n], got.from, Instant::now(), got.waited, got.dropped);
+                // One task serves every datagram: a bug that panics on one must not take the
+                // cluster's SIP down with it (a Route of only commas once did). The datagram is
+                // dropped and the panic logged.
+                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sip.handle_queued(&buf[..n], got.from, Instant::now(), got.waited, got.dropped)
+                }));
+                let Ok(out) = handled else {
+                    tracing::error!(cluster = %sip.inner.cluster.id(), from = %got.from, "a SIP datagram hit a bug (panic); dropped, still serving");
+                    continue;
+                };
                 send(out).await;
             }
             _ = tick.tick() => {

@@ -235,7 +235,7 @@ impl Sip {
         let method = req.method().unwrap_or("").to_owned();
         // The next hop: the next Route, else the Request-URI.
         let next_uri = match req.header("Route") {
-            Some(r) => sip::addr_uri(sip::split_list(r)[0]).to_owned(),
+            Some(r) => sip::addr_uri(sip::first_in_list(r).unwrap_or("")).to_owned(),
             None => match &req.start {
                 StartLine::Request { uri, .. } => uri.clone(),
                 StartLine::Response { .. } => return,
@@ -384,7 +384,9 @@ impl Sip {
         let Some(next) = resp.header("Via") else {
             return; // our own request (a NOTIFY) was answered
         };
-        let next = sip::split_list(next)[0].to_owned();
+        let Some(next) = sip::first_in_list(next).map(str::to_owned) else {
+            return; // a Via of only commas: nowhere to send it
+        };
         if let Some(to) = sip::via_target(&next).and_then(|(h, p)| parse_addr(h, p)) {
             let bytes = resp.render();
             if let Some(k) = finished {
@@ -432,7 +434,7 @@ impl Sip {
         let Some(via) = resp
             .header("Via")
             .filter(|v| v.contains(";oc="))
-            .map(|v| sip::split_list(v)[0])
+            .and_then(sip::first_in_list)
         else {
             return;
         };

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use emroam_protocol::ils::{self, ClusterInfo, Dial, Handshake, Role};
 use hyper::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::roaming::{BOB_C1, Net, login_ok, until};
 
-async fn read_frame(s: &mut TcpStream) -> Option<ils::Frame> {
+/// The next ILS frame from `s`; `None` if it closes, errs or says nothing for 5 s.
+pub async fn read_frame<R: AsyncRead + Unpin>(s: &mut R) -> Option<ils::Frame> {
     let mut buf = Vec::new();
     loop {
         if let Ok(Some((f, _))) = ils::decode_frame(&buf, ils::MAX_FRAME) {
@@ -31,7 +32,7 @@ async fn read_frame(s: &mut TcpStream) -> Option<ils::Frame> {
 }
 
 /// Reads until the peer closes the connection (frames it sends before are skipped).
-async fn closed(s: &mut TcpStream) -> bool {
+pub async fn closed<R: AsyncRead + Unpin>(s: &mut R) -> bool {
     let mut chunk = [0u8; 65536];
     loop {
         match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {

@@ -163,11 +163,11 @@ pub async fn bob_at_cluster1(net: &Net, c1: SocketAddr) -> Ua {
 
 /// Where a response to `req` goes: its top Via's sender.
 pub fn back_to(req: &Message) -> SocketAddr {
-    let v = sip::via_target(sip::split_list(req.header("Via").unwrap())[0]).unwrap();
+    let v = sip::via_target(sip::first_in_list(req.header("Via").unwrap()).unwrap()).unwrap();
     format!("{}:{}", v.0, v.1).parse().unwrap()
 }
 
-fn sip_addr(net: &Net, id: &str) -> SocketAddr {
+pub fn sip_addr(net: &Net, id: &str) -> SocketAddr {
     net.running.as_ref().unwrap().sip(id).unwrap().1
 }
 
@@ -501,7 +501,7 @@ async fn a_cancelled_call_ends_487_and_its_ack_reaches_the_callee() {
     // Bob rings but does not answer.
     let got = bob.recv().await.unwrap();
     assert_eq!(got.method(), Some("INVITE"));
-    let back = sip::via_target(sip::split_list(got.header("Via").unwrap())[0]).unwrap();
+    let back = sip::via_target(sip::first_in_list(got.header("Via").unwrap()).unwrap()).unwrap();
     let back: SocketAddr = format!("{}:{}", back.0, back.1).parse().unwrap();
     bob.send(&Message::response_to(&got, 180, Some("bob")), back)
         .await;

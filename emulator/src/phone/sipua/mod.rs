@@ -203,7 +203,8 @@ impl SipUa {
         };
         let Some(to) = m
             .header("Via")
-            .and_then(|v| sip::via_target(sip::split_list(v)[0]))
+            .and_then(sip::first_in_list)
+            .and_then(sip::via_target)
             .map(|(h, p)| format!("{h}:{p}"))
         else {
             return SipInput::Other;

@@ -16,6 +16,8 @@ use emroam_emulator::phone::Task;
 use emroam_loadtests::emulated::{booted_phone, ready_phone, uid};
 use emroam_loadtests::http::{connect, get};
 use emroam_protocol::cipxml;
+use emroam_server::cluster::{Cluster, Origin};
+use emroam_server::ops::{Credential, Login, LoginDuration, LoginType, Logout};
 use emroam_server::params::{MultipleLoginBehavior, ParamsPatch};
 use emroam_server::{ClusterListeners, Options, Running, Topology};
 use tokio::runtime::Runtime;
@@ -92,6 +94,13 @@ pub(crate) const PATHS: &[HotPath] = &[
         iters: 100,
         housekeeping: true,
         run: sip_call,
+    },
+    HotPath {
+        name: "ils_delta_applied",
+        description: "two ILS deltas applied at a home cluster: Alice (seed.toml, home cluster2) logs in at cluster1 and out again, and cluster2 reads each sealed location record off its ILS session, checks it, merges it and places her number (at cluster1, then home); cluster1 and the logins run on a thread of their own and are not counted",
+        iters: 100,
+        housekeeping: true,
+        run: ils_delta,
     },
 ];
 
@@ -309,5 +318,119 @@ fn sip_call(iters: u64) {
     };
     calls(WARM_UP);
     callgrind_gate_measured(&mut || calls(iters));
+    drop(running);
+}
+
+/// Waits (at most 10 s) until `f` holds for `c`, looking every millisecond (set-up only).
+async fn until(c: &Cluster, f: impl Fn(&Cluster) -> bool) {
+    for _ in 0..10_000 {
+        if f(c) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("not within 10 s");
+}
+
+/// Waits (at most 10 s) until `f` holds for `c`, woken by its location-record watch.
+async fn until_located(c: &Cluster, f: impl Fn(&Cluster) -> bool) {
+    let mut rx = c.watch_locations();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !f(c) {
+            rx.changed().await.expect("the cluster runs");
+        }
+    })
+    .await
+    .expect("ILS converges within 10 s");
+}
+
+fn ils_delta(iters: u64) {
+    // cluster2 listens for ILS on a port bound here; cluster1 (another process, as far as
+    // cluster2 knows) dials it at the topology's address, rewritten to that port.
+    let std_ils = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    std_ils.set_nonblocking(true).expect("nonblocking");
+    let mut topo = topology("seed.toml");
+    for c in &mut topo.clusters {
+        if c.id == "cluster2" {
+            c.address = std::net::Ipv4Addr::LOCALHOST.into();
+            c.ports.ils = std_ils.local_addr().expect("addr").port();
+        }
+    }
+    let token = CancellationToken::new();
+    // cluster1 on a thread of its own, logging Alice in (true) or out (false) on command.
+    let (cmd_tx, mut cmd_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    let topo1 = topo.clone();
+    let token1 = token.clone();
+    let visited = std::thread::spawn(move || {
+        runtime().block_on(async {
+            let running = start(&topo1, &["cluster1"], &token1).await;
+            let c1 = running.clusters()[0].clone();
+            c1.set_sync_interval(Duration::from_secs(24 * 3600));
+            until(&c1, |c| c.user("alice").is_some()).await;
+            while let Some(login) = cmd_rx.recv().await {
+                let device = "SEP000000001001".to_owned();
+                if login {
+                    Login {
+                        device,
+                        credential: Credential::Phone {
+                            login_type: LoginType::Uid,
+                            id: "alice".into(),
+                            pin: "12345".into(),
+                        },
+                        profile: None,
+                        duration: LoginDuration::Default,
+                        origin: Origin::default(),
+                    }
+                    .apply(&c1)
+                    .await
+                    .expect("Alice logs in at cluster1");
+                } else {
+                    Logout {
+                        device,
+                        acting_user: None,
+                        origin: Origin::default(),
+                    }
+                    .apply(&c1)
+                    .await
+                    .expect("Alice logs out at cluster1");
+                }
+            }
+            running.shutdown().await;
+        });
+    });
+    let rt = runtime();
+    let running = rt.block_on(async {
+        let mut l = ClusterListeners::ephemeral().await.expect("bind");
+        l.ils = Some(tokio::net::TcpListener::from_std(std_ils).expect("ILS listener"));
+        let running = emroam_server::start(
+            &topo,
+            vec![("cluster2".into(), l)],
+            &Options::default(),
+            token.clone(),
+        )
+        .await
+        .expect("start cluster2");
+        let c2 = running.clusters()[0].clone();
+        c2.set_sync_interval(Duration::from_secs(24 * 3600));
+        until(&c2, |c| c.ils_counters().peers.iter().any(|p| p.up_to_date)).await;
+        running
+    });
+    let c2 = running.clusters()[0].clone();
+    let at = |c: &Cluster| c.locate_dn("2000001").map(|l| l.cluster);
+    let round_trips = |n: u64| {
+        rt.block_on(async {
+            for _ in 0..n {
+                cmd_tx.send(true).expect("cluster1 runs");
+                until_located(&c2, |c| at(c).as_deref() == Some("cluster1")).await;
+                cmd_tx.send(false).expect("cluster1 runs");
+                until_located(&c2, |c| at(c).as_deref() != Some("cluster1")).await;
+            }
+        });
+    };
+    round_trips(WARM_UP);
+    callgrind_gate_measured(&mut || round_trips(iters));
+    drop(cmd_tx);
+    token.cancel();
+    let _ = visited.join();
     drop(running);
 }
