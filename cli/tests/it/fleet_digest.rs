@@ -85,31 +85,17 @@ async fn a_fleet_registers_every_phone_with_digest_and_names_wrong_credentials()
 /// says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emroam_phone_answers_the_challenge_and_hides_the_response() {
+    use emroam_emulator::phone::Task;
     use emroam_emulator::phone::sipua::DigestCredentials;
-    use emroam_emulator::phone::{Model, PhoneSpec, Task};
     let (topo, running) = crate::util::start_clusters(&seed_with_digest()).await;
     let c = &topo.clusters[0];
     let device = "SEP000000001002";
     let boot = |password: &str| emroam::cmd::phone::PhoneConfig {
-        spec: PhoneSpec {
-            device: device.into(),
-            model: Model::from_topology_name("Cisco 8865"),
-            config_url: Some(format!(
-                "http://{}:{}/{device}.cnf.xml",
-                c.address, c.ports.config
-            )),
-            service_url: None,
-        },
-        tasks: vec![Task::Boot],
-        timeout: std::time::Duration::from_secs(5),
-        step: false,
-        sip: true,
-        answer_for: None,
-        answer: emroam_emulator::phone::sipua::AnswerPolicy::default(),
         digest: Some(std::sync::Arc::new(DigestCredentials {
             user: "bob".into(),
             password: password.into(),
         })),
+        ..crate::util::sip_phone_config(c, device, vec![Task::Boot])
     };
     let mut out = Vec::new();
     let exit = emroam::cmd::phone::run_config(boot("bob-digest"), &mut out)

@@ -652,3 +652,38 @@ pub(crate) async fn until_placed(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// The spec of `device`, a phone of cluster `c` that boots from its config file.
+pub(crate) fn booting_spec(
+    c: &emroam_server::topology::ClusterSpec,
+    device: &str,
+) -> emroam_emulator::phone::PhoneSpec {
+    emroam_emulator::phone::PhoneSpec {
+        device: device.into(),
+        model: emroam_emulator::phone::Model::from_topology_name("Cisco 8865"),
+        config_url: Some(format!(
+            "http://{}:{}/{device}.cnf.xml",
+            c.address, c.ports.config
+        )),
+        service_url: None,
+    }
+}
+
+/// An `emroam phone --sip` run of `device` (cluster `c`) doing `tasks`: no calls taken after,
+/// no digest credentials.
+pub(crate) fn sip_phone_config(
+    c: &emroam_server::topology::ClusterSpec,
+    device: &str,
+    tasks: Vec<emroam_emulator::phone::Task>,
+) -> emroam::cmd::phone::PhoneConfig {
+    emroam::cmd::phone::PhoneConfig {
+        spec: booting_spec(c, device),
+        tasks,
+        timeout: Duration::from_secs(5),
+        step: false,
+        sip: true,
+        answer_for: None,
+        answer: emroam_emulator::phone::sipua::AnswerPolicy::default(),
+        digest: None,
+    }
+}
