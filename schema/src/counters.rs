@@ -145,6 +145,15 @@ pub struct SipCounters {
     pub register_refused_403: u64,
     /// REGISTERs refused with 404 (a line the device's profile does not have).
     pub register_refused_404: u64,
+    /// Requests without credentials from a phone whose security profile has digest
+    /// authentication on, answered with a challenge (401 REGISTER, 407 INVITE).
+    pub auth_challenges: u64,
+    /// Digest credentials refused: wrong user, password or nonce (challenged again).
+    pub auth_wrong: u64,
+    /// Digest credentials with an expired or replayed nonce (challenged with `stale=true`).
+    pub auth_stale: u64,
+    /// Authentication headers that did not parse (400).
+    pub auth_malformed: u64,
     /// Bindings removed by `Expires: 0`.
     pub unregisters: u64,
     /// Bindings dropped because the phone did not refresh them within the granted expiry.

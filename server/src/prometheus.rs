@@ -193,6 +193,22 @@ pub fn sip(s: &mut String, cluster: &str, c: &SipCounters) {
         ],
     );
     f(
+        "emroam_sip_auth_challenges_total",
+        counter,
+        "SIP requests from digest-authenticated phones answered with a challenge (no credentials).",
+        &[("", c.auth_challenges)],
+    );
+    f(
+        "emroam_sip_auth_failures_total",
+        counter,
+        "SIP digest credentials refused, by reason (wrong user/password/nonce, stale nonce, malformed header).",
+        &[
+            (",reason=\"wrong\"", c.auth_wrong),
+            (",reason=\"stale\"", c.auth_stale),
+            (",reason=\"malformed\"", c.auth_malformed),
+        ],
+    );
+    f(
         "emroam_sip_unregisters_total",
         counter,
         "SIP bindings removed by expires=0.",
@@ -326,6 +342,8 @@ mod tests {
             unavailable: 4,
             throttled: 6,
             code_yellow: 1,
+            auth_challenges: 7,
+            auth_stale: 8,
             ..SipCounters::default()
         };
         c.retransmissions_absorbed = ["INVITE", "REGISTER", "BYE", "CANCEL"]
@@ -345,6 +363,9 @@ mod tests {
             "emroam_sip_invites_throttled_total{cluster=\"cluster1\"} 6",
             "emroam_sip_code_yellow{cluster=\"cluster1\"} 1",
             "emroam_sip_datagrams_dropped_total{cluster=\"cluster1\"} 0",
+            "emroam_sip_auth_challenges_total{cluster=\"cluster1\"} 7",
+            "emroam_sip_auth_failures_total{cluster=\"cluster1\",reason=\"stale\"} 8",
+            "emroam_sip_auth_failures_total{cluster=\"cluster1\",reason=\"wrong\"} 0",
             "# TYPE emroam_sip_code_yellow gauge",
             "# TYPE emroam_sip_bindings gauge",
             "# TYPE emroam_sip_invite_transactions gauge",
@@ -353,6 +374,6 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(samples, 27);
+        assert_eq!(samples, 31);
     }
 }

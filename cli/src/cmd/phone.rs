@@ -38,6 +38,9 @@ pub struct PhoneConfig {
     pub answer_for: Option<Duration>,
     /// How incoming calls are taken.
     pub answer: emroam_emulator::phone::sipua::AnswerPolicy,
+    /// Digest credentials, when the topology gives the phone a security profile with digest
+    /// on (its digest user's digest credentials).
+    pub digest: Option<std::sync::Arc<emroam_emulator::phone::sipua::DigestCredentials>>,
 }
 
 /// Why the arguments cannot make a phone.
@@ -58,6 +61,7 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
         // Where the phone is: its cluster's config server from the topology (the service URL
         // then comes from its config file, as on a real phone), or the URLs given.
         let mut topo_pin = None;
+        let mut digest = None;
         let (device, config_url, service, model) = match &a.topology {
             Some(path) => {
                 let topo = emroam_schema::Topology::load(path)
@@ -84,6 +88,19 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
                     .ok_or_else(|| {
                         PhoneArgsError::Invalid(format!("no phone {device} in {}", path.display()))
                     })?;
+                digest = phone
+                    .digest_user
+                    .as_deref()
+                    .filter(|_| phone.digest)
+                    .and_then(|id| topo.users.iter().find(|u| u.id == id))
+                    .and_then(|u| {
+                        Some(std::sync::Arc::new(
+                            emroam_emulator::phone::sipua::DigestCredentials {
+                                user: u.id.clone(),
+                                password: u.digest_credentials.clone()?,
+                            },
+                        ))
+                    });
                 let c = topo.cluster(&phone.cluster).ok_or_else(|| {
                     PhoneArgsError::Invalid(format!("no cluster {} in the topology", phone.cluster))
                 })?;
@@ -181,6 +198,7 @@ impl TryFrom<&PhoneArgs> for PhoneConfig {
                 auto_answer: !a.no_answer,
                 busy_share: if a.busy { 1.0 } else { 0.0 },
             },
+            digest,
         })
     }
 }
@@ -273,6 +291,7 @@ impl<W: Write> Observer for Tracer<W> {
     fn sip(&mut self, out: bool, datagram: &[u8]) {
         let arrow = if out { "SIP >" } else { "SIP <" };
         for line in String::from_utf8_lossy(datagram).lines() {
+            let line = emroam_protocol::sip::digest::redact(line);
             let _ = writeln!(self.out, "{arrow} {line}");
         }
     }
@@ -367,7 +386,10 @@ pub async fn run_config(cfg: PhoneConfig, out: &mut impl Write) -> anyhow::Resul
     };
     let mut phone = Phone::new(cfg.spec.clone()).with_trace(true);
     if let Some((_, contact)) = &sip {
-        phone = phone.with_sip(contact).with_answer_policy(cfg.answer);
+        phone = phone
+            .with_sip(contact)
+            .with_digest(cfg.digest.clone())
+            .with_answer_policy(cfg.answer);
     }
     let mut client = match sip {
         Some((sock, _)) => PhoneLink::with_own_socket(cfg.timeout, sock),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod fleet;
+mod fleet_digest;
 mod fleet_sip;
 mod help;
 mod honesty;

@@ -10,9 +10,7 @@ use emroam_emulator::fleet::profile::Profile;
 use emroam_emulator::fleet::report::Summary;
 use emroam_emulator::fleet::stats::Snapshot;
 use emroam_emulator::fleet::{self, RunOptions, reconcile};
-use emroam_emulator::phone::{
-    Cause, Credentials, LoginType, Model, Phone, PhoneSpec, Success, Task, TaskOutcome,
-};
+use emroam_emulator::phone::{Cause, Credentials, LoginType, Phone, Success, Task, TaskOutcome};
 use emroam_server::{Options, Running, Topology};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -128,15 +126,7 @@ impl Cluster {
 
     fn phone(&self, device: &str) -> Phone {
         let c = &self.topo.clusters[0];
-        Phone::new(PhoneSpec {
-            device: device.into(),
-            model: Model::from_topology_name("Cisco 8865"),
-            config_url: Some(format!(
-                "http://{}:{}/{device}.cnf.xml",
-                c.address, c.ports.config
-            )),
-            service_url: None,
-        })
+        Phone::new(crate::util::booting_spec(c, device))
     }
 
     fn counters(&self) -> emroam_server::counters::CounterSnapshot {

@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use emroam_emulator::driver::{PhoneLink, Quiet, run_task};
-use emroam_emulator::phone::{
-    Credentials, LoginType, Model, Phone, PhoneSpec, Step, Success, Task,
-};
+use emroam_emulator::phone::{Credentials, LoginType, Phone, Step, Success, Task};
 use emroam_server::{Options, Topology};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -79,17 +77,10 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
     let (topo, running) = crate::util::seed_clusters().await;
     let c = &topo.clusters[0];
     let device = "SEP000000001002";
-    let cfg = emroam::cmd::phone::PhoneConfig {
-        spec: PhoneSpec {
-            device: device.into(),
-            model: Model::from_topology_name("Cisco 8865"),
-            config_url: Some(format!(
-                "http://{}:{}/{device}.cnf.xml",
-                c.address, c.ports.config
-            )),
-            service_url: None,
-        },
-        tasks: vec![
+    let mut cfg = crate::util::sip_phone_config(
+        c,
+        device,
+        vec![
             Task::Boot,
             Task::Login(Credentials {
                 id: "bob".into(),
@@ -104,12 +95,8 @@ async fn emroam_phone_sip_prints_the_sip_trace() {
                 hold: Duration::ZERO,
             },
         ],
-        timeout: Duration::from_secs(5),
-        step: false,
-        sip: true,
-        answer_for: Some(Duration::from_millis(50)),
-        answer: emroam_emulator::phone::sipua::AnswerPolicy::default(),
-    };
+    );
+    cfg.answer_for = Some(Duration::from_millis(50));
     let mut out = Vec::new();
     let exit = emroam::cmd::phone::run_config(cfg, &mut out).await.unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -135,16 +122,7 @@ pub(crate) async fn sip_phone(
     let sock = tokio::net::UdpSocket::bind((c.address, 0)).await.unwrap();
     let contact = sock.local_addr().unwrap().to_string();
     let client = PhoneLink::with_own_socket(Duration::from_secs(5), sock);
-    let phone = Phone::new(PhoneSpec {
-        device: device.into(),
-        model: Model::from_topology_name("Cisco 8865"),
-        config_url: Some(format!(
-            "http://{}:{}/{device}.cnf.xml",
-            c.address, c.ports.config
-        )),
-        service_url: None,
-    })
-    .with_sip(&contact);
+    let phone = Phone::new(crate::util::booting_spec(c, device)).with_sip(&contact);
     (phone, client)
 }
 

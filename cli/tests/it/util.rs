@@ -610,9 +610,13 @@ pub(crate) async fn spawn_raw(
 /// The seed's three reference clusters in-process, every port chosen by the OS; the topology
 /// comes back rewritten to those ports (so phones and profiles see the real URLs).
 pub(crate) async fn seed_clusters() -> (emroam_server::Topology, emroam_server::Running) {
-    let mut topo =
-        emroam_server::Topology::parse(include_str!("../../../profiles/topologies/seed.toml"))
-            .unwrap();
+    start_clusters(include_str!("../../../profiles/topologies/seed.toml")).await
+}
+
+/// Every cluster of the topology `src`, in-process on ports the OS picks: the topology with
+/// those ports, and the clusters.
+pub(crate) async fn start_clusters(src: &str) -> (emroam_server::Topology, emroam_server::Running) {
+    let mut topo = emroam_server::Topology::parse(src).unwrap();
     let listeners = emroam_server::bind_ephemeral(&mut topo).await.unwrap();
     let running = emroam_server::start(
         &topo,
@@ -646,5 +650,40 @@ pub(crate) async fn until_placed(
             "ILS did not place {dn} at {at}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The spec of `device`, a phone of cluster `c` that boots from its config file.
+pub(crate) fn booting_spec(
+    c: &emroam_server::topology::ClusterSpec,
+    device: &str,
+) -> emroam_emulator::phone::PhoneSpec {
+    emroam_emulator::phone::PhoneSpec {
+        device: device.into(),
+        model: emroam_emulator::phone::Model::from_topology_name("Cisco 8865"),
+        config_url: Some(format!(
+            "http://{}:{}/{device}.cnf.xml",
+            c.address, c.ports.config
+        )),
+        service_url: None,
+    }
+}
+
+/// An `emroam phone --sip` run of `device` (cluster `c`) doing `tasks`: no calls taken after,
+/// no digest credentials.
+pub(crate) fn sip_phone_config(
+    c: &emroam_server::topology::ClusterSpec,
+    device: &str,
+    tasks: Vec<emroam_emulator::phone::Task>,
+) -> emroam::cmd::phone::PhoneConfig {
+    emroam::cmd::phone::PhoneConfig {
+        spec: booting_spec(c, device),
+        tasks,
+        timeout: Duration::from_secs(5),
+        step: false,
+        sip: true,
+        answer_for: None,
+        answer: emroam_emulator::phone::sipua::AnswerPolicy::default(),
+        digest: None,
     }
 }

@@ -119,6 +119,7 @@ pub(super) fn place<T>(
                 };
                 phone = phone
                     .with_shared_sip(contact.clone())
+                    .with_digest(t.digest.get(d).cloned())
                     .with_answer_policy(answer);
                 let mac = d.trim_start_matches("SEP").to_ascii_lowercase();
                 if let Some(dn) = mine.and_then(|k| t.users[k].dn.as_deref()) {

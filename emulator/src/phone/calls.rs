@@ -170,7 +170,14 @@ impl Phone {
                     return self.sip_wait(flow, deadline, out);
                 }
                 if code != 200 {
-                    return self.fail(&flow, Cause::RegisterRefused(code), out);
+                    let cause = if code == 401
+                        && self.sip.as_deref().is_some_and(sipua::SipUa::has_digest)
+                    {
+                        Cause::DigestRefused
+                    } else {
+                        Cause::RegisterRefused(code)
+                    };
+                    return self.fail(&flow, cause, out);
                 }
                 pending.retain(|c| c != &call_id);
                 if pending.is_empty() {

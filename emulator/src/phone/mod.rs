@@ -189,6 +189,15 @@ impl Phone {
         self
     }
 
+    /// Answers the registrar's digest challenges with `creds` (a security profile with
+    /// digest on); needs [`Phone::with_sip`] first.
+    pub fn with_digest(mut self, creds: Option<Arc<sipua::DigestCredentials>>) -> Self {
+        if let (Some(ua), Some(c)) = (&mut self.sip, creds) {
+            ua.set_digest(c);
+        }
+        self
+    }
+
     /// Takes incoming calls as `policy` says (ring time, auto-answer, busy share); needs
     /// [`Phone::with_sip`] first.
     pub fn with_answer_policy(mut self, policy: sipua::AnswerPolicy) -> Self {

@@ -147,6 +147,9 @@ pub enum Cause {
     RegisterRefused(u16),
     /// A REGISTER got no answer in time.
     RegisterTimeout,
+    /// The registrar refused the phone's digest credentials (wrong digest user or
+    /// credentials in the topology, or the cluster's differ).
+    DigestRefused,
     /// Registered, logged in or out, but no `service-control` NOTIFY came to restart the phone.
     NoRestart,
     /// A call ended with this final SIP status (404, 480, 486, 503, ...).
@@ -183,6 +186,7 @@ impl Cause {
             Cause::Internal => "internal_error".into(),
             Cause::RegisterRefused(c) => format!("sip_register_{c}"),
             Cause::RegisterTimeout => "sip_register_timeout".into(),
+            Cause::DigestRefused => "sip_digest_refused".into(),
             Cause::NoRestart => "no_restart".into(),
             Cause::CallFailed(c) => format!("sip_{c}"),
             Cause::CallTimeout => "sip_call_timeout".into(),
@@ -215,6 +219,7 @@ impl Cause {
             Cause::Abandoned => "Abandoned".into(),
             Cause::Internal => "Internal error".into(),
             Cause::RegisterRefused(_) | Cause::RegisterTimeout => "Registering".into(),
+            Cause::DigestRefused => "Registration rejected".into(),
             Cause::NoRestart => "Restart not received".into(),
             Cause::CallFailed(c) => format!("Call failed ({c})"),
             Cause::CallTimeout => "Call failed (no answer)".into(),

@@ -9,6 +9,8 @@
 //! Limits: at most [`MAX_MESSAGE`] bytes, [`MAX_HEADERS`] headers; header folding (obsolete)
 //! is refused; compact header names (`v f t i m l c e k s`) are expanded on parse.
 
+pub mod digest;
+
 use std::fmt::Write as _;
 
 /// Largest datagram accepted (a UDP SIP message should fit a path MTU; RFC 3261 §18.1.1).
@@ -587,9 +589,11 @@ pub fn reason_phrase(code: u16) -> &'static str {
         180 => "Ringing",
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",

@@ -49,6 +49,7 @@
 //! default_profile = "bob-udp"          # default: the first
 //! superuser = true                     # "Standard EM Roaming Across Clusters Super Users"
 //! password = "..."                     # optional: EM API as themselves
+//! digest_credentials = "..."           # optional: SIP digest password (phones' digest user)
 //!
 //! [[phone]]
 //! name = "SEP000000001001"
@@ -56,6 +57,13 @@
 //! model = "Cisco 8865"
 //! em_enabled = true                    # "Enable Extension Mobility"
 //! logout_profile = "cluster1-logout"
+//! security_profile = "8865-digest"     # default: none (no digest, CUCM's non-secure profile)
+//! digest_user = "bob"                  # required when the profile has digest on
+//!
+//! [[security_profile]]                 # CUCM's Phone Security Profile
+//! name = "8865-digest"
+//! digest_authentication = true         # "Enable Digest Authentication" (default false)
+//! nonce_validity_time = 600            # seconds a nonce is good for (default 600)
 //!
 //! [[user_pattern]]                     # users id(start..start+count), one "<id>-udp" profile each
 //! home = "cluster1"
@@ -64,12 +72,15 @@
 //! pin = "12345"
 //! extension = 1100001                  # primary extension (and self-service ID) of the first
 //! label = "C1 User {n}"
+//! digest_credentials = "..."           # every generated user's
 //!
 //! [[phone_pattern]]                    # phones from `first`, MAC counting up in hex
 //! cluster = "cluster1"
 //! count = 10000
 //! first = "SEP000010000001"
 //! logout_profile = "load-logout"
+//! security_profile = "8865-digest"
+//! digest_user = "c1u{n:05}"            # {n}: the phone's place in the pattern, from 1
 //! ```
 
 use std::collections::HashMap;
@@ -109,7 +120,25 @@ pub struct Topology {
     pub app_users: Vec<AppUser>,
     /// The ILS network's shared settings (`[ils]`).
     pub ils: IlsNetwork,
+    /// Phone security profiles (`[[security_profile]]`).
+    pub security_profiles: Vec<SecurityProfile>,
 }
+
+/// CUCM's Phone Security Profile, the part emroam acts on.
+#[derive(Debug, Clone)]
+pub struct SecurityProfile {
+    /// Profile name, e.g. `Cisco 8865 - Standard SIP Secure Profile`.
+    pub name: String,
+    /// "Enable Digest Authentication": the registrar challenges the phone's REGISTERs and
+    /// checks them against its digest user's digest credentials.
+    pub digest_authentication: bool,
+    /// "Nonce Validity Time", in seconds (CUCM's default 600): how long a challenge's nonce
+    /// is good for; older ones are answered `stale=true`.
+    pub nonce_validity_time: u32,
+}
+
+/// CUCM's default "Nonce Validity Time" of a phone security profile, in seconds.
+pub const DEFAULT_NONCE_VALIDITY_TIME: u32 = 600;
 
 /// Settings every cluster of the ILS network shares (`[ils]` table).
 #[derive(Clone)]
@@ -257,6 +286,9 @@ pub struct User {
     pub superuser: bool,
     /// Password for the EM API (`appCertificate`) when acting for themselves.
     pub password: Option<String>,
+    /// "Digest Credentials": the SIP digest password of a phone whose digest user this is
+    /// (never logged).
+    pub digest_credentials: Option<String>,
 }
 
 /// A device profile (user device profile or a phone's logout profile).
@@ -296,6 +328,15 @@ pub struct Phone {
     pub em_enabled: bool,
     /// The logout profile (`None`: the phone's own settings, no lines).
     pub logout_profile: Option<String>,
+    /// The phone security profile's name (`None`: CUCM's standard non-secure profile).
+    pub security_profile: Option<String>,
+    /// Whether that profile has "Enable Digest Authentication" on.
+    pub digest: bool,
+    /// That profile's nonce validity time, in seconds.
+    pub nonce_validity_time: u32,
+    /// "Digest User": the end user whose digest credentials the phone answers challenges
+    /// with (required when `digest`).
+    pub digest_user: Option<String>,
 }
 
 /// An application user (`Debug` leaves out the password).

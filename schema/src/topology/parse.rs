@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::raw::{
-    Raw, RawAppUser, RawCluster, RawIlsNetwork, RawPhone, RawPhonePattern, RawProfile, RawUser,
-    RawUserPattern,
+    Raw, RawAppUser, RawCluster, RawIlsNetwork, RawPhone, RawPhonePattern, RawProfile,
+    RawSecurityProfile, RawUser, RawUserPattern,
 };
 use super::{
-    AppUser, ClusterSpec, DEFAULT_LOCALE, DEFAULT_MODEL, DeviceProfile, EM_SERVICE_NAME, IlsRole,
-    IlsTlsFiles, Line, PATTERN_MAX, Phone, Topology, TopologyError, User, is_device_name,
+    AppUser, ClusterSpec, DEFAULT_LOCALE, DEFAULT_MODEL, DEFAULT_NONCE_VALIDITY_TIME,
+    DeviceProfile, EM_SERVICE_NAME, IlsRole, IlsTlsFiles, Line, PATTERN_MAX, Phone,
+    SecurityProfile, Topology, TopologyError, User, is_device_name,
 };
 use crate::params::ServiceParams;
 
@@ -97,6 +98,7 @@ impl Topology {
             profile_names: HashSet::new(),
             user_ids: HashSet::new(),
             phone_names: HashSet::new(),
+            with_digest: None,
             generated_profiles,
         };
         if let Some(n) = &raw.ils {
@@ -108,6 +110,7 @@ impl Topology {
         p.profiles(&raw.profile)?;
         p.users(&raw.user)?;
         p.user_patterns(&raw.user_pattern)?;
+        p.security_profiles(&raw.security_profile)?;
         p.phones(&raw.phone)?;
         p.phone_patterns(&raw.phone_pattern)?;
         p.app_users(&raw.app_user)?;
@@ -123,6 +126,9 @@ struct Parser<'a> {
     profile_names: HashSet<String>,
     user_ids: HashSet<String>,
     phone_names: HashSet<String>,
+    /// Users with digest credentials (built when the first phone names a digest user: every
+    /// user is read by then).
+    with_digest: Option<HashSet<String>>,
     /// Whether `[[user_pattern]]` builds each user's profile (or only names it).
     generated_profiles: bool,
 }
@@ -430,6 +436,7 @@ impl Parser<'_> {
                 default_profile,
                 superuser: u.superuser,
                 password: u.password.clone(),
+                digest_credentials: u.digest_credentials.clone(),
             });
         }
         Ok(())
@@ -512,6 +519,7 @@ impl Parser<'_> {
                     default_profile: Some(pname),
                     superuser: pat.superuser,
                     password: None,
+                    digest_credentials: pat.digest_credentials.clone(),
                 });
             }
         }
@@ -543,7 +551,16 @@ impl Parser<'_> {
                 model: p.model.clone().unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
                 em_enabled: p.em_enabled,
                 logout_profile: self.profile_ref(&p.logout_profile)?,
+                security_profile: None,
+                digest: false,
+                nonce_validity_time: DEFAULT_NONCE_VALIDITY_TIME,
+                digest_user: None,
             });
+            let digest_user = p
+                .digest_user
+                .as_ref()
+                .map(|u| (u.get_ref().clone(), u.span()));
+            self.security(&p.security_profile, digest_user)?;
         }
         Ok(())
     }
@@ -584,8 +601,113 @@ impl Parser<'_> {
                         .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
                     em_enabled: pat.em_enabled,
                     logout_profile: logout_profile.clone(),
+                    security_profile: None,
+                    digest: false,
+                    nonce_validity_time: DEFAULT_NONCE_VALIDITY_TIME,
+                    digest_user: None,
                 });
+                let digest_user = match &pat.digest_user {
+                    Some(t) => Some((
+                        render(t.get_ref(), i + 1)
+                            .map_err(|m| self.cx.err(t.span(), "digest_user", m))?,
+                        t.span(),
+                    )),
+                    None => None,
+                };
+                self.security(&pat.security_profile, digest_user)?;
             }
+        }
+        Ok(())
+    }
+
+    /// `[[security_profile]]`: phone security profiles.
+    fn security_profiles(&mut self, raw: &[RawSecurityProfile]) -> Result<(), TopologyError> {
+        for r in raw {
+            let name = r.name.get_ref();
+            if self.t.security_profiles.iter().any(|p| p.name == *name) {
+                return Err(self.cx.err(
+                    r.name.span(),
+                    "name",
+                    format!("duplicate security profile {name:?}"),
+                ));
+            }
+            let nonce_validity_time = match &r.nonce_validity_time {
+                Some(n) if *n.get_ref() == 0 => {
+                    return Err(self
+                        .cx
+                        .err(n.span(), "nonce_validity_time", "at least 1 second"));
+                }
+                Some(n) => *n.get_ref(),
+                None => DEFAULT_NONCE_VALIDITY_TIME,
+            };
+            self.t.security_profiles.push(SecurityProfile {
+                name: name.clone(),
+                digest_authentication: r.digest_authentication,
+                nonce_validity_time,
+            });
+        }
+        Ok(())
+    }
+
+    /// The last phone's security profile and digest user: the profile must exist, a profile
+    /// with digest on needs a digest user, and that user must exist with digest credentials.
+    fn security(
+        &mut self,
+        profile: &Option<Spanned<String>>,
+        digest_user: Option<(String, Range<usize>)>,
+    ) -> Result<(), TopologyError> {
+        let mut digest = false;
+        let mut name = None;
+        let mut validity = DEFAULT_NONCE_VALIDITY_TIME;
+        if let Some(p) = profile {
+            let Some(sp) = self
+                .t
+                .security_profiles
+                .iter()
+                .find(|s| s.name == *p.get_ref())
+            else {
+                return Err(self
+                    .cx
+                    .err(p.span(), "security_profile", "no such security profile"));
+            };
+            digest = sp.digest_authentication;
+            validity = sp.nonce_validity_time;
+            name = Some(sp.name.clone());
+            if digest && digest_user.is_none() {
+                return Err(self.cx.err(
+                    p.span(),
+                    "security_profile",
+                    "digest authentication needs the phone's `digest_user`",
+                ));
+            }
+        }
+        if let Some((u, span)) = &digest_user {
+            if !self.user_ids.contains(u) {
+                return Err(self
+                    .cx
+                    .err(span.clone(), "digest_user", format!("no user {u:?}")));
+            }
+            let users = &self.t.users;
+            let with = self.with_digest.get_or_insert_with(|| {
+                users
+                    .iter()
+                    .filter(|x| x.digest_credentials.is_some())
+                    .map(|x| x.id.clone())
+                    .collect()
+            });
+            if digest && !with.contains(u) {
+                return Err(self.cx.err(
+                    span.clone(),
+                    "digest_user",
+                    format!("user {u:?} has no `digest_credentials`"),
+                ));
+            }
+        }
+        if let Some(ph) = self.t.phones.last_mut() {
+            ph.security_profile = name;
+            ph.digest = digest;
+            ph.nonce_validity_time = validity;
+            ph.digest_user = digest_user.map(|(u, _)| u);
         }
         Ok(())
     }

@@ -24,6 +24,18 @@ pub(super) struct Raw {
     #[serde(default)]
     pub(super) phone_pattern: Vec<RawPhonePattern>,
     pub(super) ils: Option<RawIlsNetwork>,
+    #[serde(default)]
+    pub(super) security_profile: Vec<RawSecurityProfile>,
+}
+
+/// `[[security_profile]]`: CUCM's Phone Security Profile (the part emroam acts on).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSecurityProfile {
+    pub(super) name: Spanned<String>,
+    #[serde(default)]
+    pub(super) digest_authentication: bool,
+    pub(super) nonce_validity_time: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +82,7 @@ pub(super) struct RawUser {
     #[serde(default)]
     pub(super) superuser: bool,
     pub(super) password: Option<String>,
+    pub(super) digest_credentials: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +112,8 @@ pub(super) struct RawPhone {
     #[serde(default = "yes")]
     pub(super) em_enabled: bool,
     pub(super) logout_profile: Option<Spanned<String>>,
+    pub(super) security_profile: Option<Spanned<String>>,
+    pub(super) digest_user: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -134,6 +149,7 @@ pub(super) struct RawUserPattern {
     pub(super) superuser: bool,
     pub(super) locale: Option<String>,
     pub(super) label: Option<Spanned<String>>,
+    pub(super) digest_credentials: Option<String>,
 }
 
 fn one() -> u32 {
@@ -151,4 +167,7 @@ pub(super) struct RawPhonePattern {
     #[serde(default = "yes")]
     pub(super) em_enabled: bool,
     pub(super) logout_profile: Option<Spanned<String>>,
+    pub(super) security_profile: Option<Spanned<String>>,
+    /// A user ID template: `{n}` is the phone's place in the pattern, from 1.
+    pub(super) digest_user: Option<Spanned<String>>,
 }

@@ -233,6 +233,67 @@ fn a_load_without_generated_profiles_has_the_same_users_and_phones() {
     );
 }
 
+#[test]
+fn security_profiles_give_phones_digest_and_their_user() {
+    let sp = "\n[[security_profile]]\nname = \"d\"\ndigest_authentication = true\n";
+    let base = MINI.replace(
+        "[[user]]\nid = \"bob\"",
+        "[[user]]\nid = \"bob\"\ndigest_credentials = \"s3\"",
+    );
+    let t = Topology::parse(&format!(
+        "{base}{sp}\n[[phone]]\nname = \"SEP000000001002\"\ncluster = \"c1\"\nsecurity_profile = \"d\"\ndigest_user = \"bob\"\n"
+    ))
+    .unwrap();
+    let p = t
+        .phones
+        .iter()
+        .find(|p| p.name == "SEP000000001002")
+        .unwrap();
+    assert!(p.digest);
+    assert_eq!(p.nonce_validity_time, 600, "CUCM's default");
+    assert_eq!(p.digest_user.as_deref(), Some("bob"));
+    assert_eq!(p.security_profile.as_deref(), Some("d"));
+    assert!(!t.phones[0].digest, "no profile: CUCM's non-secure default");
+    assert!(!format!("{:?}", t.users[0]).contains("s3"));
+    // Patterns name their digest users by place.
+    let pat = "\n[[phone_pattern]]\ncluster = \"c1\"\ncount = 3\nfirst = \"SEP000000009001\"\nsecurity_profile = \"d\"\ndigest_user = \"u{n:03}\"\n";
+    let with_creds = base.replace(
+        "extension = 5000",
+        "extension = 5000\ndigest_credentials = \"p\"",
+    );
+    let t = Topology::parse(&format!("{with_creds}{sp}{pat}")).unwrap();
+    let users: Vec<_> = t
+        .phones
+        .iter()
+        .filter(|p| p.digest)
+        .map(|p| p.digest_user.clone().unwrap())
+        .collect();
+    assert_eq!(users, ["u001", "u002", "u003"]);
+    let short = sp.replace("true\n", "true\nnonce_validity_time = 30\n");
+    let t = Topology::parse(&format!("{with_creds}{short}{pat}")).unwrap();
+    assert_eq!(t.phones.last().unwrap().nonce_validity_time, 30);
+    let zero = sp.replace("true\n", "true\nnonce_validity_time = 0\n");
+    assert_eq!(
+        invalid(&format!("{with_creds}{zero}{pat}")).1,
+        "nonce_validity_time"
+    );
+    // Refusals, each naming its field.
+    let (_, m) = invalid(&format!("{base}{sp}{pat}"));
+    assert_eq!(m, "digest_user");
+    let (_, m) = invalid(&format!(
+        "{base}{sp}\n[[phone]]\nname = \"SEP000000001002\"\ncluster = \"c1\"\nsecurity_profile = \"d\"\n"
+    ));
+    assert_eq!(m, "security_profile");
+    let (_, m) = invalid(&format!(
+        "{base}\n[[phone]]\nname = \"SEP000000001002\"\ncluster = \"c1\"\nsecurity_profile = \"x\"\n"
+    ));
+    assert_eq!(m, "security_profile");
+    let (_, m) = invalid(&format!(
+        "{base}{sp}\n[[phone]]\nname = \"SEP000000001002\"\ncluster = \"c1\"\ndigest_user = \"nobody\"\n"
+    ));
+    assert_eq!(m, "digest_user");
+}
+
 const TLS_PAIR: &str = r#"
 [ils]
 tls_ca = "pki/ca.pem"

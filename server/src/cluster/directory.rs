@@ -125,6 +125,8 @@ impl SyncedDir {
                         default_profile: u.default_profile.clone(),
                         superuser: true,
                         password: None,
+                        // A phone's digest user is an end user of the phone's own cluster.
+                        digest_credentials: None,
                     },
                 );
             }

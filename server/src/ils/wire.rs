@@ -85,16 +85,5 @@ pub(super) async fn send<W: AsyncWrite + Unpin + ?Sized>(stream: &mut W, h: &Han
 
 /// A fresh nonce from the OS.
 pub(super) fn nonce() -> [u8; NONCE_LEN] {
-    let mut n = [0u8; NONCE_LEN];
-    if getrandom::fill(&mut n).is_err() {
-        // No OS randomness: fall back to the process-keyed hasher (unique, if not secret).
-        for (i, chunk) in n.chunks_mut(8).enumerate() {
-            use std::hash::{BuildHasher, Hasher};
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(i);
-            h.write_i64(crate::cluster::now_ms());
-            chunk.copy_from_slice(&h.finish().to_be_bytes());
-        }
-    }
-    n
+    crate::secret::random()
 }

@@ -5,6 +5,7 @@
 //! std locks, never held across `.await`). Parsing is [`emroam_protocol::sip`]'s. This file
 //! dispatches one datagram ([`Sip::handle`]) and runs the timers; the parts:
 //! - `registrar`: REGISTER and bindings;
+//! - `auth`: digest authentication (nonces, checking credentials);
 //! - `proxy`: INVITE routing, in-dialog forwarding, responses;
 //! - `transactions`: what is remembered to absorb UDP retransmissions;
 //! - `notify`: the restart NOTIFYs;
@@ -12,6 +13,7 @@
 //!
 //! The choices behind each status code are in `docs/decisions.md`.
 
+mod auth;
 mod bindings;
 mod notify;
 mod overload;
@@ -112,6 +114,15 @@ struct Counters {
     /// `emroam_sip_registrations_expired_total`: bindings dropped because the phone did not
     /// refresh in time (within a second of expiry).
     registrations_expired: AtomicU64,
+    /// `emroam_sip_auth_challenges_total`: requests without credentials from a phone whose
+    /// security profile has digest on, answered 401/407 with a challenge.
+    auth_challenges: AtomicU64,
+    /// `emroam_sip_auth_failures_total{reason="wrong"}`: wrong user, password or nonce.
+    auth_wrong: AtomicU64,
+    /// `emroam_sip_auth_failures_total{reason="stale"}`: an expired or replayed nonce.
+    auth_stale: AtomicU64,
+    /// `emroam_sip_auth_failures_total{reason="malformed"}`: an unparsable header (400).
+    auth_malformed: AtomicU64,
     /// `emroam_sip_cancels_forwarded_total`.
     cancels_forwarded: AtomicU64,
     /// `emroam_sip_byes_forwarded_total`.
@@ -151,6 +162,8 @@ struct Inner {
     throttle: overload::Throttle,
     /// What trunk peers asked of us (RFC 7339 `oc`).
     peer_reports: overload::PeerReports,
+    /// Digest authentication (nonce key, nonce counts seen).
+    auth: auth::Auth,
     seq: AtomicU64,
 }
 
@@ -208,6 +221,7 @@ impl Sip {
                     opts.code_yellow_exit_percent,
                 ),
                 peer_reports: overload::PeerReports::default(),
+                auth: auth::Auth::new(),
                 seq: AtomicU64::new(1),
             }),
         }
@@ -256,6 +270,10 @@ impl Sip {
             // `emroam_sip_invite_transactions` (INVITEs forwarded, final response not yet seen).
             bindings: self.binding_count() as u64,
             invite_transactions: self.inner.txns.locked().len() as u64,
+            auth_challenges: g(&c.auth_challenges),
+            auth_wrong: g(&c.auth_wrong),
+            auth_stale: g(&c.auth_stale),
+            auth_malformed: g(&c.auth_malformed),
             cancels_forwarded: g(&c.cancels_forwarded),
             byes_forwarded: g(&c.byes_forwarded),
             retransmissions_absorbed: RETRANSMITTED

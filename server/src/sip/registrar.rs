@@ -9,6 +9,7 @@ use std::time::Duration;
 use emroam_protocol::sip::{self, Message};
 use tokio::time::Instant;
 
+use super::auth::Verdict;
 use super::{Binding, Out, Sip};
 use crate::sync::LockExt;
 
@@ -66,6 +67,9 @@ impl Sip {
             self.reply(req, 403, from, out);
             return;
         };
+        if !self.authenticated(req, &device, from, now, out) {
+            return;
+        }
         let dn = req
             .header("To")
             .and_then(|t| sip::uri_user(sip::addr_uri(t)).map(str::to_owned));
@@ -127,6 +131,56 @@ impl Sip {
             .with("Server", "Cisco-CUCM12.5");
         out.push((r.render(), from));
         tracing::debug!(cluster = %c.id(), %device, %dn, "registered");
+    }
+
+    /// Whether `req` from `device` may go on: true when the device's security profile has
+    /// digest off or the request carries its digest user's right credentials; otherwise the
+    /// answer (401 with a challenge, or 400 for an unparsable header) is in `out`.
+    pub(super) fn authenticated(
+        &self,
+        req: &Message,
+        device: &str,
+        from: SocketAddr,
+        now: Instant,
+        out: &mut Out,
+    ) -> bool {
+        let c = &self.inner.cluster;
+        let Some(phone) = c.phone(device).filter(|p| p.digest) else {
+            return true;
+        };
+        let user = phone.digest_user.as_deref().unwrap_or("");
+        let password = c.user(user).and_then(|u| u.digest_credentials);
+        let verdict = self.inner.auth.verify(
+            req,
+            "Authorization",
+            (user, password.as_deref()),
+            Duration::from_secs(phone.nonce_validity_time.into()),
+            now,
+        );
+        let stale = match verdict {
+            Verdict::Ok => return true,
+            Verdict::Malformed => {
+                self.bump(|c| &c.auth_malformed);
+                self.reply(req, 400, from, out);
+                return false;
+            }
+            Verdict::Missing => {
+                self.bump(|c| &c.auth_challenges);
+                false
+            }
+            Verdict::Stale => {
+                self.bump(|c| &c.auth_stale);
+                true
+            }
+            Verdict::Wrong => {
+                self.bump(|c| &c.auth_wrong);
+                tracing::info!(cluster = %c.id(), %device, %from, "digest credentials refused");
+                false
+            }
+        };
+        let challenge = self.inner.auth.challenge(now, stale).to_string();
+        self.reply_with(req, 401, Some(("WWW-Authenticate", challenge)), from, out);
+        false
     }
 
     /// The live contact of a line here whose device still has the line.

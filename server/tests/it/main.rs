@@ -13,6 +13,7 @@ mod ils_tls;
 mod lifecycle;
 mod roaming;
 mod sip;
+mod sip_digest;
 mod sip_expiry;
 mod sip_hostile;
 mod sip_metrics;

@@ -96,6 +96,10 @@ async fn a_register_and_a_call_change_exactly_their_sip_counters() {
     assert_eq!(
         names,
         [
+            "auth_challenges",
+            "auth_malformed",
+            "auth_stale",
+            "auth_wrong",
             "bindings",
             "byes_forwarded",
             "cancels_forwarded",
@@ -128,7 +132,7 @@ async fn a_register_and_a_call_change_exactly_their_sip_counters() {
     assert!(s0.json.values().all(|v| *v == 0), "{:?}", s0.json);
     assert_eq!(
         s0.prom.len(),
-        27,
+        31,
         "one sample per JSON figure: {:?}",
         s0.prom
     );

@@ -1,6 +1,7 @@
 //! Interop with SIPp (Debian package `sip-tester`): SIPp registers as a Cisco phone (its MAC in
 //! `+sip.instance`) at cluster1 for Bob's line, and a SIPp caller at cluster3 calls Bob through
-//! the trunk. Skipped, with a message, when `sipp` is not on PATH.
+//! the trunk; SIPp answers a digest challenge. Skipped, with a message, when `sipp` is not on
+//! PATH.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -158,4 +159,66 @@ async fn sipp_registers_and_calls_through_the_reference_clusters() {
     assert_eq!(s3.routed_trunk, 1, "{s3:?}");
     assert_eq!(sip1.counters().routed_local, 1);
     net.shutdown().await;
+}
+
+/// SIPp registers as a phone whose security profile has digest on: with the digest user's
+/// credentials (`-au`/`-ap`, SIPp's `[authentication]`, qop=auth) it is registered; with a
+/// wrong password its second REGISTER is refused and nothing is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_answers_the_digest_challenge_and_a_wrong_password_is_refused() {
+    let Some(sipp) = sipp() else {
+        eprintln!("SKIPPED sipp digest: `sipp` is not on PATH (apt-get install -y sip-tester)");
+        return;
+    };
+    let l = crate::util::live(
+        &crate::sip_digest::topo(),
+        emroam_server::Options::default(),
+    )
+    .await;
+    let (sip, addr) = {
+        let r = l.running.as_ref().unwrap();
+        let (s, a) = r.sip(l.cluster().id()).unwrap();
+        (s.clone(), a)
+    };
+    let dir = crate::util::scratch("sipp-digest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let register = |password: &str| {
+        let mut a = base(addr, free_udp_port());
+        a.extend(
+            [
+                "-sf",
+                &scenario("register-digest.xml"),
+                "-m",
+                "1",
+                "-key",
+                "line",
+                "9000001",
+                "-key",
+                "mac",
+                &crate::sip_digest::SECURE[3..],
+                "-au",
+                "frank",
+                "-ap",
+                password,
+            ]
+            .map(String::from),
+        );
+        let (sipp, dir) = (sipp.clone(), dir.clone());
+        tokio::task::spawn_blocking(move || run(&sipp, &a, &dir).wait_with_output())
+    };
+    let wrong = register("not-franks").await.unwrap().unwrap();
+    assert!(
+        !wrong.status.success(),
+        "{}",
+        show("wrong password", &wrong)
+    );
+    assert_eq!(sip.registered_device("9000001"), None);
+    assert!(sip.counters().auth_wrong >= 1);
+    let right = register("frank-digest").await.unwrap().unwrap();
+    assert!(right.status.success(), "{}", show("register", &right));
+    assert_eq!(
+        sip.registered_device("9000001").as_deref(),
+        Some(crate::sip_digest::SECURE)
+    );
+    l.shutdown().await;
 }

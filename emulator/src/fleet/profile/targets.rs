@@ -1,6 +1,7 @@
 //! The phones and users of a profile: from `[[target]]` tables, or from a topology's
 //! clusters (selected by `[population]`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use emroam_schema::{Topology, em_url};
@@ -11,6 +12,7 @@ use super::raw::{
 };
 use super::types::{AppUser, ProfileError, Target, UserSpec};
 use super::validate::Validator;
+use crate::phone::sipua::DigestCredentials;
 
 impl Validator<'_> {
     /// One target per selected cluster of the topology: its EM-enabled phones and the users
@@ -116,6 +118,7 @@ impl Validator<'_> {
                 emservice_url: app_user.as_ref().map(|_| em_url::emapi_url(&http)),
                 app_user,
                 admin_url: Some(http),
+                digest: digest_of(topo, &devices),
                 devices,
                 users,
             });
@@ -237,6 +240,40 @@ impl Validator<'_> {
             admin_url: r.admin_url.clone(),
             devices,
             users,
+            digest: HashMap::new(),
         })
     }
+}
+
+/// The digest credentials of those of `devices` whose security profile has digest on: the
+/// phone's digest user and that user's digest credentials (the topology checked both exist).
+fn digest_of(topo: &Topology, devices: &[String]) -> HashMap<String, Arc<DigestCredentials>> {
+    let wanted: std::collections::HashSet<&str> = devices.iter().map(String::as_str).collect();
+    let phones: Vec<_> = topo
+        .phones
+        .iter()
+        .filter(|p| p.digest && wanted.contains(p.name.as_str()))
+        .collect();
+    if phones.is_empty() {
+        return HashMap::new();
+    }
+    let secrets: HashMap<&str, &str> = topo
+        .users
+        .iter()
+        .filter_map(|u| Some((u.id.as_str(), u.digest_credentials.as_deref()?)))
+        .collect();
+    phones
+        .into_iter()
+        .filter_map(|p| {
+            let user = p.digest_user.as_deref()?;
+            let password = secrets.get(user)?;
+            Some((
+                p.name.clone(),
+                Arc::new(DigestCredentials {
+                    user: user.to_owned(),
+                    password: (*password).to_owned(),
+                }),
+            ))
+        })
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! The validated profile: what a run is given, every value checked.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use emroam_schema::LoginType;
 use emroam_schema::topology::ClusterSpec;
 
 use crate::phone::Step;
+use crate::phone::sipua::DigestCredentials;
 
 /// A profile error, with the place it is about: 1-based line and column (both 0 when it is
 /// about the file as a whole).
@@ -199,6 +200,9 @@ pub struct Target {
     pub devices: Vec<String>,
     /// Users (shared with the shards that run them: a fleet keeps one copy of each).
     pub users: Vec<Arc<UserSpec>>,
+    /// Digest credentials of the devices whose security profile has digest on (from the
+    /// topology: the phone's digest user and that user's digest credentials).
+    pub digest: HashMap<String, Arc<DigestCredentials>>,
 }
 
 /// An admin request at a time into the run.

@@ -18,7 +18,7 @@ use emroam_protocol::sip::{self, Message, StartLine};
 use self::call::Dialog;
 pub use self::call::{AnswerPolicy, CALL_WAIT, CALLEE_GUARD};
 use self::register::Reg;
-pub use self::register::{EXPIRES, REFRESH_SHARE, REGISTER_WAIT};
+pub use self::register::{DigestCredentials, EXPIRES, REFRESH_SHARE, REGISTER_WAIT};
 use self::timers::Timers;
 pub use self::timers::{T1, T2};
 use crate::phone::PhoneAction;
@@ -80,6 +80,12 @@ pub struct SipUa {
     policy: AnswerPolicy,
     /// What is sent again until answered.
     timers: Timers,
+    /// Digest credentials, when its security profile has digest on (shared with the fleet's
+    /// copy).
+    digest: Option<Arc<DigestCredentials>>,
+    /// The last digest challenge and the nonce count used with it (boxed: a phone without
+    /// digest pays a pointer).
+    challenge: Option<Box<(sip::digest::Challenge, u32)>>,
     /// Who answered the last call placed (`Some("")`: something that is not an emulated
     /// phone).
     last_answered_by: Option<String>,
@@ -132,6 +138,8 @@ impl SipUa {
             policy: AnswerPolicy::default(),
             timers: Timers::default(),
             last_answered_by: None,
+            digest: None,
+            challenge: None,
         }
     }
 
@@ -188,7 +196,7 @@ impl SipUa {
         };
         let method = match &m.start {
             StartLine::Response { code, .. } if m.method() == Some("REGISTER") => {
-                return self.on_register_answer(&m, *code, now);
+                return self.on_register_answer(&m, *code, now, out);
             }
             StartLine::Response { code, .. } => return self.on_call_answer(&m, *code, out),
             StartLine::Request { method, .. } => method.clone(),

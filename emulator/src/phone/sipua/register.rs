@@ -2,8 +2,10 @@
 //! `+sip.instance` with the phone's MAC, its answers, its refresh before the granted expiry
 //! runs out, and the cluster's `service-control` NOTIFY that asks the phone to restart.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use emroam_protocol::sip::digest::Challenge;
 use emroam_protocol::sip::{self, Message};
 
 use super::{SipInput, SipUa};
@@ -24,6 +26,27 @@ pub(super) struct Reg {
     cseq: u32,
     /// Answered 200.
     ok: bool,
+    /// The REGISTER in flight answers a challenge its own attempt got (a second refusal,
+    /// unless stale, means wrong credentials); false for one sent with a remembered nonce.
+    answering: bool,
+}
+
+/// A phone's digest credentials: its security profile's digest user and that user's digest
+/// credentials (`Debug` leaves out the password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DigestCredentials {
+    /// The digest user (an end user ID).
+    pub user: String,
+    /// Their digest credentials.
+    pub password: String,
+}
+
+impl std::fmt::Debug for DigestCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestCredentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SipUa {
@@ -39,6 +62,16 @@ impl SipUa {
             .filter(|r| r.ok)
             .map(|r| r.line.clone())
             .collect()
+    }
+
+    /// Answers digest challenges with these credentials.
+    pub fn set_digest(&mut self, creds: Arc<DigestCredentials>) {
+        self.digest = Some(creds);
+    }
+
+    /// Whether the phone has digest credentials.
+    pub fn has_digest(&self) -> bool {
+        self.digest.is_some()
     }
 
     /// When the registrations are due for a refresh.
@@ -68,6 +101,24 @@ impl SipUa {
                 ),
             )
             .with("Expires", expires.to_string());
+        // With credentials and a nonce from an earlier challenge, the next nonce count goes
+        // along at once (no round trip for a 401 on every refresh).
+        let m = match (&self.digest, &mut self.challenge) {
+            (Some(d), Some(ch)) => {
+                ch.1 += 1;
+                let cnonce = format!("{}{:x}", self.mac, self.seq);
+                let a = ch.0.answer(
+                    &d.user,
+                    &d.password,
+                    "REGISTER",
+                    &format!("sip:{proxy}"),
+                    &cnonce,
+                    ch.1,
+                );
+                m.with("Authorization", a.to_string())
+            }
+            _ => m,
+        };
         (m, branch)
     }
 
@@ -97,6 +148,7 @@ impl SipUa {
                     line,
                     cseq: 101,
                     ok: false,
+                    answering: false,
                 }
             })
             .collect();
@@ -125,6 +177,7 @@ impl SipUa {
             return Vec::new();
         };
         for idx in 0..self.regs.len() {
+            self.regs[idx].answering = false;
             let (m, branch) = self.register_message(idx, &proxy, EXPIRES);
             self.timers
                 .send_kept(branch, &proxy, &m, true, now, now + REGISTER_WAIT, out);
@@ -156,7 +209,13 @@ impl SipUa {
     }
 
     /// The answer to one of our REGISTERs (anything else is [`SipInput::Other`]).
-    pub(super) fn on_register_answer(&mut self, m: &Message, code: u16, now: Instant) -> SipInput {
+    pub(super) fn on_register_answer(
+        &mut self,
+        m: &Message,
+        code: u16,
+        now: Instant,
+        out: &mut Vec<PhoneAction>,
+    ) -> SipInput {
         let Some(idx) = self.regs.iter().position(|r| r.call_id == m.call_id()) else {
             return SipInput::Other;
         };
@@ -164,6 +223,9 @@ impl SipUa {
             return SipInput::Other;
         }
         self.timers.settle(m.top_branch().unwrap_or(""));
+        if code == 401 && self.answer_challenge(idx, m, now, out) {
+            return SipInput::Other;
+        }
         // A refused refresh loses the registration.
         self.regs[idx].ok = code == 200;
         if code == 200 {
@@ -181,5 +243,39 @@ impl SipUa {
             call_id: m.call_id().to_owned(),
             code,
         }
+    }
+
+    /// A 401 to line `idx`'s REGISTER: sends it again with credentials (next CSeq) and
+    /// returns true, unless the phone has none, the challenge does not parse, or this
+    /// attempt already answered a challenge and the nonce was not stale (wrong credentials).
+    fn answer_challenge(
+        &mut self,
+        idx: usize,
+        m: &Message,
+        now: Instant,
+        out: &mut Vec<PhoneAction>,
+    ) -> bool {
+        let (Some(_), Some(proxy)) = (&self.digest, self.proxy.clone()) else {
+            return false;
+        };
+        let Some(ch) = m
+            .header("WWW-Authenticate")
+            .and_then(|h| Challenge::parse(h).ok())
+        else {
+            return false;
+        };
+        let refused = self.regs[idx].answering && !ch.stale;
+        // The newest nonce is the one to use next, even after a refusal.
+        self.challenge = Some(Box::new((ch, 0)));
+        if refused {
+            return false;
+        }
+        let r = &mut self.regs[idx];
+        r.answering = true;
+        r.cseq += 1;
+        let (msg, branch) = self.register_message(idx, &proxy, EXPIRES);
+        self.timers
+            .send_kept(branch, &proxy, &msg, true, now, now + REGISTER_WAIT, out);
+        true
     }
 }

@@ -303,3 +303,76 @@ fn responses_are_addressed_by_our_via_branch_or_call_id() {
         assert_eq!(addressee(hostile), None);
     }
 }
+
+#[test]
+fn a_digest_challenge_is_answered_once_with_the_next_cseq() {
+    use emroam_protocol::sip::digest::{Challenge, Credentials};
+    let now = t0();
+    let mut ua = SipUa::new("SEP0011AABBCCDD", "127.0.0.9:5062");
+    ua.set_digest(Arc::new(DigestCredentials {
+        user: "bob".into(),
+        password: "pw".into(),
+    }));
+    let challenge = |req: &Message, nonce: &str, stale: bool| {
+        let ch = Challenge {
+            realm: "ccmsipline".into(),
+            nonce: nonce.into(),
+            opaque: None,
+            qop_auth: true,
+            stale,
+        };
+        Message::response_to(req, 401, Some("s"))
+            .with("WWW-Authenticate", ch.to_string())
+            .render()
+    };
+    let mut out = Vec::new();
+    let ids = ua.register_all("127.0.0.1:5060", &["1000".into()], now, &mut out);
+    let first = sent(&out).remove(0);
+    assert_eq!(first.header("Authorization"), None);
+    // 401: sent again at once with credentials, CSeq 102; not an answer for the phone yet.
+    let mut out = Vec::new();
+    let got = ua.on_datagram(&challenge(&first, "n1", false), now, &mut out);
+    assert_eq!(got, SipInput::Other);
+    let second = sent(&out).remove(0);
+    assert_eq!(second.cseq(), Some((102, "REGISTER")));
+    assert_eq!(second.call_id(), first.call_id());
+    let cred = Credentials::parse(second.header("Authorization").unwrap()).unwrap();
+    assert_eq!((cred.username.as_str(), cred.nonce.as_str()), ("bob", "n1"));
+    assert_eq!(cred.uri, "sip:127.0.0.1:5060");
+    assert_eq!(cred.response, cred.expected("pw", "REGISTER"));
+    // A stale nonce: once more with the new one.
+    let mut out = Vec::new();
+    assert_eq!(
+        ua.on_datagram(&challenge(&second, "n2", true), now, &mut out),
+        SipInput::Other
+    );
+    let third = sent(&out).remove(0);
+    assert_eq!(third.cseq(), Some((103, "REGISTER")));
+    // Refused again, not stale: the credentials are wrong; the phone is told 401.
+    let got = ua.on_datagram(&challenge(&third, "n3", false), now, &mut Vec::new());
+    assert_eq!(
+        got,
+        SipInput::RegisterAnswer {
+            call_id: ids[0].clone(),
+            code: 401
+        }
+    );
+    assert!(!ua.is_registered());
+    // A refresh carries the last nonce with the next nonce count, before any challenge.
+    let ok = Message::response_to(&third, 200, Some("s")).render();
+    ua.on_datagram(&ok, now, &mut Vec::new());
+    let mut out = Vec::new();
+    ua.refresh(now, &mut out);
+    let refresh = sent(&out).remove(0);
+    let cred = Credentials::parse(refresh.header("Authorization").unwrap()).unwrap();
+    assert_eq!((cred.nonce.as_str(), cred.nc()), ("n3", Some(1)));
+    // Without credentials a 401 is the phone's answer at once.
+    let mut plain = SipUa::new("SEP0011AABBCCDE", "127.0.0.9:5062");
+    let mut out = Vec::new();
+    plain.register_all("127.0.0.1:5060", &["1001".into()], now, &mut out);
+    let req = sent(&out).remove(0);
+    assert!(matches!(
+        plain.on_datagram(&challenge(&req, "n", false), now, &mut Vec::new()),
+        SipInput::RegisterAnswer { code: 401, .. }
+    ));
+}
