@@ -73,3 +73,20 @@ pub async fn ready_phone(
     assert!(o.result.is_ok(), "{user} login: {o:?}");
     (phone, client)
 }
+
+/// An EM login of `user` (UID, PIN 12345) on `device`, as the reference cluster's own
+/// operation: for benchmarks that log someone in without a phone.
+pub fn uid_login(device: &str, user: &str) -> emroam_server::ops::Login {
+    use emroam_server::ops::{Credential, Login, LoginDuration, LoginType};
+    Login {
+        device: device.into(),
+        credential: Credential::Phone {
+            login_type: LoginType::Uid,
+            id: user.into(),
+            pin: "12345".into(),
+        },
+        profile: None,
+        duration: LoginDuration::Default,
+        origin: emroam_server::cluster::Origin::default(),
+    }
+}

@@ -32,9 +32,7 @@ use std::time::{Duration, Instant};
 use emroam_emulator::driver::{Quiet, run_task};
 use emroam_emulator::fleet::{self, profile::Profile, report::Summary, stats::Snapshot};
 use emroam_emulator::phone::{Step, Task};
-use emroam_loadtests::emulated::ready_phone;
-use emroam_server::cluster::Origin;
-use emroam_server::ops::{Credential, Login, LoginDuration, LoginType};
+use emroam_loadtests::emulated::{ready_phone, uid_login};
 use emroam_server::{ClusterListeners, Options, Topology};
 use tokio_util::sync::CancellationToken;
 
@@ -125,20 +123,7 @@ async fn main() {
         return;
     }
     let c1 = running.cluster("cluster1").expect("cluster1").clone();
-    Login {
-        device: device.into(),
-        credential: Credential::Phone {
-            login_type: LoginType::Uid,
-            id: user.into(),
-            pin: "12345".into(),
-        },
-        profile: None,
-        duration: LoginDuration::Default,
-        origin: Origin::default(),
-    }
-    .apply(&c1)
-    .await
-    .expect("login");
+    uid_login(device, user).apply(&c1).await.expect("login");
     let c3 = running.cluster("cluster3").expect("cluster3").clone();
     let t = Instant::now();
     // Seed: Bob is a superuser, so ILS places his number; load-3x10k's users are not, and

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use emroam_emulator::driver::{Quiet, run_task, serve_idle};
 use emroam_emulator::phone::Task;
-use emroam_loadtests::emulated::{booted_phone, ready_phone, uid};
+use emroam_loadtests::emulated::{booted_phone, ready_phone, uid, uid_login};
 use emroam_loadtests::http::{connect, get};
 use emroam_protocol::cipxml;
 use emroam_server::cluster::{Cluster, Origin};
-use emroam_server::ops::{Credential, Login, LoginDuration, LoginType, Logout};
+use emroam_server::ops::Logout;
 use emroam_server::params::{MultipleLoginBehavior, ParamsPatch};
 use emroam_server::{ClusterListeners, Options, Running, Topology};
 use tokio::runtime::Runtime;
@@ -370,20 +370,10 @@ fn ils_delta(iters: u64) {
             while let Some(login) = cmd_rx.recv().await {
                 let device = "SEP000000001001".to_owned();
                 if login {
-                    Login {
-                        device,
-                        credential: Credential::Phone {
-                            login_type: LoginType::Uid,
-                            id: "alice".into(),
-                            pin: "12345".into(),
-                        },
-                        profile: None,
-                        duration: LoginDuration::Default,
-                        origin: Origin::default(),
-                    }
-                    .apply(&c1)
-                    .await
-                    .expect("Alice logs in at cluster1");
+                    uid_login(&device, "alice")
+                        .apply(&c1)
+                        .await
+                        .expect("Alice logs in at cluster1");
                 } else {
                     Logout {
                         device,
